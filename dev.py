@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""Set-up and entry points for a fresh machine: `python3 dev.py run` and `python3 dev.py test`.
+
+Only the standard library is used here. The first call creates `.venv` and installs the package with
+its extras; later calls reinstall only when `pyproject.toml` (or this file) changed, so both commands
+are idempotent and cheap to repeat.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PY = BIN / ("python.exe" if os.name == "nt" else "python")
+STAMP = VENV / ".cvalues-install-stamp"
+# The CPU build of this torch release is what the tests need; pinning it first keeps pip from pulling a
+# multi-GB CUDA build as a side effect of `transformers`.
+TORCH = os.environ.get("CVALUES_TORCH", "torch==2.13.0")
+
+
+def _fingerprint() -> str:
+    digest = hashlib.sha256()
+    for name in ("pyproject.toml", "dev.py"):
+        digest.update((ROOT / name).read_bytes())
+    digest.update(TORCH.encode())
+    return digest.hexdigest()
+
+
+def ensure_env() -> None:
+    """Create the virtual environment and install the package once per pyproject change."""
+    if not PY.exists():
+        print(f"[dev] creating {VENV}", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    fingerprint = _fingerprint()
+    if STAMP.exists() and STAMP.read_text() == fingerprint:
+        return
+    pip = [str(PY), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    print("[dev] installing cvalues and its dependencies (first run takes a few minutes)", flush=True)
+    subprocess.check_call([*pip, "--upgrade", "pip"])
+    subprocess.check_call([*pip, TORCH])
+    subprocess.check_call([*pip, "-e", f"{ROOT}[hf,dev]"])
+    STAMP.write_text(fingerprint)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in {"run", "test", "setup"}:
+        print("usage: python3 dev.py run [cvalues args...] | test [pytest args...] | setup", file=sys.stderr)
+        return 2
+    ensure_env()
+    command, rest = argv[0], argv[1:]
+    if command == "setup":
+        return 0
+    if command == "test":
+        return subprocess.call([str(PY), "-m", "pytest", *rest], cwd=ROOT)
+    args = rest or ["data", "list"]
+    return subprocess.call([str(BIN / "cvalues"), *args], cwd=ROOT)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

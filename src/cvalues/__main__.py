@@ -1,0 +1,6 @@
+"""Allow ``python -m cvalues``."""
+
+from cvalues.cli import main
+
+if __name__ == "__main__":
+    main()

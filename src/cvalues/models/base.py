@@ -1,0 +1,132 @@
+"""The whole model side of cvalues: two operations, precisely specified.
+
+Everything above this layer (runs, scoring) talks to a model only through :class:`ModelBackend`.
+Backends are named by a spec string (``openai:MODEL``, ``hf:PATH_OR_ID``, ``replay:FILE``) and built
+by :func:`cvalues.models.registry.load_model`.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Role = Literal["system", "user", "assistant"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationSettings:
+    """Decoding options. Defaults are greedy and recorded in every run's manifest.
+
+    ``temperature == 0`` means greedy decoding. ``system_prompt``, when set, is prepended as a system
+    message by the caller that builds the messages (the run engine), not by backends.
+    """
+
+    temperature: float = 0.0
+    top_p: float = 1.0
+    max_tokens: int = 512
+    stop: tuple[str, ...] = ()
+    system_prompt: str | None = None
+    seed: int | None = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "stop": list(self.stop)}
+
+
+@dataclass(frozen=True, slots=True)
+class Generation:
+    """A model's reply. ``finish_reason`` is ``stop``, ``length`` or backend-specific."""
+
+    text: str
+    finish_reason: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+class ModelError(RuntimeError):
+    """A request failed. ``retryable`` says whether asking again may succeed (429, 5xx, timeouts)."""
+
+    def __init__(self, message: str, *, retryable: bool = False, retry_after: float | None = None):
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+class LogprobsUnsupported(ModelError):
+    """The backend (or the server behind it) cannot return log-probabilities for candidates."""
+
+
+class ModelBackend(abc.ABC):
+    """A model under test.
+
+    Two operations:
+
+    * :meth:`generate`: reply to a chat message list.
+    * :meth:`candidate_logprobs`: score a few candidate continuations after one context.
+
+    Backends are async so that API backends can keep many requests in flight from one thread; local
+    backends run their compute in a worker thread and batch through :meth:`generate_batch`.
+    """
+
+    #: The spec string this backend was built from, e.g. ``openai:qwen2.5-7b-instruct``.
+    spec: str
+    #: How many prompts the run engine should hand to :meth:`generate_batch` at once.
+    preferred_batch_size: int = 1
+    #: Concurrency used when the user gives none (API backends: parallel requests).
+    default_concurrency: int = 1
+
+    @abc.abstractmethod
+    async def generate(self, messages: Sequence[ChatMessage], settings: GenerationSettings) -> Generation:
+        """Return the assistant's reply to ``messages`` (system/user/assistant turns, oldest first).
+
+        ``messages`` is rendered with the model's own chat template; the reply is the text of the
+        next assistant turn only, with no template tokens. Raises :class:`ModelError` on failure
+        (``retryable`` set for transient causes); never returns an empty result silently for an error.
+        """
+
+    async def generate_batch(
+        self, batch: Sequence[Sequence[ChatMessage]], settings: GenerationSettings
+    ) -> list[Generation | ModelError]:
+        """Reply to several conversations; one result per input, in order.
+
+        A failure of one item is returned in its slot as a :class:`ModelError` rather than raised, so
+        that one bad item does not cost the batch. The default runs :meth:`generate` concurrently.
+        """
+
+        async def one(messages: Sequence[ChatMessage]) -> Generation | ModelError:
+            try:
+                return await self.generate(messages, settings)
+            except ModelError as exc:
+                return exc
+
+        return list(await asyncio.gather(*(one(m) for m in batch)))
+
+    @abc.abstractmethod
+    async def candidate_logprobs(
+        self, context: Sequence[ChatMessage], candidates: Sequence[str]
+    ) -> list[float]:
+        """Return ``log P(candidate | context)`` for each candidate, in order (natural log, summed over tokens).
+
+        The context is rendered exactly as for :meth:`generate` (chat template, generation prompt).
+        If its last message has role ``assistant``, that message is an unfinished assistant turn: its
+        text is placed after the generation prompt and the candidates continue it. Each candidate is
+        the text that would follow, tokenized together with the context so that boundary tokens merge
+        as the model would see them. Candidates must be non-empty and distinct. Raises
+        :class:`LogprobsUnsupported` when the backend or server cannot compute these.
+        """
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        """Release connections, threads or device memory."""
+
+    def describe(self) -> dict[str, Any]:
+        """Facts about the model for the run manifest (spec, resolved name, revision, dtype, ...)."""
+        return {"spec": self.spec}
