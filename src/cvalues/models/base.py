@@ -65,6 +65,59 @@ class LogprobsUnsupported(ModelError):
     """The backend (or the server behind it) cannot return log-probabilities for candidates."""
 
 
+class CandidateLogprob(float):
+    """A candidate's log-probability: a plain ``float`` that may carry a caveat.
+
+    Backends that compute the exact value (``hf:``) return plain floats. API backends that only see the
+    server's top alternatives (``openai:``) return this subclass so that callers can tell exact values
+    from bounds without changing the ``list[float]`` contract:
+
+    * ``upper_bound``: the candidate was not among the returned alternatives (or only a prefix of it
+      was); the value is an upper bound on its true log-probability.
+    * ``given_prefix``: the candidates' common prefix was placed in the assistant turn, so the value is
+      ``log P(candidate[len(prefix):] | context + prefix)``; it differs from ``log P(candidate | context)``
+      by ``log P(prefix | context)``, the same for every candidate, so comparisons are unaffected.
+
+    It compares, sorts and serialises (``json.dumps``) like the float it is.
+    """
+
+    __slots__ = ("given_prefix", "upper_bound")
+
+    upper_bound: bool
+    given_prefix: str
+
+    def __new__(cls, value: float, *, upper_bound: bool = False, given_prefix: str = "") -> CandidateLogprob:
+        obj = super().__new__(cls, value)
+        obj.upper_bound = upper_bound
+        obj.given_prefix = given_prefix
+        return obj
+
+    @property
+    def exact(self) -> bool:
+        """True when the value is exactly ``log P(candidate | context)``."""
+        return not self.upper_bound and not self.given_prefix
+
+    def __repr__(self) -> str:
+        notes = ", upper_bound" if self.upper_bound else ""
+        notes += f", given_prefix={self.given_prefix!r}" if self.given_prefix else ""
+        return f"CandidateLogprob({float(self)!r}{notes})"
+
+
+def is_exact_logprob(value: float) -> bool:
+    """True unless ``value`` is a :class:`CandidateLogprob` flagged as a bound or prefix-conditional."""
+    return not isinstance(value, CandidateLogprob) or value.exact
+
+
+def check_candidates(candidates: Sequence[str]) -> None:
+    """Raise ``ValueError`` unless ``candidates`` is a non-empty list of distinct non-empty strings."""
+    if not candidates:
+        raise ValueError("candidate_logprobs needs at least one candidate")
+    if any(not isinstance(c, str) or not c for c in candidates):
+        raise ValueError(f"candidates must be non-empty strings, got {list(candidates)!r}")
+    if len(set(candidates)) != len(candidates):
+        raise ValueError(f"candidates must be distinct, got {list(candidates)!r}")
+
+
 class ModelBackend(abc.ABC):
     """A model under test.
 
@@ -114,7 +167,7 @@ class ModelBackend(abc.ABC):
     async def candidate_logprobs(
         self, context: Sequence[ChatMessage], candidates: Sequence[str]
     ) -> list[float]:
-        """Return ``log P(candidate | context)`` for each candidate, in order (natural log, summed over tokens).
+        """Return ``log P(candidate | context)`` per candidate, in order (natural log, summed over tokens).
 
         The context is rendered exactly as for :meth:`generate` (chat template, generation prompt).
         If its last message has role ``assistant``, that message is an unfinished assistant turn: its
@@ -122,6 +175,9 @@ class ModelBackend(abc.ABC):
         the text that would follow, tokenized together with the context so that boundary tokens merge
         as the model would see them. Candidates must be non-empty and distinct. Raises
         :class:`LogprobsUnsupported` when the backend or server cannot compute these.
+
+        A backend that can only give a bound or a prefix-conditional value returns that entry as a
+        :class:`CandidateLogprob` with its flag set (see :func:`is_exact_logprob`).
         """
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook

@@ -1,0 +1,429 @@
+"""``hf:PATH_OR_ID``: a local ``transformers`` causal LM, batched, greedy by default.
+
+Why a backend of its own: local weights let us batch prompts in one ``model.generate`` call (left
+padding) and compute exact candidate log-probabilities with one pass over the shared context, which no
+chat API offers. All compute runs in a worker thread, one batch at a time, so the event loop stays free.
+
+Prompt rendering (shared by :meth:`HFBackend.generate` and :meth:`HFBackend.candidate_logprobs`):
+
+* with a chat template: ``tokenizer.apply_chat_template(messages, add_generation_prompt=True)``,
+  tokenized without extra special tokens (the template carries its own BOS). An unfinished assistant
+  turn (last message from ``assistant``) is rendered as the template of the earlier messages with the
+  generation prompt, followed by the assistant text verbatim.
+* without a template, the plain fallback :data:`PLAIN_ROLE_NAMES`: each turn is ``"{Role}: {text}\\n\\n"``,
+  then ``"Assistant:"`` (an unfinished assistant turn continues as ``"Assistant: {text}"``), tokenized
+  with the tokenizer's usual special tokens (BOS where it has one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import inspect
+import logging
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from cvalues.models.base import (
+    ChatMessage,
+    Generation,
+    GenerationSettings,
+    ModelBackend,
+    ModelError,
+    check_candidates,
+)
+
+log = logging.getLogger(__name__)
+
+#: Role names used by the plain fallback prompt when a tokenizer has no chat template.
+PLAIN_ROLE_NAMES = {"system": "System", "user": "User", "assistant": "Assistant"}
+
+_DTYPE_NAMES = {
+    "float32": "float32",
+    "fp32": "float32",
+    "float": "float32",
+    "float16": "float16",
+    "fp16": "float16",
+    "half": "float16",
+    "bfloat16": "bfloat16",
+    "bf16": "bfloat16",
+}
+
+
+def render_plain(messages: Sequence[ChatMessage]) -> str:
+    """The documented fallback prompt for tokenizers without a chat template."""
+    parts: list[str] = []
+    unfinished = bool(messages) and messages[-1].role == "assistant"
+    finished = messages[:-1] if unfinished else messages
+    for m in finished:
+        parts.append(f"{PLAIN_ROLE_NAMES[m.role]}: {m.content}\n\n")
+    parts.append("Assistant:")
+    if unfinished:
+        parts.append(" " + messages[-1].content)
+    return "".join(parts)
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> ``cuda`` when available, else ``mps`` when available, else ``cpu``; others unchanged."""
+    import torch
+
+    if device != "auto":
+        return device
+    if torch.cuda.is_available():
+        return "cuda"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def resolve_dtype(dtype: str, device: str) -> Any:
+    """``auto`` -> bfloat16 on CUDA with bf16 support, float16 on other GPUs, float32 on CPU."""
+    import torch
+
+    if dtype == "auto":
+        if device.startswith("cuda"):
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        if device.startswith("mps"):
+            return torch.float16
+        return torch.float32
+    name = _DTYPE_NAMES.get(str(dtype).lower())
+    if name is None:
+        raise ValueError(f"unknown dtype {dtype!r}; use auto, float32, float16 or bfloat16")
+    return getattr(torch, name)
+
+
+def _make_stop_criteria(tokenizer: Any, stops: Sequence[str], prompt_len: int) -> Any:
+    """A stopping criterion that ends each row once its generated text contains a stop string.
+
+    Only a tail window of tokens is decoded per step: a stop string of ``n`` UTF-8 bytes spans at most
+    ``n`` tokens, and a stop that ended earlier would already have stopped the row.
+    """
+    import torch
+    from transformers import StoppingCriteria
+
+    window = max(len(s.encode("utf-8")) for s in stops) + 2
+
+    class StopOnStrings(StoppingCriteria):
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            tail = input_ids[:, prompt_len:][:, -window:]
+            texts = tokenizer.batch_decode(tail, skip_special_tokens=True)
+            return torch.tensor([any(s in t for s in stops) for t in texts], device=input_ids.device)
+
+    return StopOnStrings()
+
+
+def truncate_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:
+    """Cut ``text`` at the earliest occurrence of any stop string; say whether one was found."""
+    cut = min((i for i in (text.find(s) for s in stops if s) if i >= 0), default=-1)
+    return (text[:cut], True) if cut >= 0 else (text, False)
+
+
+class HFBackend(ModelBackend):
+    """A ``transformers`` causal LM with its tokenizer, on CPU or GPU.
+
+    Options: ``device`` (``auto``/``cpu``/``cuda``/``cuda:1``...), ``dtype`` (``auto``/``float32``/
+    ``float16``/``bfloat16``), ``batch_size`` (prompts per ``generate`` call, default 8),
+    ``revision`` (hub revision), ``trust_remote_code`` (default False).
+    """
+
+    default_concurrency = 1
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        device: str = "auto",
+        dtype: str = "auto",
+        batch_size: int = 8,
+        revision: str | None = None,
+        trust_remote_code: bool = False,
+        spec: str | None = None,
+    ) -> None:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.spec = spec or f"hf:{path}"
+        self.path = path
+        self.preferred_batch_size = batch_size
+        self.device = resolve_device(device)
+        self.dtype = resolve_dtype(dtype, self.device)
+        self._lock = threading.Lock()
+        load_kwargs: dict[str, Any] = {"trust_remote_code": trust_remote_code}
+        if revision:
+            load_kwargs["revision"] = revision
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(path, **load_kwargs)
+            self.model = AutoModelForCausalLM.from_pretrained(path, dtype=self.dtype, **load_kwargs)
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"cannot load hf model {path!r}: {exc}") from exc
+        self.model.to(self.device).eval()
+        tok = self.tokenizer
+        tok.padding_side = "left"
+        if tok.pad_token_id is None:
+            if tok.eos_token is None:
+                raise ModelError(f"hf model {path!r}: the tokenizer has neither a pad nor an eos token")
+            tok.pad_token = tok.eos_token
+        self.chat_template: str | None = self._template_text()
+        self.eos_token_ids = self._eos_ids()
+        params = inspect.signature(self.model.forward).parameters
+        # transformers renamed ``past_key_values`` to ``cache`` (5.x); accept both generations.
+        self._cache_kw = "cache" if "cache" in params else "past_key_values"
+        self._keep_last_logits = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
+
+    # -- rendering -------------------------------------------------------------------------------
+
+    def _template_text(self) -> str | None:
+        tmpl = getattr(self.tokenizer, "chat_template", None)
+        if isinstance(tmpl, dict):  # named templates: the default one renders chats
+            tmpl = tmpl.get("default")
+        return tmpl or None
+
+    def _eos_ids(self) -> list[int]:
+        ids: list[int] = []
+        gen_eos = getattr(self.model.generation_config, "eos_token_id", None)
+        for value in (gen_eos, self.tokenizer.eos_token_id):
+            if value is None:
+                continue
+            for i in value if isinstance(value, list | tuple) else [value]:
+                if i not in ids:
+                    ids.append(int(i))
+        return ids
+
+    def render(self, messages: Sequence[ChatMessage]) -> str:
+        """The prompt text for ``messages``, ending where the model's reply begins."""
+        if not self.chat_template:
+            return render_plain(messages)
+        unfinished = bool(messages) and messages[-1].role == "assistant"
+        turns = messages[:-1] if unfinished else messages
+        text = self.tokenizer.apply_chat_template(
+            [{"role": m.role, "content": m.content} for m in turns],
+            tokenize=False,
+            add_generation_prompt=True,
+        )
+        if unfinished:
+            text += messages[-1].content
+        return text
+
+    def encode(self, text: str) -> list[int]:
+        """Token ids of a rendered prompt (special tokens added only for the plain fallback)."""
+        return list(self.tokenizer(text, add_special_tokens=self.chat_template is None)["input_ids"])
+
+    # -- generation ------------------------------------------------------------------------------
+
+    async def generate(self, messages: Sequence[ChatMessage], settings: GenerationSettings) -> Generation:
+        (result,) = await self.generate_batch([messages], settings)
+        if isinstance(result, ModelError):
+            raise result
+        return result
+
+    async def generate_batch(
+        self, batch: Sequence[Sequence[ChatMessage]], settings: GenerationSettings
+    ) -> list[Generation | ModelError]:
+        if not batch:
+            return []
+        return await asyncio.to_thread(self._locked, self._generate_batch_sync, batch, settings)
+
+    def _locked(self, fn: Any, *args: Any) -> Any:
+        with self._lock:
+            return fn(*args)
+
+    def _generate_batch_sync(
+        self, batch: Sequence[Sequence[ChatMessage]], settings: GenerationSettings
+    ) -> list[Generation | ModelError]:
+        results: list[Generation | ModelError | None] = [None] * len(batch)
+        prompts: list[tuple[int, list[int]]] = []
+        limit = getattr(self.model.config, "max_position_embeddings", None)
+        for i, messages in enumerate(batch):
+            try:
+                ids = self.encode(self.render(messages))
+            except Exception as exc:  # a template may reject a message order (e.g. two user turns)
+                results[i] = ModelError(f"cannot render the chat template: {exc}")
+                continue
+            if limit and len(ids) > limit:
+                results[i] = ModelError(
+                    f"prompt has {len(ids)} tokens, more than the model's {limit} positions"
+                )
+                continue
+            prompts.append((i, ids))
+        generated = self._generate_split_on_oom([p for _, p in prompts], settings)
+        for (i, _), gen in zip(prompts, generated, strict=True):
+            results[i] = gen
+        return [r for r in results if r is not None]
+
+    def _generate_split_on_oom(
+        self, prompts: list[list[int]], settings: GenerationSettings
+    ) -> list[Generation | ModelError]:
+        import torch
+
+        if not prompts:
+            return []
+        try:
+            return list(self._generate_ids(prompts, settings))
+        except torch.cuda.OutOfMemoryError as exc:
+            if self.device.startswith("cuda"):
+                torch.cuda.empty_cache()
+            if len(prompts) == 1:
+                return [ModelError(f"out of device memory for one prompt of {len(prompts[0])} tokens: {exc}")]
+            half = len(prompts) // 2
+            log.warning("out of memory on a batch of %d; retrying as %d + %d", len(prompts), half,
+                        len(prompts) - half)
+            return self._generate_split_on_oom(prompts[:half], settings) + self._generate_split_on_oom(
+                prompts[half:], settings
+            )
+
+    def _generate_ids(self, prompts: list[list[int]], settings: GenerationSettings) -> list[Generation]:
+        import torch
+
+        tok = self.tokenizer
+        padded = tok.pad({"input_ids": prompts}, padding=True, return_tensors="pt")
+        input_ids = padded["input_ids"].to(self.device)
+        attention_mask = padded["attention_mask"].to(self.device)
+        prompt_len = input_ids.shape[1]
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": settings.max_tokens,
+            "pad_token_id": tok.pad_token_id,
+            "eos_token_id": self.eos_token_ids or None,
+        }
+        if settings.temperature > 0:
+            kwargs.update(do_sample=True, temperature=settings.temperature, top_p=settings.top_p)
+            if settings.seed is not None:
+                torch.manual_seed(settings.seed)
+        else:
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        stops = [s for s in settings.stop if s]
+        if stops:
+            kwargs["stopping_criteria"] = [_make_stop_criteria(tok, stops, prompt_len)]
+        with torch.inference_mode():
+            out = self.model.generate(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+        results = []
+        eos = set(self.eos_token_ids)
+        for row, mask in zip(out[:, prompt_len:].tolist(), attention_mask.sum(dim=1).tolist(), strict=True):
+            end = next((k for k, t in enumerate(row) if t in eos), None)
+            if end is not None:
+                row, finish = row[:end], "stop"
+            else:
+                while row and row[-1] == tok.pad_token_id:  # rows ended by a stop string are padded
+                    row.pop()
+                finish = "length"
+            text, stopped = truncate_at_stop(tok.decode(row, skip_special_tokens=True), stops)
+            if stopped:
+                finish = "stop"
+            results.append(
+                Generation(
+                    text=text, finish_reason=finish, prompt_tokens=int(mask), completion_tokens=len(row)
+                )
+            )
+        return results
+
+    # -- log-probabilities -----------------------------------------------------------------------
+
+    async def candidate_logprobs(
+        self, context: Sequence[ChatMessage], candidates: Sequence[str]
+    ) -> list[float]:
+        check_candidates(candidates)
+        return await asyncio.to_thread(self._locked, self._candidate_logprobs_sync, context, candidates)
+
+    def candidate_token_ids(
+        self, context_text: str, candidates: Sequence[str]
+    ) -> tuple[list[int], list[list[int]]]:
+        """Context ids and each candidate's continuation ids.
+
+        Each candidate is tokenized together with the context; when the context's tokens are a prefix
+        of the joint tokens, the rest are the candidate's tokens. When the boundary merges (the last
+        context token fuses with the candidate's first characters), the candidate is tokenized on its
+        own and appended to the context's tokens instead, as lm-evaluation-harness does: the result is
+        still the exact probability of the candidate's text after the unchanged context, through that
+        (possibly non-canonical) tokenization.
+        """
+        ctx = self.encode(context_text)
+        if not ctx:
+            raise ModelError("the rendered context is empty; cannot score candidates without a context")
+        out: list[list[int]] = []
+        for cand in candidates:
+            joint = self.encode(context_text + cand)
+            if len(joint) > len(ctx) and joint[: len(ctx)] == ctx:
+                out.append(joint[len(ctx):])
+            else:
+                log.debug("token boundary merges between the context and candidate %r", cand)
+                alone = list(self.tokenizer(cand, add_special_tokens=False)["input_ids"])
+                if not alone:
+                    raise ModelError(f"candidate {cand!r} tokenizes to nothing")
+                out.append(alone)
+        return ctx, out
+
+    def _candidate_logprobs_sync(
+        self, context: Sequence[ChatMessage], candidates: Sequence[str]
+    ) -> list[float]:
+        import copy
+
+        import torch
+
+        ctx, cands = self.candidate_token_ids(self.render(context), candidates)
+        with torch.inference_mode():
+            out = self.model(
+                input_ids=torch.tensor([ctx], device=self.device), use_cache=True, **self._keep_last_logits
+            )
+            first = torch.log_softmax(out.logits[0, -1].float(), dim=-1)
+            scores = [float(first[c[0]]) for c in cands]
+            longest = max(len(c) for c in cands)
+            if longest == 1:
+                return scores
+            cache = out["cache"] if "cache" in out else out.past_key_values
+            rest = [c[:-1] for c in cands]  # inputs that predict tokens 1..n-1 of each candidate
+            if hasattr(cache, "batch_repeat_interleave"):
+                cache.batch_repeat_interleave(len(cands))
+                logits = self._continue(cache, rest, len(ctx))
+            else:  # exotic cache types: one copy per candidate, still without recomputing the context
+                logits = [self._continue(copy.deepcopy(cache), [r], len(ctx))[0] for r in rest]
+            for j, cand in enumerate(cands):
+                if len(cand) < 2:
+                    continue
+                lp = torch.log_softmax(logits[j][: len(cand) - 1].float(), dim=-1)
+                target = torch.tensor(cand[1:], device=lp.device)
+                scores[j] += float(lp.gather(1, target[:, None]).sum())
+        return scores
+
+    def _continue(self, cache: Any, rows: list[list[int]], ctx_len: int) -> Any:
+        """Logits for ``rows`` (right-padded) fed after a cached context of ``ctx_len`` tokens."""
+        import torch
+
+        width = max(len(r) for r in rows)
+        pad = self.tokenizer.pad_token_id
+        ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows], device=self.device)
+        # Right padding: real tokens never attend to the pads that follow them, so all-ones is exact.
+        mask = torch.ones((len(rows), ctx_len + width), dtype=torch.long, device=self.device)
+        kwargs = {self._cache_kw: cache}
+        return self.model(input_ids=ids, attention_mask=mask, use_cache=True, **kwargs).logits
+
+    # -- facts -----------------------------------------------------------------------------------
+
+    def describe(self) -> dict[str, Any]:
+        config = self.model.config
+        template = self.chat_template
+        template_sha = hashlib.sha256(template.encode("utf-8")).hexdigest() if template else None
+        return {
+            "spec": self.spec,
+            "backend": "hf",
+            "path": self.path,
+            "resolved_path": str(Path(self.path).resolve()) if Path(self.path).exists() else None,
+            "revision": getattr(config, "_commit_hash", None),
+            "model_type": getattr(config, "model_type", None),
+            "dtype": str(self.dtype).removeprefix("torch."),
+            "device": self.device,
+            "chat_template": "model" if template else "plain-fallback",
+            "chat_template_sha256": template_sha,
+            "batch_size": self.preferred_batch_size,
+            "num_parameters": sum(p.numel() for p in self.model.parameters()),
+        }
+
+    async def aclose(self) -> None:
+        import torch
+
+        self.model = None  # type: ignore[assignment]
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+

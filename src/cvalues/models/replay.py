@@ -1,0 +1,244 @@
+"""``replay:FILE``: answers collected elsewhere, served as if a model gave them.
+
+Why: users score outputs from any tool (a vendor console, another harness, a colleague's script)
+without calling a model. The file is JSONL, one answer per line, with an id and a response
+(field names configurable; dotted names reach into nested objects, e.g. ``meta_info.id``).
+
+How the run engine finds an answer (two mechanisms, the first preferred):
+
+1. **By item id.** The engine checks ``isinstance(backend, ReplayBackend)`` and calls
+   :meth:`ReplayBackend.lookup` with the item's id (``str(item.id)``). Ids in the file are compared as
+   strings, so ``7`` and ``"7"`` are the same id.
+2. **By prompt text**, when the file also has a prompt field (``prompt_field``; by default ``prompt``
+   or ``question`` if present): :meth:`ReplayBackend.generate` takes the content of the last ``user``
+   message and looks it up exactly, then with whitespace normalised (every run of whitespace,
+   full-width spaces included, becomes one space; ends stripped). A file without prompts cannot
+   answer ``generate``: it raises a ModelError saying that answers must be looked up by id.
+
+Every problem with the file is reported when it is loaded, naming ``file:line`` and the field:
+bad encoding, bad JSON, a missing or non-string field, duplicate ids. An id or prompt with no
+answer raises ``ModelError(retryable=False, "no answer for ...")``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cvalues.models.base import (
+    ChatMessage,
+    Generation,
+    GenerationSettings,
+    LogprobsUnsupported,
+    ModelBackend,
+    ModelError,
+)
+
+_WHITESPACE = re.compile(r"\s+")
+_MISSING = object()
+
+
+class ReplayFileError(ValueError):
+    """The replay file is unreadable or malformed; the message names ``file:line`` and the field."""
+
+
+def normalise_whitespace(text: str) -> str:
+    """Collapse each run of whitespace (including U+3000 and newlines) to one space; strip the ends."""
+    return _WHITESPACE.sub(" ", text).strip()
+
+
+def _get(record: dict[str, Any], dotted: str) -> Any:
+    value: Any = record
+    for part in dotted.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return _MISSING
+        value = value[part]
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayAnswer:
+    """One line of a replay file."""
+
+    item_id: str
+    response: str
+    prompt: str | None
+    line: int
+
+
+class ReplayBackend(ModelBackend):
+    """Serve recorded answers from a JSONL file, by item id or by prompt text."""
+
+    default_concurrency = 64
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        id_field: str = "id",
+        response_field: str = "response",
+        prompt_field: str | None = None,
+        encoding: str = "utf-8",
+        spec: str | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.spec = spec or f"replay:{path}"
+        self.id_field = id_field
+        self.response_field = response_field
+        self.encoding = encoding
+        self._explicit_prompt_field = prompt_field
+        self.prompt_field: str | None = None
+        self.answers: dict[str, ReplayAnswer] = {}
+        self._by_prompt: dict[str, list[ReplayAnswer]] = {}
+        self._by_normalised: dict[str, list[ReplayAnswer]] = {}
+        self._sha256 = ""
+        self._load()
+
+    @property
+    def needs_item_id(self) -> bool:
+        """True when the file has no prompts, so answers can only be found with :meth:`lookup`."""
+        return self.prompt_field is None
+
+    def _where(self, line: int) -> str:
+        return f"{self.path}:{line}"
+
+    def _load(self) -> None:
+        try:
+            data = self.path.read_bytes()
+        except OSError as exc:
+            raise ReplayFileError(f"cannot read replay file {self.path}: {exc.strerror or exc}") from exc
+        self._sha256 = hashlib.sha256(data).hexdigest()
+        if data.startswith(b"\xef\xbb\xbf") and self.encoding.replace("-", "").lower() == "utf8":
+            data = data[3:]
+        records: list[tuple[int, dict[str, Any]]] = []
+        for number, raw in enumerate(data.split(b"\n"), start=1):
+            try:
+                text = raw.decode(self.encoding)
+            except UnicodeDecodeError as exc:
+                raise ReplayFileError(
+                    f"{self._where(number)}: not valid {self.encoding} text (byte {exc.start}); "
+                    f"pass encoding=... (e.g. gb18030) if the file uses another encoding"
+                ) from exc
+            if not text.strip():
+                continue
+            where = self._where(number)
+            try:
+                record = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ReplayFileError(f"{where}: not valid JSON ({exc.msg}, column {exc.colno})") from exc
+            if not isinstance(record, dict):
+                raise ReplayFileError(f"{where}: expected a JSON object, got {type(record).__name__}")
+            records.append((number, record))
+        if not records:
+            raise ReplayFileError(f"{self.path}: the replay file holds no answers")
+        self.prompt_field = self._choose_prompt_field(records)
+        for number, record in records:
+            self._add(number, record)
+
+    def _choose_prompt_field(self, records: list[tuple[int, dict[str, Any]]]) -> str | None:
+        if self._explicit_prompt_field is not None:
+            return self._explicit_prompt_field or None  # "" turns prompt matching off
+        for name in ("prompt", "question"):
+            if all(_get(record, name) is not _MISSING for _, record in records):
+                return name
+        return None
+
+    def _add(self, number: int, record: dict[str, Any]) -> None:
+        where = self._where(number)
+        raw_id = _get(record, self.id_field)
+        if raw_id is _MISSING or raw_id is None:
+            raise ReplayFileError(f"{where}: field {self.id_field!r} (the item id) is missing")
+        if isinstance(raw_id, bool) or not isinstance(raw_id, str | int):
+            raise ReplayFileError(f"{where}: field {self.id_field!r} must be a string or an integer")
+        item_id = str(raw_id)
+        response = _get(record, self.response_field)
+        if response is _MISSING:
+            raise ReplayFileError(f"{where}: field {self.response_field!r} (the answer) is missing")
+        if not isinstance(response, str):
+            raise ReplayFileError(
+                f"{where}: field {self.response_field!r} must be a string, got {type(response).__name__}"
+            )
+        prompt = None
+        if self.prompt_field is not None:
+            prompt = _get(record, self.prompt_field)
+            if not isinstance(prompt, str):
+                got = "nothing" if prompt is _MISSING else type(prompt).__name__
+                raise ReplayFileError(f"{where}: field {self.prompt_field!r} must be a string, got {got}")
+        if item_id in self.answers:
+            first = self.answers[item_id].line
+            raise ReplayFileError(
+                f"{where}: field {self.id_field!r}: duplicate id {item_id!r} (first on line {first})"
+            )
+        answer = ReplayAnswer(item_id=item_id, response=response, prompt=prompt, line=number)
+        self.answers[item_id] = answer
+        if prompt is not None:
+            self._by_prompt.setdefault(prompt, []).append(answer)
+            self._by_normalised.setdefault(normalise_whitespace(prompt), []).append(answer)
+
+    def _generation(self, answer: ReplayAnswer) -> Generation:
+        return Generation(
+            text=answer.response,
+            finish_reason="replay",
+            raw={"replay_id": answer.item_id, "replay_line": answer.line},
+        )
+
+    def lookup(self, item_id: str | int) -> Generation:
+        """The recorded answer for ``item_id``; ``ModelError(retryable=False)`` if the file has none."""
+        answer = self.answers.get(str(item_id))
+        if answer is None:
+            raise ModelError(f"no answer for item id {str(item_id)!r} in {self.path}", retryable=False)
+        return self._generation(answer)
+
+    def lookup_prompt(self, prompt: str) -> Generation:
+        """The recorded answer whose prompt equals ``prompt`` (exactly, else whitespace-normalised)."""
+        if self.prompt_field is None:
+            raise ModelError(
+                f"{self.path} has no prompt field, so answers can only be found by item id "
+                f"(the run engine calls ReplayBackend.lookup(item_id)); pass prompt_field=... if the file "
+                f"names its prompts differently",
+                retryable=False,
+            )
+        matches = self._by_prompt.get(prompt) or self._by_normalised.get(normalise_whitespace(prompt), [])
+        if not matches:
+            excerpt = normalise_whitespace(prompt)[:40]
+            raise ModelError(f"no answer for prompt {excerpt!r}... in {self.path}", retryable=False)
+        if len({m.response for m in matches}) > 1:
+            lines = ", ".join(str(m.line) for m in matches)
+            raise ModelError(
+                f"{self.path}: the prompt matches lines {lines} with different answers; "
+                "look answers up by id",
+                retryable=False,
+            )
+        return self._generation(matches[0])
+
+    async def generate(self, messages: Sequence[ChatMessage], settings: GenerationSettings) -> Generation:
+        """Answer by prompt text: the content of the last ``user`` message (see the module docstring)."""
+        user = [m for m in messages if m.role == "user"]
+        if not user:
+            raise ModelError("replay: the messages hold no user turn to look up", retryable=False)
+        return self.lookup_prompt(user[-1].content)
+
+    async def candidate_logprobs(
+        self, context: Sequence[ChatMessage], candidates: Sequence[str]
+    ) -> list[float]:
+        raise LogprobsUnsupported(
+            "replay backends hold recorded text only and cannot score candidates; use an hf: or openai: model"
+        )
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "spec": self.spec,
+            "backend": "replay",
+            "path": str(self.path),
+            "sha256": self._sha256,
+            "answers": len(self.answers),
+            "id_field": self.id_field,
+            "response_field": self.response_field,
+            "prompt_field": self.prompt_field,
+            "encoding": self.encoding,
+        }
