@@ -1,0 +1,230 @@
+"""Streaming readers for JSONL, JSON and CSV files that report errors as ``file:line: field``.
+
+Encoding is detected, not assumed: UTF-8 with BOM, UTF-8, then GB18030, each a strict decode. Files are
+read line by line in binary (``\\n`` never occurs inside a UTF-8 or GB18030 character), so memory stays
+bounded and an undecodable byte is reported with its line number.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import unicodedata
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from cvalues.data.errors import DataError
+
+BOM = b"\xef\xbb\xbf"
+ENCODINGS = ("utf-8-sig", "utf-8", "gb18030")
+
+
+def _is_cjk(ch: str) -> bool:
+    return "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf"
+
+
+def detect_encoding(path: Path) -> str:
+    """``utf-8-sig``, ``utf-8`` or ``gb18030``: the first strict decode that fits.
+
+    A file that decodes as UTF-8 for a while (Chinese text included) and then hits a bad byte is a
+    damaged UTF-8 file, not GB18030: that is reported as an error at the bad line rather than silently
+    re-read as mojibake.
+    """
+    with path.open("rb") as fh:
+        head = fh.read(3)
+        if head == BOM:
+            encoding = "utf-8-sig"
+        else:
+            encoding = "utf-8"
+        fh.seek(0)
+        cjk_seen = 0
+        for lineno, raw in enumerate(fh, start=1):
+            if lineno == 1 and encoding == "utf-8-sig":
+                raw = raw[3:]
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                if encoding == "utf-8-sig" or cjk_seen >= 2:
+                    raise DataError(
+                        f"undecodable byte 0x{raw[exc.start]:02x} at column {exc.start + 1} "
+                        f"(file is otherwise {encoding.upper()})",
+                        path=path,
+                        line=lineno,
+                    ) from None
+                return "gb18030"
+            if cjk_seen < 2:
+                cjk_seen += sum(1 for ch in text if _is_cjk(ch))
+    return encoding
+
+
+def iter_lines(path: Path, encoding: str | None = None) -> Iterator[tuple[int, str]]:
+    """Yield ``(line number, decoded line with its ending)``; an undecodable byte is a DataError."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError("file does not exist", path=path)
+    encoding = encoding or detect_encoding(path)
+    codec = "utf-8" if encoding == "utf-8-sig" else encoding
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            if lineno == 1 and raw.startswith(BOM) and codec == "utf-8":
+                raw = raw[3:]
+            try:
+                yield lineno, raw.decode(codec)
+            except UnicodeDecodeError as exc:
+                raise DataError(
+                    f"undecodable byte 0x{raw[exc.start]:02x} at column {exc.start + 1} "
+                    f"(file read as {encoding.upper()})",
+                    path=path,
+                    line=lineno,
+                ) from None
+
+
+def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(line number, object)`` for each non-blank line; a bad line is a DataError."""
+    for lineno, line in iter_lines(path):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(
+                f"malformed JSON: {exc.msg} (column {exc.colno})", path=path, line=lineno
+            ) from None
+        if not isinstance(obj, dict):
+            raise DataError(f"expected a JSON object, found {type(obj).__name__}", path=path, line=lineno)
+        yield lineno, obj
+
+
+def _text(path: Path) -> str:
+    return "".join(line for _, line in iter_lines(path))
+
+
+def read_json(path: Path) -> Any:
+    """Parse a whole (small) JSON document; a syntax error names its line."""
+    try:
+        return json.loads(_text(path))
+    except json.JSONDecodeError as exc:
+        raise DataError(
+            f"malformed JSON: {exc.msg} (column {exc.colno})", path=path, line=exc.lineno
+        ) from None
+
+
+def iter_json_array(path: Path) -> Iterator[tuple[int, Any]]:
+    """Yield ``(line where the item starts, item)`` for each element of a top-level JSON array."""
+    text = _text(path)
+    decoder = json.JSONDecoder()
+    n = len(text)
+
+    def skip(i: int) -> int:
+        while i < n and text[i] in " \t\r\n":
+            i += 1
+        return i
+
+    def bad(msg: str, pos: int) -> DataError:
+        return DataError(msg, path=path, line=text.count("\n", 0, pos) + 1)
+
+    i = skip(0)
+    if i >= n or text[i] != "[":
+        raise bad("expected a JSON array ('[')", i)
+    i = skip(i + 1)
+    line, counted_to = 1, 0
+    if i < n and text[i] == "]":
+        return
+    while True:
+        line += text.count("\n", counted_to, i)
+        counted_to = i
+        try:
+            item, end = decoder.raw_decode(text, i)
+        except json.JSONDecodeError as exc:
+            raise DataError(
+                f"malformed JSON: {exc.msg} (column {exc.colno})", path=path, line=exc.lineno
+            ) from None
+        yield line, item
+        i = skip(end)
+        if i < n and text[i] == ",":
+            i = skip(i + 1)
+            continue
+        if i < n and text[i] == "]":
+            if skip(i + 1) != n:
+                raise bad("unexpected text after the JSON array", skip(i + 1))
+            return
+        raise bad("expected ',' or ']' in JSON array", i)
+
+
+def iter_csv_rows(path: Path, encoding: str | None = None) -> Iterator[tuple[int, list[str]]]:
+    """Yield ``(line where the row starts, fields)`` for each CSV row (quoted newlines allowed)."""
+    lines = iter_lines(path, encoding)
+    reader = csv.reader((line for _, line in lines), strict=True)
+    start = 1
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise DataError(f"malformed CSV: {exc}", path=path, line=start) from None
+        if row:
+            yield start, row
+        start = reader.line_num + 1
+
+
+def iter_csv_dicts(path: Path, encoding: str | None = None) -> Iterator[tuple[int, dict[str, str]]]:
+    """Yield ``(line, {column: value})`` using the header row; a row of the wrong width is a DataError."""
+    rows = iter_csv_rows(path, encoding)
+    try:
+        _, header = next(rows)
+    except StopIteration:
+        raise DataError("empty CSV file (no header row)", path=path) from None
+    header = [h.strip() for h in header]
+    for lineno, row in rows:
+        if len(row) != len(header):
+            missing = header[len(row)] if len(row) < len(header) else None
+            raise DataError(
+                f"expected {len(header)} fields ({', '.join(header)}), found {len(row)}",
+                path=path,
+                line=lineno,
+                field=missing,
+            )
+        yield lineno, dict(zip(header, row, strict=True))
+
+
+def iter_table(path: Path, fmt: str | None = None) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    """Rows of a JSONL, JSON (array of objects) or CSV file, chosen by ``fmt`` or the file suffix."""
+    path = Path(path)
+    fmt = (fmt or path.suffix.lstrip(".")).casefold()
+    if fmt in ("jsonl", "ndjson"):
+        yield from iter_jsonl(path)
+    elif fmt == "json":
+        for lineno, item in iter_json_array(path):
+            if not isinstance(item, dict):
+                raise DataError(
+                    f"expected a JSON object, found {type(item).__name__}", path=path, line=lineno
+                )
+            yield lineno, item
+    elif fmt in ("csv", "tsv"):
+        yield from iter_csv_dicts(path)
+    else:
+        raise DataError(f"unknown file format {fmt!r}: use .jsonl, .json or .csv", path=path)
+
+
+def get_text(row: Mapping[str, Any], key: str, path: Path | str, line: int, *, required: bool = True) -> str:
+    """The stripped text of ``row[key]``; missing or empty (when required) is a DataError."""
+    if key not in row or row[key] is None:
+        if not required:
+            return ""
+        raise DataError("missing value", path=path, line=line, field=key)
+    value = row[key]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise DataError(f"expected text, found {type(value).__name__}", path=path, line=line, field=key)
+    value = value.strip()
+    if required and not value:
+        raise DataError("empty value", path=path, line=line, field=key)
+    return value
+
+
+def normalise_text(text: str) -> str:
+    """Key for comparing texts: NFKC (full-width ASCII folded) with all whitespace removed."""
+    return "".join(unicodedata.normalize("NFKC", text).split())
