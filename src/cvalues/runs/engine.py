@@ -1,0 +1,327 @@
+"""Resumable, concurrent execution of requests against a model, every answer stored as it arrives.
+
+:func:`execute` skips what the store already holds, asks the rest with ``concurrency`` requests (or
+batches, for backends with ``preferred_batch_size > 1``) in flight, commits each result the moment
+it arrives, and returns a :class:`RunSummary`. Failures are results too: each is stored with its
+cause and counted, never dropped; ``retry_errors=True`` asks stored failures again.
+
+The backend retries transient HTTP errors itself; the engine records the final outcome per item.
+Killing the process at any moment loses at most the requests in flight: a rerun asks exactly those.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from cvalues.models.base import Generation, GenerationSettings, ModelBackend, ModelError
+from cvalues.models.replay import ReplayBackend
+from cvalues.runs.manifest import RunManifest
+from cvalues.runs.request import Request, model_fingerprint
+from cvalues.runs.store import Answer, RunStore, utc_now
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunSummary:
+    """Counts of one :func:`execute` call.
+
+    ``total`` requests were given, ``unique`` distinct keys among them; ``cached`` were already
+    answered and ``skipped_errors`` already failed (not asked again without ``retry_errors``);
+    ``asked`` were sent, of which ``ok`` succeeded and ``failed`` failed (``errors_by_cause``:
+    ``"ErrorType: message" -> count`` over this call's failures).
+    """
+
+    total: int = 0
+    unique: int = 0
+    cached: int = 0
+    skipped_errors: int = 0
+    asked: int = 0
+    ok: int = 0
+    failed: int = 0
+    errors_by_cause: dict[str, int] = field(default_factory=dict)
+    elapsed_s: float = 0.0
+    interrupted: bool = False
+
+    @property
+    def answered(self) -> int:
+        """Distinct requests with an answer now (cached or new)."""
+        return self.cached + self.ok
+
+    @property
+    def unanswered(self) -> int:
+        """Distinct requests whose stored result is a failure (old or new)."""
+        return self.skipped_errors + self.failed
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "answered": self.answered, "unanswered": self.unanswered}
+
+
+def execute(
+    model: ModelBackend,
+    requests: Iterable[Request],
+    *,
+    store: RunStore,
+    settings: GenerationSettings,
+    concurrency: int | None = None,
+    retry_errors: bool = False,
+    progress: bool = True,
+    manifest: RunManifest | None = None,
+    session_options: Mapping[str, Any] | None = None,
+) -> RunSummary:
+    """Synchronous :func:`execute_async` (runs its own event loop; use the async form inside one)."""
+    return asyncio.run(
+        execute_async(
+            model,
+            requests,
+            store=store,
+            settings=settings,
+            concurrency=concurrency,
+            retry_errors=retry_errors,
+            progress=progress,
+            manifest=manifest,
+            session_options=session_options,
+        )
+    )
+
+
+async def execute_async(
+    model: ModelBackend,
+    requests: Iterable[Request],
+    *,
+    store: RunStore,
+    settings: GenerationSettings,
+    concurrency: int | None = None,
+    retry_errors: bool = False,
+    progress: bool = True,
+    manifest: RunManifest | None = None,
+    session_options: Mapping[str, Any] | None = None,
+) -> RunSummary:
+    """Ask ``model`` every request not yet answered in ``store``; see the module docstring.
+
+    ``concurrency`` (default ``model.default_concurrency``) is the number of requests (or batches)
+    in flight. ``manifest``, when given, records this session's start, options and end.
+    """
+    t0 = time.perf_counter()
+    concurrency = concurrency or model.default_concurrency or 1
+    if concurrency < 1:
+        raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+    fingerprint = model_fingerprint(model)
+    summary = RunSummary()
+    pending: dict[str, Request] = {}
+    for request in requests:
+        summary.total += 1
+        pending.setdefault(request.key(fingerprint, settings), request)
+    summary.unique = len(pending)
+    for key, status in store.statuses(pending).items():
+        if status == "ok":
+            summary.cached += 1
+            del pending[key]
+        elif not retry_errors:
+            summary.skipped_errors += 1
+            del pending[key]
+    todo = list(pending.items())
+
+    if manifest is not None:
+        manifest.begin_session(
+            {
+                **dict(session_options or {}),
+                "concurrency": concurrency,
+                "retry_errors": retry_errors,
+                "requests": summary.total,
+            }
+        )
+    causes: collections.Counter[str] = collections.Counter()
+    bar = tqdm(
+        total=len(todo),
+        unit="item",
+        desc=model.spec,
+        disable=not progress,
+        smoothing=0.05,
+        dynamic_ncols=True,
+    )
+    runner = _Runner(model, settings, store, fingerprint, summary, causes, bar)
+    status = "failed"
+    try:
+        units = _units(todo, max(1, int(model.preferred_batch_size or 1)))
+        workers = [asyncio.create_task(runner.work(units)) for _ in range(min(concurrency, len(todo)))]
+        try:
+            await asyncio.gather(*workers)
+        except BaseException:
+            for w in workers:
+                w.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            raise
+        status = "finished"
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        status = "interrupted"
+        summary.interrupted = True
+        raise
+    finally:
+        bar.close()
+        summary.errors_by_cause = dict(causes.most_common())
+        summary.elapsed_s = round(time.perf_counter() - t0, 3)
+        if manifest is not None:
+            manifest.end_session(status, summary.to_dict(), store.counts())
+    return summary
+
+
+def _units(todo: Sequence[tuple[str, Request]], batch_size: int) -> Iterator[list[tuple[str, Request]]]:
+    """Work units in order: one request each, or up to ``batch_size`` consecutive generate requests."""
+    batch: list[tuple[str, Request]] = []
+    for key, request in todo:
+        if batch_size > 1 and request.kind == "generate":
+            batch.append((key, request))
+            if len(batch) == batch_size:
+                yield batch
+                batch = []
+        else:
+            yield [(key, request)]
+    if batch:
+        yield batch
+
+
+class _Runner:
+    """Asks and records; one instance per execute() call, shared by its worker coroutines."""
+
+    def __init__(
+        self,
+        model: ModelBackend,
+        settings: GenerationSettings,
+        store: RunStore,
+        fingerprint: str,
+        summary: RunSummary,
+        causes: collections.Counter[str],
+        bar: tqdm,
+    ):
+        self.model, self.settings, self.store = model, settings, store
+        self.summary, self.causes, self.bar = summary, causes, bar
+        self.settings_dict = settings.to_dict()
+        self._logged_unexpected = False
+
+    async def work(self, units: Iterator[list[tuple[str, Request]]]) -> None:
+        # One shared iterator: next() never awaits, so workers never take the same unit.
+        for unit in units:
+            if len(unit) == 1 or isinstance(self.model, ReplayBackend):
+                for key, request in unit:
+                    await self._one(key, request)
+            else:
+                await self._batch(unit)
+
+    async def _one(self, key: str, request: Request) -> None:
+        started, t0 = utc_now(), time.perf_counter()
+        try:
+            if request.kind == "logprobs":
+                values = await self.model.candidate_logprobs(request.messages, request.candidates)
+                result: Generation | list[float] | BaseException = self._check_logprobs(request, values)
+            else:
+                result = await self._generate(request)
+        except Exception as exc:
+            result = exc
+        self._record([(key, request, result)], started, time.perf_counter() - t0)
+
+    async def _generate(self, request: Request) -> Generation:
+        """``generate``; a replay backend is asked by item id first (its preferred way, see
+        :mod:`cvalues.models.replay`), then by prompt text when its file has prompts."""
+        if isinstance(self.model, ReplayBackend):
+            try:
+                return self.model.lookup(request.item_id)
+            except ModelError:
+                if self.model.needs_item_id:
+                    raise
+        return await self.model.generate(request.messages, self.settings)
+
+    async def _batch(self, unit: list[tuple[str, Request]]) -> None:
+        started, t0 = utc_now(), time.perf_counter()
+        try:
+            results: list[Any] = list(
+                await self.model.generate_batch([r.messages for _, r in unit], self.settings)
+            )
+            if len(results) != len(unit):
+                raise ModelError(
+                    f"{type(self.model).__name__}.generate_batch returned {len(results)} results "
+                    f"for {len(unit)} prompts"
+                )
+        except Exception as exc:
+            results = [exc] * len(unit)
+        latency = time.perf_counter() - t0
+        self._record([(k, r, res) for (k, r), res in zip(unit, results, strict=True)], started, latency)
+
+    @staticmethod
+    def _check_logprobs(request: Request, values: Sequence[float]) -> list[float] | ModelError:
+        values = list(values)
+        if len(values) != len(request.candidates):
+            return ModelError(
+                f"candidate_logprobs returned {len(values)} values for {len(request.candidates)} candidates"
+            )
+        return values
+
+    def _record(self, results: list[tuple[str, Request, Any]], started: str, latency: float) -> None:
+        finished = utc_now()
+        answers = []
+        for key, request, result in results:
+            common = {
+                "key": key,
+                "item_id": request.item_id,
+                "kind": request.kind,
+                "model": self.model.spec,
+                "messages": request.messages,
+                "candidates": request.candidates,
+                "settings": self.settings_dict if request.kind == "generate" else None,
+                "meta": request.meta,
+                "started_at": started,
+                "finished_at": finished,
+                "latency_s": round(latency, 6),
+            }
+            if isinstance(result, Generation):
+                answer = Answer(
+                    **common,
+                    status="ok",
+                    text=result.text,
+                    finish_reason=result.finish_reason,
+                    prompt_tokens=result.prompt_tokens,
+                    completion_tokens=result.completion_tokens,
+                )
+            elif isinstance(result, list):
+                answer = Answer(**common, status="ok", logprobs=result)
+            else:
+                if not isinstance(result, BaseException):
+                    result = TypeError(f"backend returned {type(result).__name__}, expected Generation")
+                if not isinstance(result, ModelError) and not self._logged_unexpected:
+                    self._logged_unexpected = True
+                    log.error(
+                        "unexpected %s from %s (recorded per item)",
+                        type(result).__name__,
+                        self.model.spec,
+                        exc_info=result,
+                    )
+                message = " ".join(str(result).split())[:2000]
+                answer = Answer(
+                    **common,
+                    status="error",
+                    error_type=type(result).__name__,
+                    error=message,
+                    retryable=bool(getattr(result, "retryable", False)),
+                )
+            answers.append(answer)
+        self.store.put_many(answers)
+        failed = 0
+        for answer in answers:
+            if answer.ok:
+                self.summary.ok += 1
+            else:
+                failed += 1
+                self.causes[answer.cause or "unknown"] += 1
+        self.summary.asked += len(answers)
+        self.summary.failed += failed
+        if failed:
+            self.bar.set_postfix(failed=self.summary.failed, refresh=False)
+        self.bar.update(len(answers))
