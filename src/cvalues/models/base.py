@@ -108,6 +108,12 @@ def is_exact_logprob(value: float) -> bool:
     return not isinstance(value, CandidateLogprob) or value.exact
 
 
+def truncate_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:
+    """Cut ``text`` at the earliest occurrence of any stop string; say whether one was found."""
+    cut = min((i for i in (text.find(s) for s in stops if s) if i >= 0), default=-1)
+    return (text[:cut], True) if cut >= 0 else (text, False)
+
+
 def check_candidates(candidates: Sequence[str]) -> None:
     """Raise ``ValueError`` unless ``candidates`` is a non-empty list of distinct non-empty strings."""
     if not candidates:

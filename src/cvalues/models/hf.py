@@ -33,6 +33,7 @@ from cvalues.models.base import (
     ModelBackend,
     ModelError,
     check_candidates,
+    truncate_at_stop,
 )
 
 log = logging.getLogger(__name__)
@@ -113,12 +114,6 @@ def _make_stop_criteria(tokenizer: Any, stops: Sequence[str], prompt_len: int) -
             return torch.tensor([any(s in t for s in stops) for t in texts], device=input_ids.device)
 
     return StopOnStrings()
-
-
-def truncate_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:
-    """Cut ``text`` at the earliest occurrence of any stop string; say whether one was found."""
-    cut = min((i for i in (text.find(s) for s in stops if s) if i >= 0), default=-1)
-    return (text[:cut], True) if cut >= 0 else (text, False)
 
 
 class HFBackend(ModelBackend):

@@ -1,0 +1,486 @@
+"""``openai:MODEL``: any server that speaks the OpenAI chat-completions API.
+
+Why one backend for many servers: vLLM, SGLang, Ollama, DashScope, DeepSeek and OpenAI itself all
+accept ``POST {base_url}/chat/completions``; only the base URL, the key and a few extensions differ.
+
+Transport. One ``httpx.AsyncClient`` per event loop, reused by every request, with a connection pool
+sized for ``concurrency`` (waiting for a free connection never times out; the run engine bounds the
+number in flight). The API key is read once from the environment variable named by ``api_key_env``
+and sent as ``Authorization: Bearer ...``; it is never logged and is masked in error messages.
+
+Retries (tenacity, inside the backend): HTTP 408, 409, 429 and 5xx, timeouts, dropped or refused
+connections, and **malformed 200 answers** (a body that is not JSON, or JSON without a usable
+``choices`` list: a flaky proxy, not the model) are retried up to ``max_retries`` times with
+exponential backoff and jitter (``retry_base_wait`` doubling up to ``retry_max_wait`` seconds). A
+``Retry-After`` header (seconds or an HTTP date; also ``retry-after-ms``) replaces the backoff for
+that wait, capped at ``max_retry_after``. Other statuses (400, 401, 403, 404, 422, ...) raise
+``ModelError(retryable=False)`` at once, with the status and an excerpt of the body. When retries run
+out, the last error is raised with ``retryable=True`` so the run engine may try the item again later.
+
+Candidate log-probabilities: see :meth:`OpenAIBackend.candidate_logprobs` and ``docs/models.md``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import logging
+import math
+import os
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal
+
+import httpx
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+
+from cvalues.models.base import (
+    CandidateLogprob,
+    ChatMessage,
+    Generation,
+    GenerationSettings,
+    LogprobsUnsupported,
+    ModelBackend,
+    ModelError,
+    check_candidates,
+    truncate_at_stop,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+#: HTTP statuses worth asking again: request timeout, conflict, rate limit, server errors.
+RETRYABLE_STATUSES = frozenset({408, 409, 429}) | frozenset(range(500, 600))
+_EXCERPT = 300
+
+
+def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date); else None."""
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return max(float(ms) / 1000.0, 0.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(when.timestamp() - (time.time() if now is None else now), 0.0)
+
+
+def common_prefix(texts: Sequence[str]) -> str:
+    """The longest string every text starts with (character by character)."""
+    first, last = min(texts), max(texts)
+    for i, (a, b) in enumerate(zip(first, last, strict=False)):
+        if a != b:
+            return first[:i]
+    return first
+
+
+def _logsumexp(values: Sequence[float]) -> float:
+    top = max(values)
+    return top + math.log(sum(math.exp(v - top) for v in values))
+
+
+def _token_text(entry: Mapping[str, Any]) -> str:
+    """A logprob entry's text: its UTF-8 ``bytes`` when given and decodable, else its ``token``."""
+    raw = entry.get("bytes")
+    if isinstance(raw, list) and raw:
+        try:
+            return bytes(raw).decode("utf-8")
+        except (UnicodeDecodeError, ValueError, TypeError):
+            pass
+    return str(entry.get("token", ""))
+
+
+class OpenAIBackend(ModelBackend):
+    """A chat model behind an OpenAI-compatible ``/chat/completions`` endpoint.
+
+    :param model: the model name sent in each request.
+    :param base_url: e.g. ``http://127.0.0.1:8000/v1``; default ``$OPENAI_BASE_URL`` or OpenAI's.
+    :param api_key_env: environment variable holding the key (default ``OPENAI_API_KEY``); when it is
+        unset no ``Authorization`` header is sent (local servers need none).
+    :param timeout: seconds for one request (read/write; connecting gets at most 30).
+    :param concurrency: connection pool size and :attr:`default_concurrency` (default 16).
+    :param max_retries: retries after the first attempt (default 6).
+    :param retry_base_wait: first backoff in seconds (default 1), doubling each retry...
+    :param retry_max_wait: ...up to this many seconds (default 60); jitter up to ``retry_base_wait``.
+    :param max_retry_after: cap on a server's ``Retry-After`` (default 300 s).
+    :param extra_body: extra JSON fields merged into every request (e.g. ``{"enable_thinking": False}``).
+    :param max_tokens_field: ``max_tokens`` (default) or ``max_completion_tokens`` (newer OpenAI models).
+    :param top_logprobs: alternatives asked for when scoring candidates (default 20, OpenAI's maximum).
+    :param continue_final_message: allow the vLLM/SGLang extension ``continue_final_message: true,
+        add_generation_prompt: false`` for unfinished assistant turns and shared candidate prefixes.
+    :param missing_candidate: ``bound`` (default): a candidate absent from the alternatives gets the
+        smallest returned logprob, flagged ``upper_bound``; ``raise``: raise LogprobsUnsupported.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str | None = None,
+        api_key_env: str = "OPENAI_API_KEY",
+        timeout: float = 120.0,
+        concurrency: int = 16,
+        max_retries: int = 6,
+        retry_base_wait: float = 1.0,
+        retry_max_wait: float = 60.0,
+        max_retry_after: float = 300.0,
+        extra_body: Mapping[str, Any] | None = None,
+        max_tokens_field: str = "max_tokens",
+        top_logprobs: int = 20,
+        continue_final_message: bool = False,
+        missing_candidate: Literal["bound", "raise"] = "bound",
+        spec: str | None = None,
+    ) -> None:
+        if not model:
+            raise ValueError("openai: a model name is required, e.g. openai:qwen2.5-7b-instruct")
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+        if max_retries < 0:
+            raise ValueError(f"max_retries must be >= 0, got {max_retries}")
+        if missing_candidate not in ("bound", "raise"):
+            raise ValueError(f"missing_candidate must be 'bound' or 'raise', got {missing_candidate!r}")
+        if max_tokens_field not in ("max_tokens", "max_completion_tokens"):
+            raise ValueError(
+                f"max_tokens_field must be max_tokens or max_completion_tokens, got {max_tokens_field!r}"
+            )
+        self.model = model
+        self.spec = spec or f"openai:{model}"
+        self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+        self.api_key_env = api_key_env
+        self._api_key = os.environ.get(api_key_env) or None
+        self.timeout = float(timeout)
+        self.concurrency = concurrency
+        self.default_concurrency = concurrency
+        self.max_retries = max_retries
+        self.retry_base_wait = float(retry_base_wait)
+        self.retry_max_wait = float(retry_max_wait)
+        self.max_retry_after = float(max_retry_after)
+        self.extra_body = dict(extra_body or {})
+        self.max_tokens_field = max_tokens_field
+        self.top_logprobs = top_logprobs
+        self.continue_final_message = continue_final_message
+        self.missing_candidate = missing_candidate
+        self._client: httpx.AsyncClient | None = None
+        self._client_loop: asyncio.AbstractEventLoop | None = None
+
+    def __repr__(self) -> str:
+        return f"OpenAIBackend(model={self.model!r}, base_url={self.base_url!r})"
+
+    # -- transport -------------------------------------------------------------------------------
+
+    def _get_client(self) -> httpx.AsyncClient:
+        """The shared client of the running event loop (a client cannot outlive its loop)."""
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._client_loop is not loop or self._client.is_closed:
+            headers = {"Content-Type": "application/json", "Accept": "application/json"}
+            if self._api_key:
+                headers["Authorization"] = f"Bearer {self._api_key}"
+            self._client = httpx.AsyncClient(
+                base_url=self.base_url,
+                headers=headers,
+                timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 30.0), pool=None),
+                limits=httpx.Limits(
+                    max_connections=self.concurrency, max_keepalive_connections=self.concurrency
+                ),
+            )
+            self._client_loop = loop
+        return self._client
+
+    def _mask(self, text: str) -> str:
+        return text.replace(self._api_key, "***") if self._api_key else text
+
+    def _excerpt(self, body: bytes | str) -> str:
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+        text = " ".join(text.split())
+        return self._mask(text[:_EXCERPT] + ("..." if len(text) > _EXCERPT else ""))
+
+    async def _post_once(self, body: bytes, parse: Callable[[dict[str, Any]], Any], logprobs: bool) -> Any:
+        url = f"{self.base_url}/chat/completions"
+        try:
+            resp = await self._get_client().post("/chat/completions", content=body)
+        except httpx.TimeoutException as exc:
+            raise ModelError(
+                f"{url}: no answer within {self.timeout:g}s ({type(exc).__name__})", retryable=True
+            ) from exc
+        except httpx.TransportError as exc:
+            raise ModelError(
+                f"{url}: connection failed ({type(exc).__name__}: {self._mask(str(exc))})", retryable=True
+            ) from exc
+        status = resp.status_code
+        if status != 200:
+            excerpt = self._excerpt(resp.content)
+            if status in RETRYABLE_STATUSES:
+                raise ModelError(
+                    f"{url}: HTTP {status}: {excerpt}",
+                    retryable=True,
+                    retry_after=parse_retry_after(resp.headers),
+                )
+            if logprobs and status in (400, 422) and "logprob" in excerpt.lower():
+                raise LogprobsUnsupported(
+                    f"{url}: the server rejects log-probability requests for {self.model!r} "
+                    f"(HTTP {status}: {excerpt})"
+                )
+            hint = ""
+            if status in (401, 403):
+                where = "is set" if self._api_key else "is not set"
+                hint = f" (check the API key: ${self.api_key_env} {where})"
+            elif status == 404:
+                hint = f" (check the model name {self.model!r} and base_url)"
+            raise ModelError(f"{url}: HTTP {status}{hint}: {excerpt}", retryable=False)
+        try:
+            data = json.loads(resp.content)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ModelError(
+                f"{url}: HTTP 200 with a body that is not JSON: {self._excerpt(resp.content)}", retryable=True
+            ) from exc
+        if not isinstance(data, dict):
+            raise ModelError(f"{url}: HTTP 200 with JSON that is not an object", retryable=True)
+        try:
+            return parse(data)
+        except ModelError:
+            raise
+        except (KeyError, IndexError, TypeError, AttributeError) as exc:
+            raise ModelError(
+                f"{url}: HTTP 200 with an unexpected answer shape ({type(exc).__name__}: {exc}): "
+                f"{self._excerpt(resp.content)}",
+                retryable=True,
+            ) from exc
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, ModelError) and exc.retry_after is not None:
+            return min(exc.retry_after, self.max_retry_after)
+        return self.backoff(state.attempt_number)
+
+    def backoff(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt ``attempt`` (1-based) when the server says nothing:
+        ``retry_base_wait * 2**(attempt-1)`` capped at ``retry_max_wait``, plus jitter in
+        ``[0, retry_base_wait)`` so that many clients do not retry in step."""
+        exp = self.retry_base_wait * 2.0 ** min(attempt - 1, 60)
+        return min(exp, self.retry_max_wait) + random.uniform(0.0, self.retry_base_wait)
+
+    @staticmethod
+    def _log_retry(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        wait = state.next_action.sleep if state.next_action else 0.0
+        log.warning("attempt %d failed, retrying in %.2fs: %s", state.attempt_number, wait, exc)
+
+    async def _request(self, payload: dict[str, Any], parse: Callable[[dict[str, Any]], Any],
+                       *, logprobs: bool = False) -> Any:  # fmt: skip
+        body = json.dumps({**payload, **self.extra_body}, ensure_ascii=False).encode("utf-8")
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.max_retries + 1),
+            wait=self._wait,
+            retry=retry_if_exception(lambda e: isinstance(e, ModelError) and e.retryable),
+            before_sleep=self._log_retry,
+            reraise=True,
+        )
+        attempts = 0
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    attempts += 1
+                    return await self._post_once(body, parse, logprobs)
+        except ModelError as exc:
+            if exc.retryable and attempts > 1:
+                raise ModelError(
+                    f"{exc} (gave up after {attempts} attempts)", retryable=True, retry_after=exc.retry_after
+                ) from exc
+            raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- generation ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _messages(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
+        return [{"role": m.role, "content": m.content} for m in messages]
+
+    async def generate(self, messages: Sequence[ChatMessage], settings: GenerationSettings) -> Generation:
+        payload: dict[str, Any] = {
+            "model": self.model,
+            "messages": self._messages(messages),
+            self.max_tokens_field: settings.max_tokens,
+            "temperature": settings.temperature,
+        }
+        if settings.top_p != 1.0:
+            payload["top_p"] = settings.top_p
+        if settings.seed is not None:
+            payload["seed"] = settings.seed
+        stops = [s for s in settings.stop if s]
+        if stops:
+            payload["stop"] = stops
+        return await self._request(payload, lambda data: self._parse_generation(data, stops))
+
+    @staticmethod
+    def _parse_generation(data: dict[str, Any], stops: Sequence[str]) -> Generation:
+        choices = data["choices"]
+        if not isinstance(choices, list) or not choices:
+            raise KeyError("choices is empty")
+        choice = choices[0]
+        message = choice["message"]
+        content = message.get("content")
+        raw: dict[str, Any] = {k: data[k] for k in ("id", "model", "system_fingerprint") if data.get(k)}
+        if content is None and message.get("refusal"):
+            content = message["refusal"]
+            raw["refusal"] = True
+        if content is None:
+            content = ""
+        if not isinstance(content, str):
+            raise TypeError(f"message content is {type(content).__name__}, not text")
+        reasoning = message.get("reasoning_content") or message.get("reasoning")
+        if isinstance(reasoning, str) and reasoning:
+            raw["reasoning_content"] = reasoning
+        text, stopped = truncate_at_stop(content, stops)  # servers that ignore some stops
+        finish = "stop" if stopped else choice.get("finish_reason")
+        usage = data.get("usage") or {}
+        return Generation(
+            text=text,
+            finish_reason=finish,
+            prompt_tokens=usage.get("prompt_tokens"),
+            completion_tokens=usage.get("completion_tokens"),
+            raw=raw,
+        )
+
+    # -- log-probabilities -----------------------------------------------------------------------
+
+    async def candidate_logprobs(
+        self, context: Sequence[ChatMessage], candidates: Sequence[str]
+    ) -> list[float]:
+        """Score candidates from the alternatives of the first generated token.
+
+        Asks for one token with ``logprobs: true, top_logprobs: N``. A candidate's value is the
+        log-probability of the returned alternative whose text equals it (alternatives with the same
+        text are summed), so this is exact for candidates that are one token of the server's
+        tokenizer. Candidates sharing a prefix (``回复1``/``回复2``), and contexts ending in an
+        unfinished assistant turn, need ``continue_final_message=True`` (a vLLM/SGLang extension):
+        the prefix is appended to the assistant turn, the rest of each candidate is scored, and each
+        value is flagged ``given_prefix``. A candidate absent from the alternatives gets the smallest
+        returned logprob, flagged ``upper_bound`` (or LogprobsUnsupported with
+        ``missing_candidate="raise"``). A server that returns no logprobs raises LogprobsUnsupported.
+        """
+        check_candidates(candidates)
+        prefix = common_prefix(candidates)
+        for c in candidates:
+            others = [o for o in candidates if o != c and o.startswith(c)]
+            if others:
+                raise LogprobsUnsupported(
+                    f"candidate {c!r} is a prefix of {others[0]!r}; a first-token score cannot tell "
+                    "them apart. Use candidates that differ after their common prefix."
+                )
+        messages = list(context)
+        unfinished = bool(messages) and messages[-1].role == "assistant"
+        payload: dict[str, Any] = {}
+        if prefix or unfinished:
+            if not self.continue_final_message:
+                why = (
+                    f"the candidates share the prefix {prefix!r}, which their first token cannot tell apart"
+                    if prefix
+                    else "the context ends in an unfinished assistant turn"
+                )
+                raise LogprobsUnsupported(
+                    f"openai:{self.model}: {why}. Servers that support it (vLLM, SGLang) can continue an "
+                    "assistant turn: pass continue_final_message=True. Otherwise use candidates that "
+                    "differ at their first character (e.g. '1'/'2', 'A'/'B')."
+                )
+            if unfinished:
+                messages[-1] = ChatMessage("assistant", messages[-1].content + prefix)
+            else:
+                messages.append(ChatMessage("assistant", prefix))
+            payload.update(continue_final_message=True, add_generation_prompt=False)
+        payload.update(
+            {
+                "model": self.model,
+                "messages": self._messages(messages),
+                self.max_tokens_field: 1,
+                "temperature": 0.0,
+                "logprobs": True,
+                "top_logprobs": self.top_logprobs,
+            }
+        )
+        suffixes = [c[len(prefix):] for c in candidates]
+        return await self._request(
+            payload, lambda data: self._score(data, candidates, suffixes, prefix), logprobs=True
+        )
+
+    def _score(
+        self, data: dict[str, Any], candidates: Sequence[str], suffixes: Sequence[str], prefix: str
+    ) -> list[float]:
+        choices = data["choices"]
+        if not isinstance(choices, list) or not choices:
+            raise KeyError("choices is empty")
+        lp = choices[0].get("logprobs")
+        content = lp.get("content") if isinstance(lp, dict) else None
+        if not content:
+            raise LogprobsUnsupported(
+                f"{self.base_url} returned no logprobs for model {self.model!r}: the server does not support "
+                "them (or has them turned off)"
+            )
+        first = content[0]
+        seen: set[tuple[str, float]] = set()
+        by_text: dict[str, list[float]] = {}
+        for entry in [first, *(first.get("top_logprobs") or [])]:
+            text, value = _token_text(entry), float(entry["logprob"])
+            if (text, value) in seen:  # the chosen token is listed again among the alternatives
+                continue
+            seen.add((text, value))
+            by_text.setdefault(text, []).append(value)
+        floor = min(v for values in by_text.values() for v in values)
+        out: list[float] = []
+        for cand, suffix in zip(candidates, suffixes, strict=True):
+            if suffix in by_text:
+                value = _logsumexp(by_text[suffix])
+                out.append(CandidateLogprob(value, given_prefix=prefix) if prefix else value)
+                continue
+            if self.missing_candidate == "raise":
+                raise LogprobsUnsupported(
+                    f"candidate {cand!r} is not among the server's top {len(by_text)} first tokens"
+                    + (f" after the prefix {prefix!r}" if prefix else "")
+                )
+            out.append(CandidateLogprob(floor, upper_bound=True, given_prefix=prefix))
+        return out
+
+    # -- facts -----------------------------------------------------------------------------------
+
+    def describe(self) -> dict[str, Any]:
+        facts: dict[str, Any] = {
+            "spec": self.spec,
+            "backend": "openai",
+            "model": self.model,
+            "base_url": self.base_url,
+            "api_key_env": self.api_key_env,
+            "api_key_set": self._api_key is not None,
+            "timeout": self.timeout,
+            "concurrency": self.concurrency,
+            "max_retries": self.max_retries,
+            "extra_body": self.extra_body,
+            "continue_final_message": self.continue_final_message,
+            "top_logprobs": self.top_logprobs,
+        }
+        if self.extra_body:  # e.g. enable_thinking changes the answers: part of the model's identity
+            facts["identity"] = {"extra_body": self.extra_body}
+        return facts
+
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        if client is not None and not client.is_closed:
+            try:
+                if self._client_loop is asyncio.get_running_loop():
+                    await client.aclose()
+            except RuntimeError:  # the client's loop is gone; its sockets went with it
+                pass
