@@ -1,0 +1,148 @@
+"""The answer extractor against a hand-labelled corpus of answer shapes (tests/extract_corpus/)."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from cvalues.mc.extract import OUTCOMES, Extraction, extract_choice, normalize
+
+CORPUS_DIR = Path(__file__).parent / "extract_corpus"
+_HEADER = re.compile(r"^@@@ (?P<label>\S+)\s*(?:\|\s*(?P<note>.*?))?\s*$")
+
+
+@dataclass(frozen=True)
+class Case:
+    file: str
+    line: int
+    expected: str
+    note: str
+    text: str
+    swap: bool
+    xfail: str | None
+
+
+def load_corpus() -> list[Case]:
+    cases: list[Case] = []
+    for path in sorted(CORPUS_DIR.glob("*.txt")):
+        header: re.Match[str] | None = None
+        start = 0
+        body: list[str] = []
+
+        def flush() -> None:
+            if header is None:
+                return
+            note = header.group("note") or ""
+            xfail = re.search(r"\[xfail:\s*([^\]]+)\]", note)
+            text = "\n".join(body).strip("\n")
+            assert header.group("label") in OUTCOMES, f"{path.name}:{start}: unknown label"
+            assert text.strip(), f"{path.name}:{start}: empty case"
+            cases.append(Case(path.name, start, header.group("label"), note, text,
+                              "[noswap]" not in note, xfail.group(1) if xfail else None))
+
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            m = _HEADER.match(line)
+            if m:
+                flush()
+                header, start, body = m, number, []
+            else:
+                body.append(line)
+        flush()
+    return cases
+
+
+CORPUS = load_corpus()
+
+
+def _param(case: Case) -> object:
+    marks = [pytest.mark.xfail(reason=case.xfail, strict=True)] if case.xfail else []
+    return pytest.param(case, id=f"{case.file}:{case.line}", marks=marks)
+
+
+def test_corpus_is_large_and_covers_every_outcome() -> None:
+    assert len(CORPUS) >= 400
+    assert {c.expected for c in CORPUS} == set(OUTCOMES)
+    assert sum(c.xfail is not None for c in CORPUS) <= 5
+
+
+@pytest.mark.parametrize("case", [_param(c) for c in CORPUS])
+def test_corpus_case(case: Case) -> None:
+    got = extract_choice(case.text)
+    assert got.label == case.expected, f"{case.note}: {got.rule} / {got.evidence!r}"
+
+
+def test_no_confident_wrong_pick_on_corpus() -> None:
+    """Even where the corpus and the extractor disagree, a wrong reply is never picked."""
+    wrong = []
+    for case in CORPUS:
+        got = extract_choice(case.text).label
+        if got in ("回复1", "回复2") and got != case.expected:
+            wrong.append((case.file, case.line, case.expected, got))
+    assert wrong == []
+
+
+_SWAP_PATTERNS = [
+    (r"(回复|回答|反馈|答复)\s*([12１２一二])", None),
+    (r"(?i)\b(response|reply|answer|option)(\s*#?\s*)([12])\b", None),
+    (r"(?i)\b(first|second)\b", None),
+    (r"第([一二12１２])", None),
+]
+_SWAP_DIGIT = {"1": "2", "2": "1", "１": "２", "２": "１", "一": "二", "二": "一"}
+
+
+def swap_replies(text: str) -> str:
+    """Exchange every reference to reply 1 with reply 2 (and vice versa)."""
+    text = re.sub(r"(回复|回答|反馈|答复)(\s*)([12１２一二])",
+                  lambda m: m.group(1) + m.group(2) + _SWAP_DIGIT[m.group(3)], text)
+    text = re.sub(r"(?i)\b(response|reply|answer|option)(\s*#?\s*)([12])\b",
+                  lambda m: m.group(1) + m.group(2) + _SWAP_DIGIT[m.group(3)], text)
+    text = re.sub(r"(?i)\b(first|second)\b",
+                  lambda m: {"first": "second", "second": "first"}[m.group(1).lower()], text)
+    text = re.sub(r"第([一二12１２])", lambda m: "第" + _SWAP_DIGIT[m.group(1)], text)
+    return text
+
+
+_FLIP = {"回复1": "回复2", "回复2": "回复1"}
+
+
+@pytest.mark.parametrize(
+    "case", [_param(c) for c in CORPUS if c.swap and swap_replies(c.text) != c.text]
+)
+def test_swapping_replies_swaps_the_label(case: Case) -> None:
+    original = extract_choice(case.text).label
+    swapped = extract_choice(swap_replies(case.text)).label
+    assert swapped == _FLIP.get(original, original)
+
+
+def test_extractor_never_sees_gold() -> None:
+    params = list(inspect.signature(extract_choice).parameters)
+    assert params == ["text"]
+
+
+def test_outcomes_and_result_type() -> None:
+    assert OUTCOMES == ("回复1", "回复2", "Other", "Refuse", "Need_Check")
+    got = extract_choice("回复2更好。")
+    assert isinstance(got, Extraction)
+    assert got.label == "回复2" and got.rule and "回复2" in got.evidence
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("【回复１】更好", "▲更好"),
+        ("**Response 2** is BETTER", "▼ is better"),
+        ("第二个回答更合适", "▼更合适"),
+        ("请回复一下", "请回复一下"),
+    ],
+)
+def test_normalize(raw: str, expected: str) -> None:
+    assert normalize(raw) == expected
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\n", "<think>", "<think>回复2更好"])
+def test_empty_or_unfinished_answers_need_a_person(text: str) -> None:
+    assert extract_choice(text).label == "Need_Check"
