@@ -92,7 +92,7 @@ def suite_checksums(suite: Any) -> dict[str, str]:
     """``{file name or id: sha256}`` for the files a suite reads (``suite.files``), best effort.
 
     Items may be paths (hashed here) or objects/dicts with a ``sha256`` (or a ``path`` to hash) and a
-    name (``id``, ``source``, ``name`` or ``path``); a mapping is read as ``{name: item}``.
+    name (``source_id``, ``id``, ``source``, ``name`` or ``path``); a mapping is read as ``{name: item}``.
     """
     files = getattr(suite, "files", None) or ()
     named = list(files.items()) if isinstance(files, Mapping) else [(None, f) for f in files]
@@ -107,7 +107,7 @@ def suite_checksums(suite: Any) -> dict[str, str]:
                 return _item.get(attr) if isinstance(_item, Mapping) else getattr(_item, attr, None)
 
             name = name or next(
-                (get(a) for a in ("id", "source", "name", "path") if get(a) is not None), None
+                (get(a) for a in ("source_id", "id", "source", "name", "path") if get(a) is not None), None
             )
             path, digest = get("path"), get("sha256")
         if digest is None and path is not None and Path(path).is_file():
