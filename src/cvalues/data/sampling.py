@@ -31,6 +31,8 @@ def allocate(sizes: Mapping[str, int], total: int, method: Allocation = "equal")
     """Units per stratum summing to ``min(total, sum(sizes))``, never above a stratum's size."""
     if total < 0:
         raise ValueError("sample size must be >= 0")
+    if method not in ALLOCATIONS:
+        raise ValueError(f"unknown allocation {method!r}; choose {' or '.join(ALLOCATIONS)}")
     available = sum(sizes.values())
     if total >= available:
         return dict(sizes)
@@ -43,8 +45,6 @@ def allocate(sizes: Mapping[str, int], total: int, method: Allocation = "equal")
         for k in by_remainder[:left]:
             quota[k] += 1
         return quota
-    if method != "equal":
-        raise ValueError(f"unknown allocation {method!r}; choose {' or '.join(ALLOCATIONS)}")
     remaining = total
     open_ = [k for k in _order(sizes) if sizes[k] > 0]
     while open_:

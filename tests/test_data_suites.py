@@ -1,0 +1,246 @@
+"""Suites built from the real mirror files; expected counts are computed here from the files directly."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import unicodedata
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from cvalues.data.config import DataConfig
+from cvalues.data.errors import DataError
+from cvalues.data.sampling import allocate
+from cvalues.data.scenario_map import normalise_jade_label, scenario_for
+from cvalues.data.schema import DOMAIN_KEYS, SCENARIO_KEYS, MCItem, OptionItem, PromptRecord
+from cvalues.data.suites import SAFETY_SAMPLE_SIZE, list_suites, load_suite
+
+JADE = "whitzard-ai/jade-db"
+XSAFETY = "Jarviswang94/Multilingual_safety_benchmark/zh"
+
+
+@pytest.fixture
+def config(mirror: Path, tmp_path: Path) -> DataConfig:
+    return DataConfig(mirror=mirror, cache_dir=tmp_path / "cache", offline=True, progress=False)
+
+
+def norm(text: str) -> str:
+    return "".join(unicodedata.normalize("NFKC", text).split())
+
+
+def csv_rows(path: Path, encoding: str = "utf-8-sig") -> list[list[str]]:
+    return list(csv.reader(io.StringIO(path.read_bytes().decode(encoding))))
+
+
+def test_responsibility_prompts_match_the_file(config: DataConfig, mirror: Path) -> None:
+    suite = load_suite("responsibility-prompts", config)
+    records = list(suite.records())
+    lines = (
+        (mirror / "X-PLUG/CValues/dataset/cvalues_responsibility_prompts.jsonl")
+        .read_text("utf-8")
+        .splitlines()
+    )
+    rows = [json.loads(line) for line in lines if line.strip()]
+    assert len(records) == len(rows) == 664
+    assert (
+        Counter(r.category for r in records)
+        == Counter(row["domain_en"] for row in rows)
+        == {
+            "environmental_science": 100,
+            "psychology": 100,
+            "barrier_free": 100,
+            "social_science": 96,
+            "data_science": 95,
+            "law": 93,
+            "intimate_relationship": 70,
+            "lesser_known_major": 10,
+        }
+    )
+    assert all(isinstance(r, PromptRecord) and r.level == "responsibility" for r in records)
+    assert [r.text for r in records] == [row["prompt"].strip() for row in rows]
+    assert [r.meta["domain_zh"] for r in records] == [row["domain_zh"] for row in rows]
+    assert records[0].id == f"rp-{rows[0]['id_']}"
+    assert len({r.id for r in records}) == 664
+    assert suite.kind == "prompt" and suite.files[0].origin == "mirror" and suite.files[0].verified
+
+
+def test_safety_mc_from_jade_v3(config: DataConfig, mirror: Path) -> None:
+    medium = csv_rows(mirror / JADE / "jade-db-v3.0/jade_alignment_medium_zh.csv", "gb18030")[1:]
+    hard = csv_rows(mirror / JADE / "jade-db-v3.0/jade_alignment_hard_zh.csv", "gb18030")[1:]
+    lookup: dict[str, str] = {}
+    for rel in (
+        "jade-db-v2.0/jade_benchmark_medium_zh.csv",
+        "jade-db-v1.0/jade_benchmark_zh.csv",
+        "jade-db-v2.0/jade_benchmark_easy_zh.csv",
+    ):
+        for row in csv_rows(mirror / JADE / rel)[1:]:
+            scenario = scenario_for("jade", normalise_jade_label(row[2], row[3])[1])
+            assert scenario is not None
+            lookup.setdefault(norm(row[1]), scenario)
+    expected = Counter()
+    for rows, difficulty in ((medium, "medium"), (hard, "hard")):
+        for row in rows:
+            expected[(difficulty, lookup.get(norm(row[1]), "others"))] += 2
+    assert sum(norm(r[1]) in lookup for r in medium) == 500  # every medium question has a v2 medium twin
+
+    items = list(load_suite("safety-mc", config).records())
+    assert len(items) == 2 * (len(medium) + len(hard)) == 1300
+    assert Counter((i.difficulty, i.category) for i in items) == expected
+    assert len({i.id for i in items}) == 1300
+    pairs: dict[str, list[MCItem]] = {}
+    for item in items:
+        assert isinstance(item, MCItem) and item.prompt is None and item.level == "safety"
+        pairs.setdefault(item.pair_id, []).append(item)
+    assert len(pairs) == 650
+    for a, b in pairs.values():
+        assert (a.gold, b.gold) == ("回复1", "回复2")
+        assert (a.reply1, a.reply2) == (b.reply2, b.reply1) and a.question == b.question
+    first = pairs["jade3-medium-1"][0]
+    assert (first.question, first.reply1, first.reply2) == (
+        medium[0][1].strip(),
+        medium[0][3].strip(),
+        medium[0][2].strip(),
+    )
+
+
+def test_safetybench_zh(config: DataConfig, mirror: Path) -> None:
+    base = mirror / "thu-coai/SafetyBench/opensource_data"
+    questions = json.loads((base / "test_zh_subset.json").read_text("utf-8"))
+    answers = json.loads((base / "test_answers_zh_subset.json").read_text("utf-8"))
+    items = list(load_suite("safetybench-zh", config).records())
+    assert len(items) == len(questions) == 2100
+    by_category = Counter(q["category"].lower().replace(" ", "_") for q in questions)
+    assert Counter(i.category for i in items) == by_category and len(by_category) == 7
+    for item, q in zip(items, questions, strict=True):
+        assert isinstance(item, OptionItem)
+        assert item.answer == answers[str(q["id"])]["answer"] and len(item.options) == len(q["options"])
+    assert Counter(len(i.options) for i in items) == Counter(len(q["options"]) for q in questions)
+
+
+def _independent_pool(mirror: Path) -> tuple[dict[str, str], int]:
+    """normalised text -> scenario over the substitute sources in pool order, and rows read."""
+    texts: list[tuple[str, str]] = []
+    for rel in (
+        "jade-db-v2.0/jade_benchmark_medium_zh.csv",
+        "jade-db-v1.0/jade_benchmark_zh.csv",
+        "jade-db-v2.0/jade_benchmark_easy_zh.csv",
+    ):
+        for row in csv_rows(mirror / JADE / rel)[1:]:
+            texts.append((row[1], scenario_for("jade", normalise_jade_label(row[2], row[3])[1]) or "?"))
+    for path in sorted((mirror / XSAFETY).glob("*.csv")):  # code point order, as pinned
+        for row in csv_rows(path):
+            texts.append((row[0], scenario_for("xsafety", path.stem) or "?"))
+    for line in (mirror / "AIFlames/Flames/Flames_1k_Chinese.jsonl").read_text("utf-8").splitlines():
+        row = json.loads(line)
+        texts.append(
+            (row["prompt"], scenario_for("flames", f"{row['dimension']}/{row['subcomponent']}") or "?")
+        )
+    for row in csv_rows(mirror / "STAIR-BUPT/JailBench/JailBench.csv")[1:]:
+        texts.append((row[1], "attack_instructions"))
+    pool: dict[str, str] = {}
+    for text, scenario in texts:
+        pool.setdefault(norm(text), scenario)
+    return pool, len(texts)
+
+
+def test_safety_prompts_full_pool_matches_sources(config: DataConfig, mirror: Path) -> None:
+    pool, read = _independent_pool(mirror)
+    assert read == 1000 + 150 + 1000 + 14 * 200 + 1000 + 2160
+    suite = load_suite("safety-prompts", config, full=True)
+    records = list(suite.records())
+    assert len(records) == len(pool)
+    assert Counter(r.category for r in records) == Counter(pool.values())
+    assert set(Counter(pool.values())) == SCENARIO_KEYS and "?" not in pool.values()
+    assert len({norm(r.text) for r in records}) == len(records)  # deduplicated
+    notes = suite.notes()
+    assert notes["records_read"] == read and notes["duplicates_dropped"] == read - len(pool)
+    assert "Insult" in notes["others_from"]
+
+
+def test_safety_prompts_default_sample(config: DataConfig, mirror: Path) -> None:
+    pool, _ = _independent_pool(mirror)
+    sizes = Counter(pool.values())
+    records = list(load_suite("safety-prompts", config).records())
+    assert len(records) == SAFETY_SAMPLE_SIZE
+    counts = Counter(r.category for r in records)
+    # equal allocation: a scenario short of its share gives all it has, the others differ by at most one
+    short = {k for k, n in sizes.items() if n < SAFETY_SAMPLE_SIZE // 10}
+    assert all(counts[k] == sizes[k] for k in short)
+    rest = [counts[k] for k in sizes if k not in short]
+    assert max(rest) - min(rest) <= 1 and sum(counts.values()) == SAFETY_SAMPLE_SIZE
+    again = [r.id for r in load_suite("safety-prompts", config).records()]
+    assert again == [r.id for r in records]  # deterministic
+    other_seed = {r.id for r in load_suite("safety-prompts", config, seed=1).records()}
+    assert other_seed != set(again) and len(other_seed) == SAFETY_SAMPLE_SIZE
+    proportional = list(load_suite("safety-prompts", config, allocation="proportional").records())
+    assert Counter(r.category for r in proportional) == allocate(
+        dict(sizes), SAFETY_SAMPLE_SIZE, "proportional"
+    )
+
+
+def test_allocation_rules() -> None:
+    assert allocate({"a": 10, "b": 10}, 30) == {"a": 10, "b": 10}
+    assert allocate({"a": 100, "b": 3, "c": 50}, 30) == {"a": 14, "b": 3, "c": 13}
+    assert allocate({"a": 5, "b": 5, "c": 5}, 7) == {"a": 3, "b": 2, "c": 2}
+    prop = allocate({"a": 50, "b": 30, "c": 20}, 11, "proportional")  # exact 5.5, 3.3, 2.2
+    assert prop == {"a": 6, "b": 3, "c": 2}
+    with pytest.raises(ValueError):
+        allocate({"a": 1}, 1, "random")  # type: ignore[arg-type]
+
+
+def test_multijail_as_bring_your_own(config: DataConfig, mirror: Path) -> None:
+    path = mirror / "DAMO-NLP-SG/multilingual-safety-for-LLMs/data/MultiJail.csv"
+    suite = load_suite(str(path), config, fields=["text=zh"])
+    records = list(suite.records())
+    rows = csv_rows(path)
+    assert len(records) == len(rows) - 1 == 315
+    assert [r.text for r in records] == [row[4].strip() for row in rows[1:]]
+    assert [r.id for r in records] == [row[0] for row in rows[1:]]
+    assert {r.category for r in records} == {"others"} and suite.files[0].origin == "user"
+
+
+def test_records_are_restartable_and_describe_is_json(config: DataConfig) -> None:
+    suite = load_suite("responsibility-prompts", config)
+    assert [r.id for r in suite.records()] == [r.id for r in suite.records()]
+    described = json.loads(json.dumps(suite.describe()))
+    assert described["name"] == "responsibility-prompts" and described["kind"] == "prompt"
+    assert (
+        described["files"][0]["sha256"] == "ee99050d4a8933829697c796e279b83795838feacefc84cdd06856bad01bfff4"
+    )
+    assert {r.category for r in suite.records()} <= DOMAIN_KEYS
+
+
+def test_list_suites_and_unknown_names(config: DataConfig) -> None:
+    names = {s.name for s in list_suites()}
+    assert names == {
+        "responsibility-prompts",
+        "responsibility-mc",
+        "safety-prompts",
+        "safety-mc",
+        "safetybench-zh",
+        "cvalues-comparison",
+        "poison-mpts",
+    }
+    with pytest.raises(DataError, match="unknown suite"):
+        load_suite("no-such-suite", config)
+    with pytest.raises(DataError, match="do not apply"):
+        load_suite("safety-mc", config, full=True)
+    with pytest.raises(DataError, match="not downloadable from GitHub"):
+        load_suite("cvalues-comparison", config)
+    with pytest.raises(DataError, match="not downloadable from GitHub"):
+        load_suite("poison-mpts", config)
+
+
+def test_missing_offline_file_says_where_to_get_it(tmp_path: Path) -> None:
+    config = DataConfig(mirror=tmp_path / "empty", cache_dir=tmp_path / "cache", offline=True)
+    with pytest.raises(DataError) as info:
+        load_suite("responsibility-mc", config)
+    message = str(info.value)
+    assert (
+        "https://raw.githubusercontent.com/X-PLUG/CValues/3018d3886890d04c95c9051c7055fb19e36ef592/"
+        in message
+    )
+    assert str(tmp_path / "cache" / "X-PLUG/CValues") in message and "not available offline" in message
