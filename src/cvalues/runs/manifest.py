@@ -10,8 +10,8 @@ end of every session (one invocation of the engine on the directory). It has:
 * ``model`` (spec and ``model.describe()``), ``settings``, ``suite`` (name and ``suite.describe()``),
   ``extra``; ``environment`` (cvalues, Python, platform, versions of key libraries);
 * ``sessions``: for each invocation its start and end time, status (``running``, ``finished``,
-  ``interrupted``, ``failed``), options (limit, sample, concurrency, ...) and counts; and ``counts``,
-  the store's totals at the last update.
+  ``interrupted``, ``failed``; ``killed`` when a later session found it still ``running``), options
+  (limit, sample, concurrency, ...) and counts; and ``counts``, the store's totals at the last update.
 """
 
 from __future__ import annotations
@@ -224,6 +224,9 @@ class RunManifest:
 
     def begin_session(self, options: Mapping[str, Any] | None = None) -> None:
         """Record the start of an invocation (``options``: limit, sample, concurrency, argv, ...)."""
+        for earlier in self.data.get("sessions", []):
+            if earlier.get("status") == "running":  # its process died without a word (kill -9, power)
+                earlier["status"] = "killed"
         self._session = {
             "started_at": utc_now(),
             "ended_at": None,

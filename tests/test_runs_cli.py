@@ -1,0 +1,251 @@
+"""`cvalues generate` / `cvalues runs` end to end: real openai backend, real suite, local server, SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cvalues.cli import cli
+from cvalues.runs import RunStore, read_manifest
+from openai_server import OpenAIServer
+
+MIRROR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+needs_mirror = pytest.mark.skipif(not MIRROR.is_dir(), reason=f"data mirror {MIRROR} not present")
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch, tmp_path):
+    monkeypatch.setenv("CVALUES_DATA_MIRROR", str(MIRROR))
+    monkeypatch.setenv("CVALUES_OFFLINE", "1")
+    monkeypatch.setenv("CVALUES_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+
+
+def byo_file(tmp_path: Path, n: int) -> Path:
+    path = tmp_path / "prompts.jsonl"
+    lines = [
+        json.dumps({"id": f"p{i}", "text": f"第{i}个问题：你怎么看？"}, ensure_ascii=False) for i in range(n)
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def gen_args(server: OpenAIServer, suite: str, run_dir: Path, *extra: str) -> list[str]:
+    return [
+        "generate",
+        "--model",
+        "openai:test-model",
+        "--suite",
+        suite,
+        "--run-dir",
+        str(run_dir),
+        "--base-url",
+        server.base_url,
+        "--max-retries",
+        "0",
+        "--timeout",
+        "5",
+        "--no-progress",
+        *extra,
+    ]
+
+
+def invoke(args: list[str]):
+    return CliRunner().invoke(cli, args, catch_exceptions=False)
+
+
+def stored(run_dir: Path) -> dict[str, tuple]:
+    with RunStore(run_dir / "answers.sqlite", readonly=True) as store:
+        return {a.key: (a.item_id, a.status, a.text, a.finish_reason, a.completion_tokens) for a in store}
+
+
+@needs_mirror
+def test_generate_real_suite_then_show_list_export(tmp_path):
+    run_dir = tmp_path / "runs" / "r1"
+    with OpenAIServer(latency=0.01) as server:
+        result = invoke(
+            gen_args(
+                server,
+                "responsibility-prompts",
+                run_dir,
+                "--limit",
+                "12",
+                "--system-prompt",
+                "你是一个负责任的助手。",
+            )
+        )
+        assert result.exit_code == 0, result.output
+        assert "12 items: 12 answered" in result.output
+        assert server.stats()["chat_requests"] == 12
+        again = invoke(
+            gen_args(
+                server,
+                "responsibility-prompts",
+                run_dir,
+                "--limit",
+                "12",
+                "--system-prompt",
+                "你是一个负责任的助手。",
+            )
+        )
+        assert "12 answered (12 from earlier sessions, 0 now)" in again.output
+        assert server.stats()["chat_requests"] == 12
+    answers = stored(run_dir)
+    assert len(answers) == 12 and all(v[1] == "ok" and v[2] in ("回复1", "回复2") for v in answers.values())
+    with RunStore(run_dir / "answers.sqlite", readonly=True) as store:
+        first = next(iter(store))
+        assert first.messages[0].role == "system" and first.messages[0].content == "你是一个负责任的助手。"
+        assert first.meta["level"] == "responsibility" and first.meta["category"]
+    manifest = read_manifest(run_dir)
+    assert manifest["suite"]["name"] == "responsibility-prompts"
+    assert manifest["identity"]["suite_files"] == {
+        "cvalues-responsibility-prompts": manifest["suite"]["describe"]["files"][0]["sha256"]
+    }
+    assert [s["status"] for s in manifest["sessions"]] == ["finished", "finished"]
+    assert manifest["sessions"][0]["options"]["limit"] == 12
+
+    listing = invoke(["runs", "list", "--run-dir-root", str(tmp_path / "runs")])
+    assert "openai:test-model" in listing.output and "responsibility-prompts" in listing.output
+    shown = invoke(["runs", "show", str(run_dir)])
+    assert "12 ok, 0 failed" in shown.output and shown.output.count("finished") == 2
+    out = tmp_path / "export.jsonl"
+    assert invoke(["runs", "export", str(run_dir), "--out", str(out)]).exit_code == 0
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == 12 and {r["key"] for r in rows} == set(answers)
+    csv_out = tmp_path / "export.csv"
+    assert invoke(["runs", "export", str(run_dir), "--format", "csv", "--out", str(csv_out)]).exit_code == 0
+    assert csv_out.read_bytes().startswith(b"\xef\xbb\xbfkey,")
+
+
+def test_failures_are_reported_and_all_failed_exits_nonzero(tmp_path):
+    suite = str(byo_file(tmp_path, 10))
+    with OpenAIServer(fault_rates={"500": 1.0}) as server:
+        result = invoke(gen_args(server, suite, tmp_path / "r"))
+        assert result.exit_code == 1
+        assert "10 items: 0 answered" in result.output and "10 failed" in result.output
+        assert "HTTP 500" in result.output and "--retry-errors" in result.output
+        server.configure(fault_rates={"500": 0.5})
+        result = invoke(gen_args(server, suite, tmp_path / "r", "--retry-errors"))
+        assert result.exit_code == 0 and "failed" in result.output
+        server.configure(fault_rates={})
+        result = invoke(gen_args(server, suite, tmp_path / "r"))
+        assert "0 now" in result.output  # failures are not retried without the flag
+        result = invoke(gen_args(server, suite, tmp_path / "r", "--retry-errors"))
+        assert result.exit_code == 0 and "10 answered" in result.output and " 0 failed" in result.output
+
+
+def test_sample_and_limit_are_deterministic_and_changes_are_refused(tmp_path):
+    suite = str(byo_file(tmp_path, 40))
+    with OpenAIServer() as server:
+
+        def items(run_dir: Path, *extra: str) -> set[str]:
+            assert invoke(gen_args(server, suite, run_dir, *extra)).exit_code == 0
+            return {v[0] for v in stored(run_dir).values()}
+
+        a = items(tmp_path / "a", "--sample", "10", "--seed", "1")
+        assert a == items(tmp_path / "b", "--sample", "10", "--seed", "1")
+        assert a != items(tmp_path / "c", "--sample", "10", "--seed", "2")
+        assert a < items(tmp_path / "d", "--sample", "20", "--seed", "1")
+        assert items(tmp_path / "e", "--limit", "5") == {f"p{i}" for i in range(5)}
+        # another setting in the same run dir is refused; in a new dir it is asked anew (new keys)
+        refused = CliRunner().invoke(
+            cli, gen_args(server, suite, tmp_path / "e", "--limit", "5", "--temperature", "0.5")
+        )
+        assert refused.exit_code == 1 and "settings" in refused.output and "--run-dir" in refused.output
+        before = server.stats()["chat_requests"]
+        f = items(tmp_path / "f", "--limit", "5", "--temperature", "0.5")
+        assert server.stats()["chat_requests"] == before + 5
+        assert not set(stored(tmp_path / "f")) & set(stored(tmp_path / "e"))
+        assert f == {f"p{i}" for i in range(5)}
+
+
+def test_bad_model_spec_and_mc_suite_are_clear_errors(tmp_path):
+    suite = str(byo_file(tmp_path, 3))
+    result = CliRunner().invoke(
+        cli, ["generate", "--model", "nope:x", "--suite", suite, "--run-dir", str(tmp_path / "r")]
+    )
+    assert result.exit_code == 1 and "unknown model spec" in result.output
+
+
+@needs_mirror
+def test_mc_suite_is_refused(tmp_path):
+    result = CliRunner().invoke(
+        cli, ["generate", "--model", "openai:m", "--suite", "safety-mc", "--run-dir", str(tmp_path / "r")]
+    )
+    assert result.exit_code != 0 and "not prompts" in result.output
+
+
+@pytest.mark.slow
+@needs_mirror
+def test_sigkill_mid_run_then_resume_equals_uninterrupted_run(tmp_path):
+    """Kill `cvalues generate` with SIGKILL after some answers are stored, resume: the store equals an
+    uninterrupted run's, and only the requests in flight at the kill were asked twice."""
+    concurrency, n = 8, 150
+    args_tail = ["--limit", str(n), "--concurrency", str(concurrency)]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with OpenAIServer(latency=0.03, jitter=0.02) as server:
+        run_dir = tmp_path / "killed"
+        cmd = [
+            sys.executable,
+            "-m",
+            "cvalues",
+            *gen_args(server, "responsibility-prompts", run_dir, *args_tail),
+        ]
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        done = 0
+        while time.monotonic() < deadline:
+            if (run_dir / "answers.sqlite").exists():
+                with RunStore(run_dir / "answers.sqlite", readonly=True) as store:
+                    done = store.count()
+                if done >= n // 3:
+                    break
+            assert proc.poll() is None, proc.stdout.read().decode()
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        assert proc.returncode == -signal.SIGKILL
+        with RunStore(run_dir / "answers.sqlite", readonly=True) as store:
+            at_kill = store.count()
+        assert n // 3 <= at_kill < n
+        assert read_manifest(run_dir)["sessions"][-1]["status"] == "running"  # killed: never ended
+
+        resumed = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+        assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+        assert (
+            f"{n} items: {n} answered ({at_kill} from earlier sessions, {n - at_kill} now)" in resumed.stdout
+        )
+        counts = server.counts()
+        assert [s["status"] for s in read_manifest(run_dir)["sessions"]] == ["killed", "finished"]
+
+    with OpenAIServer(latency=0.01) as reference:
+        ref_dir = tmp_path / "reference"
+        ref = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "cvalues",
+                *gen_args(reference, "responsibility-prompts", ref_dir, *args_tail),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert ref.returncode == 0, ref.stdout + ref.stderr
+        assert reference.stats()["chat_requests"] == n
+
+    assert stored(run_dir) == stored(ref_dir)
+    assert len(stored(run_dir)) == n
+    asked_twice = [k for k, c in counts.items() if c == 2]
+    assert len(counts) == n and max(counts.values()) <= 2
+    assert len(asked_twice) <= concurrency
+    assert sum(counts.values()) == n + len(asked_twice)
