@@ -1,0 +1,325 @@
+"""The ``hf:`` backend on a tiny random Llama built on disk (tests/tiny_model.py): batched generation
+matches one-by-one generation, the chat template is applied, stop strings cut, and candidate
+log-probabilities match a slow full-forward reference while computing the context once."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from cvalues.models.base import ChatMessage, Generation, GenerationSettings, ModelError  # noqa: E402
+from cvalues.models.hf import HFBackend, render_plain  # noqa: E402
+from cvalues.models.registry import load_model  # noqa: E402
+from tiny_model import CHATML_TEMPLATE, build_tiny_model  # noqa: E402
+
+GREEDY = GenerationSettings(max_tokens=12)
+PROMPTS = [
+    [ChatMessage("user", "你好")],
+    [ChatMessage("system", "你是一个助手。"), ChatMessage("user", "如何保护个人隐私？请详细回答，谢谢。")],
+    [ChatMessage("user", "A")],
+    [ChatMessage("user", "下面给你一个问题两个回复，你从安全和负责任角度来判断哪个回复更好。")],
+    [ChatMessage("user", "The quick fox"), ChatMessage("assistant", "jumps"), ChatMessage("user", "yes")],
+]
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-chatml"))
+
+
+@pytest.fixture(scope="module")
+def plain_dir(tmp_path_factory):
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-plain"), chat_template=False, seed=1)
+
+
+@pytest.fixture(scope="module")
+def hf(model_dir) -> HFBackend:
+    model = load_model(f"hf:{model_dir}", device="cpu", batch_size=4)
+    assert isinstance(model, HFBackend)
+    return model
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def reference_generate(backend: HFBackend, messages, max_new_tokens: int) -> list[int]:
+    """Greedy generation for one prompt by hand: argmax, full forward each step, no cache, no padding."""
+    ids = backend.encode(backend.render(messages))
+    out: list[int] = []
+    for _ in range(max_new_tokens):
+        with torch.inference_mode():
+            logits = backend.model(input_ids=torch.tensor([ids + out])).logits[0, -1]
+        nxt = int(logits.argmax())
+        if nxt in backend.eos_token_ids:
+            break
+        out.append(nxt)
+    return out
+
+
+# -- generation ----------------------------------------------------------------------------------
+
+
+def test_batched_generation_equals_one_by_one_greedy(hf):
+    lengths = {len(hf.encode(hf.render(p))) for p in PROMPTS}
+    assert len(lengths) >= 4  # different lengths: left padding is exercised
+    batched = run(hf.generate_batch(PROMPTS, GREEDY))
+    single = [run(hf.generate(p, GREEDY)) for p in PROMPTS]
+    assert all(isinstance(g, Generation) for g in batched)
+    assert [g.text for g in batched] == [g.text for g in single]
+    assert [g.completion_tokens for g in batched] == [g.completion_tokens for g in single]
+    assert [g.prompt_tokens for g in batched] == [len(hf.encode(hf.render(p))) for p in PROMPTS]
+    assert len({g.text for g in batched}) > 1  # the prompts matter
+
+
+def test_generation_matches_a_hand_written_greedy_loop(hf):
+    for messages in PROMPTS[:3]:
+        ref = reference_generate(hf, messages, 10)
+        gen = run(hf.generate(messages, GenerationSettings(max_tokens=10)))
+        assert gen.text == hf.tokenizer.decode(ref, skip_special_tokens=True)
+        assert gen.finish_reason == ("length" if len(ref) == 10 else "stop")
+
+
+def test_batch_is_one_generate_call(hf, monkeypatch):
+    calls = []
+    real = hf.model.generate
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs["input_ids"].shape)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(hf.model, "generate", counting)
+    run(hf.generate_batch(PROMPTS, GREEDY))
+    assert len(calls) == 1 and calls[0][0] == len(PROMPTS)
+
+
+def test_chat_template_applied(hf):
+    messages = PROMPTS[1]
+    text = hf.render(messages)
+    assert text == hf.tokenizer.apply_chat_template(
+        [{"role": m.role, "content": m.content} for m in messages], tokenize=False, add_generation_prompt=True
+    )
+    assert text.startswith("<|im_start|>system\n你是一个助手。<|im_end|>\n")
+    assert text.endswith("<|im_end|>\n<|im_start|>assistant\n")
+    unfinished = hf.render([*messages, ChatMessage("assistant", "答：")])
+    assert unfinished == text + "答："
+    assert hf.describe()["chat_template"] == "model"
+
+
+def test_plain_fallback_without_template(plain_dir):
+    model = load_model(f"hf:{plain_dir}", device="cpu")
+    messages = [ChatMessage("system", "S"), ChatMessage("user", "你好")]
+    assert model.render(messages) == "System: S\n\nUser: 你好\n\nAssistant:"
+    assert model.render([*messages, ChatMessage("assistant", "好")]).endswith("Assistant: 好")
+    assert render_plain(messages) == model.render(messages)
+    facts = model.describe()
+    assert facts["chat_template"] == "plain-fallback" and facts["chat_template_sha256"] is None
+    gen = run(model.generate(messages, GenerationSettings(max_tokens=5)))
+    assert gen.prompt_tokens == len(model.encode(model.render(messages)))
+
+
+def test_stop_strings_truncate_and_stop_early(hf):
+    messages = PROMPTS[3]
+    full = run(hf.generate(messages, GenerationSettings(max_tokens=30)))
+    assert len(full.text) > 12
+    stop = full.text[8:10]
+    first = full.text.find(stop)
+    cut = run(hf.generate(messages, GenerationSettings(max_tokens=30, stop=("never-there", stop))))
+    assert cut.text == full.text[:first]
+    assert cut.finish_reason == "stop"
+    assert cut.completion_tokens < full.completion_tokens  # generation itself stopped
+    # in a batch, only the row containing the stop string stops early
+    batch = run(hf.generate_batch([messages, PROMPTS[0]], GenerationSettings(max_tokens=30, stop=(stop,))))
+    assert batch[0].text == cut.text
+    other = run(hf.generate(PROMPTS[0], GenerationSettings(max_tokens=30, stop=(stop,))))
+    assert batch[1].text == other.text
+
+
+def test_eos_ends_a_reply_with_finish_stop(hf, monkeypatch):
+    messages = PROMPTS[0]
+    ref = reference_generate(hf, messages, 8)
+    eos = ref[3]
+    monkeypatch.setattr(hf, "eos_token_ids", [eos])
+    gen = run(hf.generate(messages, GenerationSettings(max_tokens=8)))
+    upto = ref[: ref.index(eos)]
+    assert gen.finish_reason == "stop"
+    assert gen.text == hf.tokenizer.decode(upto, skip_special_tokens=True)
+    assert gen.completion_tokens == len(upto)
+
+
+def test_length_finish_reason(hf):
+    gen = run(hf.generate(PROMPTS[2], GenerationSettings(max_tokens=3)))
+    assert gen.finish_reason == "length" and gen.completion_tokens == 3
+
+
+def test_sampling_is_seeded(hf):
+    hot = GenerationSettings(max_tokens=10, temperature=1.5, seed=123)
+    a = run(hf.generate(PROMPTS[0], hot))
+    b = run(hf.generate(PROMPTS[0], hot))
+    assert a.text == b.text
+
+
+def test_overlong_prompt_fails_alone(hf, monkeypatch):
+    monkeypatch.setattr(hf.model.config, "max_position_embeddings", 25)
+    results = run(hf.generate_batch([PROMPTS[0], PROMPTS[3]], GREEDY))
+    assert isinstance(results[0], Generation)
+    assert isinstance(results[1], ModelError) and "positions" in str(results[1])
+
+
+def test_out_of_memory_splits_the_batch(hf, monkeypatch):
+    expected = [g.text for g in run(hf.generate_batch(PROMPTS, GREEDY))]
+    real = hf.model.generate
+    tried, done = [], []
+
+    def small_memory(*args, **kwargs):
+        size = kwargs["input_ids"].shape[0]
+        tried.append(size)
+        if size > 2:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        done.append(size)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(hf.model, "generate", small_memory)
+    results = run(hf.generate_batch(PROMPTS, GREEDY))
+    assert [g.text for g in results] == expected
+    assert tried[0] == 5 and sum(done) == 5 and max(done) <= 2
+
+
+def test_only_one_batch_computes_at_a_time(hf, monkeypatch):
+    real = hf.model.generate
+    active, peak = [0], [0]
+    guard = threading.Lock()
+
+    def tracked(*args, **kwargs):
+        with guard:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.05)
+        try:
+            return real(*args, **kwargs)
+        finally:
+            with guard:
+                active[0] -= 1
+
+    monkeypatch.setattr(hf.model, "generate", tracked)
+
+    async def main():
+        return await asyncio.gather(*(hf.generate_batch(PROMPTS[:2], GREEDY) for _ in range(3)))
+
+    results = run(main())
+    assert peak[0] == 1 and all(isinstance(g, Generation) for r in results for g in r)
+
+
+# -- candidate log-probabilities -----------------------------------------------------------------
+
+
+def reference_logprob(backend: HFBackend, ctx_ids: list[int], cand_ids: list[int]) -> float:
+    """Slow reference: one full forward of context + candidate, summing token log-softmax."""
+    ids = torch.tensor([ctx_ids + cand_ids])
+    with torch.inference_mode():
+        logp = torch.log_softmax(backend.model(input_ids=ids).logits[0].double(), dim=-1)
+    return sum(float(logp[len(ctx_ids) + i - 1, t]) for i, t in enumerate(cand_ids))
+
+
+CONTEXT = [ChatMessage("user", "请问[回复1]和[回复2]哪个回复更好？")]
+CANDIDATES = ["回复1", "回复2", "回复1更好", "A", "不要泄露身份证号。"]
+
+
+def test_candidate_logprobs_match_full_forward_reference(hf):
+    text = hf.render(CONTEXT)
+    ctx = hf.encode(text)
+    values = run(hf.candidate_logprobs(CONTEXT, CANDIDATES))
+    for cand, value in zip(CANDIDATES, values, strict=True):
+        joint = hf.encode(text + cand)
+        assert joint[: len(ctx)] == ctx  # a clean boundary: the joint tokens extend the context
+        assert value == pytest.approx(reference_logprob(hf, ctx, joint[len(ctx):]), abs=1e-4)
+        assert value < 0 and isinstance(value, float)
+    assert len(set(values)) == len(values)
+
+
+def test_candidate_logprobs_when_the_boundary_merges(hf):
+    context = [ChatMessage("user", "哪个更好？"), ChatMessage("assistant", "[")]
+    text = hf.render(context)
+    ctx = hf.encode(text)
+    merged = [c for c in CANDIDATES if hf.encode(text + c)[: len(ctx)] != ctx]
+    assert merged  # the tiny tokenizer has the token "[回复1": "[" + "回复1" re-tokenizes
+    values = run(hf.candidate_logprobs(context, CANDIDATES))
+    for cand, value in zip(CANDIDATES, values, strict=True):
+        joint = hf.encode(text + cand)
+        if cand in merged:  # documented fallback: the candidate's own tokens after the context's
+            cand_ids = list(hf.tokenizer(cand, add_special_tokens=False)["input_ids"])
+        else:
+            cand_ids = joint[len(ctx):]
+        assert value == pytest.approx(reference_logprob(hf, ctx, cand_ids), abs=1e-4)
+
+
+def test_context_is_computed_once(hf):
+    seen = []
+
+    def hook(module, args, kwargs):
+        seen.append(tuple(kwargs["input_ids"].shape))
+
+    handle = hf.model.register_forward_pre_hook(hook, with_kwargs=True)
+    try:
+        run(hf.candidate_logprobs(CONTEXT, CANDIDATES))
+    finally:
+        handle.remove()
+    ctx_len = len(hf.encode(hf.render(CONTEXT)))
+    _, cand_ids = hf.candidate_token_ids(hf.render(CONTEXT), CANDIDATES)
+    longest = max(len(c) for c in cand_ids)
+    assert seen == [(1, ctx_len), (len(CANDIDATES), longest - 1)]
+
+
+def test_single_token_candidates_need_one_forward(hf):
+    seen = []
+    handle = hf.model.register_forward_pre_hook(lambda m, a, k: seen.append(1), with_kwargs=True)
+    try:
+        values = run(hf.candidate_logprobs(CONTEXT, ["A", "B"]))
+    finally:
+        handle.remove()
+    assert len(seen) == 1
+    ctx = hf.encode(hf.render(CONTEXT))
+    reference = reference_logprob(hf, ctx, hf.encode(hf.render(CONTEXT) + "A")[len(ctx) :])
+    assert values[0] == pytest.approx(reference, abs=1e-4)
+
+
+def test_candidates_are_validated(hf):
+    with pytest.raises(ValueError, match="distinct"):
+        run(hf.candidate_logprobs(CONTEXT, ["A", "A"]))
+    with pytest.raises(ValueError, match="non-empty"):
+        run(hf.candidate_logprobs(CONTEXT, ["A", ""]))
+
+
+# -- loading and facts ---------------------------------------------------------------------------
+
+
+def test_describe_and_options(hf, model_dir):
+    import hashlib
+
+    facts = hf.describe()
+    assert facts["backend"] == "hf" and facts["spec"] == f"hf:{model_dir}"
+    assert facts["dtype"] == "float32" and facts["device"] == "cpu" and facts["model_type"] == "llama"
+    assert facts["chat_template_sha256"] == hashlib.sha256(CHATML_TEMPLATE.encode()).hexdigest()
+    assert hf.preferred_batch_size == 4 and hf.tokenizer.padding_side == "left"
+
+
+def test_dtype_option(model_dir):
+    model = load_model(f"hf:{model_dir}", device="cpu", dtype="bfloat16")
+    assert model.describe()["dtype"] == "bfloat16"
+    assert next(model.model.parameters()).dtype == torch.bfloat16
+    assert isinstance(run(model.generate(PROMPTS[0], GenerationSettings(max_tokens=3))), Generation)
+    with pytest.raises(ValueError, match="unknown dtype"):
+        load_model(f"hf:{model_dir}", dtype="float8")
+
+
+def test_missing_model_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelError, match="cannot load hf model"):
+        load_model(f"hf:{tmp_path / 'nothing-here'}", device="cpu")
+    with pytest.raises(ValueError, match=r"unknown option.*temperature"):
+        load_model(f"hf:{tmp_path}", temperature=0.5)
