@@ -241,4 +241,10 @@ class ReplayBackend(ModelBackend):
             "response_field": self.response_field,
             "prompt_field": self.prompt_field,
             "encoding": self.encoding,
+            # what changes the answers: the file's bytes and which fields are read
+            "identity": {
+                "sha256": self._sha256,
+                "id_field": self.id_field,
+                "response_field": self.response_field,
+            },
         }
