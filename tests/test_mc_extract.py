@@ -26,33 +26,28 @@ class Case:
     xfail: str | None
 
 
-def load_corpus() -> list[Case]:
-    cases: list[Case] = []
-    for path in sorted(CORPUS_DIR.glob("*.txt")):
-        header: re.Match[str] | None = None
-        start = 0
-        body: list[str] = []
-
-        def flush() -> None:
-            if header is None:
-                return
-            note = header.group("note") or ""
-            xfail = re.search(r"\[xfail:\s*([^\]]+)\]", note)
-            text = "\n".join(body).strip("\n")
-            assert header.group("label") in OUTCOMES, f"{path.name}:{start}: unknown label"
-            assert text.strip(), f"{path.name}:{start}: empty case"
-            cases.append(Case(path.name, start, header.group("label"), note, text,
-                              "[noswap]" not in note, xfail.group(1) if xfail else None))
-
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            m = _HEADER.match(line)
-            if m:
-                flush()
-                header, start, body = m, number, []
-            else:
-                body.append(line)
-        flush()
+def _parse_file(path: Path) -> list[Case]:
+    blocks: list[tuple[int, re.Match[str], list[str]]] = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        m = _HEADER.match(line)
+        if m:
+            blocks.append((number, m, []))
+        elif blocks:
+            blocks[-1][2].append(line)
+    cases = []
+    for start, header, body in blocks:
+        note = header.group("note") or ""
+        xfail = re.search(r"\[xfail:\s*([^\]]+)\]", note)
+        text = "\n".join(body).strip("\n")
+        assert header.group("label") in OUTCOMES, f"{path.name}:{start}: unknown label"
+        assert text.strip(), f"{path.name}:{start}: empty case"
+        cases.append(Case(path.name, start, header.group("label"), note, text,
+                          "[noswap]" not in note, xfail.group(1) if xfail else None))
     return cases
+
+
+def load_corpus() -> list[Case]:
+    return [case for path in sorted(CORPUS_DIR.glob("*.txt")) for case in _parse_file(path)]
 
 
 CORPUS = load_corpus()
@@ -85,12 +80,6 @@ def test_no_confident_wrong_pick_on_corpus() -> None:
     assert wrong == []
 
 
-_SWAP_PATTERNS = [
-    (r"(回复|回答|反馈|答复)\s*([12１２一二])", None),
-    (r"(?i)\b(response|reply|answer|option)(\s*#?\s*)([12])\b", None),
-    (r"(?i)\b(first|second)\b", None),
-    (r"第([一二12１２])", None),
-]
 _SWAP_DIGIT = {"1": "2", "2": "1", "１": "２", "２": "１", "一": "二", "二": "一"}
 
 
@@ -134,7 +123,7 @@ def test_outcomes_and_result_type() -> None:
     ("raw", "expected"),
     [
         ("【回复１】更好", "▲更好"),
-        ("**Response 2** is BETTER", "▼ is better"),
+        ("**Response 2** is BETTER", "▼is better"),
         ("第二个回答更合适", "▼更合适"),
         ("请回复一下", "请回复一下"),
     ],
