@@ -319,7 +319,7 @@ def test_dtype_option(model_dir):
 
 
 def test_missing_model_is_a_clear_error(tmp_path):
-    with pytest.raises(ModelError, match="cannot load hf model"):
+    with pytest.raises(ValueError, match="cannot load hf model"):
         load_model(f"hf:{tmp_path / 'nothing-here'}", device="cpu")
     with pytest.raises(ValueError, match=r"unknown option.*temperature"):
         load_model(f"hf:{tmp_path}", temperature=0.5)

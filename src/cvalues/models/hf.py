@@ -153,14 +153,14 @@ class HFBackend(ModelBackend):
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(path, **load_kwargs)
             self.model = AutoModelForCausalLM.from_pretrained(path, dtype=self.dtype, **load_kwargs)
-        except (OSError, ValueError) as exc:
-            raise ModelError(f"cannot load hf model {path!r}: {exc}") from exc
+        except (OSError, ValueError) as exc:  # bad input, not a failed request: a ValueError
+            raise ValueError(f"cannot load hf model {path!r}: {exc}") from exc
         self.model.to(self.device).eval()
         tok = self.tokenizer
         tok.padding_side = "left"
         if tok.pad_token_id is None:
             if tok.eos_token is None:
-                raise ModelError(f"hf model {path!r}: the tokenizer has neither a pad nor an eos token")
+                raise ValueError(f"hf model {path!r}: the tokenizer has neither a pad nor an eos token")
             tok.pad_token = tok.eos_token
         self.chat_template: str | None = self._template_text()
         self.eos_token_ids = self._eos_ids()
@@ -269,6 +269,9 @@ class HFBackend(ModelBackend):
             return self._generate_split_on_oom(prompts[:half], settings) + self._generate_split_on_oom(
                 prompts[half:], settings
             )
+        except Exception as exc:  # e.g. a CUDA error: every prompt of this batch gets the error
+            log.exception("generation failed for a batch of %d prompts", len(prompts))
+            return [ModelError(f"generation failed: {type(exc).__name__}: {exc}") for _ in prompts]
 
     def _generate_ids(self, prompts: list[list[int]], settings: GenerationSettings) -> list[Generation]:
         import torch
@@ -353,11 +356,22 @@ class HFBackend(ModelBackend):
     def _candidate_logprobs_sync(
         self, context: Sequence[ChatMessage], candidates: Sequence[str]
     ) -> list[float]:
+        import torch
+
+        ctx, cands = self.candidate_token_ids(self.render(context), candidates)
+        try:
+            return self._score_ids(ctx, cands)
+        except torch.cuda.OutOfMemoryError as exc:
+            if self.device.startswith("cuda"):
+                torch.cuda.empty_cache()
+            raise ModelError(f"out of device memory scoring {len(cands)} candidates: {exc}") from exc
+
+    def _score_ids(self, ctx: list[int], cands: list[list[int]]) -> list[float]:
+        """Summed log-probabilities of each candidate's ids after ``ctx``, the context computed once."""
         import copy
 
         import torch
 
-        ctx, cands = self.candidate_token_ids(self.render(context), candidates)
         with torch.inference_mode():
             out = self.model(
                 input_ids=torch.tensor([ctx], device=self.device), use_cache=True, **self._keep_last_logits
