@@ -200,6 +200,7 @@ def test_multijail_as_bring_your_own(config: DataConfig, mirror: Path) -> None:
     assert [r.text for r in records] == [row[4].strip() for row in rows[1:]]
     assert [r.id for r in records] == [row[0] for row in rows[1:]]
     assert {r.category for r in records} == {"others"} and suite.files[0].origin == "user"
+    assert suite.files[0].source_id == "multijail" and suite.files[0].verified  # the pinned file, recognised
 
 
 def test_records_are_restartable_and_describe_is_json(config: DataConfig) -> None:

@@ -15,7 +15,7 @@ from cvalues.data.checksums import file_digests, mismatch
 from cvalues.data.config import DataConfig
 from cvalues.data.download import download
 from cvalues.data.errors import DataError
-from cvalues.data.sources import SourceFile, get_source
+from cvalues.data.sources import SOURCES, SourceFile, get_source
 
 log = logging.getLogger(__name__)
 
@@ -141,9 +141,14 @@ def resolve(source_id: str, config: DataConfig, explicit: Path | None = None) ->
 
 
 def user_file(path: Path | str, label: str | None = None) -> ResolvedFile:
-    """Describe an unpinned file the user supplies (checksums recorded for the manifest, not verified)."""
+    """Describe a file the user supplies; its checksums go to the manifest. If its bytes equal a pinned
+    upstream file (MultiJail.csv from the mirror, say) it is recorded under that source id as verified."""
     path = Path(path).expanduser()
     if not path.is_file():
         raise DataError("file does not exist", path=path)
     sha, blob = file_digests(path)
-    return ResolvedFile(f"user:{label or path.name}", path, sha, blob, path.stat().st_size, "user", False)
+    size = path.stat().st_size
+    for source in SOURCES.values():
+        if (source.sha256 and source.sha256 == sha) or (source.git_blob and source.git_blob == blob):
+            return ResolvedFile(source.source_id, path, sha, blob, size, "user", True)
+    return ResolvedFile(f"user:{label or path.name}", path, sha, blob, size, "user", False)
