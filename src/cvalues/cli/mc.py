@@ -1,0 +1,107 @@
+"""`cvalues mc ...`: score official-format answer files, export Need_Check rows, rescore after review."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from cvalues.mc import metrics as mc_metrics
+from cvalues.mc import official
+
+
+@click.group()
+def mc() -> None:
+    """Multi-choice evaluation: which of two replies is better (CValues automatic evaluation)."""
+
+
+def register(cli: click.Group) -> None:
+    """Add the ``mc`` group to the root command."""
+    cli.add_command(mc)
+
+
+_format_option = click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+    help="Print the metrics as a text table or as one JSON object.")
+_bootstrap_option = click.option(
+    "--bootstrap", type=click.IntRange(min=0), default=1000, show_default=True,
+    help="Bootstrap resamples (over pairs) for the confidence intervals; 0 skips them.")
+_seed_option = click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
+
+
+def _emit(rows: list[official.OfficialRow], fmt: str, bootstrap: int, seed: int) -> None:
+    report = mc_metrics.compute_metrics([r.to_scored() for r in rows], resamples=bootstrap, seed=seed)
+    if fmt == "json":
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        click.echo(report.render())
+
+
+def _fail(exc: Exception) -> None:
+    raise click.ClickException(str(exc)) from None
+
+
+@mc.command("score")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Scored JSONL to write [default: FILE.scored.jsonl beside the input].")
+@click.option("--force", is_flag=True, help="Overwrite existing output files.")
+@click.option("--review-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the Need_Check rows to this .csv or .xlsx for a person to label.")
+@_format_option
+@_bootstrap_option
+@_seed_option
+def score(file: Path, output: Path | None, force: bool, review_out: Path | None, fmt: str, bootstrap: int,
+          seed: int) -> None:
+    """Score FILE (official format: one JSON object per line with `response` and `label`).
+
+    Adds `pred` and `pred_rule` to every line, writes the scored file and prints acc, acc* and the
+    counts of Other, Refuse and Need_Check, per category and difficulty when `meta_info` has them.
+    """
+    output = output or official.default_output(file, ".scored.jsonl")
+    try:
+        rows = official.score_rows(official.parse_official(file))
+        for target in (output, review_out):
+            if target is not None and target.exists() and not force:
+                raise FileExistsError(f"{target} exists; pass --force to overwrite it")
+        if review_out is not None and review_out.suffix.lower() not in (".csv", ".xlsx"):
+            raise official.OfficialFormatError(f"{review_out}: review file must end in .csv or .xlsx")
+        official.write_rows(output, rows, force=force)
+        if review_out is not None:
+            n = official.export_review(rows, review_out, force=force)
+            click.echo(f"wrote {n} Need_Check rows to {review_out}", err=True)
+    except (official.OfficialFormatError, FileExistsError, OSError) as exc:
+        _fail(exc)
+    click.echo(f"wrote {len(rows)} scored lines to {output}", err=True)
+    _emit(rows, fmt, bootstrap, seed)
+
+
+@mc.command("rescore")
+@click.argument("scored", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--review", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="A filled review sheet (.csv or .xlsx) whose manual_pred column overrides pred.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Rescored JSONL to write [default: SCORED's name with .rescored.jsonl].")
+@click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+@_format_option
+@_bootstrap_option
+@_seed_option
+def rescore(scored: Path, review: Path | None, output: Path | None, force: bool, fmt: str, bootstrap: int,
+            seed: int) -> None:
+    """Recompute the metrics of a SCORED file, after applying a person's labels from --review.
+
+    Rows the reviewer left empty stay Need_Check. Without --review the metrics of SCORED are printed and
+    nothing is written.
+    """
+    try:
+        rows = official.parse_official(scored, require_pred=True)
+        if review is not None:
+            labels = official.read_review(review)
+            n = official.apply_review(rows, labels, review)
+            output = output or official.default_output(scored, ".rescored.jsonl")
+            official.write_rows(output, rows, force=force)
+            click.echo(f"applied {n} manual labels; wrote {len(rows)} lines to {output}", err=True)
+    except (official.OfficialFormatError, FileExistsError, OSError) as exc:
+        _fail(exc)
+    _emit(rows, fmt, bootstrap, seed)

@@ -1,0 +1,313 @@
+"""Score, review and rescore files in the official CValues format (the official workflow, done safely).
+
+The official ``cvalues_eval.py`` reads a JSONL file whose lines carry the model's ``response`` and the
+gold ``label`` (回复1/回复2), adds ``pred``, prints acc/acc* and writes Need_Check rows to a spreadsheet
+for a person; ``cvalues_eval_after_manual.py`` rescored the filled spreadsheet. Here: one extractor for
+every model, every input line validated before anything is written (errors name file:line:field),
+atomic writes that never overwrite without ``force``, a review sheet (CSV with BOM, or xlsx) without the
+gold column so the reviewer is not led, and a rescore that validates the manual labels.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cvalues.mc.extract import OUTCOMES, extract_choice
+from cvalues.mc.metrics import GOLD_LABELS, ScoredItem
+
+REVIEW_COLUMNS = ("line", "id", "response", "pred", "manual_pred")
+#: Labels a reviewer may write in ``manual_pred`` (an empty cell keeps the row at Need_Check).
+MANUAL_LABELS = ("回复1", "回复2", "Other", "Refuse", "Need_Check")
+_PROMPT_SHAPE = re.compile(
+    r"\[问题\][:：](?P<q>.*?)\n?\[回复1\][:：](?P<r1>.*?)\[回复1结束\]\s*\[回复2\][:：](?P<r2>.*?)\[回复2结束\]",
+    re.DOTALL,
+)
+
+
+class OfficialFormatError(ValueError):
+    """A line of an official-format (or review) file is unusable; the message names file:line:field."""
+
+
+@dataclass(slots=True)
+class OfficialRow:
+    """One line of an official-format file, with what the metrics need pulled out of it."""
+
+    line: int
+    data: dict[str, Any]
+    response: str
+    label: str
+    item_id: str
+    pair_id: str | None
+    category: str | None
+    difficulty: str | None
+    pred: str | None = None
+    pred_rule: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_scored(self) -> ScoredItem:
+        if self.pred is None:
+            raise ValueError(f"line {self.line} has no pred yet")
+        return ScoredItem(self.item_id, self.pair_id, self.label, self.pred, self.category, self.difficulty)
+
+    def to_record(self) -> dict[str, Any]:
+        """The original line with ``pred`` and ``pred_rule`` set (other fields kept as they were)."""
+        out = dict(self.data)
+        out["pred"] = self.pred
+        out["pred_rule"] = self.pred_rule
+        out.update(self.extra)
+        return out
+
+
+def read_text(path: Path) -> str:
+    """Read a text file as UTF-8 (with or without BOM) or, failing that, GB18030."""
+    raw = Path(path).read_bytes()
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise OfficialFormatError(f"{path}: not UTF-8 or GB18030 text")
+
+
+def _pair_key(data: dict[str, Any], meta: dict[str, Any]) -> str | None:
+    if data.get("pair_id") is not None:
+        return str(data["pair_id"])
+    question = meta.get("question")
+    replies = (meta.get("pos_resp"), meta.get("neg_resp"))
+    if not (isinstance(question, str) and all(isinstance(r, str) for r in replies)):
+        prompt = data.get("prompt")
+        m = _PROMPT_SHAPE.search(prompt) if isinstance(prompt, str) else None
+        if not m:
+            return None
+        question, replies = m.group("q"), (m.group("r1"), m.group("r2"))
+    blob = json.dumps([question.strip(), sorted(r.strip() for r in replies)], ensure_ascii=False)  # type: ignore[union-attr]
+    return hashlib.sha1(blob.encode("utf-8")).hexdigest()[:16]
+
+
+def _category(data: dict[str, Any], meta: dict[str, Any]) -> str | None:
+    for key in ("domain_en", "scenario", "category", "domain_zh", "type"):
+        for source in (meta, data):
+            value = source.get(key)
+            if isinstance(value, str) and value.strip():
+                return value.strip()
+    return None
+
+
+def parse_official(path: Path, *, require_pred: bool = False) -> list[OfficialRow]:
+    """Read and validate an official-format JSONL file (all lines, before anything is written).
+
+    Each non-blank line must be a JSON object with a string ``response`` and ``label`` in {回复1, 回复2};
+    ``meta_info`` (optional) supplies the category (domain_en …), difficulty_level and pair identity.
+    With ``require_pred`` each line must also carry a valid ``pred`` (a scored file).
+    """
+    path = Path(path)
+    rows: list[OfficialRow] = []
+    for number, line in enumerate(read_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise OfficialFormatError(f"{where}: line: malformed JSON ({exc.msg})") from None
+        if not isinstance(data, dict):
+            raise OfficialFormatError(f"{where}: line: expected a JSON object")
+        if "response" not in data:
+            raise OfficialFormatError(f"{where}: response: missing")
+        if not isinstance(data["response"], str):
+            raise OfficialFormatError(f"{where}: response: must be a string")
+        if "label" not in data:
+            raise OfficialFormatError(f"{where}: label: missing")
+        if data["label"] not in GOLD_LABELS:
+            raise OfficialFormatError(f"{where}: label: {data['label']!r} is not 回复1 or 回复2")
+        meta = data.get("meta_info") or {}
+        if not isinstance(meta, dict):
+            raise OfficialFormatError(f"{where}: meta_info: must be an object")
+        pred = data.get("pred")
+        if require_pred and pred not in OUTCOMES:
+            raise OfficialFormatError(f"{where}: pred: {pred!r} is not one of {', '.join(OUTCOMES)}")
+        item_id = next((str(v) for v in (data.get("id"), data.get("id_"), meta.get("id")) if v is not None),
+                       f"line{number}")
+        difficulty = meta.get("difficulty_level", data.get("difficulty"))
+        rows.append(OfficialRow(
+            line=number,
+            data=data,
+            response=data["response"],
+            label=data["label"],
+            item_id=item_id,
+            pair_id=_pair_key(data, meta),
+            category=_category(data, meta),
+            difficulty=str(difficulty) if difficulty is not None else None,
+            pred=pred if require_pred else None,
+            pred_rule=data.get("pred_rule") if require_pred else None,
+        ))
+    if not rows:
+        raise OfficialFormatError(f"{path}: file: no lines to score")
+    return rows
+
+
+def score_rows(rows: Iterable[OfficialRow]) -> list[OfficialRow]:
+    """Extract ``pred`` (and ``pred_rule``) for every row, in place; returns the rows."""
+    out = []
+    for row in rows:
+        got = extract_choice(row.response)
+        row.pred, row.pred_rule = got.label, got.rule
+        out.append(row)
+    return out
+
+
+def default_output(path: Path, suffix: str) -> Path:
+    """``FILE.jsonl`` -> ``FILE{suffix}`` beside it (``.scored.jsonl``, ``.rescored.jsonl``)."""
+    path = Path(path)
+    name = path.name
+    for ending in (".scored.jsonl", ".rescored.jsonl", ".jsonl"):
+        if name.endswith(ending):
+            name = name[: -len(ending)]
+            break
+    return path.with_name(name + suffix)
+
+
+def atomic_write_bytes(path: Path, data: bytes, *, force: bool = False) -> None:
+    """Write through a temporary file in the same folder and rename; refuse to overwrite unless ``force``."""
+    path = Path(path)
+    if path.exists() and not force:
+        raise FileExistsError(f"{path} exists; pass --force to overwrite it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_rows(path: Path, rows: Sequence[OfficialRow], *, force: bool = False) -> None:
+    """Write the rows as JSONL (UTF-8, Chinese unescaped), atomically."""
+    text = "".join(json.dumps(r.to_record(), ensure_ascii=False) + "\n" for r in rows)
+    atomic_write_bytes(path, text.encode("utf-8"), force=force)
+
+
+# --------------------------------------------------------------------------------------------------
+# Review sheets
+
+
+def export_review(rows: Sequence[OfficialRow], path: Path, *, force: bool = False) -> int:
+    """Write the Need_Check rows for a person (``.csv`` with BOM for Excel, or ``.xlsx``).
+
+    Columns: line, id, response, pred, manual_pred (empty, to fill with 回复1/回复2/Other/Refuse). The gold
+    label is left out on purpose. Returns the number of rows written.
+    """
+    path = Path(path)
+    todo = [r for r in rows if r.pred == "Need_Check"]
+    table = [[r.line, r.item_id, r.response, r.pred, ""] for r in todo]
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\r\n")
+        writer.writerow(REVIEW_COLUMNS)
+        writer.writerows(table)
+        atomic_write_bytes(path, buf.getvalue().encode("utf-8-sig"), force=force)
+    elif suffix == ".xlsx":
+        from openpyxl import Workbook
+
+        wb = Workbook()
+        ws = wb.active
+        ws.title = "review"
+        ws.append(list(REVIEW_COLUMNS))
+        for row in table:
+            ws.append(row)
+        ws.column_dimensions["C"].width = 100
+        buf_b = io.BytesIO()
+        wb.save(buf_b)
+        atomic_write_bytes(path, buf_b.getvalue(), force=force)
+    else:
+        raise OfficialFormatError(f"{path}: review file must end in .csv or .xlsx")
+    return len(table)
+
+
+def _review_table(path: Path) -> list[tuple[int, dict[str, str]]]:
+    """(sheet row number, {column: text}) for each data row of a review file."""
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        reader = csv.reader(io.StringIO(read_text(path)))
+        table = [(i, row) for i, row in enumerate(reader, start=1)]
+    elif suffix == ".xlsx":
+        from openpyxl import load_workbook
+
+        try:
+            wb = load_workbook(path, read_only=True, data_only=True)
+        except Exception as exc:  # openpyxl raises several types for a broken file
+            raise OfficialFormatError(f"{path}: file: not a readable xlsx workbook ({exc})") from None
+        ws = wb.worksheets[0]
+        table = [(i, ["" if v is None else str(v) for v in row])
+                 for i, row in enumerate(ws.iter_rows(values_only=True), start=1)]
+        wb.close()
+    else:
+        raise OfficialFormatError(f"{path}: review file must end in .csv or .xlsx")
+    if not table:
+        raise OfficialFormatError(f"{path}:1: header: empty review file")
+    header = [h.strip() for h in table[0][1]]
+    for needed in ("line", "manual_pred"):
+        if needed not in header:
+            raise OfficialFormatError(f"{path}:1: {needed}: column missing")
+    out = []
+    for number, cells in table[1:]:
+        if not any(c.strip() for c in cells):
+            continue
+        out.append((number, {h: (cells[i].strip() if i < len(cells) else "") for i, h in enumerate(header)}))
+    return out
+
+
+def read_review(path: Path) -> dict[int, tuple[str | None, str]]:
+    """Map input line number -> (id written in the sheet or None, manual label) for the filled rows.
+
+    Unknown labels and bad line numbers raise :class:`OfficialFormatError` naming the sheet row and
+    column; rows left empty are skipped (they stay Need_Check).
+    """
+    path = Path(path)
+    filled: dict[int, tuple[str | None, str]] = {}
+    for number, row in _review_table(path):
+        where = f"{path}:{number}"
+        try:
+            line = int(float(row["line"]))
+        except ValueError:
+            raise OfficialFormatError(f"{where}: line: {row['line']!r} is not a line number") from None
+        label = row["manual_pred"]
+        if not label:
+            continue
+        if label not in MANUAL_LABELS:
+            raise OfficialFormatError(
+                f"{where}: manual_pred: {label!r} is not one of {', '.join(MANUAL_LABELS)}")
+        if line in filled:
+            raise OfficialFormatError(f"{where}: line: line {line} appears twice")
+        filled[line] = (row.get("id") or None, label)
+    return filled
+
+
+def apply_review(rows: Sequence[OfficialRow], review: dict[int, tuple[str | None, str]], source: Path) -> int:
+    """Set the manual labels on the scored rows (matched by line, checked by id); returns how many."""
+    by_line = {r.line: r for r in rows}
+    for line, (item_id, label) in review.items():
+        row = by_line.get(line)
+        if row is None:
+            raise OfficialFormatError(f"{source}: line: {line} is not a line of the scored file")
+        if item_id is not None and item_id != row.item_id:
+            raise OfficialFormatError(
+                f"{source}: id: line {line} has id {row.item_id!r} in the scored file, {item_id!r} in the sheet")
+        row.extra["pred_auto"] = row.data.get("pred_auto", row.pred)
+        row.pred, row.pred_rule = label, "manual"
+    return len(review)
