@@ -86,6 +86,17 @@ def test_generation_matches_a_hand_written_greedy_loop(hf):
         assert gen.finish_reason == ("length" if len(ref) == 10 else "stop")
 
 
+def test_checkpoint_sampling_defaults_do_not_leak_into_greedy(hf, monkeypatch):
+    config = hf.model.generation_config
+    for name, value in {"do_sample": True, "temperature": 0.7, "top_p": 0.8, "top_k": 20,
+                        "repetition_penalty": 1.3, "no_repeat_ngram_size": 2}.items():  # fmt: skip
+        monkeypatch.setattr(config, name, value)
+    for messages in PROMPTS[:2]:
+        ref = reference_generate(hf, messages, 10)
+        gen = run(hf.generate(messages, GenerationSettings(max_tokens=10)))
+        assert gen.text == hf.tokenizer.decode(ref, skip_special_tokens=True)
+
+
 def test_batch_is_one_generate_call(hf, monkeypatch):
     calls = []
     real = hf.model.generate

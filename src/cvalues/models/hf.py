@@ -53,6 +53,26 @@ _DTYPE_NAMES = {
 }
 
 
+#: Decoding is exactly what GenerationSettings say: these values override the sampling and penalty
+#: defaults a checkpoint's ``generation_config.json`` may carry (e.g. ``repetition_penalty: 1.05``,
+#: ``top_k: 20``), which transformers would otherwise apply. Only its EOS ids are used.
+NEUTRAL_DECODING: dict[str, Any] = {
+    "num_beams": 1,
+    "repetition_penalty": 1.0,
+    "no_repeat_ngram_size": 0,
+    "min_new_tokens": 0,
+    # sampling filters: transformers' own defaults (no filtering beyond top_p); OpenAI has no top_k
+    "temperature": 1.0,
+    "top_p": 1.0,
+    "top_k": 50,
+    "typical_p": 1.0,
+    "epsilon_cutoff": 0.0,
+    "eta_cutoff": 0.0,
+}
+#: In sampling mode top_k is turned off so that temperature/top_p mean what they mean to an API.
+SAMPLING_ONLY: dict[str, Any] = {"top_k": 0, "min_p": 0.0}
+
+
 def render_plain(messages: Sequence[ChatMessage]) -> str:
     """The documented fallback prompt for tokenizers without a chat template."""
     parts: list[str] = []
@@ -286,12 +306,14 @@ class HFBackend(ModelBackend):
             "pad_token_id": tok.pad_token_id,
             "eos_token_id": self.eos_token_ids or None,
         }
+        kwargs.update(NEUTRAL_DECODING)
         if settings.temperature > 0:
+            kwargs.update(SAMPLING_ONLY)
             kwargs.update(do_sample=True, temperature=settings.temperature, top_p=settings.top_p)
             if settings.seed is not None:
                 torch.manual_seed(settings.seed)
         else:
-            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+            kwargs.update(do_sample=False)
         stops = [s for s in settings.stop if s]
         if stops:
             kwargs["stopping_criteria"] = [_make_stop_criteria(tok, stops, prompt_len)]
