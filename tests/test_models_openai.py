@@ -67,6 +67,22 @@ def test_max_tokens_and_stop_reach_the_server(server):
     assert (gen.text, gen.finish_reason) == ("第一句", "stop")
 
 
+def answer(**message) -> dict:
+    return {"choices": [{"message": message, "finish_reason": "stop"}]}
+
+
+def test_answer_shapes_from_other_providers():
+    parse = OpenAIBackend._parse_generation
+    parts = [{"type": "text", "text": "回复"}, {"type": "text", "text": "1"}]
+    assert parse(answer(content=parts), ()).text == "回复1"
+    gen = parse(answer(content=None, refusal="我不能回答。"), ())
+    assert gen.text == "我不能回答。" and gen.raw["refusal"] is True
+    gen = parse(answer(content="好。", reasoning_content="想一想"), ("。",))
+    assert (gen.text, gen.finish_reason, gen.raw["reasoning_content"]) == ("好", "stop", "想一想")
+    with pytest.raises(KeyError):
+        parse({"choices": []}, ())
+
+
 def test_api_key_read_from_env_and_sent_as_bearer(server, monkeypatch, caplog):
     secret = "sk-test-Zq81secret"
     server.configure(api_key=secret)

@@ -341,6 +341,8 @@ class OpenAIBackend(ModelBackend):
             raw["refusal"] = True
         if content is None:
             content = ""
+        if isinstance(content, list):  # content parts, as some providers answer
+            content = "".join(p.get("text") or "" for p in content if isinstance(p, dict))
         if not isinstance(content, str):
             raise TypeError(f"message content is {type(content).__name__}, not text")
         reasoning = message.get("reasoning_content") or message.get("reasoning")
