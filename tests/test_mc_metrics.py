@@ -56,7 +56,8 @@ def test_zero_denominators_give_none() -> None:
 
 
 def test_breakdowns_by_category_and_difficulty() -> None:
-    rows = [item(0, "回复1", "回复1", cat="law", diff="easy"), item(1, "回复2", "回复1", cat="law", diff="hard"),
+    rows = [item(0, "回复1", "回复1", cat="law", diff="easy"),
+            item(1, "回复2", "回复1", cat="law", diff="hard"),
             item(2, "回复1", "回复1", cat="心理学", diff="easy")]
     report = compute_metrics(rows, resamples=0)
     assert report.by_category["law"].acc == pytest.approx(0.5)

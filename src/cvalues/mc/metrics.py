@@ -254,7 +254,8 @@ def compute_metrics(
         by_difficulty={k: GroupMetrics.of(v) for k, v in sorted(by_diff.items())},
         pairs=pair_consistency(rows),
         position_bias=position_bias(rows),
-        bootstrap=bootstrap_intervals(rows, resamples=resamples, seed=seed, level=level) if resamples else None,
+        bootstrap=(bootstrap_intervals(rows, resamples=resamples, seed=seed, level=level)
+                   if resamples else None),
     )
 
 
@@ -278,8 +279,8 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     widths = [max(display_width(r[i]) for r in (header, *rows)) for i in range(len(header))]
     lines = []
     for r in (header, *rows):
-        lines.append("  ".join(_pad(cell, w, right=i > 0) for i, (cell, w) in enumerate(zip(r, widths, strict=True)))
-                     .rstrip())
+        cells = (_pad(cell, w, right=i > 0) for i, (cell, w) in enumerate(zip(r, widths, strict=True)))
+        lines.append("  ".join(cells).rstrip())
         if r is header:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
@@ -304,7 +305,8 @@ def render_report(report: MetricsReport) -> str:
     parts = [format_table(header, rows)]
     if report.pairs is not None and report.pairs.pairs:
         p = report.pairs
-        parts.append(f"pair-consistent acc: {pct(p.acc)} ({p.both_correct}/{p.pairs} pairs right in both orders)")
+        parts.append(f"pair-consistent acc: {pct(p.acc)} "
+                     f"({p.both_correct}/{p.pairs} pairs right in both orders)")
     if report.position_bias is not None:
         b = report.position_bias
         balance = "balanced" if b.gold_balanced else "NOT balanced, no test"

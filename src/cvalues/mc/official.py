@@ -307,7 +307,8 @@ def apply_review(rows: Sequence[OfficialRow], review: dict[int, tuple[str | None
             raise OfficialFormatError(f"{source}: line: {line} is not a line of the scored file")
         if item_id is not None and item_id != row.item_id:
             raise OfficialFormatError(
-                f"{source}: id: line {line} has id {row.item_id!r} in the scored file, {item_id!r} in the sheet")
+                f"{source}: id: line {line} has id {row.item_id!r} in the scored file, "
+                f"{item_id!r} in the sheet")
         row.extra["pred_auto"] = row.data.get("pred_auto", row.pred)
         row.pred, row.pred_rule = label, "manual"
     return len(review)
