@@ -1,0 +1,145 @@
+"""`cvalues mc run`: the multi-choice evaluation of a model, end to end (ask, read, score, write)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cvalues.cli.data import load_suite_from_options, reports_data_errors, suite_options
+from cvalues.cli.model_options import load_model_from_options, with_model_options
+from cvalues.data.suites import SUITES
+from cvalues.mc.runner import MODES, MCRunOptions, MCRunResult, run_mc_async
+from cvalues.mc.templates import DEFAULT_TEMPLATE, TEMPLATES, get_template
+from cvalues.models.base import GenerationSettings
+from cvalues.runs import ManifestMismatch, RunDirBusy
+
+
+def register(cli: click.Group) -> None:
+    """Attach ``run`` to the ``mc`` group."""
+    from cvalues.cli.mc import mc
+
+    mc.add_command(run)
+
+
+@click.command("run")
+@with_model_options
+@suite_options
+@click.option(
+    "--run-dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder of this run; rerun the same command to resume or rescore.",
+)
+@click.option(
+    "--mode",
+    type=click.Choice([*MODES, "both"]),
+    default="generate",
+    show_default=True,
+    help="generate: free-text answer, parsed; logprob: P(回复1) vs P(回复2); both: and compare them.",
+)
+@click.option(
+    "--template",
+    type=click.Choice(sorted(TEMPLATES)),
+    default=DEFAULT_TEMPLATE,
+    show_default=True,
+    help="Prompt template for items that ship no prompt text of their own.",
+)
+@click.option("--limit", type=click.IntRange(min=0), default=None, help="Only the first N pairs.")
+@click.option("--retry-errors", is_flag=True, help="Ask again the items whose stored result is a failure.")
+@click.option(
+    "--bootstrap", type=click.IntRange(min=0), default=1000, show_default=True, help="Bootstrap resamples (0: none)."
+)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@reports_data_errors
+def run(
+    model_kwargs: dict[str, Any],
+    settings: GenerationSettings,
+    run_dir: Path,
+    mode: str,
+    template: str,
+    limit: int | None,
+    retry_errors: bool,
+    bootstrap: int,
+    fmt: str,
+    no_progress: bool,
+    **suite_kwargs: Any,
+) -> None:
+    """Ask a model which of two replies is better, in both orders of every pair, and score it.
+
+    --sample N and --limit N count pairs (both orders of a chosen pair are always asked); --sample is
+    a seeded choice (--seed). Results go to RUN_DIR: answers.sqlite, manifest.json,
+    mc-<mode>-predictions.jsonl, mc-<mode>-metrics.json (and mc-disagreements.jsonl for --mode both).
+    """
+    suite_name: str = suite_kwargs["suite"]
+    sample, seed = suite_kwargs.get("sample"), suite_kwargs.get("seed")
+    info = SUITES.get(suite_name)
+    if info is None or "sample" not in info.options:
+        suite_kwargs["sample"] = suite_kwargs["seed"] = None  # sampling pairs is done here
+    suite = load_suite_from_options(**suite_kwargs)
+    if suite.kind != "mc":
+        raise click.UsageError(
+            f"suite {suite.name!r} holds {suite.kind} items; `cvalues mc run` needs two-reply multi-choice "
+            "suites: responsibility-mc, safety-mc, cvalues-comparison or a file of that form"
+        )
+    model = load_model_from_options(**model_kwargs)
+    options = MCRunOptions(
+        template=get_template(template),
+        modes=MODES if mode == "both" else (mode,),  # type: ignore[arg-type]
+        settings=settings,
+        concurrency=model_kwargs.get("concurrency"),
+        retry_errors=retry_errors,
+        progress=not no_progress,
+        limit=limit,
+        sample=sample,
+        seed=seed or 0,
+        resamples=bootstrap,
+    )
+
+    async def go() -> MCRunResult:
+        try:
+            return await run_mc_async(model, suite, run_dir, options, session_options={"argv": sys.argv[1:]})
+        finally:
+            await model.aclose()
+
+    try:
+        result = asyncio.run(go())
+    except (ManifestMismatch, RunDirBusy, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    _print_result(result, fmt)
+    if result.items and all(len(r.failed) == result.items for r in result.modes.values()):
+        sys.exit(1)
+
+
+def _print_result(result: MCRunResult, fmt: str) -> None:
+    if fmt == "json":
+        import json
+
+        out = {
+            mode: {"failed": len(r.failed), **r.report.to_dict()} for mode, r in result.modes.items()
+        }
+        if result.disagreement is not None:
+            out["agreement"] = result.disagreement.to_dict()
+        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        return
+    s = result.summary
+    click.echo(
+        f"{result.items} items ({result.pairs} pairs): {s.cached} answers from earlier sessions, "
+        f"{s.ok} new, {s.unanswered} failed, in {s.elapsed_s:.1f}s"
+    )
+    for mode, r in result.modes.items():
+        click.echo(f"\n== {mode} ==")
+        click.echo(r.report.render())
+        if r.failed:
+            click.echo(f"{len(r.failed)} items failed and are not scored; rerun with --retry-errors.")
+    d = result.disagreement
+    if d is not None and d.compared:
+        click.echo(
+            f"\ngenerate vs logprob: {d.agree}/{d.compared} agree ({d.agreement:.1%}); "
+            f"{len(d.items)} disagreements listed in mc-disagreements.jsonl"
+        )
+    click.echo("\nwrote " + ", ".join(str(p) for p in result.files))

@@ -1,0 +1,99 @@
+"""Click options that name and configure a model, shared by every command that asks one.
+
+``@model_options`` adds ``--model`` and the backend options; :func:`load_model_from_options` builds
+the backend and turns a load failure (missing weights offline, unknown scheme, no key) into one line
+that says what to do.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from cvalues.models.base import GenerationSettings, ModelBackend
+
+MODEL_OPTION_NAMES = (
+    "model_spec",
+    "base_url",
+    "api_key_env",
+    "concurrency",
+    "timeout",
+    "max_retries",
+    "batch_size",
+    "device",
+    "dtype",
+)
+SETTINGS_OPTION_NAMES = ("temperature", "max_tokens", "system_prompt", "stop")
+
+
+def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add ``--model SPEC`` and the backend options; they reach ``func`` under the names above."""
+    options = [
+        click.option(
+            "--model", "model_spec", required=True, metavar="SPEC", help="openai:MODEL, hf:PATH_OR_ID or replay:FILE."
+        ),
+        click.option("--base-url", default=None, help="openai: server base URL, e.g. http://127.0.0.1:8000/v1."),
+        click.option("--api-key-env", default=None, help="openai: environment variable holding the API key."),
+        click.option(
+            "--concurrency", type=click.IntRange(min=1), default=None, help="Requests (or batches) in flight."
+        ),
+        click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None, help="openai: seconds per request."),
+        click.option("--max-retries", type=click.IntRange(min=0), default=None, help="openai: retries of transient failures."),
+        click.option("--batch-size", type=click.IntRange(min=1), default=None, help="hf: prompts per batch."),
+        click.option("--device", default=None, help="hf: cpu, cuda, cuda:1, mps or auto."),
+        click.option("--dtype", default=None, help="hf: auto, float32, float16 or bfloat16."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def settings_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the decoding settings (``--temperature``, ``--max-tokens``, ``--system-prompt``, ``--stop``)."""
+    options = [
+        click.option("--temperature", type=click.FloatRange(min=0), default=0.0, show_default=True),
+        click.option("--max-tokens", type=click.IntRange(min=1), default=512, show_default=True),
+        click.option("--system-prompt", default=None, help="A system message put before every prompt."),
+        click.option("--stop", multiple=True, help="A stop string (repeatable)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def settings_from_options(
+    temperature: float, max_tokens: int, system_prompt: str | None, stop: tuple[str, ...]
+) -> GenerationSettings:
+    return GenerationSettings(
+        temperature=temperature, max_tokens=max_tokens, stop=tuple(stop), system_prompt=system_prompt
+    )
+
+
+def pop_options(kwargs: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """Remove and return ``names`` from a command's keyword arguments."""
+    return {name: kwargs.pop(name) for name in names if name in kwargs}
+
+
+def load_model_from_options(model_spec: str, **options: Any) -> ModelBackend:
+    """Build the backend; a failure a person can fix becomes a :class:`click.ClickException`."""
+    from cvalues.models.registry import load_model
+
+    try:
+        return load_model(model_spec, **options)
+    except (ValueError, OSError, ImportError) as exc:
+        raise click.ClickException(f"cannot load model {model_spec!r}: {exc}") from exc
+
+
+def with_model_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``@model_options`` + ``@settings_options``, passing ``model_kwargs`` and ``settings`` instead."""
+
+    @functools.wraps(func)
+    def wrapper(**kwargs: Any) -> Any:
+        model_kwargs = pop_options(kwargs, MODEL_OPTION_NAMES)
+        settings = settings_from_options(**pop_options(kwargs, SETTINGS_OPTION_NAMES))
+        return func(model_kwargs=model_kwargs, settings=settings, **kwargs)
+
+    return model_options(settings_options(wrapper))

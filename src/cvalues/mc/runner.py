@@ -1,0 +1,385 @@
+"""The multi-choice evaluation run: ask every item (both orders of every pair), read the answers, score.
+
+Two modes over one durable run directory:
+
+* ``generate``: the model answers in free text; :func:`cvalues.mc.extract.extract_choice` reads it.
+* ``logprob``: the model's log-probability of answering each label after the prompt (log-sum-exp over
+  the template's surface forms of the label); the larger wins. A value the server could only bound
+  (the label was missing from its top alternatives) makes the pick ``Need_Check`` rather than a guess.
+
+Asking goes through :func:`cvalues.runs.execute_async`, so a killed run resumes and a finished one is
+rescored from the store without asking again. Each mode writes ``mc-<mode>-predictions.jsonl`` (every
+item's answer, pick and the rule that decided, so every number traces back to its text) and
+``mc-<mode>-metrics.json`` into the run directory; with both modes, ``mc-disagreements.jsonl`` lists
+the items where they differ.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from cvalues.data.schema import MCItem
+from cvalues.mc.extract import extract_choice
+from cvalues.mc.metrics import MetricsReport, ScoredItem, compute_metrics
+from cvalues.mc.official import atomic_write_bytes
+from cvalues.mc.templates import MCTemplate
+from cvalues.models.base import GenerationSettings, ModelBackend
+from cvalues.runs import (
+    Answer,
+    Request,
+    RunDir,
+    RunManifest,
+    RunStore,
+    RunSummary,
+    chat_messages,
+    execute_async,
+    model_fingerprint,
+    select,
+)
+
+Mode = Literal["generate", "logprob"]
+MODES: tuple[Mode, ...] = ("generate", "logprob")
+#: The engine's request kind for each mode.
+REQUEST_KIND: dict[Mode, Literal["generate", "logprobs"]] = {"generate": "generate", "logprob": "logprobs"}
+
+
+@dataclass(frozen=True)
+class MCRunOptions:
+    """How to run the multi-choice test.
+
+    ``limit`` and ``sample`` count *pairs*, so both orders of a chosen pair are always asked together
+    (``sample`` is a seeded, nested choice: the sample of 10 is inside the sample of 20). ``resamples``
+    is the number of bootstrap resamples for the confidence intervals (0: none).
+    """
+
+    template: MCTemplate
+    modes: tuple[Mode, ...] = ("generate",)
+    settings: GenerationSettings = field(default_factory=GenerationSettings)
+    concurrency: int | None = None
+    retry_errors: bool = False
+    progress: bool = True
+    limit: int | None = None
+    sample: int | None = None
+    seed: int = 0
+    resamples: int = 1000
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One item's outcome in one mode, with the evidence behind it.
+
+    ``pred`` is one of the five outcomes, or None when the request failed (``error`` says why).
+    ``rule`` names what decided: the extractor's rule in generate mode, ``logprob:argmax`` or
+    ``logprob:bound`` in logprob mode. ``label_logprobs`` holds the per-label scores (logprob mode).
+    """
+
+    item_id: str
+    pair_id: str
+    mode: Mode
+    gold: str
+    pred: str | None
+    rule: str
+    category: str
+    difficulty: str | None
+    response: str | None = None
+    evidence: str = ""
+    label_logprobs: dict[str, float] | None = None
+    error: str | None = None
+
+    def to_scored(self) -> ScoredItem:
+        if self.pred is None:
+            raise ValueError(f"item {self.item_id} has no prediction ({self.error})")
+        return ScoredItem(self.item_id, self.pair_id, self.gold, self.pred, self.category, self.difficulty)
+
+
+@dataclass
+class ModeResult:
+    """Predictions and metrics of one mode. Failed items are listed, not scored."""
+
+    mode: Mode
+    predictions: list[Prediction]
+    report: MetricsReport
+
+    @property
+    def failed(self) -> list[Prediction]:
+        return [p for p in self.predictions if p.pred is None]
+
+
+@dataclass
+class Disagreement:
+    """Where the generate and logprob picks of the same items differ."""
+
+    compared: int
+    agree: int
+    table: dict[str, dict[str, int]]
+    items: list[dict[str, Any]]
+
+    @property
+    def agreement(self) -> float | None:
+        return self.agree / self.compared if self.compared else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"compared": self.compared, "agree": self.agree, "agreement": self.agreement, "table": self.table}
+
+
+@dataclass
+class MCRunResult:
+    """What :func:`run_mc` did: the engine's counts, each mode's results, and the files it wrote."""
+
+    run_dir: Path
+    summary: RunSummary
+    items: int
+    pairs: int
+    modes: dict[str, ModeResult]
+    disagreement: Disagreement | None
+    files: list[Path]
+
+
+def select_pairs(
+    items: Sequence[MCItem], *, limit: int | None = None, sample: int | None = None, seed: int = 0
+) -> list[MCItem]:
+    """Keep the items of the chosen pairs, in suite order; ``limit``/``sample`` count pairs."""
+    pair_ids = list(dict.fromkeys(item.pair_id for item in items))
+    chosen = set(select(pair_ids, limit=limit, sample=sample, seed=seed, id_of=str))
+    return [item for item in items if item.pair_id in chosen]
+
+
+def label_candidates(template: MCTemplate) -> tuple[str, ...]:
+    """All surface forms scored in logprob mode, flattened in label order."""
+    return tuple(form for _, forms in template.candidates for form in forms)
+
+
+def build_requests(
+    items: Sequence[MCItem], mode: Mode, template: MCTemplate, settings: GenerationSettings
+) -> list[Request]:
+    """One request per item: the rendered prompt as the user turn (after the system prompt, if any)."""
+    kind = REQUEST_KIND[mode]
+    candidates = label_candidates(template) if mode == "logprob" else ()
+    return [
+        Request(
+            item.id,
+            chat_messages(template.render(item), settings.system_prompt),
+            kind=kind,
+            candidates=candidates,
+            meta={"pair_id": item.pair_id, "category": item.category, "difficulty": item.difficulty},
+        )
+        for item in items
+    ]
+
+
+def _logsumexp(values: Sequence[float]) -> float:
+    top = max(values)
+    if top == -math.inf:
+        return top
+    return top + math.log(sum(math.exp(v - top) for v in values))
+
+
+def predict_from_logprobs(template: MCTemplate, logprobs: Sequence[float]) -> tuple[str, str, dict[str, float]]:
+    """(pred, rule, per-label scores) from the logprobs of :func:`label_candidates`, in that order.
+
+    The label with the larger log-sum-exp wins. If the winner's score rests on a value that is only
+    an upper bound, the pick is not trustworthy and becomes ``Need_Check`` (rule ``logprob:bound``);
+    an exact tie is ``Other`` (rule ``logprob:tie``).
+    """
+    scores: dict[str, float] = {}
+    bounded: dict[str, bool] = {}
+    offset = 0
+    for label, forms in template.candidates:
+        values = list(logprobs[offset : offset + len(forms)])
+        offset += len(forms)
+        scores[label] = _logsumexp(values)
+        bounded[label] = any(getattr(v, "upper_bound", False) for v in values)
+    ranked = sorted(scores, key=scores.__getitem__, reverse=True)
+    best, runner_up = ranked[0], ranked[1]
+    if scores[best] == scores[runner_up]:
+        return "Other", "logprob:tie", scores
+    if bounded[best]:
+        return "Need_Check", "logprob:bound", scores
+    return best, "logprob:argmax", scores
+
+
+def predict(item: MCItem, mode: Mode, answer: Answer | None, template: MCTemplate) -> Prediction:
+    """Turn one stored answer into a :class:`Prediction` (never looks at the gold to decide)."""
+    base = {
+        "item_id": item.id,
+        "pair_id": item.pair_id,
+        "mode": mode,
+        "gold": item.gold,
+        "category": item.category,
+        "difficulty": item.difficulty,
+    }
+    if answer is None or not answer.ok:
+        cause = answer.cause if answer is not None else "not asked"
+        return Prediction(**base, pred=None, rule="error", error=cause)
+    if mode == "generate":
+        extraction = extract_choice(answer.text or "")
+        return Prediction(
+            **base, pred=extraction.label, rule=extraction.rule, response=answer.text, evidence=extraction.evidence
+        )
+    pred, rule, scores = predict_from_logprobs(template, answer.logprobs or [])
+    return Prediction(**base, pred=pred, rule=rule, label_logprobs=scores)
+
+
+def compare_modes(generate: Sequence[Prediction], logprob: Sequence[Prediction]) -> Disagreement:
+    """Cross-tabulate the two modes' picks over the items both answered."""
+    by_id = {p.item_id: p for p in logprob if p.pred is not None}
+    table: dict[str, Counter[str]] = {}
+    items: list[dict[str, Any]] = []
+    compared = agree = 0
+    for g in generate:
+        lp = by_id.get(g.item_id)
+        if g.pred is None or lp is None:
+            continue
+        compared += 1
+        table.setdefault(g.pred, Counter())[lp.pred or ""] += 1
+        if g.pred == lp.pred:
+            agree += 1
+        else:
+            items.append(
+                {
+                    "item_id": g.item_id,
+                    "pair_id": g.pair_id,
+                    "gold": g.gold,
+                    "generate": g.pred,
+                    "generate_rule": g.rule,
+                    "logprob": lp.pred,
+                    "label_logprobs": lp.label_logprobs,
+                }
+            )
+    return Disagreement(compared, agree, {k: dict(v) for k, v in table.items()}, items)
+
+
+def _jsonl_bytes(rows: Sequence[Mapping[str, Any]]) -> bytes:
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
+
+
+def _json_bytes(data: Any) -> bytes:
+    return (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+def score_from_store(
+    items: Sequence[MCItem],
+    mode: Mode,
+    *,
+    store: RunStore,
+    model: ModelBackend,
+    options: MCRunOptions,
+) -> ModeResult:
+    """Read this mode's answers for ``items`` from ``store`` and score them (asks nothing)."""
+    requests = build_requests(items, mode, options.template, options.settings)
+    fingerprint = model_fingerprint(model)
+    keys = [r.key(fingerprint, options.settings) for r in requests]
+    answers = store.get_many(keys)
+    predictions = [predict(item, mode, answers.get(key), options.template) for item, key in zip(items, keys, strict=True)]
+    scored = [p.to_scored() for p in predictions if p.pred is not None]
+    report = compute_metrics(scored, resamples=options.resamples, seed=options.seed)
+    return ModeResult(mode, predictions, report)
+
+
+async def run_mc_async(
+    model: ModelBackend,
+    suite: Any,
+    run_dir: Path,
+    options: MCRunOptions,
+    *,
+    session_options: Mapping[str, Any] | None = None,
+) -> MCRunResult:
+    """Ask ``model`` the multi-choice items of ``suite`` in each mode, then score and write results.
+
+    ``suite`` is a data-layer suite of kind ``mc``. The run directory's manifest records the model,
+    settings, suite files and the template's name and hash; reruns resume and never ask twice.
+    """
+    if getattr(suite, "kind", None) != "mc":
+        raise ValueError(
+            f"suite {getattr(suite, 'name', suite)!r} holds {getattr(suite, 'kind', '?')} items, "
+            "not two-reply multi-choice items (responsibility-mc, safety-mc, cvalues-comparison, ...)"
+        )
+    for mode in options.modes:
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
+    items = select_pairs(
+        [r for r in suite.records() if isinstance(r, MCItem)],
+        limit=options.limit,
+        sample=options.sample,
+        seed=options.seed,
+    )
+    requests = [r for mode in options.modes for r in build_requests(items, mode, options.template, options.settings)]
+    rundir = RunDir(Path(run_dir))
+    session = {
+        "command": "mc run",
+        "modes": list(options.modes),
+        "limit_pairs": options.limit,
+        "sample_pairs": options.sample,
+        "seed": options.seed,
+        "items": len(items),
+        **dict(session_options or {}),
+    }
+    written: list[Path] = []
+    with rundir.lock():
+        manifest = RunManifest.open(
+            rundir.path,
+            model=model,
+            settings=options.settings,
+            suite=suite,
+            suite_name=suite.name,
+            extra={"mc_template": options.template.describe()},
+        )
+        with RunStore(rundir.store_path) as store:
+            summary = await execute_async(
+                model,
+                requests,
+                store=store,
+                settings=options.settings,
+                concurrency=options.concurrency,
+                retry_errors=options.retry_errors,
+                progress=options.progress,
+                manifest=manifest,
+                session_options=session,
+            )
+            t0 = time.perf_counter()
+            results = {mode: score_from_store(items, mode, store=store, model=model, options=options) for mode in options.modes}
+        for mode, result in results.items():
+            pred_path = rundir.path / f"mc-{mode}-predictions.jsonl"
+            metrics_path = rundir.path / f"mc-{mode}-metrics.json"
+            atomic_write_bytes(pred_path, _jsonl_bytes([asdict(p) for p in result.predictions]), force=True)
+            metrics = {
+                "mode": mode,
+                "suite": suite.name,
+                "model": model.spec,
+                "template": options.template.describe(),
+                "items": len(items),
+                "failed": len(result.failed),
+                **result.report.to_dict(),
+            }
+            atomic_write_bytes(metrics_path, _json_bytes(metrics), force=True)
+            written += [pred_path, metrics_path]
+        disagreement = None
+        if "generate" in results and "logprob" in results:
+            disagreement = compare_modes(results["generate"].predictions, results["logprob"].predictions)
+            path = rundir.path / "mc-disagreements.jsonl"
+            atomic_write_bytes(path, _jsonl_bytes(disagreement.items), force=True)
+            written.append(path)
+        manifest.data["mc"] = {
+            "modes": list(options.modes),
+            "template": options.template.describe(),
+            "scored_in_s": round(time.perf_counter() - t0, 3),
+            "results": {m: {"acc": r.report.overall.acc, "acc_star": r.report.overall.acc_star} for m, r in results.items()},
+            "agreement": disagreement.to_dict() if disagreement else None,
+        }
+        manifest.write()
+    return MCRunResult(
+        run_dir=rundir.path,
+        summary=summary,
+        items=len(items),
+        pairs=len({i.pair_id for i in items}),
+        modes=dict(results),
+        disagreement=disagreement,
+        files=written,
+    )
