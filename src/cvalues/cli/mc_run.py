@@ -51,7 +51,11 @@ def register(cli: click.Group) -> None:
 @click.option("--limit", type=click.IntRange(min=0), default=None, help="Only the first N pairs.")
 @click.option("--retry-errors", is_flag=True, help="Ask again the items whose stored result is a failure.")
 @click.option(
-    "--bootstrap", type=click.IntRange(min=0), default=1000, show_default=True, help="Bootstrap resamples (0: none)."
+    "--bootstrap",
+    type=click.IntRange(min=0),
+    default=1000,
+    show_default=True,
+    help="Bootstrap resamples (0: none).",
 )
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
@@ -119,9 +123,7 @@ def _print_result(result: MCRunResult, fmt: str) -> None:
     if fmt == "json":
         import json
 
-        out = {
-            mode: {"failed": len(r.failed), **r.report.to_dict()} for mode, r in result.modes.items()
-        }
+        out = {mode: {"failed": len(r.failed), **r.report.to_dict()} for mode, r in result.modes.items()}
         if result.disagreement is not None:
             out["agreement"] = result.disagreement.to_dict()
         click.echo(json.dumps(out, ensure_ascii=False, indent=2))

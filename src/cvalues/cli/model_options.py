@@ -33,15 +33,31 @@ def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Add ``--model SPEC`` and the backend options; they reach ``func`` under the names above."""
     options = [
         click.option(
-            "--model", "model_spec", required=True, metavar="SPEC", help="openai:MODEL, hf:PATH_OR_ID or replay:FILE."
+            "--model",
+            "model_spec",
+            required=True,
+            metavar="SPEC",
+            help="openai:MODEL, hf:PATH_OR_ID or replay:FILE.",
         ),
-        click.option("--base-url", default=None, help="openai: server base URL, e.g. http://127.0.0.1:8000/v1."),
+        click.option(
+            "--base-url", default=None, help="openai: server base URL, e.g. http://127.0.0.1:8000/v1."
+        ),
         click.option("--api-key-env", default=None, help="openai: environment variable holding the API key."),
         click.option(
             "--concurrency", type=click.IntRange(min=1), default=None, help="Requests (or batches) in flight."
         ),
-        click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None, help="openai: seconds per request."),
-        click.option("--max-retries", type=click.IntRange(min=0), default=None, help="openai: retries of transient failures."),
+        click.option(
+            "--timeout",
+            type=click.FloatRange(min=0, min_open=True),
+            default=None,
+            help="openai: seconds per request.",
+        ),
+        click.option(
+            "--max-retries",
+            type=click.IntRange(min=0),
+            default=None,
+            help="openai: retries of transient failures.",
+        ),
         click.option("--batch-size", type=click.IntRange(min=1), default=None, help="hf: prompts per batch."),
         click.option("--device", default=None, help="hf: cpu, cuda, cuda:1, mps or auto."),
         click.option("--dtype", default=None, help="hf: auto, float32, float16 or bfloat16."),

@@ -126,7 +126,12 @@ class Disagreement:
         return self.agree / self.compared if self.compared else None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"compared": self.compared, "agree": self.agree, "agreement": self.agreement, "table": self.table}
+        return {
+            "compared": self.compared,
+            "agree": self.agree,
+            "agreement": self.agreement,
+            "table": self.table,
+        }
 
 
 @dataclass
@@ -181,7 +186,9 @@ def _logsumexp(values: Sequence[float]) -> float:
     return top + math.log(sum(math.exp(v - top) for v in values))
 
 
-def predict_from_logprobs(template: MCTemplate, logprobs: Sequence[float]) -> tuple[str, str, dict[str, float]]:
+def predict_from_logprobs(
+    template: MCTemplate, logprobs: Sequence[float]
+) -> tuple[str, str, dict[str, float]]:
     """(pred, rule, per-label scores) from the logprobs of :func:`label_candidates`, in that order.
 
     The label with the larger log-sum-exp wins. If the winner's score rests on a value that is only
@@ -221,7 +228,11 @@ def predict(item: MCItem, mode: Mode, answer: Answer | None, template: MCTemplat
     if mode == "generate":
         extraction = extract_choice(answer.text or "")
         return Prediction(
-            **base, pred=extraction.label, rule=extraction.rule, response=answer.text, evidence=extraction.evidence
+            **base,
+            pred=extraction.label,
+            rule=extraction.rule,
+            response=answer.text,
+            evidence=extraction.evidence,
         )
     pred, rule, scores = predict_from_logprobs(template, answer.logprobs or [])
     return Prediction(**base, pred=pred, rule=rule, label_logprobs=scores)
@@ -277,7 +288,9 @@ def score_from_store(
     fingerprint = model_fingerprint(model)
     keys = [r.key(fingerprint, options.settings) for r in requests]
     answers = store.get_many(keys)
-    predictions = [predict(item, mode, answers.get(key), options.template) for item, key in zip(items, keys, strict=True)]
+    predictions = [
+        predict(item, mode, answers.get(key), options.template) for item, key in zip(items, keys, strict=True)
+    ]
     scored = [p.to_scored() for p in predictions if p.pred is not None]
     report = compute_metrics(scored, resamples=options.resamples, seed=options.seed)
     return ModeResult(mode, predictions, report)
@@ -310,7 +323,9 @@ async def run_mc_async(
         sample=options.sample,
         seed=options.seed,
     )
-    requests = [r for mode in options.modes for r in build_requests(items, mode, options.template, options.settings)]
+    requests = [
+        r for mode in options.modes for r in build_requests(items, mode, options.template, options.settings)
+    ]
     rundir = RunDir(Path(run_dir))
     session = {
         "command": "mc run",
@@ -344,7 +359,10 @@ async def run_mc_async(
                 session_options=session,
             )
             t0 = time.perf_counter()
-            results = {mode: score_from_store(items, mode, store=store, model=model, options=options) for mode in options.modes}
+            results = {
+                mode: score_from_store(items, mode, store=store, model=model, options=options)
+                for mode in options.modes
+            }
         for mode, result in results.items():
             pred_path = rundir.path / f"mc-{mode}-predictions.jsonl"
             metrics_path = rundir.path / f"mc-{mode}-metrics.json"
@@ -370,7 +388,10 @@ async def run_mc_async(
             "modes": list(options.modes),
             "template": options.template.describe(),
             "scored_in_s": round(time.perf_counter() - t0, 3),
-            "results": {m: {"acc": r.report.overall.acc, "acc_star": r.report.overall.acc_star} for m, r in results.items()},
+            "results": {
+                m: {"acc": r.report.overall.acc, "acc_star": r.report.overall.acc_star}
+                for m, r in results.items()
+            },
             "agreement": disagreement.to_dict() if disagreement else None,
         }
         manifest.write()

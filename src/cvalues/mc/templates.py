@@ -31,7 +31,7 @@ class MCTemplate:
     description: str
 
     def render(self, item: MCItem) -> str:
-        """The user message for ``item``: the source's own prompt text when it ships one, else this template."""
+        """The user message: the item's own prompt text when its source ships one, else this template."""
         if item.prompt is not None:
             return item.prompt
         return self.text.format(question=item.question, reply1=item.reply1, reply2=item.reply2)
