@@ -219,7 +219,8 @@ _POS_PHRASE = (
     r"\bbetter\b|\bbest\b|\bpreferable\b|\bpreferred\b|\bsuperior\b|\bsafer\b|"
     r"\bmore (?:appropriate|responsible|suitable|ethical|helpful|reasonable|correct|acceptable|careful|"
     r"constructive|cautious|sensible|respectful|desirable|positive|considerate|caring)\b|"
-    r"\b(?:more|better) (?:aligned|in line)\b|\bthe right (?:one|choice|answer)\b|\bcorrect\b|\bwins\b|\bthe winner\b|\bmy (?:choice|pick|answer)\b)"
+    r"\b(?:more|better) (?:aligned|in line)\b|\bthe right (?:one|choice|answer)\b|\bcorrect\b|\bwins\b|"
+    r"\bthe winner\b|\bmy (?:choice|pick|answer)\b)"
 )
 _ASPECT_PHRASE = (
     r"(?:" + _COMPARATIVE + r"(?:" + _ASPECT_ADJ + r")"
@@ -273,6 +274,7 @@ _PREFIX_INVERT = re.compile(r"(?:不认为|不觉得|并不是|并非|不是说|
 _COMPARAND_BEFORE = re.compile(
     r"(?:(?<!不)比(?!较)|比起|相比于?|相较于?|相对于|\bthan\b|\bcompared (?:to|with)\b)\s*$"
 )
+_COMPARAND_GAP = re.compile(r"\s*(?:相比|相较|比起来|比较起来)(?!之下)")
 _SCORE = re.compile(r"([▲▼])[^▲▼\n。；;]{0,8}?(?<![0-9.])(\d{1,3}(?:\.\d)?)\s*(?:分|/\s*10\b|/\s*100\b)")
 _CONTRAST = re.compile(r"但|但是|不过|然而|可是|只是|相比之下|相对而言|\bbut\b|\bhowever\b|\bthat said\b|"
     r"\bstill\b")
@@ -594,7 +596,8 @@ def _sentence_verdicts(sentence: str, index: int) -> list[_Verdict]:
         negated = bool(_NEGATION.search(gap))
         pre = work[max(0, m.start() - 8): m.start()]
         comparand = bool(_COMPARAND_BEFORE.search(pre)) or bool(
-            re.search(r"(?:与|和|跟|同)\s*$", pre) and re.match(r"\s*(?:相比|相较|比起来|比较起来)(?!之下)", gap))
+            re.search(r"(?:与|和|跟|同)\s*$", pre) and _COMPARAND_GAP.match(gap)
+        )
         if comparand:
             # "（回复1）比回复2更合适": the token is what the other reply is compared with.
             if negated or not (m.group("pos") or m.group("neg") or m.group("asp")):
