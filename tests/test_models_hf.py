@@ -307,6 +307,26 @@ def test_candidates_are_validated(hf):
         run(hf.candidate_logprobs(CONTEXT, ["A", ""]))
 
 
+def test_qwen2_architecture_batches_and_scores_the_same_way(tmp_path_factory):
+    directory = build_tiny_model(tmp_path_factory.mktemp("tiny-qwen2"), arch="qwen2", seed=3)
+    qwen = load_model(f"hf:{directory}", device="cpu")
+    assert qwen.describe()["model_type"] == "qwen2"
+    batched = run(qwen.generate_batch(PROMPTS, GREEDY))
+    assert [g.text for g in batched] == [run(qwen.generate(p, GREEDY)).text for p in PROMPTS]
+    # byte-level tokens: the stop string 回复 spans several tokens, and partial characters occur
+    full = run(qwen.generate(PROMPTS[0], GenerationSettings(max_tokens=30)))
+    assert "回复" in full.text
+    cut = run(qwen.generate(PROMPTS[0], GenerationSettings(max_tokens=30, stop=("回复",))))
+    assert cut.text == full.text[: full.text.find("回复")] and cut.finish_reason == "stop"
+    assert cut.completion_tokens < full.completion_tokens
+    text = qwen.render(CONTEXT)
+    ctx = qwen.encode(text)
+    values = run(qwen.candidate_logprobs(CONTEXT, CANDIDATES))
+    for cand, value in zip(CANDIDATES, values, strict=True):
+        expected = reference_logprob(qwen, ctx, qwen.encode(text + cand)[len(ctx) :])
+        assert value == pytest.approx(expected, abs=1e-4)
+
+
 # -- loading and facts ---------------------------------------------------------------------------
 
 

@@ -38,16 +38,27 @@ TRAINING_TEXT = [
 ]
 
 
-def build_tokenizer(*, chat_template: bool = True, vocab_size: int = 260):
-    """A fast tokenizer trained on :data:`TRAINING_TEXT` (pad ``<pad>``, eos ``<|im_end|>``)."""
-    from tokenizers import Tokenizer, decoders, models, trainers
+def build_tokenizer(*, chat_template: bool = True, byte_level: bool = False, vocab_size: int | None = None):
+    """A fast tokenizer trained on :data:`TRAINING_TEXT` (pad ``<pad>``, eos ``<|im_end|>``).
+
+    ``byte_level=False``: a character-level BPE (every character of the training text is a symbol).
+    ``byte_level=True``: a GPT-2/Qwen-style byte-level BPE, where one Chinese character can span
+    several tokens; transformers loads ``qwen2`` checkpoints with ``Qwen2Tokenizer``, which needs it.
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
-    alphabet = sorted(set("".join(TRAINING_TEXT)) | set(" \n"))
-    tok = Tokenizer(models.BPE(unk_token="<unk>"))
-    tok.decoder = decoders.Fuse()
+    if byte_level:
+        tok = Tokenizer(models.BPE())
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+        tok.decoder = decoders.ByteLevel()
+        alphabet = pre_tokenizers.ByteLevel.alphabet()
+    else:
+        tok = Tokenizer(models.BPE(unk_token="<unk>"))
+        tok.decoder = decoders.Fuse()
+        alphabet = sorted(set("".join(TRAINING_TEXT)) | set(" \n"))
     trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
+        vocab_size=vocab_size or (400 if byte_level else 260),
         special_tokens=SPECIAL_TOKENS,
         initial_alphabet=alphabet,
         show_progress=False,
@@ -74,19 +85,25 @@ def build_tiny_model(
     hidden_size: int = 32,
     num_layers: int = 2,
     initializer_range: float = 0.4,
+    arch: str = "llama",
 ) -> Path:
-    """Save a tiny random Llama and its tokenizer to ``directory``; return the directory.
+    """Save a tiny random causal LM (``arch``: llama or qwen2) and its tokenizer; return ``directory``.
 
     ``initializer_range`` is large on purpose: a near-uniform random model has near-tied logits, and
     greedy decoding would then flip on float rounding between batched and unbatched runs.
     """
     import torch
-    from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
+    from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+
+    classes = {"llama": (LlamaConfig, LlamaForCausalLM), "qwen2": (Qwen2Config, Qwen2ForCausalLM)}
+    if arch not in classes:
+        raise ValueError(f"arch must be one of {sorted(classes)}, got {arch!r}")
+    config_class, model_class = classes[arch]
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    tokenizer = build_tokenizer(chat_template=chat_template)
-    config = LlamaConfig(
+    tokenizer = build_tokenizer(chat_template=chat_template, byte_level=arch == "qwen2")
+    config = config_class(
         vocab_size=len(tokenizer),
         hidden_size=hidden_size,
         intermediate_size=hidden_size * 2,
@@ -101,7 +118,7 @@ def build_tiny_model(
         tie_word_embeddings=False,
     )
     torch.manual_seed(seed)
-    model = LlamaForCausalLM(config).eval()
+    model = model_class(config).eval()
     model.generation_config = GenerationConfig(
         pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id
     )
