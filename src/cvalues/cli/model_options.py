@@ -25,6 +25,7 @@ MODEL_OPTION_NAMES = (
     "batch_size",
     "device",
     "dtype",
+    "continue_final_message",
 )
 SETTINGS_OPTION_NAMES = ("temperature", "max_tokens", "system_prompt", "stop")
 
@@ -61,6 +62,12 @@ def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--batch-size", type=click.IntRange(min=1), default=None, help="hf: prompts per batch."),
         click.option("--device", default=None, help="hf: cpu, cuda, cuda:1, mps or auto."),
         click.option("--dtype", default=None, help="hf: auto, float32, float16 or bfloat16."),
+        click.option(
+            "--continue-final-message",
+            is_flag=True,
+            help="openai: the server accepts vLLM/SGLang's continue_final_message (needed for logprob mode, "
+            "whose candidates 回复1/回复2 share the prefix 回复).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -97,6 +104,7 @@ def load_model_from_options(model_spec: str, **options: Any) -> ModelBackend:
     """Build the backend; a failure a person can fix becomes a :class:`click.ClickException`."""
     from cvalues.models.registry import load_model
 
+    options = {k: (None if v is False else v) for k, v in options.items()}  # unset flags: backend default
     try:
         return load_model(model_spec, **options)
     except (ValueError, OSError, ImportError) as exc:
