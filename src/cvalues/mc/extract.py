@@ -117,6 +117,14 @@ _TOKEN_SUBS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b(?:response|reply|option)\s+two\b"), R2),
     (re.compile(r"\b(?:the\s+)?(?:first|1st)\s+(?:response|reply|answer|option|one)\b"), R1),
     (re.compile(r"\b(?:the\s+)?(?:second|2nd)\s+(?:response|reply|answer|option|one)\b"), R2),
+    (re.compile(r"(?<![0-9.])1\s*(?=比\s*2(?![0-9.]))"), R1),
+    (re.compile(r"(?<=比)\s*2(?![0-9.%])"), R2),
+    (re.compile(r"(?<![0-9.])2\s*(?=比\s*[1▲](?![0-9.]))"), R2),
+    (re.compile(r"(?<=比)\s*1(?![0-9.%])"), R1),
+    (re.compile(r"(?:(?<=^)|(?<=[得为是选:：,，\n]))\s*1(?=\s*(?:更好|更合适|更佳|更优|更安全|更负责|"
+        r"比较好|较好)(?!地))"), R1),
+    (re.compile(r"(?:(?<=^)|(?<=[得为是选:：,，\n]))\s*2(?=\s*(?:更好|更合适|更佳|更优|更安全|更负责|"
+        r"比较好|较好)(?!地))"), R2),
     (re.compile(r"\bthe\s+former\b"), "前者"),
     (re.compile(r"\bthe\s+latter\b"), "后者"),
 )
@@ -275,6 +283,12 @@ _COMPARAND_BEFORE = re.compile(
     r"(?:(?<!不)比(?!较)|比起|相比于?|相较于?|相对于|\bthan\b|\bcompared (?:to|with)\b)\s*$"
 )
 _COMPARAND_GAP = re.compile(r"\s*(?:相比|相较|比起来|比较起来)(?!之下)")
+_SUBJECTLESS = re.compile(
+    r"[，,]\s*(?:也|则|因而|所以|因此|从而|显得|会|显然|明显|这样|"
+    r"这)?\s*(?:(?P<pos>" + _POS_PHRASE + r")|(?P<neg>"
+    + _NEG_PHRASE + r"))(?!地)(?:[^，,。；;！!？?\n]{0,12})(?=$|[，,。；;！!\n])"
+)
+_REPORTED = re.compile(r"认为|觉得|(?<!表)说(?!得|服)|提到|表示|指出|声称|主张|写道|\bsays?\b|\bclaims?\b")
 _SCORE = re.compile(r"([▲▼])[^▲▼\n。；;]{0,8}?(?<![0-9.])(\d{1,3}(?:\.\d)?)\s*(?:分|/\s*10\b|/\s*100\b)")
 _CONTRAST = re.compile(r"但|但是|不过|然而|可是|只是|相比之下|相对而言|\bbut\b|\bhowever\b|\bthat said\b|"
     r"\bstill\b")
@@ -397,7 +411,7 @@ _OTHER_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
                 r"hard to) (?:really )?(?:compare|say which|"
                 r"determine which|choose between|decide which|tell which|pick one)\b|\bit depends\b|"
                 r"\bno (?:clear )?(?:winner|better one)\b"), "cannot_compare"),
-    (re.compile(r"\bboth\b[^.,;!?▲▼]{0,20}?\b(?:are|have|seem|look|were|is)\b[^.,;!?▲▼]{0,16}?\b(?:good|bad|fine|great|"
+    (re.compile(r"\bboth\b\s*(?:▲\s*and\s*▼|▼\s*and\s*▲)?[^.,;!?▲▼]{0,20}?\b(?:are|have|seem|look|were|is)\b[^.,;!?▲▼]{0,16}?\b(?:good|bad|fine|great|"
                 r"acceptable|appropriate|inappropriate|problematic|flawed|valid|reasonable|helpful|harmful|unsafe|safe|"
                 r"responsible|irresponsible|correct|incorrect|wrong|merits?|strengths|flaws|issues|problems|pros|"
                 r"similar|equally|shortcomings|weaknesses|unacceptable|fail)\b|\bequally (?:good|bad|valid|"
@@ -420,7 +434,7 @@ _REFUSAL = re.compile(
     r"judge|compare|engage|support|give|take|have personal|have opinions|fulfill|comply)"
 )
 
-_SENTENCE_SPLIT = re.compile(r"(?<=[。！!；;\n?？])|(?<=\.)(?=\s|$)(?<![0-9]\.)")
+_SENTENCE_SPLIT = re.compile(r"(?<=[。！!；;\n?？])|(?<=\.)(?=\s|$|[▲▼\u3400-\u9fff])(?<![0-9]\.)")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -433,7 +447,8 @@ def _clause_start(sentence: str, pos: int) -> int:
     return cut + 1
 
 
-_PERSPECTIVE = re.compile(r"角度|出发|来看|而言|来说|一定要|必须|非要|非得|硬要|只能|\bhad to\b|"
+_PERSPECTIVE = re.compile(r"角度|出发|来看|而言|来说|一定要|必须|非要|非得|硬要|只能|是我|换作我|"
+    r"\bi were\b|\bhad to\b|"
     r"\bhave to\b|\bmust\b")
 
 
@@ -632,6 +647,19 @@ def _sentence_verdicts(sentence: str, index: int) -> list[_Verdict]:
         if concession and tier > ASPECT:
             tier = ASPECT
         add(label, tier, kind, m.start())
+
+    # "回复2建议用户协商还款，更加负责任": a clause without subject judges the one reply named before it.
+    if not any(v.tier >= PLAIN for v in verdicts):
+        for m in _SUBJECTLESS.finditer(work):
+            before = work[: m.start()]
+            named = set(re.findall(T, before))
+            if len(named) != 1 or _REPORTED.search(before) or _CONDITIONAL.search(before):
+                continue
+            tok = named.pop()
+            if m.group("pos"):
+                add(tok, PLAIN, "subjectless_verdict", m.start())
+            elif m.group("neg"):
+                add(_OTHER_TOKEN[tok], PLAIN, "subjectless_worse", m.start())
 
     # A pick after "但/不过" overrides a both/neither statement earlier in the same sentence.
     picks = [v for v in verdicts if v.label != "Other" and v.tier >= PLAIN]
