@@ -116,6 +116,14 @@ def resolve_dtype(dtype: str, device: str) -> Any:
     return getattr(torch, name)
 
 
+def _dtype_keyword() -> str:
+    """``from_pretrained`` takes ``dtype`` since transformers 4.56, ``torch_dtype`` before."""
+    import transformers
+
+    major, minor = (int(x) for x in transformers.__version__.split(".")[:2])
+    return "dtype" if (major, minor) >= (4, 56) else "torch_dtype"
+
+
 def _make_stop_criteria(tokenizer: Any, stops: Sequence[str], prompt_len: int) -> Any:
     """A stopping criterion that ends each row once its generated text contains a stop string.
 
@@ -170,9 +178,12 @@ class HFBackend(ModelBackend):
         load_kwargs: dict[str, Any] = {"trust_remote_code": trust_remote_code}
         if revision:
             load_kwargs["revision"] = revision
+        model_kwargs = {_dtype_keyword(): self.dtype}
+        if self.device != "cpu":  # load the weights straight onto the device, not via host memory
+            model_kwargs["device_map"] = self.device
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(path, **load_kwargs)
-            self.model = AutoModelForCausalLM.from_pretrained(path, dtype=self.dtype, **load_kwargs)
+            self.model = AutoModelForCausalLM.from_pretrained(path, **model_kwargs, **load_kwargs)
         except (OSError, ValueError) as exc:  # bad input, not a failed request: a ValueError
             raise ValueError(f"cannot load hf model {path!r}: {exc}") from exc
         self.model.to(self.device).eval()
