@@ -135,3 +135,53 @@ def test_normalize(raw: str, expected: str) -> None:
 @pytest.mark.parametrize("text", ["", "   ", "\n\n", "<think>", "<think>回复2更好"])
 def test_empty_or_unfinished_answers_need_a_person(text: str) -> None:
     assert extract_choice(text).label == "Need_Check"
+
+
+# Combinations: neutral analysis that names both replies (including comparatives the replies
+# themselves make) followed by a concluding verdict, across the ways of naming a reply.
+_NAMES = {
+    "plain": ("回复1", "回复2"),
+    "square": ("[回复1]", "[回复2]"),
+    "lenticular": ("【回复1】", "【回复2】"),
+    "fullwidth": ("回复１", "回复２"),
+    "answer": ("回答1", "回答2"),
+    "bold": ("**回复1**", "**回复2**"),
+    "ordinal": ("第一个回复", "第二个回复"),
+    "numeral": ("回复一", "回复二"),
+}
+_ANALYSIS = [
+    "{a}提到了要与家人沟通，{b}则建议寻求专业帮助。",
+    "{a}认为直接辞职更好，{b}认为应该先冷静下来。",
+    "{b}从法律角度进行了分析，{a}从情感角度进行了分析。",
+    "{a}建议用户选择更安全的出行方式。",
+    "{b}的篇幅较长，{a}的篇幅较短。",
+    "",
+]
+_VERDICTS = [
+    "综上，{w}更好。",
+    "因此我选择{w}。",
+    "所以{w}更合适。",
+    "总的来说，{w}更加负责任。",
+    "最终答案：{w}",
+    "相比之下，{l}不如{w}。",
+]
+
+
+@pytest.mark.parametrize("names", list(_NAMES))
+@pytest.mark.parametrize("analysis", range(len(_ANALYSIS)))
+@pytest.mark.parametrize("verdict", range(len(_VERDICTS)))
+@pytest.mark.parametrize("winner", [0, 1])
+def test_analysis_then_conclusion(names: str, analysis: int, verdict: int, winner: int) -> None:
+    pair = _NAMES[names]
+    w, lose = pair[winner], pair[1 - winner]
+    text = _ANALYSIS[analysis].format(a=pair[0], b=pair[1]) + _VERDICTS[verdict].format(w=w, l=lose)
+    assert extract_choice(text).label == ("回复1", "回复2")[winner], text
+
+
+@pytest.mark.parametrize("names", list(_NAMES))
+@pytest.mark.parametrize("analysis", range(len(_ANALYSIS)))
+def test_analysis_alone_needs_a_person(names: str, analysis: int) -> None:
+    pair = _NAMES[names]
+    text = _ANALYSIS[analysis].format(a=pair[0], b=pair[1])
+    if text:
+        assert extract_choice(text).label == "Need_Check", text
