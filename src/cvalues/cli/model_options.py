@@ -108,7 +108,20 @@ def load_model_from_options(model_spec: str, **options: Any) -> ModelBackend:
     try:
         return load_model(model_spec, **options)
     except (ValueError, OSError, ImportError) as exc:
-        raise click.ClickException(f"cannot load model {model_spec!r}: {exc}") from exc
+        hint = _load_hint(model_spec)
+        raise click.ClickException(f"cannot load model {model_spec!r}: {exc}{hint}") from exc
+
+
+def _load_hint(model_spec: str) -> str:
+    """What to do when a model cannot be loaded: download the weights, or point at an endpoint."""
+    if not model_spec.startswith("hf:"):
+        return ""
+    target = model_spec[3:]
+    return (
+        "\nTo evaluate this model, either download it once where the model hub is reachable "
+        f"(`huggingface-cli download {target}`, or copy a folder and pass --model hf:/path/to/folder), "
+        "or serve it with vLLM/SGLang/Ollama and pass --model openai:NAME --base-url http://HOST:PORT/v1."
+    )
 
 
 def with_model_options(func: Callable[..., Any]) -> Callable[..., Any]:
