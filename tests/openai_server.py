@@ -431,6 +431,8 @@ class OpenAIServer:
                     return
         except (ConnectionError, asyncio.IncompleteReadError):
             return
+        except asyncio.CancelledError:  # server closing; ending quietly avoids a 3.11 streams callback error
+            return
         finally:
             self._conn_tasks.discard(task)
             writer.close()
