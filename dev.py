@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Set-up and entry points for a fresh machine: `python3 dev.py run` and `python3 dev.py test`.
 
+`run` with no arguments runs the main job (:data:`MAIN_JOB`); `run ARGS...` runs `cvalues ARGS...`.
+
 Only the standard library is used here. The first call creates `.venv` and installs the package with
 its extras; later calls reinstall only when `pyproject.toml` (or this file) changed, so both commands
 are idempotent and cheap to repeat.
@@ -23,6 +25,17 @@ STAMP = VENV / ".cvalues-install-stamp"
 # The CPU build of this torch release is what the tests need; pinning it first keeps pip from pulling a
 # multi-GB CUDA build as a side effect of `transformers`.
 TORCH = os.environ.get("CVALUES_TORCH", "torch==2.13.0")
+
+
+#: The README's main job: the CValues multi-choice test of a small open Chinese instruct model on a
+#: 50-pair sample of safety-mc, scored by log-probabilities on the CPU (weights fetched on first use).
+MAIN_JOB = [
+    "mc", "run",
+    "--model", "hf:Qwen/Qwen2.5-0.5B-Instruct",
+    "--suite", "safety-mc", "--sample", "50",
+    "--mode", "logprob",
+    "--run-dir", "runs/qwen2.5-0.5b-instruct/safety-mc",
+]  # fmt: skip
 
 
 def _fingerprint() -> str:
@@ -59,7 +72,7 @@ def main(argv: list[str]) -> int:
         return 0
     if command == "test":
         return subprocess.call([str(PY), "-m", "pytest", *rest], cwd=ROOT)
-    args = rest or ["data", "list"]
+    args = rest or MAIN_JOB
     return subprocess.call([str(BIN / "cvalues"), *args], cwd=ROOT)
 
 
