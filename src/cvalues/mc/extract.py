@@ -828,8 +828,8 @@ def extract_choice(text: str) -> Extraction:
     if refusal and not verdicts and _analysis_after_refusal(sentences):
         return _need_check("refusal_then_analysis")
     if not verdicts:
-        digit = re.fullmatch(r"\s*(?:选|选择|答|答案)?\s*([12])\s*[。.!！]?\s*", norm)
+        digit = re.fullmatch(r"\s*(?:选|选择|答|答案)?\s*([12一二])\s*[。.!！]?\s*", norm)
         if digit:
-            tok = R1 if digit.group(1) == "1" else R2
+            tok = R1 if digit.group(1) in "1一" else R2
             return Extraction(_TOKEN_LABEL[tok], "explicit:bare_digit", digit.group(0).strip())  # type: ignore[arg-type]
     return _decide(verdicts, doubts, refusal)
