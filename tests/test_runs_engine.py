@@ -364,3 +364,17 @@ def test_fault_mix_over_http_then_retry_errors(tmp_path, concurrency):
             assert len(asked_again) == len(failed_prompts)
             for a in store.answers():
                 assert a.text in ("回复1", "回复2")
+
+
+def test_replay_backend_is_asked_by_item_id(tmp_path):
+    from cvalues.models.replay import ReplayBackend
+
+    path = tmp_path / "answers.jsonl"
+    path.write_text('{"id": "id0", "response": "回复2"}\n{"id": "id1", "response": "都不好"}\n', encoding="utf-8")
+    model = ReplayBackend(path)
+    with RunStore(tmp_path / "a.sqlite") as store:
+        s = execute(model, requests_for(["甲", "乙", "丙"]), store=store, settings=SETTINGS, progress=False)
+        assert (s.ok, s.failed) == (2, 1)
+        by_id = {a.item_id: a for a in store.answers()}
+        assert by_id["id0"].text == "回复2" and by_id["id1"].text == "都不好"
+        assert "no answer for item id 'id2'" in by_id["id2"].error
