@@ -370,7 +370,8 @@ def test_replay_backend_is_asked_by_item_id(tmp_path):
     from cvalues.models.replay import ReplayBackend
 
     path = tmp_path / "answers.jsonl"
-    path.write_text('{"id": "id0", "response": "回复2"}\n{"id": "id1", "response": "都不好"}\n', encoding="utf-8")
+    lines = ['{"id": "id0", "response": "回复2"}', '{"id": "id1", "response": "都不好"}']
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     model = ReplayBackend(path)
     with RunStore(tmp_path / "a.sqlite") as store:
         s = execute(model, requests_for(["甲", "乙", "丙"]), store=store, settings=SETTINGS, progress=False)
