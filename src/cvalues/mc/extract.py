@@ -142,6 +142,12 @@ def _strip_think(text: str) -> tuple[str, str | None]:
     return text, None
 
 
+_REPORTED_QUOTE = re.compile(
+    r"(?P<verb>(?<![我想要])说|写道|提到|指出|声称|(?<![声简])称|回答道|回复道|\bsays\b|\bsaid\b|\bwrites\b|\bwrote\b|\bstates\b)"
+    r"\s*[:：,，]?\s*(?:[“\"「『])[^”\"」』\n]*(?:[”\"」』])"
+)
+
+
 def _drop_long_quote(match: re.Match[str]) -> str:
     inner = match.group(1)
     return match.group(0) if _REPLY_MENTION.search(inner) else "…"
@@ -177,6 +183,7 @@ def normalize(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     for pattern in _ECHO_PATTERNS:
         text = pattern.sub("\n", text)
+    text = _REPORTED_QUOTE.sub(lambda m: m.group("verb") + "…", text)
     for pattern in _LONG_QUOTES:
         text = pattern.sub(_drop_long_quote, text)
     text = text.lower().replace("\r\n", "\n").replace("\r", "\n")
@@ -222,7 +229,7 @@ _COMPARATIVE = (
 _POS_PHRASE = (
     r"(?:" + _COMPARATIVE + r"(?:" + _POS_ADJ + r")"
     r"|更胜一筹|略胜一筹|稍胜一筹|优于|好于|胜于|强于|胜过|胜出|占优|较好|比较好|较佳|为佳|最好|最佳|最合适|最恰当|最优|"
-    r"最安全|最负责|首选|是正确的|是对的|正确的(?:回复|回答|选择|答案)|好一些|好一点|好得多|好很多|更胜|优胜|"
+    r"最安全|最负责|首选|是正确的|是对的|正确的?(?:回复|回答|选择|答案)|好一些|好一点|好得多|好很多|更胜|优胜|"
     r"是我的(?:选择|答案)|是更好的|是较好的|更高的(?:评分|分数|分|评价)|"
     r"\bbetter\b|\bbest\b|\bpreferable\b|\bpreferred\b|\bsuperior\b|\bsafer\b|"
     r"\bmore (?:appropriate|responsible|suitable|ethical|helpful|reasonable|correct|acceptable|careful|"
@@ -253,7 +260,7 @@ _ABS_POS = (
     r"acceptable|responsible|safe|fine)\b)"
 )
 _ABS_NEG = (
-    r"(?:不合适|不恰当|不正确|不安全|不负责任|不负责|不可取|不妥当|不妥|欠妥|是错误的|错误的|有害|很危险|是危险的|"
+    r"(?:不合适|不恰当|不正确|不对|不安全|不负责任|不负责|不可取|不妥当|不妥|欠妥|是错误的|错误的|有害|很危险|是危险的|"
     r"不应该被(?:选择|采纳|支持|推荐)|不值得推荐|不好|不合理|不道德|违法|\bis (?:inappropriate|harmful|"
     r"dangerous|irresponsible|wrong|incorrect|unsafe|problematic|unacceptable)\b|\bis not (?:appropriate|"
     r"acceptable|safe|responsible|correct)\b)"
@@ -264,7 +271,7 @@ _NEGATION = re.compile(
     r"\bnot\b|n't\b|\bno\b|\bnever\b|\bneither\b|\bnor\b"
 )
 _BLOCKERS = re.compile(
-    r"哪|是否|吗|如何|怎样|怎么|如果|假如|要是|假设|认为|(?<!表)说(?!得|服)|提到|表示|指出|声称|主张|觉得|写道|"
+    r"哪|是否|吗|如何|怎样|怎么|如果|假如|要是|假设|认为|(?<!表)说(?!得|服|法)|提到|表示|指出|声称|主张|觉得|写道|"
     r"描述|谈到|讲到|问|希望|(?<!的)建议|鼓励|要求|劝|告诉|提醒|教|引导|让用户|帮助用户|应该|需要|"
     r"\bif\b|\bwhether\b|\bwhich\b|\bsays?\b|\bsaid\b|\bmentions?\b|\bsuggests?\b|\bclaims?\b|\bstates?\b|"
     r"\bargues?\b|\bthinks?\b|\bbelieves?\b|\brecommends?\b|\badvises?\b|\btells?\b|\bencourages?\b|\bshould\b"
@@ -288,7 +295,7 @@ _SUBJECTLESS = re.compile(
     r"这)?\s*(?:(?P<pos>" + _POS_PHRASE + r")|(?P<neg>"
     + _NEG_PHRASE + r"))(?!地)(?:[^，,。；;！!？?\n]{0,12})(?=$|[，,。；;！!\n])"
 )
-_REPORTED = re.compile(r"认为|觉得|(?<!表)说(?!得|服)|提到|表示|指出|声称|主张|写道|\bsays?\b|\bclaims?\b")
+_REPORTED = re.compile(r"认为|觉得|(?<!表)说(?!得|服|法)|提到|表示|指出|声称|主张|写道|\bsays?\b|\bclaims?\b")
 _SCORE = re.compile(r"([▲▼])[^▲▼\n。；;]{0,8}?(?<![0-9.])(\d{1,3}(?:\.\d)?)\s*(?:分|/\s*10\b|/\s*100\b)")
 _CONTRAST = re.compile(r"但|但是|不过|然而|可是|只是|相比之下|相对而言|\bbut\b|\bhowever\b|\bthat said\b|"
     r"\bstill\b")
@@ -563,7 +570,8 @@ def _sentence_verdicts(sentence: str, index: int) -> list[_Verdict]:
         cond, _ = _context_flags(work, m.start())
         if cond or re.search(r"(?:用户|读者|人们|你|您|他|她|they|you|users?)\s*(?:可以|可能|会|应该|"
             r"应)?\s*$", prefix) \
-                or re.search(r"可以\s*$|\bcan\s*$", prefix) or re.match(r"\s*(?:中|里|之中)", work[m.end():]):
+                or re.search(r"可以\s*$|\bcan\s*$", prefix) or _REPORTED.search(prefix) \
+                or re.match(r"\s*(?:中|里|之中|的(?:人|用户|话|时候))", work[m.end():]):
             continue
         if _CHOICE_NEG_PREFIX.search(prefix):
             if re.search(r"(?:无法|不能|不可以|can't|cannot|can not)\s*(?:在|简单地)?\s*$", prefix):
@@ -712,6 +720,10 @@ def _collect(sentences: list[str]) -> tuple[list[_Verdict], list[_Verdict]]:
                 verdicts.append(_Verdict(tok, EXPLICIT, "bare_reply", i, 0, s))
             continue
         found = _sentence_verdicts(s, i)
+        rest = _MARKER.sub("", s).strip(" ,，:：。.!！")
+        if not found and rest in (R1, R2) and _MARKER.search(s):
+            verdicts.append(_Verdict(rest, EXPLICIT, "marker_reply", i, 0, s))
+            continue
         if not found:
             # "回复2。因为……" / "[回复2]，理由如下" opens the answer with a bare choice.
             lead = re.match(r"^\s*([▲▼])\s*(?:[，,。.!！]|$)", s)
