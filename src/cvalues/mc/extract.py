@@ -767,7 +767,7 @@ def _decide(verdicts: list[_Verdict], doubts: list[_Verdict], refusal: bool) -> 
         later = [v for v in verdicts if v.order > final.order and v.tier >= PLAIN and v.label != final.label]
         if later:
             return _need_check("contradicted_after_conclusion", later[0].sentence)
-        if final.label == "Other" and refusal and final.kind.endswith("cannot_compare"):
+        if final.label == "Other" and refusal and all(v.kind.endswith("cannot_compare") for v in explicit):
             return Extraction("Refuse", "refuse:cannot_judge", _denormalize(final.sentence))
         return _result(final)
     for tier in (PLAIN, ASPECT, WEAK):
@@ -777,7 +777,7 @@ def _decide(verdicts: list[_Verdict], doubts: list[_Verdict], refusal: bool) -> 
         labels = {v.label for v in group}
         if len(labels) == 1:
             final = group[-1]
-            if final.label == "Other" and refusal and all(v.kind == "cannot_compare" for v in group):
+            if final.label == "Other" and refusal and all(v.kind.endswith("cannot_compare") for v in group):
                 return Extraction("Refuse", "refuse:cannot_judge", _denormalize(final.sentence))
             contrary = [v for v in verdicts if v.label not in labels and v.tier != WEAK]
             contrary += [v for v in doubts if v.label not in labels]
