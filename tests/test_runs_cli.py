@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -204,8 +205,11 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted_run(tmp_path):
         done = 0
         while time.monotonic() < deadline:
             if (run_dir / "answers.sqlite").exists():
-                with RunStore(run_dir / "answers.sqlite", readonly=True) as store:
-                    done = store.count()
+                try:
+                    with RunStore(run_dir / "answers.sqlite", readonly=True) as store:
+                        done = store.count()
+                except sqlite3.OperationalError:  # created but its schema not yet committed
+                    done = 0
                 if done >= n // 3:
                     break
             assert proc.poll() is None, proc.stdout.read().decode()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
@@ -227,8 +228,11 @@ def runs() -> None:
 def _store_counts(rundir: RunDir) -> dict[str, int] | None:
     if not rundir.store_path.is_file():
         return None
-    with RunStore(rundir.store_path, readonly=True) as store:
-        return store.counts()
+    try:
+        with RunStore(rundir.store_path, readonly=True) as store:
+            return store.counts()
+    except sqlite3.OperationalError:  # a store being created right now
+        return None
 
 
 def _manifest_or_none(rundir: RunDir) -> dict[str, Any] | None:
