@@ -250,3 +250,68 @@ def test_cli_mc_run_failures_are_reported_not_scored(mirror: Path, tmp_path: Pat
         out = CliRunner().invoke(cli, [*args, "--retry-errors"])
         assert out.exit_code == 0, out.output
         assert "0 failed" in out.output
+
+
+def test_cli_mc_run_review_sheet_round_trip(mirror: Path, tmp_path: Path) -> None:
+    """Undecidable answers go to a review sheet; a person's labels are applied by `mc rescore`."""
+    import csv
+
+    def responder(messages: list[dict[str, str]]) -> str:
+        # half the prompts get a clear verdict, the others an analysis with no verdict
+        return (
+            "我认为回复2更好。"
+            if len(messages[-1]["content"]) % 2
+            else "两个回复分别从不同角度谈了这个问题。"
+        )
+
+    sheet = tmp_path / "review.csv"
+    with OpenAIServer(responder=responder) as server:
+        args = [
+            "mc",
+            "run",
+            "--model",
+            "openai:m",
+            "--base-url",
+            server.base_url,
+            "--suite",
+            "safety-mc",
+            "--limit",
+            "10",
+            "--run-dir",
+            str(tmp_path / "r"),
+            "--no-progress",
+            "--review-out",
+            str(sheet),
+        ]
+        out = CliRunner().invoke(cli, args)
+        assert out.exit_code == 0, out.output
+        again = CliRunner().invoke(cli, args)  # a second run must not overwrite a sheet being filled
+        assert again.exit_code != 0 and "exists" in again.output
+    preds = [json.loads(x) for x in (tmp_path / "r" / "mc-generate-predictions.jsonl").open(encoding="utf-8")]
+    need_check = [p for p in preds if p["pred"] == "Need_Check"]
+    assert need_check and len(need_check) < len(preds)
+    rows = list(csv.DictReader(sheet.open(encoding="utf-8-sig")))
+    assert [r["id"] for r in rows] == [p["id"] for p in need_check]
+    gold = {p["id"]: p["label"] for p in preds}
+    for r in rows:
+        r["manual_pred"] = gold[r["id"]]  # the person reads every undecided answer as right
+    with sheet.open("w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    out = CliRunner().invoke(
+        cli,
+        [
+            "mc",
+            "rescore",
+            str(tmp_path / "r" / "mc-generate-predictions.jsonl"),
+            "--review",
+            str(sheet),
+            "--format",
+            "json",
+        ],
+    )
+    assert out.exit_code == 0, out.output
+    metrics = json.loads(out.output[out.output.index("{") :])
+    correct_before = sum(p["pred"] == p["label"] for p in preds)
+    assert metrics["need_check"] == 0 and metrics["correct"] == correct_before + len(need_check)

@@ -57,6 +57,13 @@ def register(cli: click.Group) -> None:
     show_default=True,
     help="Bootstrap resamples (0: none).",
 )
+@click.option(
+    "--review-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="generate mode: write the Need_Check answers to a .csv/.xlsx sheet for a person; apply it with "
+    "`cvalues mc rescore RUN_DIR/mc-generate-predictions.jsonl --review SHEET`.",
+)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @reports_data_errors
@@ -69,6 +76,7 @@ def run(
     limit: int | None,
     retry_errors: bool,
     bootstrap: int,
+    review_out: Path | None,
     fmt: str,
     no_progress: bool,
     **suite_kwargs: Any,
@@ -114,9 +122,28 @@ def run(
         result = asyncio.run(go())
     except (ManifestMismatch, RunDirBusy, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
+    if review_out is not None:
+        _export_review(result, review_out)
     _print_result(result, fmt)
     if result.items and all(len(r.failed) == result.items for r in result.modes.values()):
         sys.exit(1)
+
+
+def _export_review(result: MCRunResult, review_out: Path) -> None:
+    from cvalues.mc import official
+
+    if "generate" not in result.modes:
+        raise click.UsageError(
+            "--review-out needs --mode generate or both (logprob picks have no text to read)"
+        )
+    try:
+        rows = official.parse_official(result.run_dir / "mc-generate-predictions.jsonl", require_pred=True)
+        n = official.export_review(rows, review_out)  # never over a sheet a person may be filling
+    except FileExistsError as exc:
+        raise click.ClickException(f"{exc} (it may hold a person's labels; move it away first)") from exc
+    except official.OfficialFormatError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"wrote {n} Need_Check answers to {review_out}", err=True)
 
 
 def _print_result(result: MCRunResult, fmt: str) -> None:

@@ -9,9 +9,10 @@ Two modes over one durable run directory:
 
 Asking goes through :func:`cvalues.runs.execute_async`, so a killed run resumes and a finished one is
 rescored from the store without asking again. Each mode writes ``mc-<mode>-predictions.jsonl`` (every
-item's answer, pick and the rule that decided, so every number traces back to its text) and
-``mc-<mode>-metrics.json`` into the run directory; with both modes, ``mc-disagreements.jsonl`` lists
-the items where they differ.
+scored item's answer, pick and the rule that decided, so every number traces back to its text; in the
+official scored format, so ``cvalues mc score --review-out`` / ``mc rescore`` apply to it),
+``mc-<mode>-errors.jsonl`` (items whose request failed: not scored) and ``mc-<mode>-metrics.json``;
+with both modes, ``mc-disagreements.jsonl`` lists the items where they differ.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import math
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -92,6 +93,24 @@ class Prediction:
     evidence: str = ""
     label_logprobs: dict[str, float] | None = None
     error: str | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        """One line of ``mc-<mode>-predictions.jsonl``, in the official scored format (``id``, ``response``,
+        ``label`` = gold, ``pred``, ``pred_rule``) so that ``cvalues mc rescore`` reads it as it is."""
+        return {
+            "id": self.item_id,
+            "pair_id": self.pair_id,
+            "mode": self.mode,
+            "category": self.category,
+            "difficulty": self.difficulty,
+            "label": self.gold,
+            "response": self.response if self.response is not None else "",
+            "pred": self.pred,
+            "pred_rule": self.rule,
+            "evidence": self.evidence,
+            "label_logprobs": self.label_logprobs,
+            "error": self.error,
+        }
 
     def to_scored(self) -> ScoredItem:
         if self.pred is None:
@@ -365,8 +384,15 @@ async def run_mc_async(
             }
         for mode, result in results.items():
             pred_path = rundir.path / f"mc-{mode}-predictions.jsonl"
+            errors_path = rundir.path / f"mc-{mode}-errors.jsonl"
             metrics_path = rundir.path / f"mc-{mode}-metrics.json"
-            atomic_write_bytes(pred_path, _jsonl_bytes([asdict(p) for p in result.predictions]), force=True)
+            scored = [p.to_record() for p in result.predictions if p.pred is not None]
+            atomic_write_bytes(pred_path, _jsonl_bytes(scored), force=True)
+            written.append(pred_path)
+            if result.failed or errors_path.exists():
+                failed = [p.to_record() for p in result.failed]
+                atomic_write_bytes(errors_path, _jsonl_bytes(failed), force=True)
+                written.append(errors_path)
             metrics = {
                 "mode": mode,
                 "suite": suite.name,
@@ -377,7 +403,7 @@ async def run_mc_async(
                 **result.report.to_dict(),
             }
             atomic_write_bytes(metrics_path, _json_bytes(metrics), force=True)
-            written += [pred_path, metrics_path]
+            written.append(metrics_path)
         disagreement = None
         if "generate" in results and "logprob" in results:
             disagreement = compare_modes(results["generate"].predictions, results["logprob"].predictions)
