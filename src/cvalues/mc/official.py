@@ -14,14 +14,13 @@ import csv
 import hashlib
 import io
 import json
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cvalues import atomic
 from cvalues.mc.extract import OUTCOMES, extract_choice
 from cvalues.mc.metrics import GOLD_LABELS, ScoredItem
 
@@ -178,21 +177,8 @@ def default_output(path: Path, suffix: str) -> Path:
 
 
 def atomic_write_bytes(path: Path, data: bytes, *, force: bool = False) -> None:
-    """Write through a temporary file in the same folder and rename; refuse to overwrite unless ``force``."""
-    path = Path(path)
-    if path.exists() and not force:
-        raise FileExistsError(f"{path} exists; pass --force to overwrite it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``data`` to ``path`` atomically; refuse to overwrite an existing file unless ``force``."""
+    atomic.atomic_write_bytes(path, data, overwrite=force)
 
 
 def write_rows(path: Path, rows: Sequence[OfficialRow], *, force: bool = False) -> None:

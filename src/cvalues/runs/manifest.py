@@ -21,7 +21,6 @@ import json
 import os
 import platform
 import sys
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from cvalues import __version__
+from cvalues.atomic import atomic_open
 from cvalues.models.base import GenerationSettings, ModelBackend
 from cvalues.runs.request import canonical_json, model_fingerprint
 from cvalues.runs.rundir import MANIFEST_NAME
@@ -128,19 +128,10 @@ def _sha256_file(path: Path) -> str:
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON to a temporary file beside ``path``, fsync it, and rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, ensure_ascii=False, indent=2)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write JSON (indented, Chinese unescaped) to ``path`` atomically."""
+    with atomic_open(path, encoding="utf-8") as fh:
+        json.dump(data, fh, ensure_ascii=False, indent=2)
+        fh.write("\n")
 
 
 def read_manifest(run_dir: str | os.PathLike[str]) -> dict[str, Any]:

@@ -16,7 +16,6 @@ import csv
 import json
 import os
 import sqlite3
-import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -24,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from cvalues.atomic import atomic_open
 from cvalues.models.base import ChatMessage
 
 Status = Literal["ok", "error"]
@@ -372,32 +372,22 @@ class RunStore:
         a temporary name and renamed, so a failure never leaves half a file. Returns the row count."""
         if format not in EXPORT_FORMATS:
             raise ValueError(f"export format must be one of {EXPORT_FORMATS}, got {format!r}")
-        out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
         n = 0
-        try:
-            encoding = "utf-8-sig" if format == "csv" else "utf-8"
-            with os.fdopen(fd, "w", encoding=encoding, newline="") as fh:
-                writer = None
-                for answer in self.answers(status=status):
-                    row = answer.to_dict()
-                    if format == "jsonl":
-                        fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-                    else:
-                        if writer is None:
-                            writer = csv.DictWriter(fh, fieldnames=list(row))
-                            writer.writeheader()
-                        writer.writerow({k: _csv_cell(v) for k, v in row.items()})
-                    n += 1
-                if format == "csv" and writer is None:
-                    csv.writer(fh).writerow(list(Answer.__dataclass_fields__))
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, out)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        encoding = "utf-8-sig" if format == "csv" else "utf-8"
+        with atomic_open(out, encoding=encoding, newline="") as fh:
+            writer = None
+            for answer in self.answers(status=status):
+                row = answer.to_dict()
+                if format == "jsonl":
+                    fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+                else:
+                    if writer is None:
+                        writer = csv.DictWriter(fh, fieldnames=list(row))
+                        writer.writeheader()
+                    writer.writerow({k: _csv_cell(v) for k, v in row.items()})
+                n += 1
+            if format == "csv" and writer is None:
+                csv.writer(fh).writerow(list(Answer.__dataclass_fields__))
         return n
 
     # ------------------------------------------------------------------ lifecycle

@@ -1,0 +1,55 @@
+"""Write a file so that readers see the old content or the new, never half of it.
+
+Every file cvalues writes (exports, manifests, scored files, review sheets) goes through
+:func:`atomic_open`: the content is written to a temporary file in the same folder, flushed to disk,
+and renamed over the target only when the ``with`` block ends without an error. A failure half-way
+(a malformed input line, a full disk, Ctrl-C) leaves the target as it was and no temporary behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+
+@contextlib.contextmanager
+def atomic_open(
+    path: str | os.PathLike[str],
+    mode: str = "w",
+    *,
+    encoding: str | None = "utf-8",
+    newline: str | None = None,
+    overwrite: bool = True,
+) -> Iterator[IO[Any]]:
+    """Open a temporary file beside ``path`` for writing; on success fsync it and rename it to ``path``.
+
+    ``mode`` is ``"w"`` (text) or ``"wb"`` (bytes). With ``overwrite=False`` an existing ``path`` is a
+    :class:`FileExistsError` raised before anything is written.
+    """
+    if mode not in ("w", "wb"):
+        raise ValueError(f"atomic_open writes whole files: mode must be 'w' or 'wb', got {mode!r}")
+    target = Path(path)
+    if not overwrite and target.exists():
+        raise FileExistsError(f"{target} exists; pass --force to overwrite it")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        text_args = {"encoding": encoding, "newline": newline} if mode == "w" else {}
+        with os.fdopen(fd, mode, **text_args) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, overwrite: bool = True) -> None:
+    """Replace ``path`` with ``data`` atomically (see :func:`atomic_open`)."""
+    with atomic_open(path, "wb", overwrite=overwrite) as fh:
+        fh.write(data)
