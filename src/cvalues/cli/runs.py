@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from cvalues.cli.data import load_suite_from_options, reports_data_errors, suite_options
+from cvalues.cli.model_options import load_model_from_options, with_model_options
 from cvalues.data.schema import PromptRecord
 from cvalues.data.suites import SUITES
 from cvalues.models.base import GenerationSettings
@@ -59,9 +60,7 @@ def prompt_requests(records: list[PromptRecord], system_prompt: str | None) -> l
 
 
 @click.command()
-@click.option(
-    "--model", "model_spec", required=True, metavar="SPEC", help="openai:MODEL, hf:PATH_OR_ID or replay:FILE."
-)
+@with_model_options
 @suite_options
 @click.option(
     "--run-dir",
@@ -69,54 +68,18 @@ def prompt_requests(records: list[PromptRecord], system_prompt: str | None) -> l
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder of this run (answers.sqlite, manifest.json); rerun the same command to resume.",
 )
-@click.option("--base-url", default=None, help="openai: server base URL, e.g. http://127.0.0.1:8000/v1.")
-@click.option("--api-key-env", default=None, help="openai: environment variable holding the API key.")
-@click.option(
-    "--concurrency",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Requests (or batches) in flight [backend default].",
-)
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
-    help="openai: seconds per request.",
-)
-@click.option(
-    "--max-retries",
-    type=click.IntRange(min=0),
-    default=None,
-    help="openai: retries of transient failures per request.",
-)
-@click.option("--temperature", type=click.FloatRange(min=0), default=0.0, show_default=True)
-@click.option("--max-tokens", type=click.IntRange(min=1), default=512, show_default=True)
-@click.option("--system-prompt", default=None, help="A system message put before every prompt.")
-@click.option("--stop", multiple=True, help="A stop string (repeatable).")
 @click.option(
     "--limit", type=click.IntRange(min=0), default=None, help="Only the first N items (after --sample)."
 )
 @click.option("--retry-errors", is_flag=True, help="Ask again the items whose stored result is a failure.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="hf: prompts per batch.")
-@click.option("--device", default=None, help="hf: cpu, cuda, cuda:1, mps or auto.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @reports_data_errors
 def generate(
-    model_spec: str,
+    model_kwargs: dict[str, Any],
+    settings: GenerationSettings,
     run_dir: Path,
-    base_url: str | None,
-    api_key_env: str | None,
-    concurrency: int | None,
-    timeout: float | None,
-    max_retries: int | None,
-    temperature: float,
-    max_tokens: int,
-    system_prompt: str | None,
-    stop: tuple[str, ...],
     limit: int | None,
     retry_errors: bool,
-    batch_size: int | None,
-    device: str | None,
     no_progress: bool,
     **suite_kwargs: Any,
 ) -> None:
@@ -126,11 +89,6 @@ def generate(
     stratified by scenario), otherwise by a seeded hash of the item ids (--seed). Items already
     answered in RUN_DIR are not asked again; failed ones only with --retry-errors.
     """
-    from cvalues.models.registry import load_model
-
-    settings = GenerationSettings(
-        temperature=temperature, max_tokens=max_tokens, stop=tuple(stop), system_prompt=system_prompt
-    )
     suite_name: str = suite_kwargs["suite"]
     sample, seed = suite_kwargs.get("sample"), suite_kwargs.get("seed")
     info = SUITES.get(suite_name)
@@ -145,21 +103,9 @@ def generate(
         )
     records = [r for r in suite.records() if isinstance(r, PromptRecord)]
     chosen = select(records, limit=limit, sample=None if own_sampler else sample, seed=seed or 0)
-    requests = prompt_requests(chosen, system_prompt)
-
-    try:
-        model = load_model(
-            model_spec,
-            base_url=base_url,
-            api_key_env=api_key_env,
-            timeout=timeout,
-            max_retries=max_retries,
-            concurrency=concurrency,
-            batch_size=batch_size,
-            device=device,
-        )
-    except (ValueError, OSError, ImportError) as exc:
-        raise click.ClickException(f"cannot load model {model_spec!r}: {exc}") from exc
+    requests = prompt_requests(chosen, settings.system_prompt)
+    model = load_model_from_options(**model_kwargs)
+    concurrency = model_kwargs.get("concurrency")
 
     rundir = RunDir(run_dir)
     session = {
