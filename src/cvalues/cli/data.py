@@ -148,9 +148,10 @@ def suite_options(func: F | None = None, *, with_suite: bool = True, required: b
                 "--sample",
                 type=click.IntRange(min=1),
                 default=None,
-                help=f"safety-prompts: sample size [default {SAFETY_SAMPLE_SIZE}].",
+                help=f"Sample size: safety-prompts stratified by scenario [default {SAFETY_SAMPLE_SIZE}]; "
+                "other suites, in generate and mc run, a seeded sample of items (mc run: of pairs).",
             ),
-            click.option("--seed", type=int, default=None, help="safety-prompts: sampling seed [default 0]."),
+            click.option("--seed", type=int, default=None, help="Sampling seed [default 0]."),
             click.option(
                 "--allocation",
                 type=click.Choice(ALLOCATIONS),
