@@ -1,0 +1,42 @@
+"""Data flows one way: data -> models -> runs -> mc -> cli. Lower layers never import higher ones."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "cvalues"
+#: What each layer may import from cvalues (itself included); ``atomic`` is a leaf utility.
+ALLOWED = {
+    "data": {"data", "atomic"},
+    "models": {"models", "atomic"},
+    "runs": {"runs", "models", "data", "atomic"},
+    "mc": {"mc", "runs", "models", "data", "atomic"},
+}
+
+
+def _imported_layers(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+            if node.module == "cvalues":
+                names += [f"cvalues.{a.name}" for a in node.names]
+    return {n.split(".")[1] for n in names if n.startswith("cvalues.")}
+
+
+@pytest.mark.parametrize("layer", sorted(ALLOWED))
+def test_layer_imports_only_lower_layers(layer: str) -> None:
+    files = sorted((SRC / layer).rglob("*.py"))
+    assert files, f"no files in layer {layer}"
+    bad = {
+        str(f.relative_to(SRC)): sorted(_imported_layers(f) - ALLOWED[layer])
+        for f in files
+        if _imported_layers(f) - ALLOWED[layer]
+    }
+    assert not bad, f"{layer} imports higher layers: {bad}"
