@@ -25,8 +25,8 @@ def _imported_layers(path: Path) -> set[str]:
             names += [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.append(node.module)
-            if node.module == "cvalues":
-                names += [f"cvalues.{a.name}" for a in node.names]
+            if node.module == "cvalues":  # `from cvalues import x`: x is a module, or __version__
+                names += [f"cvalues.{a.name}" for a in node.names if a.name != "__version__"]
     return {n.split(".")[1] for n in names if n.startswith("cvalues.")}
 
 
