@@ -25,6 +25,7 @@ from cvalues.data.sampling import ALLOCATIONS
 from cvalues.data.schema import MCItem, OptionItem, PromptRecord, Record
 from cvalues.data.sources import SOURCES
 from cvalues.data.suites import SAFETY_SAMPLE_SIZE, SUITES, Suite, load_suite, parse_fields
+from cvalues.data.user_files import KINDS
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXAMPLE_CHARS = 40
@@ -119,7 +120,7 @@ def data_config_from_options(
 
 def suite_options(func: F | None = None, *, with_suite: bool = True, required: bool = True) -> Any:
     """Add ``--suite NAME_OR_FILE`` (unless ``with_suite=False``), ``--suite-file``, ``--field``, ``--full``,
-    ``--sample``, ``--seed``, ``--allocation``, ``--pair-type`` and ``--level``; also adds
+    ``--sample``, ``--seed``, ``--allocation``, ``--pair-type``, ``--level`` and ``--kind``; also adds
     :func:`data_options`. Use bare (``@suite_options``) or called (``@suite_options(required=False)``)."""
 
     def decorate(f: F) -> F:
@@ -167,7 +168,15 @@ def suite_options(func: F | None = None, *, with_suite: bool = True, required: b
                 "--level",
                 type=click.Choice(["safety", "responsibility"]),
                 default=None,
-                help="User files: the level their categories belong to [default safety].",
+                help="User files: the level their categories belong to [default safety; the official "
+                "multi-choice line form with meta_info.domain_en: responsibility].",
+            ),
+            click.option(
+                "--kind",
+                type=click.Choice(KINDS),
+                default=None,
+                help="User files: prompt, mc (two-reply multi-choice) or auto [default auto: mc when "
+                "--field/columns name good and bad replies or rows carry prompt+label+meta_info].",
             ),
         ]
         if with_suite:
@@ -198,6 +207,7 @@ def load_suite_from_options(
     allocation: str | None = None,
     pair_type: str | None = None,
     level: str | None = None,
+    kind: str | None = None,
     **data_kwargs: Any,
 ) -> Suite:
     """Load the suite named by :func:`suite_options` values; a DataError becomes a DataCommandError."""
@@ -210,6 +220,7 @@ def load_suite_from_options(
         "allocation": allocation,
         "pair_type": pair_type,
         "level": level,
+        "kind": kind,
     }
     with data_errors():
         if fields:
@@ -289,7 +300,8 @@ def list_command(fmt: str, **kwargs: Any) -> None:
             if f["problem"]:
                 click.echo(f"      {f['problem']}")
     click.echo(
-        "A path to a .jsonl/.json/.csv file is also a suite (bring your own; map columns with --field)."
+        "A path to a .jsonl/.json/.csv file is also a suite (bring your own; map columns with --field): "
+        "prompts, or multi-choice (--kind mc): good/bad reply columns or prompt/label/meta_info lines."
     )
 
 
@@ -345,6 +357,16 @@ def summarise(suite: Suite, examples: int = 3) -> tuple[dict[str, Any], list[Rec
     return summary, shown
 
 
+def _echo_form(notes: dict[str, Any]) -> None:
+    """The detected form of a user file and the column each record key is read from."""
+    if "form" not in notes:
+        return
+    click.echo(f"form: {notes['form']} ({notes['form_description']})")
+    columns = notes.get("columns") or {}
+    if columns:
+        click.echo("columns: " + ", ".join(f"{k}={v if v is not None else '-'}" for k, v in columns.items()))
+
+
 @data.command("show")
 @click.argument("suite")
 @suite_options(with_suite=False)
@@ -364,6 +386,7 @@ def show_command(suite: str, fmt: str, examples: int, **kwargs: Any) -> None:
     for f in loaded.files:
         state = "verified" if f.verified else "unpinned"
         click.echo(f"  file {f.source_id} [{f.origin}, {state}] sha256 {f.sha256[:16]}… {f.path}")
+    _echo_form(summary.get("notes", {}))
     for title, key in (("category", "by_category"), ("difficulty", "by_difficulty"), ("gold", "by_gold")):
         if key in summary:
             click.echo(f"by {title}:")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from cvalues.data import loaders
+from cvalues.data import loaders, user_files
 from cvalues.data.config import DataConfig
 from cvalues.data.errors import DataError
 from cvalues.data.readers import normalise_text
@@ -405,19 +405,23 @@ def _poison(opts: dict[str, Any]) -> Suite:
 
 def _user_suite(path: Path, opts: dict[str, Any]) -> Suite:
     fields = parse_fields(opts.pop("fields", None))
-    level = opts.pop("level", None) or "safety"
-    if level not in LEVELS:
+    level = opts.pop("level", None)
+    if level is not None and level not in LEVELS:
         raise DataError(f"unknown level {level!r}; choose safety or responsibility")
     fmt = opts.pop("format", None)
+    kind = opts.pop("kind", None)
     _no_more(opts, str(path))
     f = user_file(path)
+    layout = user_files.detect_layout(f.path, kind=kind, fields=fields, level=level, fmt=fmt)
+    options: dict[str, Any] = {"fields": fields, "level": layout.level, "form": layout.form}
     return Suite(
         str(path),
-        "prompt",
-        level,
-        {"fields": fields, "level": level},
+        layout.kind,
+        layout.level,
+        options,
         [f],
-        lambda: loaders.user_prompts(f.path, fields=fields, level=level, source=str(f.path), fmt=fmt),
+        lambda: user_files.user_records(f.path, layout, fields=fields, source=str(f.path), fmt=fmt),
+        layout.describe,
     )
 
 
@@ -433,8 +437,10 @@ def load_suite(name: str, config: DataConfig | None = None, **options: Any) -> S
     Options: ``file`` (the suite's data file given by hand: verified against the pin for official files,
     required for cvalues-comparison and poison-mpts, private prompts for safety-prompts), ``fields``
     (``{"text": "问题", "category": "类别"}`` or ``["text=问题"]``, for user files), ``full`` / ``sample``
-    / ``seed`` / ``allocation`` (safety-prompts), ``pair_type`` (cvalues-comparison), ``level`` and
-    ``format`` (user files). Files are resolved now; records are read by ``Suite.records()``.
+    / ``seed`` / ``allocation`` (safety-prompts), ``pair_type`` (cvalues-comparison), ``level``,
+    ``format`` and ``kind`` (user files: ``auto``, ``prompt`` or ``mc``; see
+    :func:`cvalues.data.user_files.detect_layout`). Files are resolved, and a user file's form
+    detected from its first row, now; records are read by ``Suite.records()``.
     """
     config = config or DataConfig.from_env()
     opts = dict(options)
