@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,8 +47,38 @@ def _parse_file(path: Path) -> list[Case]:
     return cases
 
 
+_JSONL_FIELDS = {"expected", "note", "text", "noswap", "xfail"}
+
+
+def _parse_jsonl(path: Path) -> list[Case]:
+    """One case per line: {"expected", "text", "note"?, "noswap"?, "xfail"?} (README.md)."""
+    cases = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise AssertionError(f"{path.name}:{number}: not JSON ({exc})") from exc
+        unknown = set(record) - _JSONL_FIELDS
+        assert not unknown, f"{path.name}:{number}: unknown field(s) {sorted(unknown)}"
+        expected, text = record.get("expected"), record.get("text")
+        assert expected in OUTCOMES, f"{path.name}:{number}: field 'expected' is {expected!r}"
+        assert isinstance(text, str) and text.strip(), f"{path.name}:{number}: field 'text' is empty"
+        cases.append(Case(path.name, number, expected, str(record.get("note", "")), text,
+                          not record.get("noswap", False), record.get("xfail")))
+    return cases
+
+
 def load_corpus() -> list[Case]:
-    return [case for path in sorted(CORPUS_DIR.glob("*.txt")) for case in _parse_file(path)]
+    """Every case of every corpus file: block files (*.txt) and JSON-lines files (*.jsonl)."""
+    cases = []
+    for path in sorted(CORPUS_DIR.iterdir()):
+        if path.suffix == ".txt":
+            cases += _parse_file(path)
+        elif path.suffix == ".jsonl":
+            cases += _parse_jsonl(path)
+    return cases
 
 
 CORPUS = load_corpus()
@@ -85,7 +116,7 @@ _SWAP_DIGIT = {"1": "2", "2": "1", "１": "２", "２": "１", "一": "二", "�
 
 def swap_replies(text: str) -> str:
     """Exchange every reference to reply 1 with reply 2 (and vice versa)."""
-    text = re.sub(r"(回复|回答|反馈|答复)(\s*)([12１２一二])",
+    text = re.sub(r"(回复|回答|反馈|答复)(\s*)([12１２]|[一二](?![样下些个种定般直起旦切致点次条句段篇]))",
                   lambda m: m.group(1) + m.group(2) + _SWAP_DIGIT[m.group(3)], text)
     text = re.sub(r"(?i)\b(response|reply|answer|option)(\s*#?\s*)([12])\b",
                   lambda m: m.group(1) + m.group(2) + _SWAP_DIGIT[m.group(3)], text)
