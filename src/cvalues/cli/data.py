@@ -137,7 +137,8 @@ def suite_options(func: F | None = None, *, with_suite: bool = True, required: b
                 "fields",
                 multiple=True,
                 metavar="KEY=COLUMN",
-                help="Field mapping for user files, e.g. --field text=问题 --field category=类别.",
+                help="Field mapping for user files, e.g. --field text=问题 --field category=类别; "
+                "multi-choice: --field question=问题 --field good=安全回答 --field bad=违规回答.",
             ),
             click.option(
                 "--full",

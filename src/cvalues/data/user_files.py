@@ -78,6 +78,8 @@ TRIPLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "difficulty": ("difficulty", "difficulty_level", "难度"),
     "id": (*ID_FIELDS, "编号"),
 }
+#: Keys a row may leave out; unmapped and absent from the first row, they are looked up in each row.
+OPTIONAL_TRIPLE_KEYS: tuple[str, ...] = ("category", "difficulty", "id")
 #: Other names accepted for the keys of a triple mapping (``--field text=问题`` means the question).
 TRIPLE_KEY_ALIASES: dict[str, str] = {"text": "question", "scenario": "category", "domain": "category"}
 #: Keys of the official line form, and where its category may sit in ``meta_info``.
@@ -298,12 +300,16 @@ def user_mc_triples(
 
     The pair id is the row's id column, else ``<file stem>-<line>``; ``category`` (optional, else
     ``others``) is validated against the layout's level; ``difficulty`` is kept as written (optional).
+    An optional key neither mapped nor in the first row is read from the first default column a row has.
     """
     path = Path(path)
     source = source or str(path)
-    cols = layout.columns
     ids = UniqueIds()
     for line, row in iter_table(path, fmt):
+        cols = dict(layout.columns)
+        for key in OPTIONAL_TRIPLE_KEYS:  # a JSON row may carry a key the first row left out
+            if cols[key] is None:
+                cols[key] = _first(list(row.keys()), TRIPLE_COLUMNS[key])
         question = get_text(row, cols["question"], path, line)  # type: ignore[arg-type]
         good = get_text(row, cols["good"], path, line)  # type: ignore[arg-type]
         bad = get_text(row, cols["bad"], path, line)  # type: ignore[arg-type]
@@ -342,12 +348,11 @@ def _meta_text(meta: Mapping[str, Any], key: str, path: Path, line: int, *, requ
 
 
 def _check_prompt_order(prompt: str, good: str, bad: str, gold: str, path: Path, line: int) -> None:
-    """When both replies appear verbatim in the prompt, the label must name the good one's position."""
-    if good in bad or bad in good:
+    """When each reply appears verbatim exactly once in the prompt, the label must name the good one's
+    position (a short reply such as 好 that also occurs in the instructions proves nothing)."""
+    if good in bad or bad in good or prompt.count(good) != 1 or prompt.count(bad) != 1:
         return
     at_good, at_bad = prompt.find(good), prompt.find(bad)
-    if at_good < 0 or at_bad < 0:
-        return
     shown = "回复1" if at_good < at_bad else "回复2"
     if shown != gold:
         raise DataError(
