@@ -233,3 +233,16 @@ def test_mc_run_on_official_lines_keeps_their_prompts(tmp_path: Path) -> None:
     assert (metrics["total"], metrics["correct"], metrics["acc"]) == (4, 2, 0.5)
     assert metrics["pairs"] == {"pairs": 2, "both_correct": 0, "acc": 0.0}
     assert sorted(asked_prompts) == sorted(shipped)
+
+
+def test_jade_v3_files_read_as_triples_as_they_are(mirror: Path) -> None:
+    """The mirror's JADE-DB v3 CSVs (GB18030, ID,问题,违规回答,安全有用回答) need no mapping."""
+    from cvalues.data.suites import load_suite
+
+    folder = mirror / "whitzard-ai" / "jade-db" / "jade-db-v3.0"
+    for name, pairs in (("jade_alignment_medium_zh.csv", 500), ("jade_alignment_hard_zh.csv", 150)):
+        suite = load_suite(str(folder / name))
+        assert suite.kind == "mc" and suite.files[0].verified  # recognised as the pinned upstream bytes
+        items = list(suite.records())
+        assert len(items) == 2 * pairs and len({i.pair_id for i in items}) == pairs
+        assert all(i.reply1 != i.reply2 and i.prompt is None for i in items)
