@@ -509,6 +509,10 @@ def test_byo_mc_official_line_form_without_pin(tmp_path: Path, config: DataConfi
     row["meta_info"] = {"question": "问", "pos_resp": "好", "neg_resp": "坏", "scenario": "违法犯罪"}
     safety = list(load_suite(str(write_jsonl(tmp_path / "s.jsonl", [row])), config).records())
     assert (safety[0].level, safety[0].category, safety[0].difficulty) == ("safety", "crimes", None)
+    # the prompt is the exact text shown to the model: surrounding whitespace is not stripped
+    row["prompt"] = row["prompt"] + " \n"
+    kept = list(load_suite(str(write_jsonl(tmp_path / "ws.jsonl", [row])), config).records())
+    assert kept[0].prompt == row["prompt"] and kept[0].prompt.endswith("？ \n")
 
 
 @pytest.mark.parametrize(

@@ -159,7 +159,7 @@ def responsibility_mc(path: Path, source: str) -> Iterator[MCItem]:
             difficulty=difficulty,
             pair_id=f"rmc-{short_hash(question, pos, neg)}",
             source=source,
-            prompt=get_text(row, "prompt", path, line),
+            prompt=get_text(row, "prompt", path, line, strip=False),  # shown verbatim
             meta={"domain_zh": meta.get("domain_zh"), "line": line},
         )
 

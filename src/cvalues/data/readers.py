@@ -208,8 +208,20 @@ def iter_table(path: Path, fmt: str | None = None) -> Iterator[tuple[int, Mappin
         raise DataError(f"unknown file format {fmt!r}: use .jsonl, .json or .csv", path=path)
 
 
-def get_text(row: Mapping[str, Any], key: str, path: Path | str, line: int, *, required: bool = True) -> str:
-    """The stripped text of ``row[key]``; missing or empty (when required) is a DataError."""
+def get_text(
+    row: Mapping[str, Any],
+    key: str,
+    path: Path | str,
+    line: int,
+    *,
+    required: bool = True,
+    strip: bool = True,
+) -> str:
+    """The stripped text of ``row[key]``; missing or empty (when required) is a DataError.
+
+    ``strip=False`` returns the text exactly as written (a prompt shown verbatim to a model) while
+    still treating a blank value as empty.
+    """
     if key not in row or row[key] is None:
         if not required:
             return ""
@@ -219,10 +231,9 @@ def get_text(row: Mapping[str, Any], key: str, path: Path | str, line: int, *, r
         value = str(value)
     if not isinstance(value, str):
         raise DataError(f"expected text, found {type(value).__name__}", path=path, line=line, field=key)
-    value = value.strip()
-    if required and not value:
+    if required and not value.strip():
         raise DataError("empty value", path=path, line=line, field=key)
-    return value
+    return value.strip() if strip else value
 
 
 def normalise_text(text: str) -> str:

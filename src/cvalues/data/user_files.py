@@ -378,7 +378,7 @@ def user_mc_official(
     ids = UniqueIds()
     orders = UniqueIds()
     for line, row in iter_table(path, fmt):
-        prompt = get_text(row, "prompt", path, line)
+        prompt = get_text(row, "prompt", path, line, strip=False)  # shown to the model as written
         label = get_text(row, "label", path, line)
         if label not in GOLD_LABELS:
             raise DataError(
