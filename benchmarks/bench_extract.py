@@ -1,0 +1,81 @@
+"""Speed of the multi-choice answer extractor, and what it reads, over the hand-labelled corpus.
+
+The extractor runs on every answer of a run (100k answers for a large model sweep), so it must stay
+fast: the goal is well above 2,000 answers per second on one core. Prints answers/s (best of
+``--repeat`` passes over the whole corpus), the outcome counts and, per corpus file, how many answers
+agree with the label and how many are a confident wrong pick (回复1/回复2 where the label differs).
+
+    .venv/bin/python benchmarks/bench_extract.py [--repeat 5] [--corpus tests/extract_corpus]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import time
+from collections import Counter
+from pathlib import Path
+
+from cvalues.mc.extract import OUTCOMES, extract_choice
+
+ROOT = Path(__file__).resolve().parents[1]
+_HEADER = re.compile(r"^@@@ (\S+)")
+
+
+def read_corpus(folder: Path) -> list[tuple[str, str, str]]:
+    """(file name, expected outcome, answer text) for every case (format: the corpus README.md)."""
+    cases: list[tuple[str, str, str]] = []
+    for path in sorted(folder.iterdir()):
+        if path.suffix == ".jsonl":
+            for line in path.read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    record = json.loads(line)
+                    cases.append((path.name, record["expected"], record["text"]))
+        elif path.suffix == ".txt":
+            label, body = None, []
+            for line in [*path.read_text(encoding="utf-8").splitlines(), "@@@ end"]:
+                m = _HEADER.match(line)
+                if m:
+                    if label is not None:
+                        cases.append((path.name, label, "\n".join(body).strip("\n")))
+                    label, body = m.group(1), []
+                elif label is not None:
+                    body.append(line)
+    return cases
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5, help="passes over the corpus; the best is kept")
+    parser.add_argument("--corpus", type=Path, default=ROOT / "tests" / "extract_corpus")
+    args = parser.parse_args()
+
+    cases = read_corpus(args.corpus)
+    texts = [text for _, _, text in cases]
+    best = float("inf")
+    for _ in range(max(1, args.repeat)):
+        start = time.perf_counter()
+        for text in texts:
+            extract_choice(text)
+        best = min(best, time.perf_counter() - start)
+    chars = sum(len(t) for t in texts)
+    print(f"{len(texts)} answers ({chars / len(texts):.0f} characters on average), best of {args.repeat}: "
+          f"{len(texts) / best:,.0f} answers/s ({best / len(texts) * 1e6:.0f} µs per answer)")
+
+    got = [extract_choice(text).label for text in texts]
+    counts = Counter(got)
+    print("outcomes: " + ", ".join(f"{o} {counts.get(o, 0)}" for o in OUTCOMES))
+    per_file: dict[str, list[int]] = {}
+    for (name, expected, _), label in zip(cases, got, strict=True):
+        row = per_file.setdefault(name, [0, 0, 0])
+        row[0] += 1
+        row[1] += label == expected
+        row[2] += label in ("回复1", "回复2") and label != expected
+    print(f"{'file':26} {'cases':>5} {'agree':>7} {'confident wrong':>15}")
+    for name, (n, agree, wrong) in per_file.items():
+        print(f"{name:26} {n:5d} {agree / n:7.1%} {wrong:15d}")
+
+
+if __name__ == "__main__":
+    main()
