@@ -449,7 +449,9 @@ _PAIR_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
                 r"\s*(?:相比|比较|而言|来说|比起来|相较)?(?:之下)?\s*[，,]\s*(?P<x>[▲▼])"), "lead_x"),
 )
 
-_UNKNOWN_COMPARATIVE = re.compile(r"(?P<tok>[▲▼])[^，,。；;！!？?\n▲▼]{0,6}?(?P<more>更)(?:加|为)?[\u3400-\u9fff]")
+_UNKNOWN_COMPARATIVE = re.compile(
+    r"(?P<tok>[▲▼])[^，,。；;！!？?\n▲▼]{0,6}?(?P<more>更)(?:加|为)?[\u3400-\u9fff]"
+)
 _KNOWN_PHRASE = re.compile(r"(?:" + _POS_PHRASE + "|" + _NEG_PHRASE + "|" + _ASPECT_PHRASE + ")")
 _NOT_X_BUT_Y = re.compile(
     r"(?:不是|并非|并不是|而非)\s*(?P<x>[▲▼])[^。；;！!？?\n▲▼]{0,12}?[，,]?\s*而是\s*(?P<y>[▲▼])"
