@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import gc
 import json
 import logging
 import math
@@ -185,6 +186,22 @@ def test_many_concurrent_requests_share_one_bounded_pool(server):
 def test_one_backend_works_across_event_loops(server):
     model = backend(server)
     assert run(model.generate(MSGS, SETTINGS)).text == run(model.generate(MSGS, SETTINGS)).text
+
+
+def test_session_closes_with_its_event_loop_without_aclose(server, recwarn):
+    """A caller that never calls aclose (``asyncio.run`` per call) leaks no session, connector or socket."""
+    model = backend(server)
+    for _ in range(3):
+        assert run(model.generate(MSGS, SETTINGS)).text == expected_reply()
+    del model
+    gc.collect()
+    leaks = [str(w.message) for w in recwarn if issubclass(w.category, ResourceWarning)]
+    assert leaks == []
+
+
+def test_base_url_must_be_http():
+    with pytest.raises(ValueError, match="must start with http:// or https://"):
+        load_model("openai:m", base_url="127.0.0.1:8000/v1")
 
 
 # -- log-probabilities ---------------------------------------------------------------------------

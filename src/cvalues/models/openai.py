@@ -166,6 +166,8 @@ class OpenAIBackend(ModelBackend):
         self.model = model
         self.spec = spec or f"openai:{model}"
         self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+        if not self.base_url.lower().startswith(("http://", "https://")):
+            raise ValueError(f"base_url must start with http:// or https://, got {self.base_url!r}")
         self.api_key_env = api_key_env
         self._api_key = os.environ.get(api_key_env) or None
         self.timeout = float(timeout)
@@ -209,6 +211,7 @@ class OpenAIBackend(ModelBackend):
         session = aiohttp.ClientSession(
             headers=headers,
             connector=aiohttp.TCPConnector(limit=self.concurrency, limit_per_host=0),
+            cookie_jar=aiohttp.DummyCookieJar(),  # an API needs none; saves filtering them per request
             # total and connect (which includes the wait for a pooled connection) unbounded: the run
             # engine bounds the requests in flight; each read waits at most ``timeout``
             timeout=aiohttp.ClientTimeout(
