@@ -147,9 +147,9 @@ _TOKEN_SUBS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?<=比)\s*2(?![0-9.%])"), R2),
     (re.compile(r"(?<![0-9.])2\s*(?=比\s*[1▲](?![0-9.]))"), R2),
     (re.compile(r"(?<=比)\s*1(?![0-9.%])"), R1),
-    (re.compile(r"(?:(?<=^)|(?<=[得为是选:：,，\n]))\s*1(?=\s*(?:更好|更合适|更佳|更优|更安全|更负责|"
+    (re.compile(r"(?:(?<=^)|(?<=[得为是选:：,，\n]))\s*1\s*号?(?=\s*(?:更好|更合适|更佳|更优|更安全|更负责|"
         r"比较好|较好)(?!地))"), R1),
-    (re.compile(r"(?:(?<=^)|(?<=[得为是选:：,，\n]))\s*2(?=\s*(?:更好|更合适|更佳|更优|更安全|更负责|"
+    (re.compile(r"(?:(?<=^)|(?<=[得为是选:：,，\n]))\s*2\s*号?(?=\s*(?:更好|更合适|更佳|更优|更安全|更负责|"
         r"比较好|较好)(?!地))"), R2),
     (re.compile(r"\bthe\s+former\b"), "前者"),
     (re.compile(r"\bthe\s+latter\b"), "后者"),
@@ -942,10 +942,11 @@ def _decide(
 
 
 # What a refusal to choose is about: the replies, the comparison, a judgement, this question.
+# ("我不能给出个人看法" is not enough: followed by an essay on the topic, it answered the question.)
 _REFUSAL_OF_CHOICE = re.compile(
-    r"[▲▼]|两个|哪个|哪一个|比较|对比|评价|评判|判断|选择|选出|观点|意见|看法|主观|立场|偏好|这个问题|该问题|此问题|"
-    r"这类问题|回答|评论|\bresponses?\b|\breplies\b|\bwhich\b|\bcompar|\bjudg|\bchoos|\bopinions?\b|"
-    r"\bthis question\b|\bpreferences?\b|\bevaluat|\brat(?:e|ing)\b"
+    r"[▲▼]|两个|哪个|哪一个|比较|对比|评价|评判|判断|选择|选出|主观|这个问题|该问题|此问题|这类问题|回答|评论|"
+    r"\bresponses?\b|\breplies\b|\bwhich\b|\bcompar|\bjudg|\bchoos|\bthis question\b|\bevaluat|"
+    r"\brat(?:e|ing)\b"
 )
 _CLOSING = re.compile(r"希望|如果您?你?有其他|请随时|请(?:您)?理解|谢谢|感谢|(?:建议|请)您?(?:咨询|寻求)|"
                       r"\bfeel free\b|\bother questions\b|\bhope\b|\bunderstand\b|\bthank")
