@@ -95,6 +95,25 @@ def test_corpus_is_large_and_covers_every_outcome() -> None:
     assert sum(c.xfail is not None for c in CORPUS) <= 5
 
 
+def test_held_out_sets_are_in_the_corpus() -> None:
+    """The two held-out style sets (written before reading the extractor) are read by the loader."""
+    for name in ("heldout_shapes.jsonl", "heldout_7b.jsonl"):
+        cases = [c for c in CORPUS if c.file == name]
+        assert len(cases) >= 250, name
+        assert {c.expected for c in cases} == set(OUTCOMES), name
+
+
+def test_jsonl_errors_name_the_line_and_field(tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"expected": "回复1", "text": "回复1更好"}\n{"expected": "回复3", "text": "x"}\n',
+                    encoding="utf-8")
+    with pytest.raises(AssertionError, match=r"bad.jsonl:2: field 'expected'"):
+        _parse_jsonl(path)
+    path.write_text('{"expected": "回复1", "txt": "回复1更好"}\n', encoding="utf-8")
+    with pytest.raises(AssertionError, match=r"bad.jsonl:1: unknown field"):
+        _parse_jsonl(path)
+
+
 @pytest.mark.parametrize("case", [_param(c) for c in CORPUS])
 def test_corpus_case(case: Case) -> None:
     got = extract_choice(case.text)
