@@ -5,6 +5,12 @@ the client side only: request building and keys, httpx, JSON, the SQLite commit 
 progress accounting. For each concurrency C the bound is ``C / latency`` items per second; the goal is
 at least 90% of it up to C = 64, with under 1 ms of client CPU per item.
 
+Three measures per level: the engine alone (an in-process backend that sleeps), the engine with the
+openai backend over HTTP, and, as the reference of what this server and this machine allow, a bare
+asyncio HTTP/1.1 client with no engine and no store (one keep-alive connection per worker, a
+pre-built request, ``Content-Length`` framing): the gap between it and the bound is the server's
+and the kernel's share, not the harness's.
+
     .venv/bin/python benchmarks/bench_throughput.py [--latency 0.1] [--seconds 3] [--concurrency 1 4 16 64]
 """
 
@@ -12,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -95,6 +102,40 @@ async def one_level(
     return wall, cpu
 
 
+async def bare_http_level(base_url: str, concurrency: int, n: int) -> tuple[float, float]:
+    """``n`` chat requests from ``concurrency`` bare keep-alive connections; (wall s, CPU s)."""
+    host, port = base_url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)
+    path = base_url.split("//", 1)[1].split("/", 1)[1]
+    left = n
+
+    async def worker(w: int) -> None:
+        nonlocal left
+        reader, writer = await asyncio.open_connection(host, int(port))
+        try:
+            i = 0
+            while left > 0:
+                left -= 1
+                body = json.dumps(
+                    {"model": "bench", "messages": [{"role": "user", "content": f"第{w}-{i}个问题"}]},
+                    ensure_ascii=False,
+                ).encode()
+                head = f"POST /{path}/chat/completions HTTP/1.1\r\nHost: {host}\r\n"
+                head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+                writer.write(head.encode() + body)
+                lines = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+                length = next(int(x.split(":")[1]) for x in lines if x.lower().startswith("content-length:"))
+                answer = json.loads(await reader.readexactly(length))
+                if lines[0].split()[1] != "200" or "choices" not in answer:
+                    raise RuntimeError(f"bare client: unexpected answer {lines[0]!r}")
+                i += 1
+        finally:
+            writer.close()
+
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    await asyncio.gather(*(worker(w) for w in range(concurrency)))
+    return time.perf_counter() - t0, time.process_time() - cpu0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--latency", type=float, default=0.1, help="server latency per request, seconds")
@@ -116,9 +157,20 @@ def main() -> None:
             report(c, n, wall, cpu, args.latency, None)
 
         proc, base_url = start_server(args.latency)
-        print(f"\nopenai backend over HTTP: server {base_url}, latency {args.latency * 1000:.0f} ms")
-        print(header)
         try:
+            print(f"\nbare HTTP client (reference, no engine): server {base_url}")
+            print(header)
+            for c in args.concurrency:
+                n = max(20, int(c / args.latency * args.seconds))
+                asyncio.run(bare_http_level(base_url, c, c))  # warm-up: imports, server code paths
+                server0 = process_cpu_seconds(proc.pid)
+                wall, cpu = asyncio.run(bare_http_level(base_url, c, n))
+                server1 = process_cpu_seconds(proc.pid)
+                server = None if server0 is None or server1 is None else (server1 - server0) / n
+                report(c, n, wall, cpu, args.latency, server)
+
+            print(f"\nopenai backend over HTTP: server {base_url}, latency {args.latency * 1000:.0f} ms")
+            print(header)
             for c in args.concurrency:
                 n = max(20, int(c / args.latency * args.seconds))
                 server0 = process_cpu_seconds(proc.pid)
