@@ -6,9 +6,9 @@ accept ``POST {base_url}/chat/completions``; only the base URL, the key and a fe
 Transport. One ``aiohttp.ClientSession`` per event loop, reused by every request, with a connection
 pool sized for ``concurrency`` (waiting for a free connection never times out; the run engine bounds
 the number in flight). aiohttp rather than httpx because the client's CPU is the limit of a large
-run: httpx costs about 2 ms of CPU per request and its pool rescans every connection per queued
-request, so at 64 connections a run saturates a core at 15% of the server's throughput; aiohttp
-(C-accelerated HTTP parsing, an O(1) pool) costs about a tenth of that (figures in ``docs/runs.md``).
+run: httpx costs 1.3-1.8 ms of CPU per request and its pool rescans every connection per queued
+request, so at 64 connections a run saturated a core at 15% of the server's throughput; aiohttp
+(C-accelerated HTTP parsing, an O(1) pool) costs 0.3-0.6 ms and reaches about 90% (``docs/runs.md``).
 The API key is read once from the environment variable named by ``api_key_env`` and sent as
 ``Authorization: Bearer ...``; it is never logged and is masked in error messages.
 
