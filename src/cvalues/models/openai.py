@@ -117,7 +117,7 @@ class OpenAIBackend(ModelBackend):
     :param base_url: e.g. ``http://127.0.0.1:8000/v1``; default ``$OPENAI_BASE_URL`` or OpenAI's.
     :param api_key_env: environment variable holding the key (default ``OPENAI_API_KEY``); when it is
         unset no ``Authorization`` header is sent (local servers need none).
-    :param timeout: seconds for one request (read/write; connecting gets at most 30).
+    :param timeout: seconds the answer may go without data arriving (connecting gets at most 30).
     :param concurrency: connection pool size and :attr:`default_concurrency` (default 16).
     :param max_retries: retries after the first attempt (default 6).
     :param retry_base_wait: first backoff in seconds (default 1), doubling each retry...
