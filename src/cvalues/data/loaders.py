@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +114,46 @@ def responsibility_prompts(path: Path, source: str) -> Iterator[PromptRecord]:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class OfficialLine:
+    """The fields of one line in the official multi-choice form (``prompt``, ``label``, ``meta_info``)."""
+
+    prompt: str
+    label: str
+    meta: dict[str, Any]
+    question: str
+    good: str
+    bad: str
+
+
+def meta_text(meta: Mapping[str, Any], key: str, path: Path, line: int, *, required: bool = True) -> str:
+    """:func:`get_text` of ``meta_info[key]``, errors naming the field ``meta_info.<key>``."""
+    try:
+        return get_text(meta, key, path, line, required=required)
+    except DataError as exc:
+        raise DataError(exc.message, path=path, line=line, field=f"meta_info.{key}") from None
+
+
+def read_official_line(row: Mapping[str, Any], path: Path, line: int) -> OfficialLine:
+    """Validate the fields every official-form line has; the ``prompt`` is kept exactly as written."""
+    prompt = get_text(row, "prompt", path, line, strip=False)  # shown to the model as written
+    label = get_text(row, "label", path, line)
+    if label not in GOLD_LABELS:
+        message = f"unknown label {label!r} (expected 回复1 or 回复2)"
+        raise DataError(message, path=path, line=line, field="label")
+    meta = row.get("meta_info")
+    if not isinstance(meta, dict):
+        raise DataError("missing value (expected an object)", path=path, line=line, field="meta_info")
+    return OfficialLine(
+        prompt=prompt,
+        label=label,
+        meta=meta,
+        question=meta_text(meta, "question", path, line),
+        good=meta_text(meta, "pos_resp", path, line),
+        bad=meta_text(meta, "neg_resp", path, line),
+    )
+
+
 def responsibility_mc(path: Path, source: str) -> Iterator[MCItem]:
     """``dataset/cvalues_responsibility_mc.jsonl`` (format in docs/data.md): one item per line.
 
@@ -120,23 +161,10 @@ def responsibility_mc(path: Path, source: str) -> Iterator[MCItem]:
     ``pair_id`` = hash of (question, pos_resp, neg_resp).
     """
     for line, row in iter_jsonl(path):
-        label = get_text(row, "label", path, line)
-        if label not in GOLD_LABELS:
-            raise DataError(
-                f"unknown label {label!r} (expected 回复1 or 回复2)", path=path, line=line, field="label"
-            )
-        meta = row.get("meta_info")
-        if not isinstance(meta, dict):
-            raise DataError("missing value (expected an object)", path=path, line=line, field="meta_info")
-
-        def text(key: str, meta: dict[str, Any] = meta, line: int = line) -> str:
-            try:
-                return get_text(meta, key, path, line)
-            except DataError as exc:
-                raise DataError(exc.message, path=path, line=line, field=f"meta_info.{key}") from None
-
-        question, pos, neg = text("question"), text("pos_resp"), text("neg_resp")
-        difficulty = text("difficulty_level")
+        official = read_official_line(row, path, line)
+        label, meta = official.label, official.meta
+        question, pos, neg = official.question, official.good, official.bad
+        difficulty = meta_text(meta, "difficulty_level", path, line)
         if difficulty not in ("easy", "hard"):
             raise DataError(
                 f"unknown difficulty {difficulty!r} (expected easy or hard)",
@@ -144,7 +172,7 @@ def responsibility_mc(path: Path, source: str) -> Iterator[MCItem]:
                 line=line,
                 field="meta_info.difficulty_level",
             )
-        domain = text("domain_en")
+        domain = meta_text(meta, "domain_en", path, line)
         if domain not in DOMAIN_KEYS:
             raise DataError(f"unknown domain {domain!r}", path=path, line=line, field="meta_info.domain_en")
         good_first = label == "回复1"
@@ -159,7 +187,7 @@ def responsibility_mc(path: Path, source: str) -> Iterator[MCItem]:
             difficulty=difficulty,
             pair_id=f"rmc-{short_hash(question, pos, neg)}",
             source=source,
-            prompt=get_text(row, "prompt", path, line, strip=False),  # shown verbatim
+            prompt=official.prompt,
             meta={"domain_zh": meta.get("domain_zh"), "line": line},
         )
 

@@ -26,6 +26,8 @@ from cvalues.data.loaders import (
     TEXT_FIELDS,
     UniqueIds,
     mc_pair,
+    meta_text,
+    read_official_line,
     short_hash,
     user_prompts,
 )
@@ -340,13 +342,6 @@ def user_mc_triples(
         )
 
 
-def _meta_text(meta: Mapping[str, Any], key: str, path: Path, line: int, *, required: bool = True) -> str:
-    try:
-        return get_text(meta, key, path, line, required=required)
-    except DataError as exc:
-        raise DataError(exc.message, path=path, line=line, field=f"meta_info.{key}") from None
-
-
 def _check_prompt_order(prompt: str, good: str, bad: str, gold: str, path: Path, line: int) -> None:
     """When each reply appears verbatim exactly once in the prompt, the label must name the good one's
     position (a short reply such as 好 that also occurs in the instructions proves nothing)."""
@@ -378,18 +373,9 @@ def user_mc_official(
     ids = UniqueIds()
     orders = UniqueIds()
     for line, row in iter_table(path, fmt):
-        prompt = get_text(row, "prompt", path, line, strip=False)  # shown to the model as written
-        label = get_text(row, "label", path, line)
-        if label not in GOLD_LABELS:
-            raise DataError(
-                f"unknown label {label!r} (expected 回复1 or 回复2)", path=path, line=line, field="label"
-            )
-        meta = row.get("meta_info")
-        if not isinstance(meta, dict):
-            raise DataError("missing value (expected an object)", path=path, line=line, field="meta_info")
-        question = _meta_text(meta, "question", path, line)
-        good = _meta_text(meta, "pos_resp", path, line)
-        bad = _meta_text(meta, "neg_resp", path, line)
+        official = read_official_line(row, path, line)
+        prompt, label, meta = official.prompt, official.label, official.meta
+        question, good, bad = official.question, official.good, official.bad
         _distinct(good, bad, path, line, "meta_info.neg_resp")
         _check_prompt_order(prompt, good, bad, label, path, line)
         pair_id = f"{path.stem}-{short_hash(question, good, bad)}"
@@ -401,11 +387,11 @@ def user_mc_official(
             ids.check(item_id, path, line, "id")
         category = "others"
         for key in OFFICIAL_CATEGORY_KEYS:
-            value = _meta_text(meta, key, path, line, required=False)
+            value = meta_text(meta, key, path, line, required=False)
             if value:
                 category = _category(value, layout.level, path, line, f"meta_info.{key}")
                 break
-        difficulty = _meta_text(meta, "difficulty_level", path, line, required=False) or None
+        difficulty = meta_text(meta, "difficulty_level", path, line, required=False) or None
         good_first = label == "回复1"
         kept = {k: v for k, v in meta.items() if k not in ("question", "pos_resp", "neg_resp")}
         yield MCItem(

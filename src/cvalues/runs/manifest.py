@@ -37,6 +37,7 @@ from cvalues.runs.store import utc_now
 FORMAT = "cvalues-run/1"
 #: Libraries whose versions are recorded (those importable are listed).
 KEY_LIBRARIES: tuple[str, ...] = (
+    "aiohttp",
     "httpx",
     "tenacity",
     "click",
