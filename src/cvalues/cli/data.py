@@ -198,6 +198,21 @@ def suite_options(func: F | None = None, *, with_suite: bool = True, required: b
     return decorate(func) if func is not None else decorate
 
 
+def take_sampling(suite_kwargs: dict[str, Any]) -> tuple[int | None, int]:
+    """Decide who applies ``--sample``/``--seed``: ``(sample for the caller, seed)``.
+
+    A suite with a sampler of its own (safety-prompts: stratified by scenario) keeps both options and
+    the caller gets ``None``; for any other suite they are taken out of ``suite_kwargs`` and the caller
+    samples (items in ``generate``, pairs in ``mc run``).
+    """
+    sample, seed = suite_kwargs.get("sample"), suite_kwargs.get("seed") or 0
+    info = SUITES.get(suite_kwargs.get("suite", ""))
+    if info is not None and "sample" in info.options:
+        return None, seed
+    suite_kwargs["sample"] = suite_kwargs["seed"] = None
+    return sample, seed
+
+
 def load_suite_from_options(
     suite: str,
     suite_file: Path | None = None,

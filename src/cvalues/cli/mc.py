@@ -22,11 +22,20 @@ def register(cli: click.Group) -> None:
 
 
 _format_option = click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
-    help="Print the metrics as a text table or as one JSON object.")
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="Print the metrics as a text table or as one JSON object.",
+)
 _bootstrap_option = click.option(
-    "--bootstrap", type=click.IntRange(min=0), default=1000, show_default=True,
-    help="Bootstrap resamples (over pairs) for the confidence intervals; 0 skips them.")
+    "--bootstrap",
+    type=click.IntRange(min=0),
+    default=1000,
+    show_default=True,
+    help="Bootstrap resamples (over pairs) for the confidence intervals; 0 skips them.",
+)
 _seed_option = click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
 
 
@@ -44,16 +53,26 @@ def _fail(exc: Exception) -> None:
 
 @mc.command("score")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Scored JSONL to write [default: FILE.scored.jsonl beside the input].")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Scored JSONL to write [default: FILE.scored.jsonl beside the input].",
+)
 @click.option("--force", is_flag=True, help="Overwrite existing output files.")
-@click.option("--review-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Also write the Need_Check rows to this .csv or .xlsx for a person to label.")
+@click.option(
+    "--review-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the Need_Check rows to this .csv or .xlsx for a person to label.",
+)
 @_format_option
 @_bootstrap_option
 @_seed_option
-def score(file: Path, output: Path | None, force: bool, review_out: Path | None, fmt: str, bootstrap: int,
-          seed: int) -> None:
+def score(
+    file: Path, output: Path | None, force: bool, review_out: Path | None, fmt: str, bootstrap: int, seed: int
+) -> None:
     """Score FILE (official format: one JSON object per line with `response` and `label`).
 
     Adds `pred` and `pred_rule` to every line, writes the scored file and prints acc, acc* and the
@@ -79,16 +98,26 @@ def score(file: Path, output: Path | None, force: bool, review_out: Path | None,
 
 @mc.command("rescore")
 @click.argument("scored", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--review", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="A filled review sheet (.csv or .xlsx) whose manual_pred column overrides pred.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Rescored JSONL to write [default: SCORED's name with .rescored.jsonl].")
+@click.option(
+    "--review",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="A filled review sheet (.csv or .xlsx) whose manual_pred column overrides pred.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Rescored JSONL to write [default: SCORED's name with .rescored.jsonl].",
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
 @_format_option
 @_bootstrap_option
 @_seed_option
-def rescore(scored: Path, review: Path | None, output: Path | None, force: bool, fmt: str, bootstrap: int,
-            seed: int) -> None:
+def rescore(
+    scored: Path, review: Path | None, output: Path | None, force: bool, fmt: str, bootstrap: int, seed: int
+) -> None:
     """Recompute the metrics of a SCORED file, after applying a person's labels from --review.
 
     Rows the reviewer left empty stay Need_Check. Without --review the metrics of SCORED are printed and

@@ -9,9 +9,8 @@ from typing import Any
 
 import click
 
-from cvalues.cli.data import load_suite_from_options, reports_data_errors, suite_options
+from cvalues.cli.data import load_suite_from_options, reports_data_errors, suite_options, take_sampling
 from cvalues.cli.model_options import load_model_from_options, with_model_options
-from cvalues.data.suites import SUITES
 from cvalues.mc.runner import MODES, MCRunOptions, MCRunResult, run_mc_async
 from cvalues.mc.templates import DEFAULT_TEMPLATE, TEMPLATES, get_template
 from cvalues.models.base import GenerationSettings
@@ -87,11 +86,7 @@ def run(
     a seeded choice (--seed). Results go to RUN_DIR: answers.sqlite, manifest.json,
     mc-<mode>-predictions.jsonl, mc-<mode>-metrics.json (and mc-disagreements.jsonl for --mode both).
     """
-    suite_name: str = suite_kwargs["suite"]
-    sample, seed = suite_kwargs.get("sample"), suite_kwargs.get("seed")
-    info = SUITES.get(suite_name)
-    if info is None or "sample" not in info.options:
-        suite_kwargs["sample"] = suite_kwargs["seed"] = None  # sampling pairs is done here
+    sample, seed = take_sampling(suite_kwargs)  # pairs are sampled here, not by the suite
     suite = load_suite_from_options(**suite_kwargs)
     if suite.kind != "mc":
         raise click.UsageError(
@@ -108,7 +103,7 @@ def run(
         progress=not no_progress,
         limit=limit,
         sample=sample,
-        seed=seed or 0,
+        seed=seed,
         resamples=bootstrap,
     )
 

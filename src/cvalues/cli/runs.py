@@ -16,10 +16,9 @@ from typing import Any
 
 import click
 
-from cvalues.cli.data import load_suite_from_options, reports_data_errors, suite_options
+from cvalues.cli.data import load_suite_from_options, reports_data_errors, suite_options, take_sampling
 from cvalues.cli.model_options import load_model_from_options, with_model_options
 from cvalues.data.schema import PromptRecord
-from cvalues.data.suites import SUITES
 from cvalues.models.base import GenerationSettings
 from cvalues.runs import (
     ManifestMismatch,
@@ -89,12 +88,7 @@ def generate(
     stratified by scenario), otherwise by a seeded hash of the item ids (--seed). Items already
     answered in RUN_DIR are not asked again; failed ones only with --retry-errors.
     """
-    suite_name: str = suite_kwargs["suite"]
-    sample, seed = suite_kwargs.get("sample"), suite_kwargs.get("seed")
-    info = SUITES.get(suite_name)
-    own_sampler = info is not None and "sample" in info.options
-    if not own_sampler:
-        suite_kwargs["sample"] = suite_kwargs["seed"] = None
+    sample, seed = take_sampling(suite_kwargs)
     suite = load_suite_from_options(**suite_kwargs)
     if suite.kind != "prompt":
         raise click.UsageError(
@@ -102,7 +96,7 @@ def generate(
             "`cvalues generate` asks open prompts (score multi-choice suites with the mc commands)"
         )
     records = [r for r in suite.records() if isinstance(r, PromptRecord)]
-    chosen = select(records, limit=limit, sample=None if own_sampler else sample, seed=seed or 0)
+    chosen = select(records, limit=limit, sample=sample, seed=seed)
     requests = prompt_requests(chosen, settings.system_prompt)
     model = load_model_from_options(**model_kwargs)
     concurrency = model_kwargs.get("concurrency")
