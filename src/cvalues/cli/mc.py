@@ -21,15 +21,15 @@ def register(cli: click.Group) -> None:
     cli.add_command(mc)
 
 
-_format_option = click.option(
+format_option = click.option(
     "--format",
     "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
+    type=click.Choice(["text", "table", "json"]),
+    default="text",
     show_default=True,
-    help="Print the metrics as a text table or as one JSON object.",
+    help="Print the metrics as a text table (text, or its alias table) or as one JSON object.",
 )
-_bootstrap_option = click.option(
+bootstrap_option = click.option(
     "--bootstrap",
     type=click.IntRange(min=0),
     default=1000,
@@ -67,8 +67,8 @@ def _fail(exc: Exception) -> None:
     default=None,
     help="Also write the Need_Check rows to this .csv or .xlsx for a person to label.",
 )
-@_format_option
-@_bootstrap_option
+@format_option
+@bootstrap_option
 @_seed_option
 def score(
     file: Path, output: Path | None, force: bool, review_out: Path | None, fmt: str, bootstrap: int, seed: int
@@ -112,8 +112,8 @@ def score(
     help="Rescored JSONL to write [default: SCORED's name with .rescored.jsonl].",
 )
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
-@_format_option
-@_bootstrap_option
+@format_option
+@bootstrap_option
 @_seed_option
 def rescore(
     scored: Path, review: Path | None, output: Path | None, force: bool, fmt: str, bootstrap: int, seed: int

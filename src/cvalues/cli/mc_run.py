@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from cvalues.cli.data import load_suite_from_options, reports_data_errors, suite_options, take_sampling
+from cvalues.cli.mc import bootstrap_option, format_option
 from cvalues.cli.model_options import load_model_from_options, with_model_options
 from cvalues.mc.runner import MODES, MCRunOptions, MCRunResult, run_mc_async
 from cvalues.mc.templates import DEFAULT_TEMPLATE, TEMPLATES, get_template
@@ -49,13 +50,7 @@ def register(cli: click.Group) -> None:
 )
 @click.option("--limit", type=click.IntRange(min=0), default=None, help="Only the first N pairs.")
 @click.option("--retry-errors", is_flag=True, help="Ask again the items whose stored result is a failure.")
-@click.option(
-    "--bootstrap",
-    type=click.IntRange(min=0),
-    default=1000,
-    show_default=True,
-    help="Bootstrap resamples (0: none).",
-)
+@bootstrap_option
 @click.option(
     "--review-out",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -63,7 +58,7 @@ def register(cli: click.Group) -> None:
     help="generate mode: write the Need_Check answers to a .csv/.xlsx sheet for a person; apply it with "
     "`cvalues mc rescore RUN_DIR/mc-generate-predictions.jsonl --review SHEET`.",
 )
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@format_option
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @reports_data_errors
 def run(
