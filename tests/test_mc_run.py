@@ -104,6 +104,11 @@ def test_compare_modes_tabulates_disagreements() -> None:
     assert [x["item_id"] for x in d.items] == ["b"]
 
 
+def mc_run_args(server: OpenAIServer, *args: str) -> list[str]:
+    """`cvalues mc run` against the local server with model `m`, then ``args``."""
+    return ["mc", "run", "--model", "openai:m", "--base-url", server.base_url, *args]
+
+
 def _run(model, suite, run_dir: Path, **kw):
     async def go():
         try:
@@ -171,13 +176,8 @@ def test_cli_mc_run_scores_exactly_and_reports_position_bias(mirror: Path, tmp_p
     """Always 回复1 after some analysis: acc 50%, no pair right twice, full 回复1 position bias."""
     answer = "两个回复都谈到了这个问题。回复2有一定道理，但综合来看，我认为回复1更好。"
     with OpenAIServer(responder=lambda messages: answer) as server:
-        args = [
-            "mc",
-            "run",
-            "--model",
-            "openai:m",
-            "--base-url",
-            server.base_url,
+        args = mc_run_args(
+            server,
             "--suite",
             "safety-mc",
             "--sample",
@@ -187,7 +187,7 @@ def test_cli_mc_run_scores_exactly_and_reports_position_bias(mirror: Path, tmp_p
             "--no-progress",
             "--format",
             "json",
-        ]
+        )
         out = CliRunner().invoke(cli, args)
         assert out.exit_code == 0, out.output
         asked = server.stats()["requests"] if "requests" in server.stats() else None
@@ -226,13 +226,8 @@ def test_cli_mc_run_rejects_a_prompt_suite(mirror: Path, tmp_path: Path) -> None
 
 def test_cli_mc_run_failures_are_reported_not_scored(mirror: Path, tmp_path: Path) -> None:
     with OpenAIServer(fault_rates={"500": 1.0}) as server:
-        args = [
-            "mc",
-            "run",
-            "--model",
-            "openai:m",
-            "--base-url",
-            server.base_url,
+        args = mc_run_args(
+            server,
             "--suite",
             "safety-mc",
             "--limit",
@@ -242,7 +237,7 @@ def test_cli_mc_run_failures_are_reported_not_scored(mirror: Path, tmp_path: Pat
             "--run-dir",
             str(tmp_path / "r"),
             "--no-progress",
-        ]
+        )
         out = CliRunner().invoke(cli, args)
         assert out.exit_code == 1
         assert "4 failed" in out.output and "--retry-errors" in out.output
@@ -266,13 +261,8 @@ def test_cli_mc_run_review_sheet_round_trip(mirror: Path, tmp_path: Path) -> Non
 
     sheet = tmp_path / "review.csv"
     with OpenAIServer(responder=responder) as server:
-        args = [
-            "mc",
-            "run",
-            "--model",
-            "openai:m",
-            "--base-url",
-            server.base_url,
+        args = mc_run_args(
+            server,
             "--suite",
             "safety-mc",
             "--limit",
@@ -282,7 +272,7 @@ def test_cli_mc_run_review_sheet_round_trip(mirror: Path, tmp_path: Path) -> Non
             "--no-progress",
             "--review-out",
             str(sheet),
-        ]
+        )
         out = CliRunner().invoke(cli, args)
         assert out.exit_code == 0, out.output
         again = CliRunner().invoke(cli, args)  # a second run must not overwrite a sheet being filled
