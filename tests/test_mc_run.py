@@ -241,6 +241,7 @@ def test_cli_mc_run_failures_are_reported_not_scored(mirror: Path, tmp_path: Pat
         out = CliRunner().invoke(cli, args)
         assert out.exit_code == 1
         assert "4 failed" in out.output and "--retry-errors" in out.output
+        assert "4 x ModelError" in out.output and "500" in out.output  # the cause is shown
         server.configure(fault_rates={})
         out = CliRunner().invoke(cli, [*args, "--retry-errors"])
         assert out.exit_code == 0, out.output

@@ -150,11 +150,16 @@ def _print_result(result: MCRunResult, fmt: str) -> None:
         f"{result.items} items ({result.pairs} pairs): {s.cached} answers from earlier sessions, "
         f"{s.ok} new, {s.unanswered} failed, in {s.elapsed_s:.1f}s"
     )
+    for cause, n in list(s.errors_by_cause.items())[:5]:
+        click.echo(f"  {n} x {cause[:200]}")
     for mode, r in result.modes.items():
         click.echo(f"\n== {mode} ==")
         click.echo(r.report.render())
         if r.failed:
-            click.echo(f"{len(r.failed)} items failed and are not scored; rerun with --retry-errors.")
+            click.echo(
+                f"{len(r.failed)} items failed and are not scored (causes in mc-{mode}-errors.jsonl); "
+                "rerun with --retry-errors."
+            )
     d = result.disagreement
     if d is not None and d.compared:
         click.echo(
