@@ -213,3 +213,34 @@ def test_atomic_write_refuses_and_keeps_existing(tmp_path: Path) -> None:
     official.atomic_write_bytes(target, b"new", force=True)
     assert target.read_text() == "new"
     assert [p.name for p in tmp_path.iterdir()] == ["x.txt"]
+
+
+def test_lines_holding_unicode_line_separators_are_one_line(tmp_path: Path) -> None:
+    """json.dumps(ensure_ascii=False) leaves U+2028 / U+0085 raw: they must not split a JSON line."""
+    rows = [{"id": "x", "response": "回复1更好\u2028理由如下", "label": "回复1"},
+            {"id": "y", "response": "回复2\x85更好", "label": "回复2"}]
+    src = write_jsonl(tmp_path / "a.jsonl", rows)
+    assert [r.item_id for r in official.parse_official(src)] == ["x", "y"]
+
+
+def test_review_sheets_hold_answers_as_text_never_formulas(tmp_path: Path) -> None:
+    rows = [{"id": "x", "response": "嗯\u0001\u001b[0m 无法判断", "label": "回复1"},
+            {"id": "y", "response": "=HYPERLINK(\"http://x\")", "label": "回复2"}]
+    scored = official.score_rows(official.parse_official(write_jsonl(tmp_path / "a.jsonl", rows)))
+    assert [r.pred for r in scored] == ["Need_Check", "Need_Check"]
+    assert official.export_review(scored, tmp_path / "r.xlsx") == 2
+    ws = load_workbook(tmp_path / "r.xlsx").active
+    cells = [c for row in ws.iter_rows(min_row=2) for c in row if c.value is not None]
+    assert all(c.data_type != "f" for c in cells)
+    assert ws["C3"].value == "=HYPERLINK(\"http://x\")" and ws["C2"].value == "嗯[0m 无法判断"
+    official.export_review(scored, tmp_path / "r.csv")
+    texts = [r["response"] for r in csv.DictReader((tmp_path / "r.csv").open(encoding="utf-8-sig"))]
+    assert texts[1] == "'=HYPERLINK(\"http://x\")"
+
+
+def test_score_never_overwrites_its_own_input(tmp_path: Path) -> None:
+    src = write_jsonl(tmp_path / "a.scored.jsonl", [{"id": "x", "response": "回复1更好", "label": "回复1"}])
+    before = src.read_bytes()
+    result = CliRunner().invoke(cli, ["mc", "score", str(src), "--force"])
+    assert result.exit_code != 0 and "input file" in result.output
+    assert src.read_bytes() == before

@@ -81,6 +81,15 @@ def test_predict_from_logprobs_argmax_bound_and_tie() -> None:
     assert predict_from_logprobs(OFFICIAL_V1, [bound, -2.0])[:2] == ("Need_Check", "logprob:bound")
     # a bounded loser does not make the winner doubtful
     assert predict_from_logprobs(OFFICIAL_V1, [-0.1, CandidateLogprob(-3.0, upper_bound=True)])[0] == "回复1"
+    # both labels missing from the server's alternatives: equal bounds prove nothing
+    both = [CandidateLogprob(-3.0, upper_bound=True), CandidateLogprob(-3.0, upper_bound=True)]
+    assert predict_from_logprobs(OFFICIAL_V1, both)[:2] == ("Need_Check", "logprob:bound")
+    # an exact value tied with a bound wins: the bounded one can only be lower
+    tied = [CandidateLogprob(-3.0, upper_bound=True), CandidateLogprob(-3.0, given_prefix="回复")]
+    assert predict_from_logprobs(OFFICIAL_V1, tied)[:2] == ("回复2", "logprob:argmax")
+    # numerical failures are never a pick (NaN would otherwise always fall to 回复1)
+    for values in ([math.nan, -1.0], [-1.0, math.nan], [math.nan, math.nan], [math.inf, -1.0]):
+        assert predict_from_logprobs(OFFICIAL_V1, values)[:2] == ("Need_Check", "logprob:nan")
 
 
 def test_logprob_label_score_is_logsumexp_of_its_forms() -> None:

@@ -253,3 +253,29 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted_run(tmp_path):
     assert len(counts) == n and max(counts.values()) <= 2
     assert len(asked_twice) <= concurrency
     assert sum(counts.values()) == n + len(asked_twice)
+
+
+def test_replay_items_with_the_same_prompt_keep_their_own_answers(tmp_path):
+    """Two items with one text are two answers: a replay file's per-item answers survive into the export."""
+    prompts, replies = tmp_path / "p.jsonl", tmp_path / "r.jsonl"
+    prompts.write_text('{"id":"a","text":"你好吗？"}\n{"id":"b","text":"你好吗？"}\n', encoding="utf-8")
+    replies.write_text('{"id":"a","response":"A"}\n{"id":"b","response":"B"}\n', encoding="utf-8")
+    run_dir, out = tmp_path / "run", tmp_path / "o.jsonl"
+    result = invoke(
+        [
+            "generate",
+            "--model",
+            f"replay:{replies}",
+            "--suite",
+            str(prompts),
+            "--run-dir",
+            str(run_dir),
+            "--no-progress",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    assert "2 items: 2 answered" in result.output
+    result = invoke(["runs", "export", str(run_dir), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in out.open(encoding="utf-8")]
+    assert {r["item_id"]: r["text"] for r in rows} == {"a": "A", "b": "B"}

@@ -235,12 +235,14 @@ def test_logprob_requests_and_duplicates(tmp_path):
     model = EchoModel()
     reqs = [
         Request("mc1", chat_messages("哪个更好？"), kind="logprobs", candidates=("回复1", "回复2")),
-        Request("mc1-again", chat_messages("哪个更好？"), kind="logprobs", candidates=("回复1", "回复2")),
+        Request("mc1", chat_messages("哪个更好？"), kind="logprobs", candidates=("回复1", "回复2")),
         Request("gen", chat_messages("哪个更好？")),
+        Request("other-item", chat_messages("哪个更好？")),  # same text, its own answer
     ]
     with RunStore(tmp_path / "a.sqlite") as store:
         s = execute(model, reqs, store=store, settings=SETTINGS, progress=False)
-        assert (s.total, s.unique, s.asked) == (3, 2, 2)
+        assert (s.total, s.unique, s.asked) == (4, 3, 3)
+        assert {a.item_id for a in store.answers()} == {"mc1", "gen", "other-item"}
         fp = model_fingerprint(model)
         got = store.get_many([r.key(fp, SETTINGS) for r in reqs])
         lp = got[reqs[1].key(fp, SETTINGS)]
@@ -248,7 +250,7 @@ def test_logprob_requests_and_duplicates(tmp_path):
         assert got[reqs[2].key(fp, SETTINGS)].text == "答:哪个更好？"
         # logprob keys do not depend on decoding settings; generate keys do
         s = execute(model, reqs, store=store, settings=GenerationSettings(max_tokens=99), progress=False)
-        assert (s.cached, s.asked) == (1, 1)
+        assert (s.cached, s.asked) == (1, 2)
 
 
 def test_manifest_records_sessions_and_refuses_other_configurations(tmp_path):

@@ -29,8 +29,10 @@ FP = model_fingerprint(Described("openai:m"))
 
 def test_key_is_stable_and_ignores_bookkeeping():
     a = Request("1", chat_messages("你好"), meta={"x": 1})
-    b = Request("other-id", (ChatMessage("user", "你好"),), meta={"y": 2})
+    b = Request("1", (ChatMessage("user", "你好"),), meta={"y": 2})
     assert a.key(FP, S) == b.key(FP, S)
+    # another item with the same text is another key: it keeps its own answer
+    assert a.key(FP, S) != Request("other-id", chat_messages("你好")).key(FP, S)
     assert len(a.key(FP, S)) == 64
     assert a == b.__class__("1", b.messages)  # meta is not compared
     assert a.key(FP, S) == Request("1", [ChatMessage("user", "你好")]).key(FP, S)  # list -> tuple
@@ -108,3 +110,9 @@ def test_select_is_deterministic_nested_and_order_preserving():
     with pytest.raises(TypeError, match="id_of"):
         select([1, 2], sample=1)
     assert select([1, 2, 3], sample=3, id_of=str) == [1, 2, 3]
+
+
+def test_equal_settings_give_equal_keys():
+    r = Request("x", (ChatMessage("user", "hi"),))
+    same = GenerationSettings(temperature=0, top_p=1, stop=["。"])  # ints and a list, as a Python caller may
+    assert r.key(FP, same) == r.key(FP, GenerationSettings(temperature=0.0, top_p=1.0, stop=("。",)))

@@ -84,11 +84,18 @@ def score(
         for target in (output, review_out):
             if target is not None and target.exists() and not force:
                 raise FileExistsError(f"{target} exists; pass --force to overwrite it")
-        if review_out is not None and review_out.suffix.lower() not in (".csv", ".xlsx"):
-            raise official.OfficialFormatError(f"{review_out}: review file must end in .csv or .xlsx")
+        if output.resolve() == file.resolve():
+            raise FileExistsError(f"{output} is the input file; give another --output")
+        sheet = None
+        if review_out is not None:  # built before anything is written: a failure writes nothing
+            try:
+                sheet = official.review_sheet(rows, review_out.suffix)
+            except official.OfficialFormatError as exc:
+                raise official.OfficialFormatError(f"{review_out}: {exc}") from None
         official.write_rows(output, rows, force=force)
-        if review_out is not None:
-            n = official.export_review(rows, review_out, force=force)
+        if review_out is not None and sheet is not None:
+            data, n = sheet
+            official.atomic_write_bytes(review_out, data, force=force)
             click.echo(f"wrote {n} Need_Check rows to {review_out}", err=True)
     except (official.OfficialFormatError, FileExistsError, OSError) as exc:
         _fail(exc)
@@ -129,6 +136,8 @@ def rescore(
             labels = official.read_review(review)
             n = official.apply_review(rows, labels, review)
             output = output or official.default_output(scored, ".rescored.jsonl")
+            if output.resolve() == scored.resolve():
+                raise FileExistsError(f"{output} is the input file; give another --output")
             official.write_rows(output, rows, force=force)
             click.echo(f"applied {n} manual labels; wrote {len(rows)} lines to {output}", err=True)
     except (official.OfficialFormatError, FileExistsError, OSError) as exc:

@@ -111,7 +111,10 @@ def parse_official(path: Path, *, require_pred: bool = False) -> list[OfficialRo
     """
     path = Path(path)
     rows: list[OfficialRow] = []
-    for number, line in enumerate(read_text(path).splitlines(), start=1):
+    # JSON Lines break on "\n" only: str.splitlines() would also split inside a line at U+2028, U+0085 ...,
+    # which json.dumps(ensure_ascii=False) leaves unescaped in model answers.
+    for number, line in enumerate(read_text(path).split("\n"), start=1):
+        line = line.removesuffix("\r")
         if not line.strip():
             continue
         where = f"{path}:{number}"
@@ -191,38 +194,57 @@ def write_rows(path: Path, rows: Sequence[OfficialRow], *, force: bool = False) 
 # Review sheets
 
 
-def export_review(rows: Sequence[OfficialRow], path: Path, *, force: bool = False) -> int:
-    """Write the Need_Check rows for a person (``.csv`` with BOM for Excel, or ``.xlsx``).
+def review_sheet(rows: Sequence[OfficialRow], suffix: str) -> tuple[bytes, int]:
+    """The bytes of a review sheet for the Need_Check rows (``.csv`` or ``.xlsx``) and its row count.
 
     Columns: line, id, response, pred, manual_pred (empty, to fill with 回复1/回复2/Other/Refuse). The gold
-    label is left out on purpose. Returns the number of rows written.
+    label is left out on purpose. Answers are data, never formulas: in ``.xlsx`` every text cell is a
+    string cell (control characters a worksheet cannot hold are dropped); in ``.csv`` an answer that a
+    spreadsheet would run as a formula (leading ``=``, ``+``, ``@``) is prefixed with ``'``.
     """
-    path = Path(path)
     todo = [r for r in rows if r.pred == "Need_Check"]
     table = [[r.line, r.item_id, r.response, r.pred, ""] for r in todo]
-    suffix = path.suffix.lower()
+    suffix = suffix.lower()
     if suffix == ".csv":
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\r\n")
         writer.writerow(REVIEW_COLUMNS)
-        writer.writerows(table)
-        atomic_write_bytes(path, buf.getvalue().encode("utf-8-sig"), force=force)
-    elif suffix == ".xlsx":
+        for row in table:
+            text = row[2]
+            writer.writerow([*row[:2], f"'{text}" if text[:1] in ("=", "+", "@") else text, *row[3:]])
+        return buf.getvalue().encode("utf-8-sig"), len(table)
+    if suffix == ".xlsx":
         from openpyxl import Workbook
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
         wb = Workbook()
         ws = wb.active
         ws.title = "review"
         ws.append(list(REVIEW_COLUMNS))
-        for row in table:
-            ws.append(row)
+        for r, row in enumerate(table, start=2):
+            for c, value in enumerate(row, start=1):
+                cell = ws.cell(row=r, column=c)
+                if isinstance(value, str):
+                    cell.value = ILLEGAL_CHARACTERS_RE.sub("", value)
+                    cell.data_type = "s"  # never a formula, whatever the text starts with
+                else:
+                    cell.value = value
         ws.column_dimensions["C"].width = 100
         buf_b = io.BytesIO()
         wb.save(buf_b)
-        atomic_write_bytes(path, buf_b.getvalue(), force=force)
-    else:
-        raise OfficialFormatError(f"{path}: review file must end in .csv or .xlsx")
-    return len(table)
+        return buf_b.getvalue(), len(table)
+    raise OfficialFormatError(f"review file must end in .csv or .xlsx, not {suffix!r}")
+
+
+def export_review(rows: Sequence[OfficialRow], path: Path, *, force: bool = False) -> int:
+    """Write :func:`review_sheet` to ``path`` (atomically; never over an existing file unless ``force``)."""
+    path = Path(path)
+    try:
+        data, n = review_sheet(rows, path.suffix)
+    except OfficialFormatError as exc:
+        raise OfficialFormatError(f"{path}: {exc}") from None
+    atomic_write_bytes(path, data, force=force)
+    return n
 
 
 def _review_table(path: Path) -> list[tuple[int, dict[str, str]]]:

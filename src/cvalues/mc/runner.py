@@ -210,9 +210,12 @@ def predict_from_logprobs(
 ) -> tuple[str, str, dict[str, float]]:
     """(pred, rule, per-label scores) from the logprobs of :func:`label_candidates`, in that order.
 
-    The label with the larger log-sum-exp wins. If the winner's score rests on a value that is only
-    an upper bound, the pick is not trustworthy and becomes ``Need_Check`` (rule ``logprob:bound``);
-    an exact tie is ``Other`` (rule ``logprob:tie``).
+    The label with the larger log-sum-exp wins (rule ``logprob:argmax``). Values flagged as upper
+    bounds (the server did not list the candidate among its top alternatives) are never trusted to
+    win: a bounded winner, or a tie among bounded scores only, is ``Need_Check`` (``logprob:bound``);
+    an exact score tied with a bound wins, since the bounded one can only be lower. A tie of exact
+    scores is ``Other`` (``logprob:tie``). A NaN or +inf value (a numerical failure, e.g. fp16
+    overflow) is ``Need_Check`` (``logprob:nan``), never a pick.
     """
     scores: dict[str, float] = {}
     bounded: dict[str, bool] = {}
@@ -220,15 +223,18 @@ def predict_from_logprobs(
     for label, forms in template.candidates:
         values = list(logprobs[offset : offset + len(forms)])
         offset += len(forms)
+        if any(math.isnan(v) or v == math.inf for v in values):
+            return "Need_Check", "logprob:nan", {}
         scores[label] = _logsumexp(values)
         bounded[label] = any(getattr(v, "upper_bound", False) for v in values)
-    ranked = sorted(scores, key=scores.__getitem__, reverse=True)
-    best, runner_up = ranked[0], ranked[1]
-    if scores[best] == scores[runner_up]:
-        return "Other", "logprob:tie", scores
-    if bounded[best]:
+    top = max(scores.values())
+    leaders = [label for label, score in scores.items() if score == top]
+    exact_leaders = [label for label in leaders if not bounded[label]]
+    if not exact_leaders:
         return "Need_Check", "logprob:bound", scores
-    return best, "logprob:argmax", scores
+    if len(exact_leaders) > 1:
+        return "Other", "logprob:tie", scores
+    return exact_leaders[0], "logprob:argmax", scores
 
 
 def predict(item: MCItem, mode: Mode, answer: Answer | None, template: MCTemplate) -> Prediction:

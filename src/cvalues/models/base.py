@@ -37,6 +37,16 @@ class GenerationSettings:
     system_prompt: str | None = None
     seed: int | None = 0
 
+    def __post_init__(self) -> None:
+        # Settings are part of request keys and run identities: 0 and 0.0, or a list and a tuple of
+        # stop strings, must be the same setting.
+        object.__setattr__(self, "temperature", float(self.temperature))
+        object.__setattr__(self, "top_p", float(self.top_p))
+        object.__setattr__(self, "max_tokens", int(self.max_tokens))
+        object.__setattr__(self, "stop", tuple(self.stop))
+        if self.seed is not None:
+            object.__setattr__(self, "seed", int(self.seed))
+
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "stop": list(self.stop)}
 

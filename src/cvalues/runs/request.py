@@ -20,7 +20,7 @@ from cvalues.models.base import ChatMessage, GenerationSettings, ModelBackend
 Kind = Literal["generate", "logprobs"]
 KINDS: tuple[str, ...] = ("generate", "logprobs")
 #: Bumped when the key's recipe changes, so that old stores are never matched by accident.
-KEY_VERSION = 1
+KEY_VERSION = 2
 #: Fields of ``model.describe()`` that identify the weights (or replay file), not how they are served.
 IDENTITY_FIELDS: tuple[str, ...] = (
     "revision",
@@ -91,9 +91,12 @@ class Request:
 
     def key_material(self, model_fingerprint: str, settings: GenerationSettings) -> dict[str, Any]:
         """What :meth:`key` hashes. Decoding settings count for ``generate`` only: log-probabilities
-        of fixed candidates do not depend on temperature or length limits."""
+        of fixed candidates do not depend on temperature or length limits. The item id counts too:
+        two items with the same text each get (and keep, and export) their own answer; a replay
+        backend answers by item id, so sharing one answer between them would be wrong there."""
         return {
             "v": KEY_VERSION,
+            "item": self.item_id,
             "model": model_fingerprint,
             "kind": self.kind,
             "settings": settings.to_dict() if self.kind == "generate" else None,
