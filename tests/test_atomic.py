@@ -40,3 +40,15 @@ def test_no_overwrite_refuses_before_writing(tmp_path: Path) -> None:
 def test_only_whole_file_modes(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="mode"), atomic_open(tmp_path / "x", "a"):
         pass
+
+
+def test_written_files_get_the_usual_mode(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_bytes(tmp_path / "manifest.json", b"{}")
+        assert stat.S_IMODE((tmp_path / "manifest.json").stat().st_mode) == 0o644
+    finally:
+        os.umask(old)

@@ -38,6 +38,7 @@ def atomic_open(
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
+        os.fchmod(fd, _default_mode())  # mkstemp makes 0600; a written file gets the usual mode
         text_args = {"encoding": encoding, "newline": newline} if mode == "w" else {}
         with os.fdopen(fd, mode, **text_args) as fh:
             yield fh
@@ -47,6 +48,17 @@ def atomic_open(
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _default_mode() -> int:
+    """0666 less the process umask: the mode ``open()`` would have given a new file."""
+    try:  # Linux tells the umask without changing it (os.umask would, for a moment, process-wide)
+        with open("/proc/self/status", encoding="ascii") as fh:
+            umask = next(int(line.split()[1], 8) for line in fh if line.startswith("Umask:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        umask = os.umask(0)
+        os.umask(umask)
+    return 0o666 & ~umask
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, overwrite: bool = True) -> None:
