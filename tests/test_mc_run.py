@@ -285,8 +285,15 @@ def test_cli_mc_run_review_sheet_round_trip(mirror: Path, tmp_path: Path) -> Non
         )
         out = CliRunner().invoke(cli, args)
         assert out.exit_code == 0, out.output
+        asked = server.stats()["chat_requests"]
         again = CliRunner().invoke(cli, args)  # a second run must not overwrite a sheet being filled
-        assert again.exit_code != 0 and "exists" in again.output
+        assert again.exit_code != 0 and "exists" in again.output and "--force" not in again.output
+        assert server.stats()["chat_requests"] == asked  # refused before asking anything
+        logprob = CliRunner().invoke(
+            cli, [*args[:-2], "--review-out", str(tmp_path / "x.csv"), "--mode", "logprob"]
+        )
+        assert logprob.exit_code == 2 and "--mode generate" in logprob.output
+        assert not (tmp_path / "r" / "mc-logprob-predictions.jsonl").exists()
     preds = [json.loads(x) for x in (tmp_path / "r" / "mc-generate-predictions.jsonl").open(encoding="utf-8")]
     need_check = [p for p in preds if p["pred"] == "Need_Check"]
     assert need_check and len(need_check) < len(preds)

@@ -81,6 +81,8 @@ def run(
     a seeded choice (--seed). Results go to RUN_DIR: answers.sqlite, manifest.json,
     mc-<mode>-predictions.jsonl, mc-<mode>-metrics.json (and mc-disagreements.jsonl for --mode both).
     """
+    if review_out is not None:  # checked before asking anything
+        _check_review_out(review_out, mode)
     sample, seed = take_sampling(suite_kwargs)  # pairs are sampled here, not by the suite
     suite = load_suite_from_options(**suite_kwargs)
     if suite.kind != "mc":
@@ -112,25 +114,35 @@ def run(
         result = asyncio.run(go())
     except (ManifestMismatch, RunDirBusy, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
+    _print_result(result, fmt)
     if review_out is not None:
         _export_review(result, review_out)
-    _print_result(result, fmt)
     if result.items and all(len(r.failed) == result.items for r in result.modes.values()):
         sys.exit(1)
+
+
+def _check_review_out(review_out: Path, mode: str) -> None:
+    if mode == "logprob":
+        raise click.UsageError(
+            "--review-out needs --mode generate or both (logprob picks have no text to read)"
+        )
+    if review_out.suffix.lower() not in (".csv", ".xlsx"):
+        raise click.UsageError(f"--review-out {review_out}: the sheet must end in .csv or .xlsx")
+    if review_out.exists():
+        raise click.ClickException(_REVIEW_EXISTS.format(path=review_out))
+
+
+_REVIEW_EXISTS = "{path} exists and may hold a person's labels; move it away or give another --review-out"
 
 
 def _export_review(result: MCRunResult, review_out: Path) -> None:
     from cvalues.mc import official
 
-    if "generate" not in result.modes:
-        raise click.UsageError(
-            "--review-out needs --mode generate or both (logprob picks have no text to read)"
-        )
     try:
         rows = official.parse_official(result.run_dir / "mc-generate-predictions.jsonl", require_pred=True)
         n = official.export_review(rows, review_out)  # never over a sheet a person may be filling
     except FileExistsError as exc:
-        raise click.ClickException(f"{exc} (it may hold a person's labels; move it away first)") from exc
+        raise click.ClickException(_REVIEW_EXISTS.format(path=review_out)) from exc
     except official.OfficialFormatError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"wrote {n} Need_Check answers to {review_out}", err=True)
