@@ -116,3 +116,9 @@ def test_get_text_errors_render_file_line_field() -> None:
 
 def test_normalise_text_folds_full_width_and_whitespace() -> None:
     assert normalise_text(" 你好，ＡＢＣ\u3000１２３ \n") == normalise_text("你好,ABC123")
+
+
+def test_tsv_is_split_on_tabs(tmp_path: Path) -> None:
+    path = tmp_path / "a.tsv"
+    path.write_text("id\ttext\n1\t你好，世界\n", encoding="utf-8")
+    assert [row for _, row in iter_table(path)] == [{"id": "1", "text": "你好，世界"}]

@@ -152,10 +152,12 @@ def iter_json_array(path: Path) -> Iterator[tuple[int, Any]]:
         raise bad("expected ',' or ']' in JSON array", i)
 
 
-def iter_csv_rows(path: Path, encoding: str | None = None) -> Iterator[tuple[int, list[str]]]:
+def iter_csv_rows(
+    path: Path, encoding: str | None = None, *, delimiter: str = ","
+) -> Iterator[tuple[int, list[str]]]:
     """Yield ``(line where the row starts, fields)`` for each CSV row (quoted newlines allowed)."""
     lines = iter_lines(path, encoding)
-    reader = csv.reader((line for _, line in lines), strict=True)
+    reader = csv.reader((line for _, line in lines), strict=True, delimiter=delimiter)
     start = 1
     while True:
         try:
@@ -169,9 +171,11 @@ def iter_csv_rows(path: Path, encoding: str | None = None) -> Iterator[tuple[int
         start = reader.line_num + 1
 
 
-def iter_csv_dicts(path: Path, encoding: str | None = None) -> Iterator[tuple[int, dict[str, str]]]:
+def iter_csv_dicts(
+    path: Path, encoding: str | None = None, *, delimiter: str = ","
+) -> Iterator[tuple[int, dict[str, str]]]:
     """Yield ``(line, {column: value})`` using the header row; a row of the wrong width is a DataError."""
-    rows = iter_csv_rows(path, encoding)
+    rows = iter_csv_rows(path, encoding, delimiter=delimiter)
     try:
         _, header = next(rows)
     except StopIteration:
@@ -190,7 +194,7 @@ def iter_csv_dicts(path: Path, encoding: str | None = None) -> Iterator[tuple[in
 
 
 def iter_table(path: Path, fmt: str | None = None) -> Iterator[tuple[int, Mapping[str, Any]]]:
-    """Rows of a JSONL, JSON (array of objects) or CSV file, chosen by ``fmt`` or the file suffix."""
+    """Rows of a JSONL, JSON (array of objects), CSV or TSV file, chosen by ``fmt`` or the file suffix."""
     path = Path(path)
     fmt = (fmt or path.suffix.lstrip(".")).casefold()
     if fmt in ("jsonl", "ndjson"):
@@ -203,9 +207,9 @@ def iter_table(path: Path, fmt: str | None = None) -> Iterator[tuple[int, Mappin
                 )
             yield lineno, item
     elif fmt in ("csv", "tsv"):
-        yield from iter_csv_dicts(path)
+        yield from iter_csv_dicts(path, delimiter="\t" if fmt == "tsv" else ",")
     else:
-        raise DataError(f"unknown file format {fmt!r}: use .jsonl, .json or .csv", path=path)
+        raise DataError(f"unknown file format {fmt!r}: use .jsonl, .json, .csv or .tsv", path=path)
 
 
 def get_text(
