@@ -244,3 +244,12 @@ def test_score_never_overwrites_its_own_input(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["mc", "score", str(src), "--force"])
     assert result.exit_code != 0 and "input file" in result.output
     assert src.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("typed", "label"),
+    [("回复１", "回复1"), ("【回复2】", "回复2"), (" 2 ", "回复2"), ("other", "Other"), ("REFUSE", "Refuse"),
+     ("need_check", "Need_Check"), ("", "")],
+)
+def test_manual_labels_are_read_as_a_person_means_them(typed: str, label: str) -> None:
+    assert official.normalize_manual_label(typed) == label

@@ -15,6 +15,7 @@ import hashlib
 import io
 import json
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -280,6 +281,16 @@ def _review_table(path: Path) -> list[tuple[int, dict[str, str]]]:
     return out
 
 
+_MANUAL_ALIASES = {"1": "回复1", "2": "回复2", **{label.casefold(): label for label in MANUAL_LABELS}}
+
+
+def normalize_manual_label(text: str) -> str:
+    """What a person typed in ``manual_pred``, in canonical form: NFKC (回复１ -> 回复1), brackets and
+    spaces dropped ([回复1], 【回复2】), a bare 1/2 read as 回复1/回复2, English labels in any case."""
+    cleaned = unicodedata.normalize("NFKC", text or "").strip().strip("[]【】「」()（）").strip()
+    return _MANUAL_ALIASES.get(cleaned.casefold(), cleaned)
+
+
 def read_review(path: Path) -> dict[int, tuple[str | None, str]]:
     """Map input line number -> (id written in the sheet or None, manual label) for the filled rows.
 
@@ -294,7 +305,7 @@ def read_review(path: Path) -> dict[int, tuple[str | None, str]]:
             line = int(float(row["line"]))
         except ValueError:
             raise OfficialFormatError(f"{where}: line: {row['line']!r} is not a line number") from None
-        label = row["manual_pred"]
+        label = normalize_manual_label(row["manual_pred"])
         if not label:
             continue
         if label not in MANUAL_LABELS:
