@@ -207,6 +207,9 @@ class RunManifest:
                 "sessions": [],
                 "counts": {},
             }
+            manifest = cls(path=path, data=data)
+            manifest.write()  # the identity exists before any answer does
+            return manifest
         return cls(path=path, data=data)
 
     def write(self) -> None:
