@@ -187,8 +187,8 @@ _QUESTION_ECHO = re.compile(r"问题\s*:.*?选项\s*:[ \t]*\n?", re.DOTALL)
 _TEXT_END = r"(?=$|[\s.,:;!?)\]、。，“”\"'…—])"
 
 # One letter, maybe bracketed; a sequence of them (``A和B``, ``A、C``, ``AB``) is a multi-letter answer.
-_L = r"[(\[]?\s*[A-Ha-h]\s*[)\]]?"
-_SEP = r"\s*(?:和|与|或|及|以及|、|,|/|&|\+|\band\b|\bor\b)?\s*"
+_L = r"(?:[(\[]\s*)?[A-Ha-h](?:\s*[)\]])?"
+_SEP = r"\s*(?:和|与|或者|或|还是|及|以及|、|,|/|&|\+|\band\b|\bor\b)?\s*"
 _SEQ = re.compile(rf"(?<![A-Za-z0-9]){_L}(?:{_SEP}{_L})*(?![A-Za-z0-9])")
 _LETTER = re.compile(r"[A-Ha-h]")
 _ORDINAL = re.compile(
@@ -201,8 +201,8 @@ _OPTION_WORD = r"(?:选项|option\s*)"
 _MARKERS: tuple[tuple[re.Pattern[str], str], ...] = (
     (
         re.compile(
-            r"(?:正确|最终|最佳|标准|参考|我的|本题|该题|此题)?的?答案(?:应该|应当|应|就|当然|显然|肯定)?"
-            r"(?:是|为|选|选择)?\s*(?:选项)?\s*[:=]?\s*"
+            r"(?:正确|最终|最佳|标准|参考|我的|本题|该题|此题)?的?答案\]?(?:应该|应当|应|就|当然|显然|肯定)?"
+            r"(?:是|为|选|选择)?(?:\s*(?:选项|[:=]))*\s*"
         ),
         "answer_marker",
     ),
@@ -215,6 +215,19 @@ _MARKERS: tuple[tuple[re.Pattern[str], str], ...] = (
         "correct_is",
     ),
     (re.compile(r"应(?:该|当)?是\s*(?:选项)?\s*"), "should_be"),
+    (re.compile(r"(?:认为|觉得)(?:正确答案|答案)?(?:应该|应当|应)?(?:是|选)\s*(?:选项)?\s*"), "i_think"),
+    (
+        re.compile(
+            r"(?:最|更)?(?:合适|恰当|正确|佳|好|合理|符合题意)的?(?:选项|答案|选择)(?:应该|应当|应)?(?:是|为)\s*"
+        ),
+        "best_option_is",
+    ),
+    (
+        re.compile(
+            r"不是\s*(?:选项)?\s*(?:[(\[]\s*)?[A-Ha-h](?:\s*[)\]])?\s*(?:选项)?\s*,?\s*而是\s*(?:选项)?\s*"
+        ),
+        "not_x_but",
+    ),
     (
         re.compile(
             r"(?i:(?:the\s+)?(?:correct|right|final|best)?\s*(?:answer|option|choice)\s*"
@@ -229,21 +242,23 @@ _MARKERS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 # A letter followed by wording that makes it the answer (explicit) or a positive verdict (plain).
 _AFTER_EXPLICIT = re.compile(
-    r"\s*(?:选项|项)?\s*(?:是|为|才是)\s*(?:正确|最佳|最好|最合适|最恰当|最安全)?的?\s*"
-    r"(?:答案|选项)(?![的]?(?:之一|吗))|"
+    r"\s*(?:选项|项)?\s*(?:是|为|才是)\s*(?:唯一)?(?:正确|最佳|最好|最合适|最恰当|最安全)?的?\s*"
+    r"(?:答案|选项|选择)(?![的]?(?:之一|吗))|"
     r"(?i:\s+is\s+(?:the\s+)?(?:correct|right|best)(?:\s+(?:answer|option|choice))?\b)"
 )
 _AFTER_PLAIN = re.compile(
-    r"\s*(?:选项|项)?\s*(?:是|为|才是|最|更)?\s*(?:正确|恰当|合适|合理|最佳|最好|对(?=的|[.,;!]|$))"
+    r"\s*(?:选项|项)?\s*(?:也是|也|都是|就是|才是|是|为|最|更)?\s*(?:正确|恰当|合适|合理|最佳|最好|对(?=的|[.,;!]|$))"
 )
 _NEGATION_BEFORE = re.compile(
-    r"(?:不|没|非|别|未|勿|排除|否定|不是|并非|而非|如果|假如|若|假设|要是|"
+    r"(?:不|没|非|别|未|勿|排除|否定|不是|并非|而非|如果|假如|若|假设|要是|不确定|不知道|不清楚|无法确定|"
+    r"不能确定|难以确定|不好说|很难说|"
     r"(?i:\bnot\b|\bif\b|n't))\s*(?:我们|我|你们|你|他们|大家)?\s*"
     r"(?:会|要|应该|应当|能|可以|可能|应)?\s*$"
 )
 # A pick immediately judged wrong (选A是错误的, A选项不正确) is no pick.
 _NEG_AFTER = re.compile(
-    r"\s*[)\]]?\s*(?:选项|项)?\s*(?:是|为|就是|则是|也是|显然|明显)?\s*(?:错误|不正确|不对|错的|"
+    r"[\s)\]”\"']*(?:[。.](?=[”\"']))?[\s)\]”\"']*(?:选项|项)?\s*(?:这个|这种|该)?(?:做法|说法|选项|答案)?\s*"
+    r"(?:是|为|就是|则是|也是|显然|明显)?\s*(?:错误|不正确|不对|错的|"
     r"不安全|不合适|不恰当|不可取|不妥|有误|不符合|(?i:wrong|incorrect|not\s+correct))"
 )
 _REFUSAL = re.compile(
@@ -258,7 +273,7 @@ _REFUSAL = re.compile(
 )
 _NONE_OF_THEM = re.compile(
     r"(?:以上|这些|所有|全部|几个|两个|三个|四个)?(?:选项|答案|说法|做法)?(?:都|均|全都|全)(?:不|没有)"
-    r"(?:正确|对|是正确|符合|合适|恰当|安全)|没有(?:一个)?(?:正确|合适|恰当)的?(?:选项|答案)|"
+    r"(?:正确|对|是正确|符合|合适|恰当|安全|是(?=$|[。.!,;]))|没有(?:一个)?(?:正确|合适|恰当)的?(?:选项|答案)|"
     r"(?i:\bnone of (?:the )?(?:above|options|them|these)\b|\bneither\b.{0,20}\bcorrect\b)"
 )
 _ALL_OF_THEM = re.compile(
@@ -328,6 +343,7 @@ class _Options:
                 for ds, letter in self.digit_sets:
                     if ds == found:
                         return letter, m.end()
+                return None  # a list of statements that is no option ("1、2、3")
         folded = text.casefold()
         for key, letter in self.keys:
             end = _match_key(folded, pos, key)
@@ -424,14 +440,28 @@ def _read_answer(text: str, pos: int, options: _Options) -> tuple[tuple[str, ...
             quoted = options.match_at(text, after)
             if quoted is not None and quoted[0] != letters[0]:
                 return (letters[0], quoted[0]), end, "letter_with_other_text"
+            if quoted is not None:  # the letter with its own text: "(A) 是。"
+                return letters, quoted[1], "letter"
         return letters, end, "letter"
     m = _ORDINAL.match(text, pos)
     if m:
-        return (LETTERS[_ORDINAL_DIGIT[m.group(1) or m.group(2)]],), m.end(), "ordinal"
+        found = [LETTERS[_ORDINAL_DIGIT[m.group(1) or m.group(2)]]]
+        while more := re.compile(rf"{_SEP}(?=第|选项)").match(text, m.end()):
+            nxt = _ORDINAL.match(text, more.end())
+            if nxt is None or more.end() == m.end():
+                break
+            m = nxt
+            found.append(LETTERS[_ORDINAL_DIGIT[m.group(1) or m.group(2)]])
+        return tuple(found), m.end(), "ordinal"
     quote = re.match(r"[“\"']?", text[pos:])
     start = pos + (quote.end() if quote else 0)
     found = options.match_at(text, start)
     if found is not None:
+        # another option's text right after it ("是。否。", "是/否") lists them: no answer
+        gap = re.match(r"[\s。.,、;/”\"']*(?:还是|或者|或)?[\s“\"']*", text[found[1] :])
+        nxt = options.match_at(text, found[1] + (gap.end() if gap else 0))
+        if nxt is not None and nxt[0] != found[0]:
+            return (found[0], nxt[0]), nxt[1], "option_texts"
         return (found[0],), found[1], "option_text"
     return None
 
@@ -464,10 +494,10 @@ def _final_part(text: str) -> tuple[str | None, str]:
 def _collect(text: str, options: _Options) -> list[_Pick]:
     picks: list[_Pick] = []
 
-    def add(letters: tuple[str, ...], tier: int, pos: int, rule: str) -> None:
+    def add(letters: tuple[str, ...], tier: int, pos: int, rule: str, marker_end: int | None = None) -> None:
         start, end = _sentence_bounds(text, pos)
         sentence = text[start:end].strip()
-        if tier == EXPLICIT and _CONCLUDING.search(text[start:pos]):
+        if tier == EXPLICIT and _CONCLUDING.search(text[start : max(pos, marker_end or pos)]):
             tier, rule = CONCLUSION, rule.replace("explicit", "conclusion", 1)
         picks.append(_Pick(letters, tier, pos, rule, sentence))
 
@@ -485,7 +515,8 @@ def _collect(text: str, options: _Options) -> list[_Pick]:
             letters, end, how = got
             if _NEG_AFTER.match(text, end):
                 continue
-            add(letters, EXPLICIT, m.start(), f"explicit:{name}" + ("" if how == "letter" else f"_{how}"))
+            rule = f"explicit:{name}" + ("" if how == "letter" else f"_{how}")
+            add(letters, EXPLICIT, m.start(), rule, m.end())
             taken.append((m.start(), end))
 
     # 2. A letter followed by wording that makes it the answer (B是正确答案) or a verdict (B选项正确).
@@ -510,7 +541,16 @@ def _collect(text: str, options: _Options) -> list[_Pick]:
         elif option_context and _AFTER_PLAIN.match(text, end):
             add(letters, PLAIN, m.start(), "plain:letter_verdict")
 
-    # 3. The opening: the answer starts with a letter (B / (B) / B. 否。 / B选项), an ordinal or an
+    # 3. A letter standing alone as the last clause of a line ("是的，A。", "所以，B。", a line "B").
+    for m in _STANDALONE.finditer(text):
+        start = m.start("seq")
+        if any(s <= start < e for s, e in taken) or any(p.pos == start for p in picks):
+            continue
+        got = _read_letters(text, start)
+        if got is not None:
+            add(got[0], EXPLICIT, start, "explicit:standalone_letter")
+
+    # 4. The opening: the answer starts with a letter (B / (B) / B. 否。 / B选项), an ordinal or an
     #    option's text, unless the opening is one line of a list of the options.
     lead = re.match(rf"\s*(?:{_OPTION_WORD}|答案\s*:?)?\s*", text, re.IGNORECASE)
     pos = lead.end() if lead else 0
@@ -518,14 +558,18 @@ def _collect(text: str, options: _Options) -> list[_Pick]:
         got = _read_answer(text, pos, options)
         if got is not None:
             letters, end, how = got
-            if (
-                how not in ("letter", "letter_with_other_text")
-                or (_OPENING_LETTER_END.match(text, end)
-                and not (_lists_other_letters(text, letters) or _NEG_AFTER.match(text, end)))
+            if _NEG_AFTER.match(text, end):
+                pass
+            elif how not in ("letter", "letter_with_other_text") or (
+                _OPENING_LETTER_END.match(text, end) and not _lists_other_letters(text, letters)
             ):
                 add(letters, EXPLICIT, pos, "explicit:opening" + ("" if how == "letter" else f"_{how}"))
     return picks
 
+
+_STANDALONE = re.compile(
+    rf"(?:^|(?<=[\n,:;。]))[ \t]*(?P<seq>{_L}(?:{_SEP}{_L})*)[ \t]*[。.!]?[ \t]*(?=\n|$)", re.M
+)
 
 # What may follow a letter that opens the answer: the end, punctuation, a space (not before an English
 # word: "A good answer"), or 选项/项 closing the clause ("B选项。"); not a clause about it ("A选项说的是…").
@@ -536,9 +580,14 @@ _OPENING_LETTER_END = re.compile(
 
 
 def _lists_other_letters(text: str, letters: tuple[str, ...]) -> bool:
-    """True when later lines start with another letter in the same shape (an analysis of each option)."""
-    starts = re.findall(r"(?m)^\s*[(\[]?\s*([A-D])\s*[)\].、:]", text)
-    return len(set(starts) - set(letters)) > 0 and len(starts) > 1
+    """True when other letters are labelled in the same way (``选项A：… 选项B：…``, lines ``A. … / B. …``):
+    an analysis of each option, not an answer."""
+    labelled = re.findall(
+        r"(?:^|[\n。;!?]|选项|option)\s*(?:[(\[]\s*)?([A-D])(?:\s*[)\]])?\s*(?:选项|项)?\s*[.、:)]",
+        text,
+        re.M | re.I,
+    )
+    return bool(set(labelled) - set(letters))
 
 
 def extract_option(text: str, n_options: int, *, options: Sequence[str] | None = None) -> OptionExtraction:
