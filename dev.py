@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shlex
 import subprocess
 import sys
 import venv
@@ -22,8 +23,9 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / ("python.exe" if os.name == "nt" else "python")
 STAMP = VENV / ".cvalues-install-stamp"
-# The CPU build of this torch release is what the tests need; pinning it first keeps pip from pulling a
-# multi-GB CUDA build as a side effect of `transformers`.
+# The torch release is installed first and pinned, so that `transformers` pulls no other one. Where pip
+# finds no CPU wheel of it (PyPI on Linux serves the CUDA build), choose with CVALUES_TORCH, e.g.
+# CVALUES_TORCH="torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu".
 TORCH = os.environ.get("CVALUES_TORCH", "torch==2.13.0")
 
 
@@ -57,7 +59,7 @@ def ensure_env() -> None:
     pip = [str(PY), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
     print("[dev] installing cvalues and its dependencies (first run takes a few minutes)", flush=True)
     subprocess.check_call([*pip, "--upgrade", "pip"])
-    subprocess.check_call([*pip, TORCH])
+    subprocess.check_call([*pip, *shlex.split(TORCH)])
     subprocess.check_call([*pip, "-e", f"{ROOT}[hf,dev]"])
     STAMP.write_text(fingerprint)
 
