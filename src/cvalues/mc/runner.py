@@ -411,11 +411,13 @@ async def run_mc_async(
             atomic_write_bytes(metrics_path, _json_bytes(metrics), force=True)
             written.append(metrics_path)
         disagreement = None
+        disagreements_path = rundir.path / "mc-disagreements.jsonl"
         if "generate" in results and "logprob" in results:
             disagreement = compare_modes(results["generate"].predictions, results["logprob"].predictions)
-            path = rundir.path / "mc-disagreements.jsonl"
-            atomic_write_bytes(path, _jsonl_bytes(disagreement.items), force=True)
-            written.append(path)
+            atomic_write_bytes(disagreements_path, _jsonl_bytes(disagreement.items), force=True)
+            written.append(disagreements_path)
+        else:  # a comparison from an earlier session would describe other items than these
+            disagreements_path.unlink(missing_ok=True)
         manifest.data["mc"] = {
             "modes": list(options.modes),
             "template": options.template.describe(),
