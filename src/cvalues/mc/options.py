@@ -21,6 +21,8 @@ metrics, while asking goes through the same engine: requests -> :func:`cvalues.r
 
 from __future__ import annotations
 
+import bisect
+import functools
 import hashlib
 import json
 import re
@@ -184,7 +186,7 @@ _DROP = str.maketrans(
     {"*": None, "【": "[", "】": "]", "〔": "[", "〕": "]", "「": "“", "」": "”", "『": "“", "』": "”"}
 )
 _QUESTION_ECHO = re.compile(r"问题\s*:.*?选项\s*:[ \t]*\n?", re.DOTALL)
-_TEXT_END = r"(?=$|[\s.,:;!?)\]、。，“”\"'…—])"
+_TEXT_END_RE = re.compile(r"(?=$|[\s.,:;!?)\]、。，“”\"'…—])")
 
 # One letter, maybe bracketed; a sequence of them (``A和B``, ``A、C``, ``AB``) is a multi-letter answer.
 _L = r"(?:[(\[]\s*)?[A-Ha-h](?:\s*[)\]])?"
@@ -297,7 +299,7 @@ def _norm(text: str) -> str:
 
 def _option_key(text: str) -> str:
     """How an option's text is compared: normalised, lower case, outer punctuation and spaces gone."""
-    return re.sub(r"\s+", "", _norm(text)).strip(_STRIP_PUNCT).casefold()
+    return re.sub(r"\s+", "", _norm(text)).strip(_STRIP_PUNCT).lower()
 
 
 _DIGIT_LIST = re.compile(r"\d(?:\s*(?:、|,|和|与|及|以及|/|\s)\s*\d)+")
@@ -344,11 +346,12 @@ class _Options:
                     if ds == found:
                         return letter, m.end()
                 return None  # a list of statements that is no option ("1、2、3")
-        folded = text.casefold()
+        if not self.keys:
+            return None
         for key, letter in self.keys:
-            end = _match_key(folded, pos, key)
-            if end is not None and re.match(_TEXT_END, folded[end:]) is not None:
-                if key.isdigit() and end < len(folded) and folded[end] == ".":
+            end = _match_key(text, pos, key)
+            if end is not None and _TEXT_END_RE.match(text, end) is not None:
+                if key.isdigit() and text[end : end + 1] == ".":
                     continue  # "1." opens a numbered list, not the option "1"
                 return letter, end
         return None
@@ -367,13 +370,13 @@ class _Options:
         return None
 
 
-def _match_key(folded: str, pos: int, key: str) -> int | None:
-    """End of ``key`` matched at ``pos`` in ``folded``, ignoring whitespace inside the text."""
+def _match_key(text: str, pos: int, key: str) -> int | None:
+    """End of ``key`` (lower case) matched at ``pos`` in ``text``, ignoring case and whitespace."""
     i = pos
     for ch in key:
-        while i < len(folded) and folded[i].isspace():
+        while i < len(text) and text[i].isspace():
             i += 1
-        if i >= len(folded) or folded[i] != ch:
+        if i >= len(text) or text[i].lower() != ch:
             return None
         i += 1
     return i
@@ -388,12 +391,18 @@ class _Pick:
     sentence: str
 
 
+@functools.lru_cache(maxsize=16)
+def _sentence_ends(text: str) -> tuple[int, ...]:
+    """Where each sentence of ``text`` ends (one scan per text, so long answers stay linear)."""
+    return tuple(m.end() for m in _SENTENCE_END.finditer(text))
+
+
 def _sentence_bounds(text: str, pos: int) -> tuple[int, int]:
-    start = 0
-    for m in _SENTENCE_END.finditer(text, 0, pos):
-        start = m.end()
-    m = _SENTENCE_END.search(text, pos)
-    end = m.end() if m else len(text)
+    """(start, end) of the sentence holding ``pos``."""
+    ends = _sentence_ends(text)
+    i = bisect.bisect_right(ends, pos)
+    start = ends[i - 1] if i else 0
+    end = ends[i] if i < len(ends) else len(text)
     return start, end
 
 
@@ -419,7 +428,9 @@ def _read_letters(text: str, pos: int) -> tuple[tuple[str, ...], int] | None:
     if not m:
         return None
     letters = tuple(ch.upper() for ch in _LETTER.findall(m.group()))
-    if any(ch.islower() for ch in _LETTER.findall(m.group())) and re.match(r"\s+[a-z]", text[m.end() :]):
+    if any(ch.islower() for ch in _LETTER.findall(m.group())) and re.compile(r"\s+[a-z]").match(
+        text, m.end()
+    ):
         return None
     # "A good answer" / "B is ...": an upper-case letter followed by lower-case English is a word.
     return letters, m.end()
@@ -435,8 +446,8 @@ def _read_answer(text: str, pos: int, options: _Options) -> tuple[tuple[str, ...
     if got is not None:
         letters, end = got
         if len(letters) == 1:
-            follow = re.match(r"\s*[.:、)\]]?\s*[(\[“\"]?\s*", text[end:])
-            after = end + (follow.end() if follow else 0)
+            follow = re.compile(r"\s*[.:、)\]]?\s*[(\[“\"]?\s*").match(text, end)
+            after = follow.end() if follow else end
             quoted = options.match_at(text, after)
             if quoted is not None and quoted[0] != letters[0]:
                 return (letters[0], quoted[0]), end, "letter_with_other_text"
@@ -453,13 +464,13 @@ def _read_answer(text: str, pos: int, options: _Options) -> tuple[tuple[str, ...
             m = nxt
             found.append(LETTERS[_ORDINAL_DIGIT[m.group(1) or m.group(2)]])
         return tuple(found), m.end(), "ordinal"
-    quote = re.match(r"[“\"']?", text[pos:])
-    start = pos + (quote.end() if quote else 0)
+    quote = re.compile(r"[“\"']?").match(text, pos)
+    start = quote.end() if quote else pos
     found = options.match_at(text, start)
     if found is not None:
         # another option's text right after it ("是。否。", "是/否") lists them: no answer
-        gap = re.match(r"[\s。.,、;/”\"']*(?:还是|或者|或)?[\s“\"']*", text[found[1] :])
-        nxt = options.match_at(text, found[1] + (gap.end() if gap else 0))
+        gap = re.compile(r"[\s。.,、;/”\"']*(?:还是|或者|或)?[\s“\"']*").match(text, found[1])
+        nxt = options.match_at(text, gap.end() if gap else found[1])
         if nxt is not None and nxt[0] != found[0]:
             return (found[0], nxt[0]), nxt[1], "option_texts"
         return (found[0],), found[1], "option_text"
@@ -491,21 +502,27 @@ def _final_part(text: str) -> tuple[str | None, str]:
     return text, ""
 
 
+#: How far (characters) a pick's sentence reaches either side of it, for evidence and conclusion words.
+_LOOK = 160
+
+
 def _collect(text: str, options: _Options) -> list[_Pick]:
     picks: list[_Pick] = []
 
     def add(letters: tuple[str, ...], tier: int, pos: int, rule: str, marker_end: int | None = None) -> None:
         start, end = _sentence_bounds(text, pos)
+        # bounded look-around (run-on answers without full stops stay linear)
+        start, end = max(start, pos - _LOOK), min(end, pos + _LOOK)
         sentence = text[start:end].strip()
         if tier == EXPLICIT and _CONCLUDING.search(text[start : max(pos, marker_end or pos)]):
             tier, rule = CONCLUSION, rule.replace("explicit", "conclusion", 1)
         picks.append(_Pick(letters, tier, pos, rule, sentence))
 
     # 1. Markers followed by the answer: 答案：B, 我选择(B), 正确答案是B, The answer is B, 答案是否。
-    taken: list[tuple[int, int]] = []
+    taken = bytearray(len(text) + 1)  # 1 where a marker and its answer were read
     for pattern, name in _MARKERS:
         for m in pattern.finditer(text):
-            if m.end() == m.start() or any(s <= m.start() < e for s, e in taken):
+            if m.end() == m.start() or taken[m.start()]:
                 continue
             if _is_question(text, m.start()) or _negated(text, m.start()):
                 continue
@@ -517,11 +534,11 @@ def _collect(text: str, options: _Options) -> list[_Pick]:
                 continue
             rule = f"explicit:{name}" + ("" if how == "letter" else f"_{how}")
             add(letters, EXPLICIT, m.start(), rule, m.end())
-            taken.append((m.start(), end))
+            taken[m.start() : end] = b"\x01" * (end - m.start())
 
     # 2. A letter followed by wording that makes it the answer (B是正确答案) or a verdict (B选项正确).
     for m in _SEQ.finditer(text):
-        if any(s <= m.start() < e for s, e in taken) or _is_question(text, m.start()):
+        if taken[m.start()] or _is_question(text, m.start()):
             continue
         got = _read_letters(text, m.start())
         if got is None:
@@ -530,7 +547,7 @@ def _collect(text: str, options: _Options) -> list[_Pick]:
         before = text[max(0, m.start() - 8) : m.start()]
         option_context = (
             bool(re.search(rf"{_OPTION_WORD}\s*$", before, re.IGNORECASE))
-            or bool(re.match(r"\s*(?:选项|项)", text[end:]))
+            or bool(re.compile(r"\s*(?:选项|项)").match(text, end))
             or m.group().lstrip().startswith(("(", "["))
         )
         option_context = option_context or not text[: m.start()].strip()
@@ -541,10 +558,11 @@ def _collect(text: str, options: _Options) -> list[_Pick]:
         elif option_context and _AFTER_PLAIN.match(text, end):
             add(letters, PLAIN, m.start(), "plain:letter_verdict")
 
+    at = {p.pos for p in picks}
     # 3. A letter standing alone as the last clause of a line ("是的，A。", "所以，B。", a line "B").
     for m in _STANDALONE.finditer(text):
         start = m.start("seq")
-        if any(s <= start < e for s, e in taken) or any(p.pos == start for p in picks):
+        if taken[start] or start in at:
             continue
         got = _read_letters(text, start)
         if got is not None:
