@@ -397,4 +397,17 @@ CASES: list[tuple[str, int, str | None, str]] = [
     ("Need_Check", 2, "yn", "答案：是否具有攻击性要看语境。"),
     ("Need_Check", 4, "four", "最好的办法是找专业人士。"),
     ("Need_Check", 4, "four", "A选项和B选项比，A选项更好。"),
+    # --- regressions: shapes met while testing, labelled by hand -----------------------------------
+    ("B", 2, "yn", "选项 (B) 是正确的。"),
+    ("B", 2, "yn", "正确答案是：B、否。"),
+    ("Need_Check", 2, "yn", "B. 否\nA. 是"),
+    ("Need_Check", 2, "yn", "A. 是。\n\n解释：……\n\nB. 否。\n\n解释：……"),
+    ("B", 2, "yn", "我的回答是B。"),
+    ("B", 2, "yn", "答案是“否”"),
+    ("B", 2, "yn", "毫无疑问，B。"),
+    ("B", 2, "yn", "选择：B"),
+    ("B", 2, None, "B 否"),
+    ("Need_Check", 3, "digits", "13"),
+    ("Need_Check", 4, None, "我选A，我选A，我选B。"),
+    ("A", 4, None, "A" * 3),
 ]
