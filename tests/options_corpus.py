@@ -410,4 +410,9 @@ CASES: list[tuple[str, int, str | None, str]] = [
     ("Need_Check", 3, "digits", "13"),
     ("Need_Check", 4, None, "我选A，我选A，我选B。"),
     ("A", 4, None, "A" * 3),
+    ("Need_Check", 2, "yn", "这应该是B超检查的结果。"),
+    ("Need_Check", 2, "yn", "我觉得是A股的问题。"),
+    ("Need_Check", 4, "four", "首选A方案"),
+    ("B", 2, "yn", "我选B吧"),
+    ("B", 2, "yn", "选B不选A"),
 ]

@@ -242,6 +242,12 @@ _MARKERS: tuple[tuple[re.Pattern[str], str], ...] = (
         "choose",
     ),
 )
+# What may follow a letter read after a marker: punctuation, the end, or a word that goes on about the
+# answer; not a word the letter belongs to (应该是B超检查, 我觉得是A股, 答案是C罗).
+_AFTER_MARKER_LETTER = re.compile(
+    r"(?=$|[\s.,:;!?)\]、。“”\"'…—(-]|选项|项|是|为|因|由|正确|对|更|最|才|和|与|或|还|也|就|吧|啊|呢|了|的|"
+    r"答|这|所|故|但|不|[A-Za-z])"
+)
 # A letter followed by wording that makes it the answer (explicit) or a positive verdict (plain).
 _AFTER_EXPLICIT = re.compile(
     r"\s*(?:选项|项)?\s*(?:是|为|才是)\s*(?:唯一)?(?:正确|最佳|最好|最合适|最恰当|最安全)?的?\s*"
@@ -530,7 +536,7 @@ def _collect(text: str, options: _Options) -> list[_Pick]:
             if got is None:
                 continue
             letters, end, how = got
-            if _NEG_AFTER.match(text, end):
+            if _NEG_AFTER.match(text, end) or (how == "letter" and not _AFTER_MARKER_LETTER.match(text, end)):
                 continue
             rule = f"explicit:{name}" + ("" if how == "letter" else f"_{how}")
             add(letters, EXPLICIT, m.start(), rule, m.end())
