@@ -57,7 +57,7 @@ from cvalues.runs import (
 LETTERS: tuple[str, ...] = ("A", "B", "C", "D")
 #: What an answer can be read as: a letter, or one of the three non-picks.
 OPTION_OUTCOMES: tuple[str, ...] = (*LETTERS, "Other", "Refuse", "Need_Check")
-NON_ANSWERS: tuple[str, ...] = ("Refuse", "Need_Check")
+OptionOutcome = Literal["A", "B", "C", "D", "Other", "Refuse", "Need_Check"]
 
 Mode = Literal["generate", "logprob"]
 MODES: tuple[Mode, ...] = ("generate", "logprob")
@@ -171,7 +171,7 @@ class OptionExtraction:
     normalised sentence that decided, empty when nothing did.
     """
 
-    label: str
+    label: OptionOutcome
     rule: str
     evidence: str = ""
 
@@ -198,6 +198,12 @@ _ORDINAL = re.compile(
 )
 _ORDINAL_DIGIT = {"一": 0, "二": 1, "三": 2, "四": 3, "1": 0, "2": 1, "3": 2, "4": 3}
 _OPTION_WORD = r"(?:选项|option\s*)"
+_LETTER_TEXT_GAP = re.compile(r"\s*[.:、)\]]?\s*[(\[“\"]?\s*")  # between a letter and its option text
+_OPEN_QUOTE = re.compile(r"[“\"']?")
+_OPTIONS_GAP = re.compile(r"[\s。.,、;/”\"']*(?:还是|或者|或)?[\s“\"']*")  # between two option texts
+_OPTION_WORD_AFTER = re.compile(r"\s*(?:选项|项)")
+_ENGLISH_WORD_AFTER = re.compile(r"\s+[a-z]")
+_ORDINAL_SEP = re.compile(rf"{_SEP}(?=第|选项)")
 
 # Markers after which the answer itself follows (the reader then reads a letter or an option's text).
 _MARKERS: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -390,7 +396,7 @@ def _match_key(text: str, pos: int, key: str) -> int | None:
 
 @dataclass(slots=True)
 class _Pick:
-    letters: tuple[str, ...]  # one letter, several (a multi-letter answer), or "?" for unreadable
+    letters: tuple[str, ...]  # one letter, or several (a multi-letter answer or a conflict)
     tier: int
     pos: int
     rule: str
@@ -434,9 +440,7 @@ def _read_letters(text: str, pos: int) -> tuple[tuple[str, ...], int] | None:
     if not m:
         return None
     letters = tuple(ch.upper() for ch in _LETTER.findall(m.group()))
-    if any(ch.islower() for ch in _LETTER.findall(m.group())) and re.compile(r"\s+[a-z]").match(
-        text, m.end()
-    ):
+    if any(ch.islower() for ch in _LETTER.findall(m.group())) and _ENGLISH_WORD_AFTER.match(text, m.end()):
         return None
     # "A good answer" / "B is ...": an upper-case letter followed by lower-case English is a word.
     return letters, m.end()
@@ -452,7 +456,7 @@ def _read_answer(text: str, pos: int, options: _Options) -> tuple[tuple[str, ...
     if got is not None:
         letters, end = got
         if len(letters) == 1:
-            follow = re.compile(r"\s*[.:、)\]]?\s*[(\[“\"]?\s*").match(text, end)
+            follow = _LETTER_TEXT_GAP.match(text, end)
             after = follow.end() if follow else end
             quoted = options.match_at(text, after)
             if quoted is not None and quoted[0] != letters[0]:
@@ -463,19 +467,19 @@ def _read_answer(text: str, pos: int, options: _Options) -> tuple[tuple[str, ...
     m = _ORDINAL.match(text, pos)
     if m:
         found = [LETTERS[_ORDINAL_DIGIT[m.group(1) or m.group(2)]]]
-        while more := re.compile(rf"{_SEP}(?=第|选项)").match(text, m.end()):
+        while more := _ORDINAL_SEP.match(text, m.end()):
             nxt = _ORDINAL.match(text, more.end())
             if nxt is None or more.end() == m.end():
                 break
             m = nxt
             found.append(LETTERS[_ORDINAL_DIGIT[m.group(1) or m.group(2)]])
         return tuple(found), m.end(), "ordinal"
-    quote = re.compile(r"[“\"']?").match(text, pos)
+    quote = _OPEN_QUOTE.match(text, pos)
     start = quote.end() if quote else pos
     found = options.match_at(text, start)
     if found is not None:
         # another option's text right after it ("是。否。", "是/否") lists them: no answer
-        gap = re.compile(r"[\s。.,、;/”\"']*(?:还是|或者|或)?[\s“\"']*").match(text, found[1])
+        gap = _OPTIONS_GAP.match(text, found[1])
         nxt = options.match_at(text, gap.end() if gap else found[1])
         if nxt is not None and nxt[0] != found[0]:
             return (found[0], nxt[0]), nxt[1], "option_texts"
@@ -483,7 +487,7 @@ def _read_answer(text: str, pos: int, options: _Options) -> tuple[tuple[str, ...
     return None
 
 
-def _strip_listing(text: str, options: _Options, n_options: int) -> str:
+def _strip_listing(text: str, options: _Options) -> str:
     """Remove lines that only restate two or more options (``(A) 是。`` ``(B) 否。``): an echo, not a pick."""
     if not options.keys:
         return text
@@ -553,7 +557,7 @@ def _collect(text: str, options: _Options) -> list[_Pick]:
         before = text[max(0, m.start() - 8) : m.start()]
         option_context = (
             bool(re.search(rf"{_OPTION_WORD}\s*$", before, re.IGNORECASE))
-            or bool(re.compile(r"\s*(?:选项|项)").match(text, end))
+            or bool(_OPTION_WORD_AFTER.match(text, end))
             or m.group().lstrip().startswith(("(", "["))
         )
         option_context = option_context or not text[: m.start()].strip()
@@ -638,7 +642,7 @@ def extract_option(text: str, n_options: int, *, options: Sequence[str] | None =
         return OptionExtraction("Need_Check", "need_check:empty")
     opts = _Options.of(options)
     norm = _QUESTION_ECHO.sub("", norm, count=1)
-    norm = _strip_listing(norm, opts, n_options).strip()
+    norm = _strip_listing(norm, opts).strip()
     picks = _collect(norm, opts)
     if picks:
         return _decide(picks, letters_ok)
@@ -666,10 +670,9 @@ def _decide(picks: list[_Pick], letters_ok: tuple[str, ...]) -> OptionExtraction
     last = group[-1]
     multi = [p for p in group if len(set(p.letters)) > 1]
     if multi:
-        kind = (
-            "letter_with_other_text"
-            if multi[0].rule.endswith("letter_with_other_text")
-            else "several_letters"
+        rule = multi[0].rule
+        kind = next(
+            (k for k in ("letter_with_other_text", "option_texts") if rule.endswith(k)), "several_letters"
         )
         return OptionExtraction("Need_Check", f"need_check:{kind}", multi[0].sentence)
     named = {p.letters[0] for p in group}
