@@ -1098,7 +1098,7 @@ async def run_options_async(
     run_dir: Path,
     *,
     template: OptionTemplate = SAFETYBENCH_ZH_V1,
-    modes: Sequence[Mode] = ("generate",),
+    modes: Sequence[Mode] | Literal["generate", "logprob", "both"] = ("generate",),
     settings: GenerationSettings | None = None,
     concurrency: int | None = None,
     retry_errors: bool = False,
@@ -1111,7 +1111,8 @@ async def run_options_async(
 ) -> OptionRunResult:
     """Ask ``model`` the option questions of ``suite`` in each mode, then score and write the results.
 
-    ``suite`` is a data-layer suite of kind ``option`` (``safetybench-zh``). ``sample`` (a seeded,
+    ``suite`` is a data-layer suite of kind ``option`` (``safetybench-zh``). ``modes`` is a sequence
+    of ``"generate"``/``"logprob"`` or one of them or ``"both"`` as a string. ``sample`` (a seeded,
     nested choice) and ``limit`` count items. Writes ``options-<mode>-predictions.jsonl`` (scored
     items), ``options-<mode>-errors.jsonl`` (failed requests; written when there are any, or kept up
     to date once it exists) and ``options-<mode>-metrics.json`` into ``run_dir``, atomically. The
@@ -1123,7 +1124,7 @@ async def run_options_async(
             f"suite {getattr(suite, 'name', suite)!r} holds {getattr(suite, 'kind', '?')} items, "
             "not option questions (safetybench-zh)"
         )
-    modes = tuple(dict.fromkeys(modes))
+    modes = MODES if modes == "both" else (modes,) if isinstance(modes, str) else tuple(dict.fromkeys(modes))
     if not modes:
         raise ValueError(f"choose at least one mode of {', '.join(MODES)}")
     for mode in modes:
