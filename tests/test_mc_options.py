@@ -285,7 +285,7 @@ def test_server_run_both_modes_exact_metrics_and_rerun_asks_nothing(mirror: Path
     assert all(groups[g] for g in range(5))
 
     run_dir = tmp_path / "run"
-    kw = dict(modes=("generate", "logprob"), sample=sample, seed=seed, resamples=200)
+    kw = dict(modes="both", sample=sample, seed=seed, resamples=200)
     with OpenAIServer(responder=_responder(items)) as server:
         result = _run(load_model("openai:m", base_url=server.base_url, max_retries=0), suite, run_dir, **kw)
         asked = server.stats()["chat_requests"]
@@ -372,7 +372,11 @@ def test_server_failures_are_listed_not_scored_then_retried(mirror: Path, tmp_pa
     run_dir = tmp_path / "run"
     with OpenAIServer(fault_rates={"500": 1.0}, responder=lambda m: "A") as server:
         result = _run(
-            load_model("openai:m", base_url=server.base_url, max_retries=0), suite, run_dir, limit=3
+            load_model("openai:m", base_url=server.base_url, max_retries=0),
+            suite,
+            run_dir,
+            limit=3,
+            modes="generate",
         )
         assert result.summary.failed == 3 and result.modes["generate"].metrics.overall.total == 0
         errors = (run_dir / "options-generate-errors.jsonl").read_text(encoding="utf-8").splitlines()
