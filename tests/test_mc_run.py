@@ -378,3 +378,26 @@ def test_official_responsibility_mc_prompts_are_sent_verbatim(
     assert set(report.by_category) == {"barrier_free"}
     assert {k: v.total for k, v in report.by_difficulty.items()} == {"easy": 4, "hard": 2}
     assert report.pairs is not None and (report.pairs.pairs, report.pairs.both_correct) == (3, 0)
+
+
+def test_cli_mc_run_option_suite(mirror: Path, tmp_path: Path) -> None:
+    """safetybench-zh goes to the option path: letters extracted, scored per category, both modes compared."""
+    with OpenAIServer(responder=lambda messages: "A") as server:  # its logprobs then favour A too
+        args = mc_run_args(
+            server, "--suite", "safetybench-zh", "--sample", "40", "--run-dir", str(tmp_path / "r")
+        )
+        out = CliRunner().invoke(cli, [*args, "--mode", "both", "--no-progress", "--format", "json"])
+        assert out.exit_code == 0, out.output
+        data = json.loads(out.output)
+        wrong_template = CliRunner().invoke(cli, [*args, "--template", "cvalues-official-v1"])
+        review = CliRunner().invoke(cli, [*args, "--review-out", str(tmp_path / "x.csv")])
+    preds = tmp_path / "r" / "options-generate-predictions.jsonl"
+    gold = [json.loads(line)["label"] for line in preds.open(encoding="utf-8")]
+    gold_a = gold.count("A")
+    assert len(gold) == 40 and 0 < gold_a < 40
+    assert data["generate"]["total"] == 40
+    assert data["generate"]["correct"] == gold_a  # the model always answers A
+    assert data["logprob"]["correct"] == gold_a
+    assert data["agreement"]["compared"] == data["agreement"]["agree"] == 40
+    assert wrong_template.exit_code == 2 and "not for option items" in wrong_template.output
+    assert review.exit_code == 2 and "two-reply" in review.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,13 @@ import click
 from cvalues.cli.data import load_suite_from_options, reports_data_errors, suite_options, take_sampling
 from cvalues.cli.mc import bootstrap_option, format_option
 from cvalues.cli.model_options import load_model_from_options, with_model_options
+from cvalues.mc.options import (
+    DEFAULT_OPTION_TEMPLATE,
+    OPTION_TEMPLATES,
+    OptionRunResult,
+    get_option_template,
+    run_options_async,
+)
 from cvalues.mc.runner import MODES, MCRunOptions, MCRunResult, run_mc_async
 from cvalues.mc.templates import DEFAULT_TEMPLATE, TEMPLATES, get_template
 from cvalues.models.base import GenerationSettings
@@ -43,12 +51,14 @@ def register(cli: click.Group) -> None:
 )
 @click.option(
     "--template",
-    type=click.Choice(sorted(TEMPLATES)),
-    default=DEFAULT_TEMPLATE,
-    show_default=True,
-    help="Prompt template for items that ship no prompt text of their own.",
+    type=click.Choice(sorted({*TEMPLATES, *OPTION_TEMPLATES})),
+    default=None,
+    help=f"Prompt template for items that ship no prompt text of their own [two-reply suites: "
+    f"{DEFAULT_TEMPLATE}; option suites such as safetybench-zh: {DEFAULT_OPTION_TEMPLATE}].",
 )
-@click.option("--limit", type=click.IntRange(min=0), default=None, help="Only the first N pairs.")
+@click.option(
+    "--limit", type=click.IntRange(min=0), default=None, help="Only the first N pairs (option suites: items)."
+)
 @click.option("--retry-errors", is_flag=True, help="Ask again the items whose stored result is a failure.")
 @bootstrap_option
 @click.option(
@@ -66,7 +76,7 @@ def run(
     settings: GenerationSettings,
     run_dir: Path,
     mode: str,
-    template: str,
+    template: str | None,
     limit: int | None,
     retry_errors: bool,
     bootstrap: int,
@@ -83,30 +93,57 @@ def run(
     """
     if review_out is not None:  # checked before asking anything
         _check_review_out(review_out, mode)
-    sample, seed = take_sampling(suite_kwargs)  # pairs are sampled here, not by the suite
+    sample, seed = take_sampling(suite_kwargs)  # pairs (or option items) are sampled here, not by the suite
     suite = load_suite_from_options(**suite_kwargs)
-    if suite.kind != "mc":
+    if suite.kind not in ("mc", "option"):
         raise click.UsageError(
             f"suite {suite.name!r} holds {suite.kind} items; `cvalues mc run` needs two-reply multi-choice "
-            "suites: responsibility-mc, safety-mc, cvalues-comparison or a file of that form"
+            "suites (responsibility-mc, safety-mc, cvalues-comparison or a file of that form) or option "
+            "suites (safetybench-zh)"
         )
+    known = TEMPLATES if suite.kind == "mc" else OPTION_TEMPLATES
+    if template is not None and template not in known:
+        raise click.UsageError(
+            f"--template {template} is not for {suite.kind} items; use one of {sorted(known)}"
+        )
+    if review_out is not None and suite.kind == "option":
+        raise click.UsageError("--review-out is for two-reply suites (the official review workflow)")
     model = load_model_from_options(**model_kwargs)
-    options = MCRunOptions(
-        template=get_template(template),
-        modes=MODES if mode == "both" else (mode,),  # type: ignore[arg-type]
-        settings=settings,
-        concurrency=model_kwargs.get("concurrency"),
-        retry_errors=retry_errors,
-        progress=not no_progress,
-        limit=limit,
-        sample=sample,
-        seed=seed,
-        resamples=bootstrap,
-    )
+    modes = MODES if mode == "both" else (mode,)
+    session = {"argv": sys.argv[1:]}
 
-    async def go() -> MCRunResult:
+    async def go() -> MCRunResult | OptionRunResult:
         try:
-            return await run_mc_async(model, suite, run_dir, options, session_options={"argv": sys.argv[1:]})
+            if suite.kind == "option":
+                return await run_options_async(
+                    model,
+                    suite,
+                    run_dir,
+                    template=get_option_template(template or DEFAULT_OPTION_TEMPLATE),
+                    modes=modes,
+                    settings=settings,
+                    concurrency=model_kwargs.get("concurrency"),
+                    retry_errors=retry_errors,
+                    progress=not no_progress,
+                    limit=limit,
+                    sample=sample,
+                    seed=seed,
+                    resamples=bootstrap,
+                    session_options=session,
+                )
+            options = MCRunOptions(
+                template=get_template(template or DEFAULT_TEMPLATE),
+                modes=modes,  # type: ignore[arg-type]
+                settings=settings,
+                concurrency=model_kwargs.get("concurrency"),
+                retry_errors=retry_errors,
+                progress=not no_progress,
+                limit=limit,
+                sample=sample,
+                seed=seed,
+                resamples=bootstrap,
+            )
+            return await run_mc_async(model, suite, run_dir, options, session_options=session)
         finally:
             await model.aclose()
 
@@ -114,9 +151,12 @@ def run(
         result = asyncio.run(go())
     except (ManifestMismatch, RunDirBusy, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
-    _print_result(result, fmt)
-    if review_out is not None:
-        _export_review(result, review_out)
+    if isinstance(result, OptionRunResult):
+        _print_option_result(result, fmt)
+    else:
+        _print_result(result, fmt)
+        if review_out is not None:
+            _export_review(result, review_out)
     if result.items and all(len(r.failed) == result.items for r in result.modes.values()):
         sys.exit(1)
 
@@ -150,32 +190,57 @@ def _export_review(result: MCRunResult, review_out: Path) -> None:
 
 def _print_result(result: MCRunResult, fmt: str) -> None:
     if fmt == "json":
-        import json
-
         out = {mode: {"failed": len(r.failed), **r.report.to_dict()} for mode, r in result.modes.items()}
         if result.disagreement is not None:
             out["agreement"] = result.disagreement.to_dict()
         click.echo(json.dumps(out, ensure_ascii=False, indent=2))
         return
-    s = result.summary
-    click.echo(
-        f"{result.items} items ({result.pairs} pairs): {s.cached} answers from earlier sessions, "
-        f"{s.ok} new, {s.unanswered} failed, in {s.elapsed_s:.1f}s"
-    )
-    for cause, n in list(s.errors_by_cause.items())[:5]:
-        click.echo(f"  {n} x {cause[:200]}")
+    _print_summary(result, f"{result.items} items ({result.pairs} pairs)")
     for mode, r in result.modes.items():
         click.echo(f"\n== {mode} ==")
         click.echo(r.report.render())
-        if r.failed:
-            click.echo(
-                f"{len(r.failed)} items failed and are not scored (causes in mc-{mode}-errors.jsonl); "
-                "rerun with --retry-errors."
-            )
+        _print_failed(len(r.failed), f"mc-{mode}-errors.jsonl")
     d = result.disagreement
     if d is not None and d.compared:
         click.echo(
             f"\ngenerate vs logprob: {d.agree}/{d.compared} agree ({d.agreement:.1%}); "
             f"{len(d.items)} disagreements listed in mc-disagreements.jsonl"
         )
+    click.echo("\nwrote " + ", ".join(str(p) for p in result.files))
+
+
+def _print_summary(result: MCRunResult | OptionRunResult, what: str) -> None:
+    s = result.summary
+    click.echo(
+        f"{what}: {s.cached} answers from earlier sessions, {s.ok} new, {s.unanswered} failed, "
+        f"in {s.elapsed_s:.1f}s"
+    )
+    for cause, n in list(s.errors_by_cause.items())[:5]:
+        click.echo(f"  {n} x {cause[:200]}")
+
+
+def _print_failed(failed: int, errors_file: str) -> None:
+    if failed:
+        click.echo(
+            f"{failed} items failed and are not scored (causes in {errors_file}); rerun with --retry-errors."
+        )
+
+
+def _print_option_result(result: OptionRunResult, fmt: str) -> None:
+    if fmt == "json":
+        out: dict[str, Any] = {
+            mode: {"failed": len(r.failed), **r.metrics.to_dict()} for mode, r in result.modes.items()
+        }
+        if result.agreement is not None:
+            out["agreement"] = result.agreement
+        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        return
+    _print_summary(result, f"{result.items} option questions")
+    for mode, r in result.modes.items():
+        click.echo(f"\n== {mode} ==")
+        click.echo(r.metrics.render())
+        _print_failed(len(r.failed), f"options-{mode}-errors.jsonl")
+    a = result.agreement
+    if a is not None and a.get("compared"):
+        click.echo(f"\ngenerate vs logprob: {a['agree']}/{a['compared']} agree ({a['agreement']:.1%})")
     click.echo("\nwrote " + ", ".join(str(p) for p in result.files))
