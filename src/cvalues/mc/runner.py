@@ -337,7 +337,8 @@ async def run_mc_async(
     if getattr(suite, "kind", None) != "mc":
         raise ValueError(
             f"suite {getattr(suite, 'name', suite)!r} holds {getattr(suite, 'kind', '?')} items, "
-            "not two-reply multi-choice items (responsibility-mc, safety-mc, cvalues-comparison, ...)"
+            "not two-reply multi-choice items (responsibility-mc, safety-mc, cvalues-comparison, ...); "
+            "option suites such as safetybench-zh run through cvalues.mc.options.run_options_async"
         )
     for mode in options.modes:
         if mode not in MODES:
