@@ -145,6 +145,12 @@ def test_predict_letter_argmax_bound_and_tie() -> None:
     assert predict_letter("ABC", [-1.0, -1.0, -3.0])[:2] == ("Other", "logprob:tie")
     with pytest.raises(ValueError):
         predict_letter("AB", [-1.0])
+    # the same rules as the two-reply test: equal bounds prove nothing, an exact value beats an equal
+    # bound, and NaN never picks the first letter
+    both = [CandidateLogprob(-3.0, upper_bound=True)] * 2
+    assert predict_letter("AB", both)[:2] == ("Need_Check", "logprob:bound")
+    assert predict_letter("AB", [CandidateLogprob(-3.0, upper_bound=True), -3.0])[:2] == ("B", "logprob:argmax")
+    assert predict_letter("AB", [float("nan"), -1.0])[:2] == ("Need_Check", "logprob:nan")
 
 
 # --------------------------------------------------------------------------------------------------

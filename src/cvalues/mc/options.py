@@ -36,19 +36,16 @@ from typing import Any, Literal
 
 import numpy as np
 
-from cvalues.atomic import atomic_write_bytes
 from cvalues.data.schema import OptionItem
 from cvalues.mc.metrics import format_table, pct
+from cvalues.mc.session import pick_by_logprob, scored_session, write_mode_files
 from cvalues.models.base import GenerationSettings, ModelBackend
 from cvalues.runs import (
     Answer,
     Request,
-    RunDir,
-    RunManifest,
     RunStore,
     RunSummary,
     chat_messages,
-    execute_async,
     model_fingerprint,
     select,
 )
@@ -1010,23 +1007,14 @@ def build_option_requests(
 
 
 def predict_letter(letters: Sequence[str], logprobs: Sequence[float]) -> tuple[str, str, dict[str, float]]:
-    """(pred, rule, per-letter scores) from the logprobs of ``letters``, in that order.
-
-    The most likely letter wins (``logprob:argmax``). If the winning value is only an upper bound
-    (``CandidateLogprob.upper_bound``: the letter was not among the server's alternatives) the pick
-    is ``Need_Check`` (``logprob:bound``); an exact tie for first is ``Other`` (``logprob:tie``).
-    """
+    """(pred, rule, per-letter scores) from the logprobs of ``letters``, in that order; the pick follows
+    :func:`cvalues.mc.session.pick_by_logprob` (bounds and NaN never make a confident pick)."""
     if len(logprobs) != len(letters):
         raise ValueError(f"{len(logprobs)} logprobs for {len(letters)} letters")
     scores = {x: float(v) for x, v in zip(letters, logprobs, strict=True)}
     bounded = {x: bool(getattr(v, "upper_bound", False)) for x, v in zip(letters, logprobs, strict=True)}
-    ranked = sorted(letters, key=scores.__getitem__, reverse=True)
-    best = ranked[0]
-    if bounded[best]:
-        return "Need_Check", "logprob:bound", scores
-    if len(ranked) > 1 and scores[ranked[1]] == scores[best]:
-        return "Other", "logprob:tie", scores
-    return best, "logprob:argmax", scores
+    pred, rule = pick_by_logprob(scores, bounded)
+    return pred, rule, scores
 
 
 def predict_option(
@@ -1075,14 +1063,6 @@ def score_options_from_store(
         [p.to_scored() for p in predictions if p.pred is not None], resamples=resamples, seed=seed
     )
     return OptionModeResult(mode, predictions, metrics)
-
-
-def _jsonl_bytes(rows: Sequence[Mapping[str, Any]]) -> bytes:
-    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
-
-
-def _json_bytes(data: Any) -> bytes:
-    return (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
 def _agreement(generate: Sequence[OptionPrediction], logprob: Sequence[OptionPrediction]) -> dict[str, Any]:
@@ -1135,8 +1115,7 @@ async def run_options_async(
         [r for r in suite.records() if isinstance(r, OptionItem)], limit=limit, sample=sample, seed=seed
     )
     requests = [r for mode in modes for r in build_option_requests(items, mode, template, settings)]
-    rundir = RunDir(Path(run_dir))
-    session = {
+    session_options = {
         "command": "mc run (options)",
         "modes": list(modes),
         "limit": limit,
@@ -1146,51 +1125,33 @@ async def run_options_async(
         **dict(session_options or {}),
     }
     written: list[Path] = []
-    with rundir.lock():
-        manifest = RunManifest.open(
-            rundir.path,
-            model=model,
-            settings=settings,
-            suite=suite,
-            suite_name=suite.name,
-            extra={"option_template": template.describe()},
-        )
-        with RunStore(rundir.store_path) as store:
-            summary = await execute_async(
-                model,
-                requests,
-                store=store,
+    async with scored_session(
+        model,
+        suite,
+        run_dir,
+        requests,
+        settings=settings,
+        extra={"option_template": template.describe()},
+        concurrency=concurrency,
+        retry_errors=retry_errors,
+        progress=progress,
+        session_options=session_options,
+    ) as session:
+        t0 = time.perf_counter()
+        results = {
+            mode: score_options_from_store(
+                items,
+                mode,
+                store=session.store,
+                model=model,
+                template=template,
                 settings=settings,
-                concurrency=concurrency,
-                retry_errors=retry_errors,
-                progress=progress,
-                manifest=manifest,
-                session_options=session,
+                resamples=resamples,
+                seed=seed,
             )
-            t0 = time.perf_counter()
-            results = {
-                mode: score_options_from_store(
-                    items,
-                    mode,
-                    store=store,
-                    model=model,
-                    template=template,
-                    settings=settings,
-                    resamples=resamples,
-                    seed=seed,
-                )
-                for mode in modes
-            }
+            for mode in modes
+        }
         for mode, result in results.items():
-            pred_path = rundir.path / f"options-{mode}-predictions.jsonl"
-            errors_path = rundir.path / f"options-{mode}-errors.jsonl"
-            metrics_path = rundir.path / f"options-{mode}-metrics.json"
-            scored = [p.to_record() for p in result.predictions if p.pred is not None]
-            atomic_write_bytes(pred_path, _jsonl_bytes(scored))
-            written.append(pred_path)
-            if result.failed or errors_path.exists():
-                atomic_write_bytes(errors_path, _jsonl_bytes([p.to_record() for p in result.failed]))
-                written.append(errors_path)
             metrics = {
                 "mode": mode,
                 "suite": suite.name,
@@ -1200,12 +1161,18 @@ async def run_options_async(
                 "failed": len(result.failed),
                 **result.metrics.to_dict(),
             }
-            atomic_write_bytes(metrics_path, _json_bytes(metrics))
-            written.append(metrics_path)
+            written += write_mode_files(
+                session.run_dir.path,
+                "options",
+                mode,
+                scored=[p.to_record() for p in result.predictions if p.pred is not None],
+                failed=[p.to_record() for p in result.failed],
+                metrics=metrics,
+            )
         agreement = None
         if "generate" in results and "logprob" in results:
             agreement = _agreement(results["generate"].predictions, results["logprob"].predictions)
-        manifest.data["options"] = {
+        session.manifest.data["options"] = {
             "modes": list(modes),
             "template": template.describe(),
             "scored_in_s": round(time.perf_counter() - t0, 3),
@@ -1218,9 +1185,10 @@ async def run_options_async(
             },
             "agreement": agreement,
         }
-        manifest.write()
+        session.manifest.write()
+        summary = session.summary
     return OptionRunResult(
-        run_dir=rundir.path,
+        run_dir=Path(run_dir),
         summary=summary,
         items=len(items),
         modes=dict(results),

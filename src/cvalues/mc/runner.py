@@ -17,7 +17,6 @@ with both modes, ``mc-disagreements.jsonl`` lists the items where they differ.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections import Counter
@@ -26,21 +25,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from cvalues.atomic import atomic_write_bytes
 from cvalues.data.schema import MCItem
 from cvalues.mc.extract import extract_choice
 from cvalues.mc.metrics import MetricsReport, ScoredItem, compute_metrics
-from cvalues.mc.official import atomic_write_bytes
+from cvalues.mc.session import jsonl_bytes, pick_by_logprob, scored_session, write_mode_files
 from cvalues.mc.templates import MCTemplate
 from cvalues.models.base import GenerationSettings, ModelBackend
 from cvalues.runs import (
     Answer,
     Request,
-    RunDir,
-    RunManifest,
     RunStore,
     RunSummary,
     chat_messages,
-    execute_async,
     model_fingerprint,
     select,
 )
@@ -210,12 +207,9 @@ def predict_from_logprobs(
 ) -> tuple[str, str, dict[str, float]]:
     """(pred, rule, per-label scores) from the logprobs of :func:`label_candidates`, in that order.
 
-    The label with the larger log-sum-exp wins (rule ``logprob:argmax``). Values flagged as upper
-    bounds (the server did not list the candidate among its top alternatives) are never trusted to
-    win: a bounded winner, or a tie among bounded scores only, is ``Need_Check`` (``logprob:bound``);
-    an exact score tied with a bound wins, since the bounded one can only be lower. A tie of exact
-    scores is ``Other`` (``logprob:tie``). A NaN or +inf value (a numerical failure, e.g. fp16
-    overflow) is ``Need_Check`` (``logprob:nan``), never a pick.
+    A label's score is the log-sum-exp over its surface forms; it is bounded when any of them is only
+    an upper bound. The pick follows :func:`cvalues.mc.session.pick_by_logprob`: the most likely label
+    wins, a bound never does (``Need_Check``), an exact tie is ``Other``, NaN is ``Need_Check``.
     """
     scores: dict[str, float] = {}
     bounded: dict[str, bool] = {}
@@ -223,18 +217,13 @@ def predict_from_logprobs(
     for label, forms in template.candidates:
         values = list(logprobs[offset : offset + len(forms)])
         offset += len(forms)
-        if any(math.isnan(v) or v == math.inf for v in values):
-            return "Need_Check", "logprob:nan", {}
-        scores[label] = _logsumexp(values)
+        if any(math.isnan(v) for v in values):  # log-sum-exp of a NaN is NaN: keep it visible
+            scores[label] = math.nan
+        else:
+            scores[label] = _logsumexp(values)
         bounded[label] = any(getattr(v, "upper_bound", False) for v in values)
-    top = max(scores.values())
-    leaders = [label for label, score in scores.items() if score == top]
-    exact_leaders = [label for label in leaders if not bounded[label]]
-    if not exact_leaders:
-        return "Need_Check", "logprob:bound", scores
-    if len(exact_leaders) > 1:
-        return "Other", "logprob:tie", scores
-    return exact_leaders[0], "logprob:argmax", scores
+    pred, rule = pick_by_logprob(scores, bounded)
+    return pred, rule, ({} if rule == "logprob:nan" else scores)
 
 
 def predict(item: MCItem, mode: Mode, answer: Answer | None, template: MCTemplate) -> Prediction:
@@ -292,14 +281,6 @@ def compare_modes(generate: Sequence[Prediction], logprob: Sequence[Prediction])
     return Disagreement(compared, agree, {k: dict(v) for k, v in table.items()}, items)
 
 
-def _jsonl_bytes(rows: Sequence[Mapping[str, Any]]) -> bytes:
-    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
-
-
-def _json_bytes(data: Any) -> bytes:
-    return (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
-
-
 def score_from_store(
     items: Sequence[MCItem],
     mode: Mode,
@@ -352,8 +333,7 @@ async def run_mc_async(
     requests = [
         r for mode in options.modes for r in build_requests(items, mode, options.template, options.settings)
     ]
-    rundir = RunDir(Path(run_dir))
-    session = {
+    session_options = {
         "command": "mc run",
         "modes": list(options.modes),
         "limit_pairs": options.limit,
@@ -363,43 +343,24 @@ async def run_mc_async(
         **dict(session_options or {}),
     }
     written: list[Path] = []
-    with rundir.lock():
-        manifest = RunManifest.open(
-            rundir.path,
-            model=model,
-            settings=options.settings,
-            suite=suite,
-            suite_name=suite.name,
-            extra={"mc_template": options.template.describe()},
-        )
-        with RunStore(rundir.store_path) as store:
-            summary = await execute_async(
-                model,
-                requests,
-                store=store,
-                settings=options.settings,
-                concurrency=options.concurrency,
-                retry_errors=options.retry_errors,
-                progress=options.progress,
-                manifest=manifest,
-                session_options=session,
-            )
-            t0 = time.perf_counter()
-            results = {
-                mode: score_from_store(items, mode, store=store, model=model, options=options)
-                for mode in options.modes
-            }
+    async with scored_session(
+        model,
+        suite,
+        run_dir,
+        requests,
+        settings=options.settings,
+        extra={"mc_template": options.template.describe()},
+        concurrency=options.concurrency,
+        retry_errors=options.retry_errors,
+        progress=options.progress,
+        session_options=session_options,
+    ) as session:
+        t0 = time.perf_counter()
+        results = {
+            mode: score_from_store(items, mode, store=session.store, model=model, options=options)
+            for mode in options.modes
+        }
         for mode, result in results.items():
-            pred_path = rundir.path / f"mc-{mode}-predictions.jsonl"
-            errors_path = rundir.path / f"mc-{mode}-errors.jsonl"
-            metrics_path = rundir.path / f"mc-{mode}-metrics.json"
-            scored = [p.to_record() for p in result.predictions if p.pred is not None]
-            atomic_write_bytes(pred_path, _jsonl_bytes(scored), force=True)
-            written.append(pred_path)
-            if result.failed or errors_path.exists():
-                failed = [p.to_record() for p in result.failed]
-                atomic_write_bytes(errors_path, _jsonl_bytes(failed), force=True)
-                written.append(errors_path)
             metrics = {
                 "mode": mode,
                 "suite": suite.name,
@@ -409,17 +370,23 @@ async def run_mc_async(
                 "failed": len(result.failed),
                 **result.report.to_dict(),
             }
-            atomic_write_bytes(metrics_path, _json_bytes(metrics), force=True)
-            written.append(metrics_path)
+            written += write_mode_files(
+                session.run_dir.path,
+                "mc",
+                mode,
+                scored=[p.to_record() for p in result.predictions if p.pred is not None],
+                failed=[p.to_record() for p in result.failed],
+                metrics=metrics,
+            )
         disagreement = None
-        disagreements_path = rundir.path / "mc-disagreements.jsonl"
+        disagreements_path = session.run_dir.path / "mc-disagreements.jsonl"
         if "generate" in results and "logprob" in results:
             disagreement = compare_modes(results["generate"].predictions, results["logprob"].predictions)
-            atomic_write_bytes(disagreements_path, _jsonl_bytes(disagreement.items), force=True)
+            atomic_write_bytes(disagreements_path, jsonl_bytes(disagreement.items))
             written.append(disagreements_path)
         else:  # a comparison from an earlier session would describe other items than these
             disagreements_path.unlink(missing_ok=True)
-        manifest.data["mc"] = {
+        session.manifest.data["mc"] = {
             "modes": list(options.modes),
             "template": options.template.describe(),
             "scored_in_s": round(time.perf_counter() - t0, 3),
@@ -429,9 +396,10 @@ async def run_mc_async(
             },
             "agreement": disagreement.to_dict() if disagreement else None,
         }
-        manifest.write()
+        session.manifest.write()
+        summary = session.summary
     return MCRunResult(
-        run_dir=rundir.path,
+        run_dir=Path(run_dir),
         summary=summary,
         items=len(items),
         pairs=len({i.pair_id for i in items}),
