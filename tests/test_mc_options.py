@@ -149,7 +149,8 @@ def test_predict_letter_argmax_bound_and_tie() -> None:
     # bound, and NaN never picks the first letter
     both = [CandidateLogprob(-3.0, upper_bound=True)] * 2
     assert predict_letter("AB", both)[:2] == ("Need_Check", "logprob:bound")
-    assert predict_letter("AB", [CandidateLogprob(-3.0, upper_bound=True), -3.0])[:2] == ("B", "logprob:argmax")
+    exact_b = [CandidateLogprob(-3.0, upper_bound=True), -3.0]
+    assert predict_letter("AB", exact_b)[:2] == ("B", "logprob:argmax")
     assert predict_letter("AB", [float("nan"), -1.0])[:2] == ("Need_Check", "logprob:nan")
 
 
