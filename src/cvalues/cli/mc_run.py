@@ -12,7 +12,7 @@ import click
 
 from cvalues.cli.data import load_suite_from_options, reports_data_errors, suite_options, take_sampling
 from cvalues.cli.mc import bootstrap_option, format_option
-from cvalues.cli.model_options import load_model_from_options, with_model_options
+from cvalues.cli.model_options import load_model_from_options, run_dir_options, with_model_options
 from cvalues.mc.options import (
     DEFAULT_OPTION_TEMPLATE,
     OPTION_TEMPLATES,
@@ -36,12 +36,7 @@ def register(cli: click.Group) -> None:
 @click.command("run")
 @with_model_options
 @suite_options
-@click.option(
-    "--run-dir",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Folder of this run; rerun the same command to resume or rescore.",
-)
+@run_dir_options
 @click.option(
     "--mode",
     type=click.Choice([*MODES, "both"]),
@@ -59,7 +54,6 @@ def register(cli: click.Group) -> None:
 @click.option(
     "--limit", type=click.IntRange(min=0), default=None, help="Only the first N pairs (option suites: items)."
 )
-@click.option("--retry-errors", is_flag=True, help="Ask again the items whose stored result is a failure.")
 @bootstrap_option
 @click.option(
     "--review-out",
@@ -69,7 +63,6 @@ def register(cli: click.Group) -> None:
     "`cvalues mc rescore RUN_DIR/mc-generate-predictions.jsonl --review SHEET`.",
 )
 @format_option
-@click.option("--no-progress", is_flag=True, help="No progress bar.")
 @reports_data_errors
 def run(
     model_kwargs: dict[str, Any],
@@ -113,36 +106,24 @@ def run(
     session = {"argv": sys.argv[1:]}
 
     async def go() -> MCRunResult | OptionRunResult:
+        common: dict[str, Any] = {
+            "settings": settings,
+            "concurrency": model_kwargs.get("concurrency"),
+            "retry_errors": retry_errors,
+            "progress": not no_progress,
+            "limit": limit,
+            "sample": sample,
+            "seed": seed,
+            "resamples": bootstrap,
+        }
         try:
             if suite.kind == "option":
+                template_ = get_option_template(template or DEFAULT_OPTION_TEMPLATE)
                 return await run_options_async(
-                    model,
-                    suite,
-                    run_dir,
-                    template=get_option_template(template or DEFAULT_OPTION_TEMPLATE),
-                    modes=modes,
-                    settings=settings,
-                    concurrency=model_kwargs.get("concurrency"),
-                    retry_errors=retry_errors,
-                    progress=not no_progress,
-                    limit=limit,
-                    sample=sample,
-                    seed=seed,
-                    resamples=bootstrap,
-                    session_options=session,
+                    model, suite, run_dir, template=template_, modes=modes, session_options=session, **common
                 )
-            options = MCRunOptions(
-                template=get_template(template or DEFAULT_TEMPLATE),
-                modes=modes,  # type: ignore[arg-type]
-                settings=settings,
-                concurrency=model_kwargs.get("concurrency"),
-                retry_errors=retry_errors,
-                progress=not no_progress,
-                limit=limit,
-                sample=sample,
-                seed=seed,
-                resamples=bootstrap,
-            )
+            template_mc = get_template(template or DEFAULT_TEMPLATE)
+            options = MCRunOptions(template=template_mc, modes=modes, **common)  # type: ignore[arg-type]
             return await run_mc_async(model, suite, run_dir, options, session_options=session)
         finally:
             await model.aclose()

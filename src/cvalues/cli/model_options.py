@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -68,6 +69,26 @@ def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
             help="openai: the server accepts vLLM/SGLang's continue_final_message (needed for logprob mode, "
             "whose candidates 回复1/回复2 share the prefix 回复).",
         ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def run_dir_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add ``--run-dir`` (required), ``--retry-errors`` and ``--no-progress``: where a run is kept."""
+    options = [
+        click.option(
+            "--run-dir",
+            required=True,
+            type=click.Path(file_okay=False, path_type=Path),
+            help="Folder of this run (answers.sqlite, manifest.json, results); rerun the same command to "
+            "resume, or to rescore without asking again.",
+        ),
+        click.option(
+            "--retry-errors", is_flag=True, help="Ask again the items whose stored result is a failure."
+        ),
+        click.option("--no-progress", is_flag=True, help="No progress bar."),
     ]
     for option in reversed(options):
         func = option(func)

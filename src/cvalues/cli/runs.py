@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from cvalues.cli.data import load_suite_from_options, reports_data_errors, suite_options, take_sampling
-from cvalues.cli.model_options import load_model_from_options, with_model_options
+from cvalues.cli.model_options import load_model_from_options, run_dir_options, with_model_options
 from cvalues.data.schema import PromptRecord
 from cvalues.models.base import GenerationSettings
 from cvalues.runs import (
@@ -61,17 +61,10 @@ def prompt_requests(records: list[PromptRecord], system_prompt: str | None) -> l
 @click.command()
 @with_model_options
 @suite_options
-@click.option(
-    "--run-dir",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Folder of this run (answers.sqlite, manifest.json); rerun the same command to resume.",
-)
+@run_dir_options
 @click.option(
     "--limit", type=click.IntRange(min=0), default=None, help="Only the first N items (after --sample)."
 )
-@click.option("--retry-errors", is_flag=True, help="Ask again the items whose stored result is a failure.")
-@click.option("--no-progress", is_flag=True, help="No progress bar.")
 @reports_data_errors
 def generate(
     model_kwargs: dict[str, Any],
