@@ -60,7 +60,7 @@ def ensure_env() -> None:
     print("[dev] installing cvalues and its dependencies (first run takes a few minutes)", flush=True)
     subprocess.check_call([*pip, "--upgrade", "pip"])
     subprocess.check_call([*pip, *shlex.split(TORCH)])
-    subprocess.check_call([*pip, "-e", f"{ROOT}[hf,dev]"])
+    subprocess.check_call([*pip, "-e", f"{ROOT}[hf,dev,ray]"])
     STAMP.write_text(fingerprint)
 
 

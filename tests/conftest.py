@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+#: Shared fixtures: ``browser`` and ``page`` (headless chromium), see tests/browser.py.
+pytest_plugins = ("browser",)
+
 #: The upstream data mirror next to the checkout (CI sets CVALUES_DATA_MIRROR to the same folder).
 MIRROR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
