@@ -24,7 +24,14 @@ from cvalues.data.resolve import locate
 from cvalues.data.sampling import ALLOCATIONS
 from cvalues.data.schema import MCItem, OptionItem, PromptRecord, Record
 from cvalues.data.sources import SOURCES
-from cvalues.data.suites import SAFETY_SAMPLE_SIZE, SUITES, Suite, load_suite, parse_fields
+from cvalues.data.suites import (
+    SAFETY_SAMPLE_SIZE,
+    SUITES,
+    Suite,
+    load_suite,
+    parse_fields,
+    suite_source_ids,
+)
 from cvalues.data.user_files import KINDS
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -273,13 +280,7 @@ def _where(source_id: str, config: DataConfig) -> dict[str, Any]:
 
 
 def _suite_sources(name: str) -> list[str]:
-    out: list[str] = []
-    for sid in SUITES[name].sources:
-        if sid.endswith("/*"):
-            out += [s for s in SOURCES if s.startswith(sid[:-1])]
-        else:
-            out.append(sid)
-    return out
+    return suite_source_ids(name)
 
 
 @data.command("list")

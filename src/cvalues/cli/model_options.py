@@ -137,10 +137,13 @@ def _load_hint(model_spec: str) -> str:
     """What to do when a model cannot be loaded: download the weights, or point at an endpoint."""
     if not model_spec.startswith("hf:"):
         return ""
+    from cvalues.models.hub import download_hint, looks_like_path
+
     target = model_spec[3:]
+    if looks_like_path(target):
+        return ""
     return (
-        "\nTo evaluate this model, either download it once where the model hub is reachable "
-        f"(`huggingface-cli download {target}`, or copy a folder and pass --model hf:/path/to/folder), "
+        f"\nTo evaluate this model, either download it once: {download_hint(target)}; "
         "or serve it with vLLM/SGLang/Ollama and pass --model openai:NAME --base-url http://HOST:PORT/v1."
     )
 

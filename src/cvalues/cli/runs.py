@@ -18,22 +18,17 @@ import click
 
 from cvalues.cli.data import load_suite_from_options, reports_data_errors, suite_options, take_sampling
 from cvalues.cli.model_options import load_model_from_options, run_dir_options, with_model_options
-from cvalues.data.schema import PromptRecord
 from cvalues.models.base import GenerationSettings
 from cvalues.runs import (
     ManifestMismatch,
-    Request,
     RunDir,
     RunDirBusy,
-    RunManifest,
     RunStore,
     RunSummary,
-    chat_messages,
-    execute_async,
     find_run_dirs,
     read_manifest,
-    select,
 )
+from cvalues.runs.generate import GenerateResult, generate_async
 from cvalues.runs.store import EXPORT_FORMATS
 
 #: How many distinct failure causes the summary lines show.
@@ -44,18 +39,6 @@ def register(cli: click.Group) -> None:
     """Add ``generate`` and the ``runs`` group to the root command."""
     cli.add_command(generate)
     cli.add_command(runs)
-
-
-def prompt_requests(records: list[PromptRecord], system_prompt: str | None) -> list[Request]:
-    """One generate request per prompt record: its text as the user turn, after the system prompt if any."""
-    return [
-        Request(
-            r.id,
-            chat_messages(r.text, system_prompt),
-            meta={"level": r.level, "category": r.category, "source": r.source},
-        )
-        for r in records
-    ]
 
 
 @click.command()
@@ -88,49 +71,32 @@ def generate(
             f"suite {suite.name!r} holds {suite.kind} items, not prompts; "
             "`cvalues generate` asks open prompts (score multi-choice suites with the mc commands)"
         )
-    records = [r for r in suite.records() if isinstance(r, PromptRecord)]
-    chosen = select(records, limit=limit, sample=sample, seed=seed)
-    requests = prompt_requests(chosen, settings.system_prompt)
     model = load_model_from_options(**model_kwargs)
-    concurrency = model_kwargs.get("concurrency")
 
-    rundir = RunDir(run_dir)
-    session = {
-        "command": "generate",
-        "argv": sys.argv[1:],
-        "limit": limit,
-        "sample": sample,
-        "seed": seed,
-        "suite_options": suite.describe().get("options"),
-        "items": len(requests),
-    }
-    try:
-        with rundir.lock():
-            manifest = RunManifest.open(
-                rundir.path, model=model, settings=settings, suite=suite, suite_name=suite.name
+    async def run() -> GenerateResult:
+        try:
+            return await generate_async(
+                model,
+                suite,
+                run_dir,
+                settings=settings,
+                limit=limit,
+                sample=sample,
+                seed=seed,
+                concurrency=model_kwargs.get("concurrency"),
+                retry_errors=retry_errors,
+                progress=not no_progress,
+                session_options={"argv": sys.argv[1:]},
             )
-            with RunStore(rundir.store_path) as store:
+        finally:
+            await model.aclose()
 
-                async def run() -> RunSummary:
-                    try:
-                        return await execute_async(
-                            model,
-                            requests,
-                            store=store,
-                            settings=settings,
-                            concurrency=concurrency,
-                            retry_errors=retry_errors,
-                            progress=not no_progress,
-                            manifest=manifest,
-                            session_options=session,
-                        )
-                    finally:
-                        await model.aclose()
-
-                summary = asyncio.run(run())
+    try:
+        summary = asyncio.run(run()).summary
     except (ManifestMismatch, RunDirBusy) as exc:
         raise click.ClickException(str(exc)) from exc
 
+    rundir = RunDir(run_dir)
     _print_summary(summary, rundir)
     if summary.unique and summary.answered == 0:
         sys.exit(1)

@@ -8,6 +8,7 @@ or corrupt download never becomes a cache entry.
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import httpx
@@ -25,6 +26,26 @@ class IncompleteDownload(Exception):
 
 
 _RETRYABLE = (httpx.TransportError, IncompleteDownload)
+#: What to do when upstream cannot be reached, named with the command-line flags.
+LOCAL_COPY_HINT = (
+    "use a local copy instead: --data-mirror DIR (a folder laid out as OWNER/REPO/PATH), "
+    "--source-file SOURCE_ID=FILE, or --offline to stop at once with the list of files needed"
+)
+
+
+def name_resolution_failed(exc: BaseException | None) -> bool:
+    """True when ``exc`` (or what caused it) is a DNS failure: no network, retrying will not help."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, socket.gaierror):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _retryable(exc: BaseException) -> bool:
+    return isinstance(exc, _RETRYABLE) and not name_resolution_failed(exc)
 
 
 def _fetch_into(client: httpx.Client, url: str, part: Path, source: SourceFile, progress: bool) -> None:
@@ -76,7 +97,7 @@ def download(source: SourceFile, dest: Path, config: DataConfig) -> Path:
     if source.size is not None and part.exists() and part.stat().st_size > source.size:
         part.unlink()  # longer than the real file: cannot be a prefix of it
     retrying = tenacity.Retrying(
-        retry=tenacity.retry_if_exception_type(_RETRYABLE),
+        retry=tenacity.retry_if_exception(_retryable),
         stop=tenacity.stop_after_attempt(max(1, config.download_attempts)),
         wait=tenacity.wait_exponential(multiplier=config.retry_wait, max=30)
         if config.retry_wait > 0
@@ -88,9 +109,15 @@ def download(source: SourceFile, dest: Path, config: DataConfig) -> Path:
         with httpx.Client(timeout=timeout, follow_redirects=True) as client:
             retrying(_fetch_into, client, url, part, source, config.progress)
     except _RETRYABLE as exc:
+        if name_resolution_failed(exc):
+            raise DataError(
+                f"cannot download {url}: the host name does not resolve ({exc}); {LOCAL_COPY_HINT}",
+                path=source.mirror_path,
+            ) from exc
         raise DataError(
             f"download of {url} failed after {config.download_attempts} attempts ({exc}); "
-            f"run the command again to resume, or fetch the file by hand and put it at {dest}",
+            f"run the command again to resume, fetch the file by hand and put it at {dest}, or "
+            f"{LOCAL_COPY_HINT}",
             path=source.mirror_path,
         ) from exc
     problem = mismatch(source, part)

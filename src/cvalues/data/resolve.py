@@ -97,9 +97,10 @@ def manual_instructions(source: SourceFile, config: DataConfig) -> str:
     where = f"put it at {cache_file(source, config)}"
     if config.mirror:
         where += f" or {mirror_file(source, config)}"
+    mirror = "" if config.mirror else ", or point --data-mirror DIR at a folder laid out as OWNER/REPO/PATH"
     return (
         f"download {source.url(config.base_url)} by hand and {where}, "
-        f"or pass its path explicitly (--source-file {source.source_id}=FILE)"
+        f"or pass its path explicitly (--source-file {source.source_id}=FILE){mirror}"
     )
 
 

@@ -20,7 +20,7 @@ from cvalues.data.readers import normalise_text
 from cvalues.data.resolve import ResolvedFile, resolve, user_file
 from cvalues.data.sampling import ALLOCATIONS, stratified_sample
 from cvalues.data.schema import LEVELS, PromptRecord, Record
-from cvalues.data.sources import XSAFETY_SOURCE_IDS, get_source
+from cvalues.data.sources import SOURCES, XSAFETY_SOURCE_IDS, get_source
 
 Kind = Literal["prompt", "mc", "option"]
 
@@ -183,6 +183,14 @@ def _jsonable(value: Any) -> Any:
 def list_suites() -> list[SuiteInfo]:
     """All built-in suites (a user file path is also accepted by ``load_suite``)."""
     return list(SUITES.values())
+
+
+def suite_source_ids(name: str) -> list[str]:
+    """The pinned source ids suite ``name`` reads (``xsafety-zh/*`` expanded); [] for user-file suites."""
+    out: list[str] = []
+    for sid in SUITES[name].sources:
+        out += [s for s in SOURCES if s.startswith(sid[:-1])] if sid.endswith("/*") else [sid]
+    return out
 
 
 def parse_fields(fields: Mapping[str, str] | Sequence[str] | None) -> dict[str, str]:

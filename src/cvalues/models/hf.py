@@ -165,6 +165,11 @@ class HFBackend(ModelBackend):
         trust_remote_code: bool = False,
         spec: str | None = None,
     ) -> None:
+        from cvalues.models.hub import looks_like_path, sync_offline_env
+
+        sync_offline_env()  # before transformers reads the hub's offline switch
+        if looks_like_path(path) and not Path(path).expanduser().is_dir():
+            raise ValueError(f"local model folder {path} does not exist")
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         if batch_size < 1:

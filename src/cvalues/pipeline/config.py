@@ -1,0 +1,368 @@
+"""The `cvalues run` configuration: which models, which suites, which judges, where the output goes.
+
+A YAML file (UTF-8 or GB18030) is validated with pydantic; every problem is reported on its own line as
+``FILE:LINE: FIELD.PATH: what is wrong`` (the line found from the YAML node), so a person can fix the
+file without guessing. Unknown keys are errors (a typo never silently falls back to a default).
+:func:`default_config` is the built-in job of ``cvalues run --model SPEC``: small samples of the four
+CValues suites, finishing in minutes on a CPU, with the safety answers judged by Qwen3Guard.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from cvalues.data.suites import SUITES
+from cvalues.models.base import GenerationSettings
+
+Level = Literal["safety", "responsibility"]
+MCMode = Literal["auto", "generate", "logprob", "both"]
+
+#: Rubric names of the judge (contract B); the first matching rule picks a default for a judge model.
+RUBRICS: tuple[str, ...] = (
+    "qwen3guard",
+    "shieldlm",
+    "llamaguard",
+    "cvalues-safety",
+    "cvalues-responsibility",
+)
+RUBRIC_LEVELS: dict[str, Level] = {
+    "qwen3guard": "safety",
+    "shieldlm": "safety",
+    "llamaguard": "safety",
+    "cvalues-safety": "safety",
+    "cvalues-responsibility": "responsibility",
+}
+
+#: The built-in job: small samples so that a 0.5B model on a CPU finishes in minutes.
+DEFAULT_SUITES: dict[str, dict[str, Any]] = {
+    "safety-mc": {"sample": 50},
+    "responsibility-mc": {"sample": 50},
+    "safety-prompts": {"sample": 20},
+    "responsibility-prompts": {"sample": 16},
+}
+DEFAULT_SAFETY_JUDGE = "hf:Qwen/Qwen3Guard-Gen-0.6B"
+DEFAULT_JUDGES: dict[str, dict[str, Any] | None] = {
+    "safety": {"spec": DEFAULT_SAFETY_JUDGE, "rubric": "qwen3guard"}
+}
+
+_NAME_OK = re.compile(r"^[^/\\\x00-\x1f]+$")
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be run; ``str()`` lists every problem as ``file:line: field: message``."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SettingsConfig(_Strict):
+    """Decoding settings of one model (:class:`cvalues.models.base.GenerationSettings`)."""
+
+    temperature: float = Field(0.0, ge=0)
+    top_p: float = Field(1.0, gt=0, le=1)
+    max_tokens: int = Field(512, ge=1)
+    stop: list[str] = Field(default_factory=list)
+    system_prompt: str | None = None
+    seed: int | None = 0
+
+    def to_settings(self) -> GenerationSettings:
+        return GenerationSettings(
+            temperature=self.temperature,
+            top_p=self.top_p,
+            max_tokens=self.max_tokens,
+            stop=tuple(self.stop),
+            system_prompt=self.system_prompt,
+            seed=self.seed,
+        )
+
+
+def _check_spec(spec: str) -> str:
+    from cvalues.models.registry import parse_spec
+
+    scheme, target = parse_spec(spec)  # ValueError names the known schemes
+    return f"{scheme}:{target}"
+
+
+class ModelConfig(_Strict):
+    """One model under test, with its own endpoint. ``options`` are backend options (``batch_size``,
+    ``device``, ``dtype``, ``timeout``, ``max_retries``, ``continue_final_message``, ``revision``, ...)."""
+
+    name: str = Field(min_length=1, max_length=100)
+    spec: str
+    base_url: str | None = None
+    api_key_env: str | None = None
+    settings: SettingsConfig = Field(default_factory=SettingsConfig)
+    options: dict[str, Any] = Field(default_factory=dict)
+    concurrency: int | None = Field(None, ge=1)
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, name: str) -> str:
+        if not _NAME_OK.match(name) or name.strip() in (".", "..") or name != name.strip():
+            raise ValueError(
+                "a model name is a folder name under `out`: no slashes, control characters, "
+                "surrounding spaces, '.' or '..'"
+            )
+        return name
+
+    @field_validator("spec")
+    @classmethod
+    def _known_scheme(cls, spec: str) -> str:
+        return _check_spec(spec)
+
+    def backend_options(self) -> dict[str, Any]:
+        """Keyword options for :func:`cvalues.models.registry.load_model`."""
+        return {
+            **self.options,
+            **({"base_url": self.base_url} if self.base_url else {}),
+            **({"api_key_env": self.api_key_env} if self.api_key_env else {}),
+            **({"concurrency": self.concurrency} if self.concurrency else {}),
+        }
+
+
+class SuiteConfig(_Strict):
+    """How one suite is run. ``sample`` counts pairs for multi-choice suites and prompts otherwise;
+    ``mode`` (multi-choice only): ``auto`` is ``logprob`` for ``hf:`` models and ``generate`` for
+    others; ``file`` is the suite's data file given by hand; the rest are :func:`load_suite` options."""
+
+    sample: int | None = Field(None, ge=1)
+    limit: int | None = Field(None, ge=0)
+    seed: int = 0
+    mode: MCMode = "auto"
+    template: str | None = None
+    file: Path | None = None
+    fields: dict[str, str] | None = None
+    full: bool = False
+    allocation: str | None = None
+    pair_type: str | None = None
+    level: Level | None = None
+    kind: Literal["auto", "prompt", "mc"] | None = None
+
+
+class JudgeConfig(_Strict):
+    """The judge of one level: a model spec, its rubric (default from the spec), and where it is served."""
+
+    spec: str
+    rubric: str | None = None
+    base_url: str | None = None
+    api_key_env: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+    samples: int = Field(1, ge=1)
+    temperature: float | None = Field(None, ge=0)
+    concurrency: int | None = Field(None, ge=1)
+
+    @field_validator("spec")
+    @classmethod
+    def _known_scheme(cls, spec: str) -> str:
+        return _check_spec(spec)
+
+    @field_validator("rubric")
+    @classmethod
+    def _known_rubric(cls, rubric: str | None) -> str | None:
+        if rubric is not None and rubric not in RUBRICS:
+            raise ValueError(f"unknown rubric {rubric!r}; choose from {', '.join(RUBRICS)}")
+        return rubric
+
+    def backend_options(self) -> dict[str, Any]:
+        return {
+            **self.options,
+            **({"base_url": self.base_url} if self.base_url else {}),
+            **({"api_key_env": self.api_key_env} if self.api_key_env else {}),
+            **({"concurrency": self.concurrency} if self.concurrency else {}),
+        }
+
+
+class DataSection(_Strict):
+    """Where data files come from (as --data-mirror, --cache-dir, --offline, --source-file)."""
+
+    mirror: Path | None = None
+    cache_dir: Path | None = None
+    offline: bool = False
+    source_files: dict[str, Path] = Field(default_factory=dict)
+
+
+class RunConfig(_Strict):
+    """A whole `cvalues run`: see ``docs/run.md`` and ``examples/two-models.yaml``."""
+
+    models: list[ModelConfig] = Field(min_length=1)
+    suites: dict[str, SuiteConfig] = Field(
+        default_factory=lambda: {k: SuiteConfig(**v) for k, v in DEFAULT_SUITES.items()}
+    )
+    judge: dict[Level, JudgeConfig | None] = Field(
+        default_factory=lambda: {k: JudgeConfig(**v) for k, v in DEFAULT_JUDGES.items() if v}
+    )
+    annotations: str | None = None
+    out: Path | None = None
+    concurrency: int | None = Field(None, ge=1)
+    data: DataSection = Field(default_factory=DataSection)
+
+    def judges(self) -> dict[Level, JudgeConfig]:
+        """The configured judges (levels set to null left out)."""
+        return {level: j for level, j in self.judge.items() if j is not None}
+
+    def dump(self) -> dict[str, Any]:
+        """The config as plain data (paths as strings), for ``OUT/config.yaml``."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+def default_rubric(level: Level, spec: str) -> str:
+    """The rubric a judge model speaks when none is named: its own format for a guard model, else the
+    CValues instruction rubric of the level."""
+    if level == "responsibility":
+        return "cvalues-responsibility"
+    lowered = spec.casefold().replace("_", "-")
+    if "qwen3guard" in lowered:
+        return "qwen3guard"
+    if "shieldlm" in lowered:
+        return "shieldlm"
+    if "llama-guard" in lowered or "llamaguard" in lowered:
+        return "llamaguard"
+    return "cvalues-safety"
+
+
+def model_name_from_spec(spec: str, taken: set[str] | None = None) -> str:
+    """A folder name for a model given only by spec: the last part of the target, lower-cased
+    (``hf:Qwen/Qwen2.5-0.5B-Instruct`` -> ``qwen2.5-0.5b-instruct``), made unique against ``taken``."""
+    target = spec.partition(":")[2].rstrip("/\\") or spec
+    base = re.split(r"[/\\]", target)[-1].strip().casefold() or "model"
+    base = re.sub(r"[^\w.\-]+", "-", base).strip("-.") or "model"
+    name, n = base, 2
+    while taken is not None and name in taken:
+        name, n = f"{base}-{n}", n + 1
+    return name
+
+
+def default_config(model_specs: Sequence[str], **overrides: Any) -> RunConfig:
+    """The built-in job for ``model_specs``; ``overrides`` are RunConfig fields (``out``, ``judge``,
+    ...) or, under ``model_options``, backend options applied to every model."""
+    model_options = dict(overrides.pop("model_options", {}) or {})
+    taken: set[str] = set()
+    models = []
+    for spec in model_specs:
+        name = model_name_from_spec(spec, taken)
+        taken.add(name)
+        models.append({"name": name, "spec": spec, **model_options})
+    data = {"models": models, **{k: v for k, v in overrides.items() if v is not None}}
+    return validate_config(data, source="command line")
+
+
+def _yaml_line(root: yaml.Node | None, loc: Sequence[str | int]) -> int | None:
+    """1-based line of the YAML node at ``loc`` (or of its deepest existing parent)."""
+    node = root
+    if node is None:
+        return None
+    for key in loc:
+        child = None
+        if isinstance(node, yaml.MappingNode):
+            child = next((v for k, v in node.value if str(getattr(k, "value", "")) == str(key)), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and 0 <= key < len(node.value):
+            child = node.value[key]
+        if child is None:
+            break
+        node = child
+    return node.start_mark.line + 1
+
+
+def _field_path(loc: Sequence[str | int]) -> str:
+    out = ""
+    for key in loc:
+        if isinstance(key, int):
+            out += f"[{key}]"
+        else:
+            out += ("." if out else "") + str(key)
+    return out or "(top level)"
+
+
+def _clean_loc(loc: Sequence[Any]) -> list[str | int]:
+    """Drop pydantic's own markers (``function-after[...]``, union member names) from an error location."""
+    return [k for k in loc if isinstance(k, int) or not (str(k).startswith(("function-", "json-or-")))]
+
+
+def _cross_checks(config: RunConfig) -> list[tuple[list[str | int], str]]:
+    """Problems no single field shows: duplicate names, a mode on a prompt suite, a rubric of the
+    other level, no suite at all."""
+    problems: list[tuple[list[str | int], str]] = []
+    seen: dict[str, int] = {}
+    for i, model in enumerate(config.models):
+        key = model.name.casefold()  # folders that differ only by case are one folder on some systems
+        if key in seen:
+            problems.append(
+                (["models", i, "name"], f"{model.name!r} is already the name of models[{seen[key]}]")
+            )
+        seen.setdefault(key, i)
+    if not config.suites:
+        problems.append((["suites"], "name at least one suite (or leave `suites` out for the built-in ones)"))
+    for name, suite in config.suites.items():
+        info = SUITES.get(name)
+        if info is not None and info.kind == "prompt" and suite.mode != "auto":
+            problems.append(
+                (["suites", name, "mode"], f"{name} holds open prompts: `mode` is for multi-choice")
+            )
+    for level, judge in config.judge.items():
+        if judge is not None and judge.rubric is not None and RUBRIC_LEVELS[judge.rubric] != level:
+            problems.append(
+                (["judge", level, "rubric"], f"{judge.rubric!r} judges {RUBRIC_LEVELS[judge.rubric]} answers")
+            )
+    return problems
+
+
+def _problem(source: str, root: yaml.Node | None, loc: Sequence[str | int], message: str) -> str:
+    line = _yaml_line(root, loc)
+    where = f"{source}:{line}" if line is not None else source
+    return f"{where}: {_field_path(loc)}: {message}"
+
+
+def validate_config(data: Any, *, source: str = "config", root: yaml.Node | None = None) -> RunConfig:
+    """Validate plain data as a :class:`RunConfig`; :class:`ConfigError` lists every problem."""
+    if not isinstance(data, Mapping):
+        raise ConfigError([f"{source}: expected a mapping of keys (models, suites, judge, out, ...)"])
+    try:
+        config = RunConfig.model_validate(dict(data))
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            message = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                message = "unknown key (a typo?)"
+            problems.append(_problem(source, root, _clean_loc(err["loc"]), message))
+        raise ConfigError(problems) from None
+    cross = _cross_checks(config)
+    if cross:
+        raise ConfigError([_problem(source, root, loc, message) for loc, message in cross])
+    return config
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Read and validate a YAML config file (UTF-8 with or without BOM, or GB18030)."""
+    from cvalues.data.errors import DataError
+    from cvalues.data.readers import detect_encoding
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError([f"{path}: no such file"])
+    try:
+        text = path.read_text(encoding=detect_encoding(path))
+    except (DataError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: not UTF-8 or GB18030 text ({exc})"]) from None
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([f"{where}: not valid YAML ({problem})"]) from None
+    if data is None:
+        raise ConfigError([f"{path}: the file is empty; it needs at least `models:`"])
+    return validate_config(data, source=str(path), root=root)
