@@ -90,7 +90,7 @@ def hf_weights_status(target: str, *, offline: bool, revision: str | None = None
             return WeightsStatus(
                 target,
                 "missing",
-                problem=f"local model folder {folder} does not exist",
+                problem=f"local model folder {target} does not exist ({folder.absolute()})",
                 how="check the path (a folder holding config.json, the weights and the tokenizer)",
             )
         if not (folder / "config.json").is_file():
@@ -117,7 +117,12 @@ def hf_weights_status(target: str, *, offline: bool, revision: str | None = None
     if not offline:
         return WeightsStatus(target, "download")
     partly = " (only partly: no weights file)" if folder is not None else ""
-    folder_note = f"; if you meant a local folder, ./{target} does not exist" if "/" in target else ""
+    parent = Path(target).parent
+    folder_note = (
+        f"; if you meant the local folder ./{target}, it does not exist"
+        if parent != Path(".") and parent.is_dir()
+        else ""
+    )
     return WeightsStatus(
         target,
         "missing",
