@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from cvalues.cli.checks import check_before_work
 from cvalues.cli.data import load_suite_from_options, reports_data_errors, suite_options, take_sampling
 from cvalues.cli.mc import bootstrap_option, format_option
 from cvalues.cli.model_options import load_model_from_options, run_dir_options, with_model_options
@@ -86,6 +87,7 @@ def run(
     """
     if review_out is not None:  # checked before asking anything
         _check_review_out(review_out, mode)
+    check_before_work(model_kwargs, suite_kwargs)
     sample, seed = take_sampling(suite_kwargs)  # pairs (or option items) are sampled here, not by the suite
     suite = load_suite_from_options(**suite_kwargs)
     if suite.kind not in ("mc", "option"):

@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from cvalues.cli.checks import check_before_work
 from cvalues.cli.data import load_suite_from_options, reports_data_errors, suite_options, take_sampling
 from cvalues.cli.model_options import load_model_from_options, run_dir_options, with_model_options
 from cvalues.models.base import GenerationSettings
@@ -64,6 +65,7 @@ def generate(
     stratified by scenario), otherwise by a seeded hash of the item ids (--seed). Items already
     answered in RUN_DIR are not asked again; failed ones only with --retry-errors.
     """
+    check_before_work(model_kwargs, suite_kwargs)
     sample, seed = take_sampling(suite_kwargs)
     suite = load_suite_from_options(**suite_kwargs)
     if suite.kind != "prompt":

@@ -18,7 +18,7 @@ from typing import Any
 from cvalues.data.config import DataConfig
 from cvalues.data.resolve import cache_file, manual_instructions, mirror_file
 from cvalues.data.sources import get_source
-from cvalues.data.suites import SUITES, suite_source_ids
+from cvalues.data.suites import SUITES, USER_FILE_SUFFIXES, suite_source_ids
 from cvalues.models.hub import go_offline, hf_weights_status, offline_requested
 
 
@@ -70,9 +70,9 @@ def check_suite(name: str, options: Mapping[str, Any], config: DataConfig) -> li
     """Gaps of one suite: its pinned files, or the user file it is given (``options["file"]``)."""
     file = options.get("file")
     info = SUITES.get(name)
-    if info is None:  # a user's own file as the suite
+    if info is None:  # a user's own file as the suite (an unknown name is load_suite's to explain)
         path = Path(name).expanduser()
-        if path.is_file():
+        if path.is_file() or path.suffix.casefold() not in USER_FILE_SUFFIXES:
             return []
         return [Missing(f"suite file {name}", "does not exist", "check the path (a .jsonl/.json/.csv file)")]
     if file is not None:
