@@ -49,6 +49,12 @@ def register(cli: click.Group) -> None:
     help="With --model: the safety judge [default hf:Qwen/Qwen3Guard-Gen-0.6B].",
 )
 @click.option("--no-judge", is_flag=True, help="Skip the judge stages.")
+@click.option(
+    "--max-tokens",
+    type=click.IntRange(min=1),
+    default=None,
+    help="With --model: longest answer in tokens [default 512].",
+)
 @data_options
 @click.option("--retry-errors", is_flag=True, help="Ask again the requests whose stored result is a failure.")
 @click.option("--no-progress", is_flag=True, help="No progress bars (one line per model x stage remains).")
@@ -62,6 +68,7 @@ def run(
     concurrency: int | None,
     judge_model: str | None,
     no_judge: bool,
+    max_tokens: int | None,
     retry_errors: bool,
     no_progress: bool,
     dry_run: bool,
@@ -81,14 +88,16 @@ def run(
         raise click.UsageError("give either --config FILE or --model SPEC (repeatable)")
     try:
         if config_path is not None:
-            if base_url or api_key_env or judge_model:
-                raise click.UsageError("--base-url, --api-key-env and --judge-model go with --model; "
-                                       "with --config put them in the file")  # fmt: skip
+            if base_url or api_key_env or judge_model or max_tokens:
+                raise click.UsageError("--base-url, --api-key-env, --judge-model and --max-tokens go with "
+                                       "--model; with --config put them in the file")  # fmt: skip
             config = load_config(config_path)
             if concurrency is not None:
                 config = config.model_copy(update={"concurrency": concurrency})
         else:
-            config = _config_from_specs(model_specs, base_url, api_key_env, concurrency, judge_model)
+            config = _config_from_specs(
+                model_specs, base_url, api_key_env, concurrency, judge_model, max_tokens
+            )
     except ConfigError as exc:
         raise click.ClickException(f"the configuration cannot be run:\n{exc}") from exc
     if no_judge:
@@ -106,6 +115,7 @@ def _config_from_specs(
     api_key_env: str | None,
     concurrency: int | None,
     judge_model: str | None,
+    max_tokens: int | None,
 ) -> Any:
     from cvalues.pipeline.config import default_config, default_rubric
 
@@ -114,6 +124,8 @@ def _config_from_specs(
         "concurrency": concurrency,
     }
     overrides["model_options"] = {k: v for k, v in overrides["model_options"].items() if v}
+    if max_tokens:
+        overrides["model_options"]["settings"] = {"max_tokens": max_tokens}
     if judge_model:
         overrides["judge"] = {
             "safety": {"spec": judge_model, "rubric": default_rubric("safety", judge_model)}
