@@ -29,14 +29,14 @@ STAMP = VENV / ".cvalues-install-stamp"
 TORCH = os.environ.get("CVALUES_TORCH", "torch==2.13.0")
 
 
-#: The README's main job: the CValues multi-choice test of a small open Chinese instruct model on a
-#: 50-pair sample of safety-mc, scored by log-probabilities on the CPU (weights fetched on first use).
+#: The README's main job: `cvalues run` with the built-in job on a small open Chinese instruct model:
+#: multi-choice safety and responsibility (log-probabilities), open answers to the safety and
+#: responsibility prompts judged by Qwen3Guard, then the report, on a sample that finishes in minutes
+#: on a CPU (weights and data fetched on first use; offline it lists what to download first).
 MAIN_JOB = [
-    "mc", "run",
+    "run",
     "--model", "hf:Qwen/Qwen2.5-0.5B-Instruct",
-    "--suite", "safety-mc", "--sample", "50",
-    "--mode", "logprob",
-    "--run-dir", "runs/qwen2.5-0.5b-instruct/safety-mc",
+    "--out", "runs/main",
 ]  # fmt: skip
 
 

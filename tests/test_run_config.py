@@ -184,3 +184,24 @@ def test_default_rubrics_and_stage_names() -> None:
     ) == ("gen-responsibility")
     assert stage_name("safetybench-zh", "option") == "mc-safetybench-zh"
     assert stage_name("/data/我的 提示.jsonl", "prompt") == "gen-我的-提示"
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_shipped_example_config_validates() -> None:
+    config = load_config(ROOT / "examples" / "two-models.yaml")
+    assert len(config.models) == 2 and set(config.judges()) == {"safety", "responsibility"}
+    assert config.models[1].backend_options()["api_key_env"] == "DEEPSEEK_API_KEY"
+
+
+def test_the_readme_main_job_is_dev_py_main_job() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("dev", ROOT / "dev.py")
+    assert spec is not None and spec.loader is not None
+    dev = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(dev)
+    assert dev.MAIN_JOB[0] == "run"
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "cvalues " + " ".join(dev.MAIN_JOB) in readme

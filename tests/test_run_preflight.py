@@ -170,3 +170,41 @@ def test_dns_failure_is_not_retried_and_names_the_flags(
     assert len(calls) == 1  # not five attempts
     assert "does not resolve" in message
     assert "--data-mirror" in message and "--source-file" in message and "--offline" in message
+
+
+def test_main_job_offline_says_what_to_download(mirror: Path, tmp_path: Path, hf_env: Path) -> None:
+    """`python3 dev.py run` offline on a fresh machine: the list, not a traceback or a retrying download."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("dev", Path(__file__).resolve().parents[1] / "dev.py")
+    assert spec is not None and spec.loader is not None
+    dev = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(dev)
+    args = [a if a != "runs/main" else str(tmp_path / "main") for a in dev.MAIN_JOB]
+    result = CliRunner().invoke(cli, [*args, "--offline"])
+    assert result.exit_code == 1 and "nothing was asked yet" in result.output
+    assert "`hf download Qwen/Qwen2.5-0.5B-Instruct`" in result.output
+
+
+def test_dry_run_shows_the_plan_and_asks_nothing(mirror: Path, tmp_path: Path) -> None:
+    tiny = build_tiny_model(tmp_path / "tiny")
+    absent = f"cvalues-responsibility-mc={tmp_path / 'absent.jsonl'}"
+    args = ["run", "--model", f"hf:{tiny}", "--out", str(tmp_path / "o"), "--offline", "--dry-run"]
+    result = CliRunner().invoke(cli, [*args, "--source-file", absent, "--no-judge"])
+    assert result.exit_code == 1 and "the file given for it does not exist" in result.output
+    config = tmp_path / "eval.yaml"
+    config.write_text(
+        f"models: [{{name: t, spec: 'hf:{tiny}'}}]\nsuites: {{safety-mc: {{}}, safety-prompts: {{}}}}\n"
+        "judge: {safety: {spec: 'openai:guard'}}\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(
+        cli, ["run", "--config", str(config), "--out", str(tmp_path / "o"), "--dry-run"]
+    )
+    assert result.exit_code == 0, result.output
+    assert [line.split()[0] for line in result.output.splitlines()[1:4]] == [
+        "mc-safety",
+        "gen-safety",
+        "judge-safety",
+    ]
+    assert not (tmp_path / "o").exists()
