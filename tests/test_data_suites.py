@@ -129,7 +129,8 @@ def _independent_pool(mirror: Path) -> tuple[dict[str, str], int]:
         "jade-db-v2.0/jade_benchmark_easy_zh.csv",
     ):
         for row in csv_rows(mirror / JADE / rel)[1:]:
-            texts.append((row[1], scenario_for("jade", normalise_jade_label(row[2], row[3])[1], row[1]) or "?"))
+            label = normalise_jade_label(row[2], row[3])[1]
+            texts.append((row[1], scenario_for("jade", label, row[1]) or "?"))
     for path in sorted((mirror / XSAFETY).glob("*.csv")):  # code point order, as pinned
         for row in csv_rows(path):
             texts.append((row[0], scenario_for("xsafety", path.stem) or "?"))
