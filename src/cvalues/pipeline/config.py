@@ -144,6 +144,7 @@ class SuiteConfig(_Strict):
     file: Path | None = None
     fields: dict[str, str] | None = None
     full: bool = False
+    include_benign: bool = False
     allocation: str | None = None
     pair_type: str | None = None
     level: Level | None = None

@@ -245,6 +245,7 @@ class Pipeline:
             "file": cfg.file,
             "fields": cfg.fields,
             "full": cfg.full,
+            "include_benign": cfg.include_benign,
             "allocation": cfg.allocation,
             "pair_type": cfg.pair_type,
             "level": cfg.level,
