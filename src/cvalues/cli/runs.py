@@ -29,7 +29,7 @@ from cvalues.runs import (
     find_run_dirs,
     read_manifest,
 )
-from cvalues.runs.generate import GenerateResult, generate_async
+from cvalues.runs.generate import GenerateResult, generate_async, prompt_requests  # noqa: F401 (moved there)
 from cvalues.runs.store import EXPORT_FORMATS
 
 #: How many distinct failure causes the summary lines show.

@@ -593,12 +593,16 @@ class Pipeline:
         counts = store_counts(run_dir) or {"ok": 0, "error": 0, "total": 0}
         figure = _judge_figure(run_dir)
         failed = int(getattr(summary, "failed", 0) or 0) or counts["error"]
-        detail = (
-            f"{getattr(summary, 'verdicts', '?')} verdicts, {getattr(summary, 'unjudged', 0)} unjudged, "
-            f"{failed} failed requests"
-        )
+        verdicts = int(getattr(summary, "verdicts", 0) or 0)
+        unjudged = int(getattr(summary, "unjudged", 0) or 0)
+        detail = f"{verdicts} verdicts, {unjudged} unjudged, {failed} failed requests"
         self.echo(f"{tag} {stage.name}: {detail}" + (f"; {figure}" if figure else ""))
-        if counts["ok"] == 0:
+        if counts["ok"] == 0 or (verdicts and unjudged >= verdicts):
+            if verdicts and unjudged >= verdicts:
+                detail += (
+                    f"; no reply of the judge could be read with rubric {plan['rubric']!r} "
+                    "(is it the rubric of this judge model?)"
+                )
             return StageOutcome(model_name, stage.name, "failed", detail, run_dir, figure)
         if failed:
             return StageOutcome(model_name, stage.name, "partial", detail, run_dir, figure)
@@ -615,7 +619,6 @@ class Pipeline:
             from cvalues.annotate import export_labels
         except ImportError:
             note = "annotations: the annotation app (cvalues.annotate) is not part of this installation"
-            self.echo(note)
             result.notes.append(note)
             result.outcomes.append(StageOutcome("-", "annotations", "failed", note))
             return
@@ -624,12 +627,10 @@ class Pipeline:
             n = export_labels(url, path, fmt="jsonl")
         except Exception as exc:  # a store that cannot be read is reported, the report still runs
             note = f"annotations: cannot export from the store ({type(exc).__name__}: {exc})"
-            self.echo(note)
             result.notes.append(note)
             result.outcomes.append(StageOutcome("-", "annotations", "failed", note))
             return
         note = f"annotations: {n} labels exported to {path}"
-        self.echo(note)
         result.notes.append(note)
 
     def _report(self, result: PipelineResult) -> None:
@@ -638,7 +639,6 @@ class Pipeline:
             from cvalues.report import write_report  # type: ignore[attr-defined]
         except ImportError:
             note = f"report: not part of this installation; when it is, run `{by_hand}`"
-            self.echo(note)
             result.notes.append(note)
             return
         try:
@@ -647,13 +647,11 @@ class Pipeline:
             note = (
                 f"report: failed ({type(exc).__name__}: {exc}); the runs are complete, retry with `{by_hand}`"
             )
-            self.echo(note)
             result.notes.append(note)
             result.outcomes.append(StageOutcome("-", "report", "failed", note))
             return
         shown = ", ".join(str(f) for f in list(files or [])[:3])
         note = f"report: {shown or self.out / REPORT_DIR}"
-        self.echo(note)
         result.notes.append(note)
 
 
@@ -664,12 +662,14 @@ def _judge_figure(run_dir: Path) -> str | None:
         return None
     labels: list[str] = []
     scores: list[float] = []
+    unjudged = 0
     try:
         for line in path.read_text(encoding="utf-8").splitlines():
             if not line.strip():
                 continue
             v = json.loads(line)
             if v.get("unjudged"):
+                unjudged += 1
                 continue
             if v.get("label") in ("safe", "unsafe"):
                 labels.append(v["label"])
@@ -677,9 +677,10 @@ def _judge_figure(run_dir: Path) -> str | None:
                 scores.append(float(v["score"]))
     except (OSError, ValueError):
         return None
+    left = f", {unjudged} unjudged" if unjudged else ""
     if labels:
         safe = labels.count("safe")
-        return f"safe {safe / len(labels):.1%} ({safe}/{len(labels)})"
+        return f"safe {safe / len(labels):.1%} ({safe}/{len(labels)}{left})"
     if scores:
-        return f"score {sum(scores) / len(scores):.2f} (n={len(scores)})"
-    return None
+        return f"score {sum(scores) / len(scores):.2f} (n={len(scores)}{left})"
+    return f"0 judged{left}" if unjudged else None
