@@ -126,6 +126,25 @@ def check_model(
     return []
 
 
+def check_annotation_store(url: str) -> list[Missing]:
+    """An SQLite annotation store must exist (a mistyped path would otherwise export nothing); a
+    server URL (PostgreSQL) is checked when it is read."""
+    path: str | None = None
+    if url.startswith("sqlite:///"):
+        path = url.removeprefix("sqlite:///")
+    elif "://" not in url:
+        path = url
+    if path is None or Path(path).expanduser().is_file():
+        return []
+    return [
+        Missing(
+            f"annotation store {url}",
+            f"{path} does not exist",
+            f"check `annotations` in the config, or create the store: cvalues annotate init --db {url}",
+        )
+    ]
+
+
 def preflight(
     suites: Iterable[tuple[str, Mapping[str, Any]]],
     models: Iterable[tuple[str, Mapping[str, Any], str]],

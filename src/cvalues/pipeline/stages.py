@@ -34,7 +34,7 @@ from cvalues.data.config import DataConfig
 from cvalues.data.suites import SUITES, Suite, load_suite
 from cvalues.models.base import ModelBackend
 from cvalues.pipeline.config import Level, ModelConfig, RunConfig, SuiteConfig, default_rubric
-from cvalues.pipeline.preflight import Missing, PreflightError, preflight
+from cvalues.pipeline.preflight import Missing, PreflightError, check_annotation_store, preflight
 from cvalues.runs import RunStore, RunSummary
 
 StageKind = Literal["mc", "gen", "judge"]
@@ -265,7 +265,10 @@ class Pipeline:
         models += [
             (j.spec, j.backend_options(), f"{level} judge") for level, j in self.config.judges().items()
         ]
-        return preflight(suites, models, self.data_config)
+        missing = preflight(suites, models, self.data_config)
+        if self.config.annotations:
+            missing += check_annotation_store(self.config.annotations)
+        return missing
 
     def load_suites(self) -> dict[str, LoadedSuite]:
         """Load every suite once (files resolved and verified now; records read when asked)."""
@@ -650,8 +653,9 @@ class Pipeline:
             result.notes.append(note)
             result.outcomes.append(StageOutcome("-", "report", "failed", note))
             return
-        shown = ", ".join(str(f) for f in list(files or [])[:3])
-        note = f"report: {shown or self.out / REPORT_DIR}"
+        files = list(files or [])
+        more = f" (and {len(files) - 1} more files in {self.out / REPORT_DIR})" if len(files) > 1 else ""
+        note = f"report: {files[0] if files else self.out / REPORT_DIR}{more}"
         result.notes.append(note)
 
 
