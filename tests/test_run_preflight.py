@@ -208,3 +208,17 @@ def test_dry_run_shows_the_plan_and_asks_nothing(mirror: Path, tmp_path: Path) -
         "judge-safety",
     ]
     assert not (tmp_path / "o").exists()
+
+
+def test_offline_hf_load_names_the_download_command(hf_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loaded without the preflight (library use): CVALUES_OFFLINE puts transformers offline before it
+    looks, and the error says what to fetch."""
+    from cvalues.models.registry import load_model
+
+    monkeypatch.setenv("CVALUES_OFFLINE", "1")
+    with pytest.raises(ValueError) as info:
+        load_model("hf:org/absent")
+    assert "not in the local Hugging Face cache" in str(info.value) and "`hf download org/absent`" in str(
+        info.value
+    )
+    assert os.environ["HF_HUB_OFFLINE"] == "1" and os.environ["TRANSFORMERS_OFFLINE"] == "1"

@@ -129,7 +129,7 @@ def load_model_from_options(model_spec: str, **options: Any) -> ModelBackend:
     try:
         return load_model(model_spec, **options)
     except (ValueError, OSError, ImportError) as exc:
-        hint = _load_hint(model_spec)
+        hint = "" if "hf download" in str(exc) else _load_hint(model_spec)
         raise click.ClickException(f"cannot load model {model_spec!r}: {exc}{hint}") from exc
 
 

@@ -165,7 +165,7 @@ class HFBackend(ModelBackend):
         trust_remote_code: bool = False,
         spec: str | None = None,
     ) -> None:
-        from cvalues.models.hub import looks_like_path, sync_offline_env
+        from cvalues.models.hub import download_hint, looks_like_path, offline_requested, sync_offline_env
 
         sync_offline_env()  # before transformers reads the hub's offline switch
         if looks_like_path(path) and not Path(path).expanduser().is_dir():
@@ -190,6 +190,11 @@ class HFBackend(ModelBackend):
             self.tokenizer = AutoTokenizer.from_pretrained(path, **load_kwargs)
             self.model = AutoModelForCausalLM.from_pretrained(path, **model_kwargs, **load_kwargs)
         except (OSError, ValueError) as exc:  # bad input, not a failed request: a ValueError
+            if offline_requested() and not looks_like_path(path):
+                raise ValueError(
+                    f"hf model {path!r} is not in the local Hugging Face cache and cvalues is offline; "
+                    f"fetch it once with {download_hint(path)}"
+                ) from exc
             raise ValueError(f"cannot load hf model {path!r}: {exc}") from exc
         self.model.to(self.device).eval()
         tok = self.tokenizer
