@@ -151,8 +151,9 @@ def test_interrupted_then_resumed_asks_each_request_once(mirror: Path, tmp_path:
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=30)
         assert proc.returncode == 130, err.decode()
-        assert "resume" in err.decode() and "cvalues run --config" in err.decode()
         stored = store_count(out / "a" / "gen-safety")
+        assert f"interrupted: {stored} answers are stored under {out}" in err.decode()
+        assert "to resume" in err.decode() and "cvalues run --config" in err.decode()
         assert 5 <= stored < n
         asked_before = server.stats()["chat_requests"]
         assert asked_before <= stored + 1

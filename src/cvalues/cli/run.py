@@ -190,9 +190,11 @@ def _run(
     except PreflightError as exc:
         raise click.ClickException(str(exc)) from exc
     except KeyboardInterrupt:
+        from cvalues.pipeline.stages import stored_answers
+
         again = shlex.join(["cvalues", *sys.argv[1:]]) if sys.argv[1:] else "the same command"
         click.echo(
-            f"\ninterrupted: every answer received so far is stored under {out}; run {again} to resume",
+            f"\ninterrupted: {stored_answers(out)} answers are stored under {out}; run {again} to resume",
             err=True,
         )
         sys.exit(130)

@@ -23,6 +23,7 @@ import inspect
 import json
 import os
 import re
+import sqlite3
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -187,6 +188,19 @@ def store_counts(run_dir: Path) -> dict[str, int] | None:
         return None
     with RunStore(path, readonly=True) as store:
         return store.counts()
+
+
+def stored_answers(out: Path) -> int:
+    """Answers stored in every run directory under ``out`` (what an interrupted run keeps)."""
+    from cvalues.runs import find_run_dirs
+
+    total = 0
+    for rundir in find_run_dirs(out):
+        try:
+            total += (store_counts(rundir.path) or {}).get("ok", 0)
+        except sqlite3.Error:  # a store created at the very moment of the interrupt
+            continue
+    return total
 
 
 def finished_earlier(run_dir: Path, plan: dict[str, Any]) -> bool:
