@@ -169,7 +169,7 @@ class HFBackend(ModelBackend):
 
         sync_offline_env()  # before transformers reads the hub's offline switch
         if looks_like_path(path) and not Path(path).expanduser().is_dir():
-            raise ValueError(f"local model folder {path} does not exist")
+            raise ValueError(f"cannot load hf model {path!r}: local model folder {path} does not exist")
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         if batch_size < 1:
