@@ -227,7 +227,7 @@ def _stderr_echo(line: str) -> None:
 
 
 class Pipeline:
-    """One `cvalues run`: ``preflight()`` then ``run()`` (which runs the preflight itself if not done).
+    """One `cvalues run`: ``run()`` checks (``preflight()``), loads the suites, then runs every stage.
 
     ``progress_bars`` shows the engine's per-stage bar (for a terminal); ``echo`` receives one plain
     line per model x stage as it starts and ends, which reads the same in a log file.
