@@ -238,3 +238,34 @@ def test_built_in_job_on_the_tiny_model_twice(
     second = invoke(*args)
     assert second.exit_code == 0, second.output
     assert second.output.count("finished earlier") == 4 and "loading" not in second.output
+
+
+@pytest.mark.slow
+def test_other_suites_get_stages_of_their_own(mirror: Path, tmp_path: Path) -> None:
+    """An option suite (safetybench-zh) and a user's prompt file run as stages named after them."""
+    prompts = tmp_path / "我的提示.jsonl"
+    prompts.write_text(
+        "".join(
+            json.dumps({"id": f"p{i}", "text": f"第{i}个问题？"}, ensure_ascii=False) + "\n" for i in range(3)
+        ),
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    with OpenAIServer() as server:
+        config = tmp_path / "eval.yaml"
+        data = {
+            "models": [server_model("a", server)],
+            "suites": {"safetybench-zh": {"sample": 4}, str(prompts): {}},
+            "judge": {},
+            "out": str(out),
+        }
+        config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+        result = invoke("--config", str(config))
+        assert result.exit_code == 0, result.output
+        assert server.stats()["chat_requests"] == 4 + 3
+    metrics = json.loads(
+        (out / "a" / "mc-safetybench-zh" / "options-generate-metrics.json").read_text("utf-8")
+    )
+    assert metrics["total"] == 4
+    assert store_count(out / "a" / "gen-我的提示") == 3
+    assert "generate acc" in result.output

@@ -475,9 +475,7 @@ class Pipeline:
                 session_options=session,
                 **common,
             )
-            accs = {
-                m: getattr(getattr(r.metrics, "overall", None), "acc", None) for m, r in result.modes.items()
-            }
+            accs = {m: r.metrics.overall.accuracy for m, r in result.modes.items()}
         else:
             from cvalues.mc.runner import MCRunOptions, run_mc_async
             from cvalues.mc.templates import DEFAULT_TEMPLATE, get_template
