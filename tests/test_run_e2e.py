@@ -104,6 +104,12 @@ def test_rerun_asks_nothing_and_a_new_model_asks_only_itself(mirror: Path, tmp_p
         assert "loading openai:b" in fourth.output and fourth.output.count("complete") == 3
         assert {p.path.relative_to(out).parts[0] for p in find_run_dirs(out)} == {"a", "b"}
 
+        # another setting for a model whose folders hold answers: refused per stage, naming the setting
+        write_config(config, [{**moved, "settings": {"max_tokens": 100}}], out)
+        changed = invoke("--config", str(config))
+        assert changed.exit_code == 1 and server.stats()["chat_requests"] == 2 * ASKED_PER_MODEL
+        assert changed.output.count("differs in: settings") >= 3
+
 
 @pytest.mark.slow
 def test_a_failing_model_is_reported_and_the_others_go_on(mirror: Path, tmp_path: Path) -> None:
