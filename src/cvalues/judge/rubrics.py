@@ -409,7 +409,7 @@ def _json_fields(text: str, keys: tuple[str, ...]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key in keys:
             values = [json.dumps(o[key], ensure_ascii=False) for o in objects if key in o]
-            if len(set(values)) > 1:
+            if key != "reason" and len(set(values)) > 1:  # the verdict must agree; a reason may vary
                 raise VerdictParseError(f"conflicting values of {key!r}: {', '.join(sorted(set(values)))}")
             if values:
                 out[key] = json.loads(values[0])
