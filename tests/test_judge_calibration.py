@@ -72,7 +72,9 @@ def test_score_agreement_by_hand_and_against_scipy_sklearn():
     judge = [7, 4, 6, 9, 5, 8, 5, 9, 2, 7]
     out = stats.score_agreement(human, judge, resamples=300)
     assert out["n"] == 10
-    assert out["mae"]["value"] == pytest.approx(sum(abs(a - b) for a, b in zip(human, judge)) / 10)  # 1.0
+    assert out["mae"]["value"] == pytest.approx(
+        sum(abs(a - b) for a, b in zip(human, judge, strict=False)) / 10
+    )  # 1.0
     assert out["mae"]["value"] == pytest.approx(1.0)
     assert out["spearman"]["value"] == pytest.approx(scipy_stats.spearmanr(human, judge).statistic)
     assert out["pearson"]["value"] == pytest.approx(scipy_stats.pearsonr(human, judge).statistic)
@@ -222,7 +224,9 @@ def test_agreement_responsibility_per_domain(tmp_path):
     )
     data = agreement(s.judge_dir, labels, resamples=100)
     assert data["n"] == 6
-    assert data["mae"] == pytest.approx(sum(abs(a - b) for a, b in zip(human, judge_scores)) / 6)
+    assert data["mae"] == pytest.approx(
+        sum(abs(a - b) for a, b in zip(human, judge_scores, strict=False)) / 6
+    )
     assert data["spearman"] == pytest.approx(scipy_stats.spearmanr(human, judge_scores).statistic)
     assert data["qwk"] == pytest.approx(
         sklearn_metrics.cohen_kappa_score(human, judge_scores, weights="quadratic")
