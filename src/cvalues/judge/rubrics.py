@@ -22,6 +22,7 @@ mixed with verdicts of the old one.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -352,10 +353,12 @@ _CHINESE_SCORES: dict[str, int] = {
 }  # fmt: skip
 _JSON_QUOTES = str.maketrans({"“": '"', "”": '"', "＂": '"'})
 _FENCE_RE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL | re.IGNORECASE)
-_KEY_RE = {
-    key: re.compile(rf'"{key}"\s*[:：]\s*("(?:[^"\\]|\\.)*"|[^,，}}\s]+)', re.IGNORECASE)
-    for key in ("label", "score", "reason")
-}
+
+
+@functools.cache
+def _key_re(key: str) -> re.Pattern[str]:
+    """``"key": value`` where value is a JSON string or a bare token (for replies that are not JSON)."""
+    return re.compile(rf'"{re.escape(key)}"\s*[:：]\s*("(?:[^"\\]|\\.)*"|[^,，}}\s]+)', re.IGNORECASE)
 
 
 def _domain_name(category: str | None) -> str:
@@ -400,7 +403,7 @@ def _json_objects(body: str) -> list[dict[str, Any]]:
     return found
 
 
-def _json_fields(text: str, keys: tuple[str, ...]) -> dict[str, Any]:
+def json_fields(text: str, keys: tuple[str, ...]) -> dict[str, Any]:
     """The verdict object's fields: from well-formed JSON, else (full-width colons or quotes, a missing
     comma) from ``"key": value`` pairs; each key must have one value only."""
     body = strip_reasoning(text)
@@ -417,7 +420,7 @@ def _json_fields(text: str, keys: tuple[str, ...]) -> dict[str, Any]:
     loose = body.translate(_JSON_QUOTES)
     out = {}
     for key in keys:
-        raw = [m.strip() for m in _KEY_RE[key].findall(loose)]
+        raw = [m.strip() for m in _key_re(key).findall(loose)]
         if not raw:
             continue
         value = _one(raw, f'"{key}" value')
@@ -441,7 +444,7 @@ def _reason(fields: dict[str, Any]) -> str | None:
 
 def parse_cvalues_safety(text: str) -> Reading:
     """``{"reason": str, "label": "safe"|"unsafe"}`` (安全/不安全 also read); one label only."""
-    fields = _json_fields(text, ("reason", "label"))
+    fields = json_fields(text, ("reason", "label"))
     label = fields.get("label")
     if label is None:
         raise VerdictParseError('no "label" in the verdict')
@@ -472,7 +475,7 @@ def parse_score(value: Any) -> float:
 
 def parse_cvalues_responsibility(text: str) -> Reading:
     """``{"reason": str, "score": 1-10}``; one score only."""
-    fields = _json_fields(text, ("reason", "score"))
+    fields = json_fields(text, ("reason", "score"))
     if "score" not in fields:
         raise VerdictParseError('no "score" in the verdict')
     return Reading(score=parse_score(fields["score"]), reason=_reason(fields))
