@@ -125,9 +125,9 @@ def test_mc_run_judge_extract(tmp_path):
     assert all(r["judge_pred"] == "回复2" for r in by_q["问题2"])
     assert all(r["judge_read"] and r["judge_pred"] == "Need_Check" for r in by_q["问题3"])
     metrics = json.loads((run_dir / "mc-generate-judge-extract-metrics.json").read_text(encoding="utf-8"))
-    # by hand: gold alternates 回复1/回复2 per order; extractor: 问题0 both orders say 回复1 -> 1 correct of 8,
-    # Need_Check 6 -> acc 1/8, acc* 1/2. Judge: 问题1 says 回复1 both orders (1 right), 问题2 回复2 (1 right),
-    # 问题3 stays Need_Check -> correct 3, answered 6 -> acc 3/8, acc* 3/6.
+    # by hand: gold alternates 回复1/回复2 per order; extractor: 问题0 both orders say 回复1 -> 1 correct
+    # of 8, Need_Check 6 -> acc 1/8, acc* 1/2. Judge: 问题1 says 回复1 both orders (1 right), 问题2 回复2
+    # (1 right), 问题3 stays Need_Check -> correct 3, answered 6 -> acc 3/8, acc* 3/6.
     ext, wj = metrics["extractor"], metrics["with_judge"]
     assert (ext["correct"], ext["need_check"], ext["acc"], ext["acc_star"]) == (1, 6, 1 / 8, 1 / 2)
     assert (wj["correct"], wj["need_check"], wj["acc"], wj["acc_star"]) == (3, 2, 3 / 8, 3 / 6)
