@@ -93,7 +93,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             run_dir = Path(tmp) / "gen"
             make_run(run_dir, args.answers)
-            judge = load_model("openai:guard", base_url=base_url, max_retries=0, timeout=30)
+            judge = load_model(
+                "openai:guard", base_url=base_url, max_retries=0, timeout=30, concurrency=args.concurrency
+            )
             cpu0 = resource.getrusage(resource.RUSAGE_SELF)
             t0 = time.perf_counter()
             summary = run_judge(
@@ -113,6 +115,11 @@ def main() -> None:
         f"in {elapsed:.2f}s with {args.concurrency} in flight at {args.latency * 1000:.0f} ms per request"
     )
     print(f"judged answers per second: {rate:.1f} (bound {bound:.1f}, {rate / bound:.0%} of it)")
+    engine = sum(e["elapsed_s"] for e in summary.engine)
+    print(
+        f"asking (the engine): {engine:.2f}s, {summary.verdicts / engine:.1f} answers per second; "
+        f"reading the run, parsing, verdicts and scores: {elapsed - engine:.2f}s"
+    )
     print(
         f"client CPU: {cpu:.2f}s, {1000 * cpu / max(summary.verdicts, 1):.2f} ms per judged answer "
         "(includes bootstrap intervals of the scores)"

@@ -233,9 +233,10 @@ async def judge_async(
                     session_options=options,
                 )
             )
-            stored = store.get_many(r.key(fingerprint, settings) for r in base)
+            keys = [r.key(fingerprint, settings) for r in base]
+            stored = store.get_many(keys)
             first: dict[str, dict[str, Any] | None] = {
-                r.item_id: _reading(rubric, stored.get(r.key(fingerprint, settings))) for r in base
+                r.item_id: _reading(rubric, stored.get(key)) for r, key in zip(base, keys, strict=True)
             }
             retries = [
                 Request(f"{r.item_id}#retry", r.messages, meta={**r.meta, "attempt": 1})
@@ -258,8 +259,12 @@ async def judge_async(
                         session_options=options,
                     )
                 )
-                got = store.get_many(r.key(fingerprint, settings) for r in retries)
-                second = {r.item_id: _reading(rubric, got.get(r.key(fingerprint, settings))) for r in retries}
+                retry_keys = [r.key(fingerprint, settings) for r in retries]
+                got = store.get_many(retry_keys)
+                second = {
+                    r.item_id: _reading(rubric, got.get(key))
+                    for r, key in zip(retries, retry_keys, strict=True)
+                }
             errors = {a.item_id: a.cause for a in store.answers(status="error") if a.item_id.count("#") >= 1}
 
     verdicts: list[Verdict] = []
