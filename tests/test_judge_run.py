@@ -455,3 +455,37 @@ def test_sigkill_judge_run_then_resume(tmp_path):
     assert len(read_verdicts(out)) == n
     assert len(counts) == n and max(counts.values()) <= 2
     assert sum(counts.values()) - n <= concurrency
+
+
+def test_generate_copies_judge_meta_into_requests():
+    from cvalues.cli.runs import prompt_requests
+    from cvalues.data.schema import PromptRecord
+
+    record = PromptRecord(
+        "p1",
+        "问题",
+        "safety",
+        "crimes",
+        "src",
+        meta={"adversarial": False, "judge_note": "选择题", "reference": "参考", "jade_type": "x"},
+    )
+    (request,) = prompt_requests([record], None)
+    assert request.meta == {
+        "level": "safety",
+        "category": "crimes",
+        "source": "src",
+        "adversarial": False,
+        "judge_note": "选择题",
+        "reference": "参考",
+    }
+    (plain,) = prompt_requests([PromptRecord("p2", "问", "safety", "crimes", "src")], None)
+    assert set(plain.meta) == {"level", "category", "source"}
+
+
+def test_plain_render_of_a_finished_conversation():
+    from cvalues.models.base import ChatMessage
+    from cvalues.models.hf import render_plain
+
+    conv = [ChatMessage("user", "问题"), ChatMessage("assistant", "回答")]
+    assert render_plain(conv) == "User: 问题\n\nAssistant: 回答"  # unfinished: continued (logprobs)
+    assert render_plain(conv, continue_final=False) == "User: 问题\n\nAssistant: 回答\n\nAssistant:"
