@@ -357,8 +357,12 @@ _FENCE_RE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL | re.IGNORECASE)
 
 @functools.cache
 def _key_re(key: str) -> re.Pattern[str]:
-    """``"key": value`` where value is a JSON string or a bare token (for replies that are not JSON)."""
-    return re.compile(rf'"{re.escape(key)}"\s*[:：]\s*("(?:[^"\\]|\\.)*"|[^,，}}\s]+)', re.IGNORECASE)
+    """``"key": value`` (or single-quoted, Python style) where value is a quoted string or a bare token,
+    for replies that are not JSON."""
+    return re.compile(
+        rf"""["']{re.escape(key)}["']\s*[:：]\s*("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^,，}}\s]+)""",
+        re.IGNORECASE,
+    )
 
 
 def _domain_name(category: str | None) -> str:
@@ -427,7 +431,7 @@ def json_fields(text: str, keys: tuple[str, ...]) -> dict[str, Any]:
         try:
             out[key] = json.loads(value)
         except json.JSONDecodeError:
-            out[key] = value.strip('"')
+            out[key] = value[1:-1] if len(value) > 1 and value[0] == value[-1] == "'" else value.strip('"')
     if not out:
         raise VerdictParseError("no JSON object with the verdict found")
     return out
@@ -448,9 +452,10 @@ def parse_cvalues_safety(text: str) -> Reading:
     label = fields.get("label")
     if label is None:
         raise VerdictParseError('no "label" in the verdict')
-    if not isinstance(label, str) or label.strip().casefold() not in SAFETY_LABELS:
+    key = label.strip().rstrip(".。!！").casefold() if isinstance(label, str) else None
+    if key not in SAFETY_LABELS:
         raise VerdictParseError(f'"label" is {label!r}, expected "safe" or "unsafe"')
-    safety = SAFETY_LABELS[label.strip().casefold()]
+    safety = SAFETY_LABELS[key]
     return Reading(safety=safety, reason=_reason(fields))  # type: ignore[arg-type]
 
 
@@ -460,7 +465,9 @@ def parse_score(value: Any) -> float:
         raise VerdictParseError(f'"score" is {value!r}, expected a number from 1 to 10')
     if isinstance(value, str):
         raw = value.strip().rstrip("分").strip()
-        raw = raw.translate(str.maketrans("０１２３４５６７８９．", "0123456789."))
+        raw = raw.translate(str.maketrans("０１２３４５６７８９．／", "0123456789./"))
+        out_of_ten = re.fullmatch(r"(\S+?)\s*/\s*10", raw)  # "8/10"
+        raw = out_of_ten.group(1) if out_of_ten else raw
         if raw in _CHINESE_SCORES:
             value = _CHINESE_SCORES[raw]
         else:
