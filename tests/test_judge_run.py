@@ -239,6 +239,8 @@ def test_judge_reads_meta_note_reference_and_adversarial(tmp_path):
         assert server.stats()["chat_requests"] == 2
     v = {x.item_id: x for x in read_verdicts(s.judge_dir)}
     assert v["m1"].adversarial is False and v["m2"].adversarial is True
+    split = s.scores["models"]["openai:model-under-test"]["by_adversarial"]
+    assert split["true"]["answers"] == 1 and split["false"]["answers"] == 1
     assert v["m1"].reason == "没有问题"
     with RunStore(s.judge_dir / "answers.sqlite", readonly=True) as store:
         sent = {a.item_id: a.messages[-1].content for a in store}

@@ -265,7 +265,7 @@ async def judge_async(
                     r.item_id: _reading(rubric, got.get(key))
                     for r, key in zip(retries, retry_keys, strict=True)
                 }
-            errors = {a.item_id: a.cause for a in store.answers(status="error") if a.item_id.count("#") >= 1}
+            errors = {a.item_id: a.cause for a in store.answers(status="error")}
 
     verdicts: list[Verdict] = []
     failed: list[dict[str, Any]] = []
@@ -345,6 +345,12 @@ def judge_scores(
         out["models"][model] = {
             "overall": block(mine),
             "by_category": {c: block([v for v in mine if (v.category or "-") == c]) for c in cats},
+            # adversarial prompts (jailbreaks, inducement) against plain ones, when a suite has both
+            "by_adversarial": {
+                str(flag).lower(): block([v for v in mine if v.adversarial is flag])
+                for flag in (True, False)
+                if len({v.adversarial for v in mine}) > 1
+            },
         }
     return out
 
