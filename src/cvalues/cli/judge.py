@@ -233,11 +233,11 @@ def run_cmd(
         click.echo(json.dumps({**summary.to_dict(), "calibration": record}, ensure_ascii=False, indent=2))
     else:
         s = summary
+        controversial = f"{s.controversial} controversial, " if s.scores.get("level") == "safety" else ""
         click.echo(
             f"{s.answers} answers of {s.judged_model} judged by {s.judge_model} ({s.rubric}): "
-            f"{s.verdicts} verdicts, "
-            f"{s.unjudged} unjudged (no parseable verdict after one retry), {s.controversial} controversial, "
-            f"{s.failed} failed requests -> {s.judge_dir}"
+            f"{s.verdicts} verdicts, {s.unjudged} unjudged (no parseable verdict after one retry), "
+            f"{controversial}{s.failed} failed requests -> {s.judge_dir}"
         )
         if s.skipped_level:
             click.echo(f"  {s.skipped_level} answers of the other level were left out")
