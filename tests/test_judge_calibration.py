@@ -313,3 +313,19 @@ def test_calibrate_safety_mc(tmp_path, mirror):
         ],
     )
     assert wrong.exit_code != 0 and "safety rubrics" in wrong.output
+
+
+def test_vectorised_bootstrap_draws_equal_the_scalar_definitions():
+    np = pytest.importorskip("numpy")
+    rng = np.random.default_rng(3)
+    h = rng.integers(1, 11, size=(4, 40)).astype(float)
+    j = np.clip(h + rng.integers(-3, 4, size=h.shape), 1, 10)
+    j[3] = 7.0  # a constant row: correlations undefined
+    draws = stats._score_draws(h, j)
+    for row in range(4):
+        scalar = stats.score_metrics(h[row], j[row])
+        for name in stats.SCORE_METRICS:
+            if scalar[name] is None:
+                assert math.isnan(draws[name][row])
+            else:
+                assert draws[name][row] == pytest.approx(scalar[name])

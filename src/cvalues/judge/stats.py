@@ -192,9 +192,10 @@ def quadratic_weighted_kappa(
     np = _np()
     k = len(levels)
     index = {v: i for i, v in enumerate(levels)}
+    if len(a) != len(b):
+        raise ValueError(f"quadratic_weighted_kappa: {len(a)} and {len(b)} ratings")
     observed = np.zeros((k, k))
-    for x, y in zip(a, b, strict=True):
-        observed[index[x], index[y]] += 1
+    np.add.at(observed, ([index[int(x)] for x in a], [index[int(y)] for y in b]), 1)
     n = observed.sum()
     if n == 0:
         return None
@@ -204,6 +205,12 @@ def quadratic_weighted_kappa(
     if den == 0:
         return None
     return float(1 - (weights * observed).sum() / den)
+
+
+def _rounded(values: Any) -> Any:
+    """:func:`round_score` of a numpy array, vectorised."""
+    np = _np()
+    return np.clip(np.floor(values + 0.5), 1, 10).astype(int)
 
 
 def _correlation(kind: str, x: Any, y: Any) -> float | None:
@@ -222,7 +229,7 @@ def score_metrics(human: Any, judge: Any) -> dict[str, float | None]:
     return {
         "spearman": _correlation("spearman", human, judge),
         "pearson": _correlation("pearson", human, judge),
-        "qwk": quadratic_weighted_kappa([round_score(v) for v in human], [round_score(v) for v in judge]),
+        "qwk": quadratic_weighted_kappa(_rounded(human), _rounded(judge)),
         "mae": float(np.abs(human - judge).mean()),
         "human_mean": float(human.mean()),
         "judge_mean": float(judge.mean()),
@@ -233,23 +240,66 @@ SCORE_METRICS = ("spearman", "pearson", "qwk", "mae", "human_mean", "judge_mean"
 
 
 def score_agreement(human: Sequence[float], judge: Sequence[float], **kw: Any) -> dict[str, Any]:
-    """Spearman, Pearson, quadratic-weighted kappa and MAE of paired scores, with intervals."""
+    """Spearman, Pearson, quadratic-weighted kappa and MAE of paired scores, with intervals.
+
+    Point values come from scipy (:func:`score_metrics`); the bootstrap draws are computed for all
+    resamples at once (:func:`_score_draws`), with the same definitions.
+    """
     np = _np()
     h, j = np.asarray(human, dtype=float), np.asarray(judge, dtype=float)
     n = len(h)
     point = score_metrics(h, j)
     seed, resamples, level = kw.get("seed", 0), kw.get("resamples", DEFAULT_RESAMPLES), kw.get("level", LEVEL)
-    draws: list[dict[str, float | None]] = []
+    draws: dict[str, list[float]] = {name: [] for name in SCORE_METRICS}
     if n and resamples > 0:
         rng = np.random.default_rng(seed)
-        for _ in range(resamples):
-            i = rng.integers(0, n, size=n)
-            draws.append(score_metrics(h[i], j[i]))
+        chunk = max(1, min(resamples, 2_000_000 // n))
+        for start in range(0, resamples, chunk):
+            idx = rng.integers(0, n, size=(min(resamples, start + chunk) - start, n))
+            for name, values in _score_draws(h[idx], j[idx]).items():
+                draws[name].extend(values.tolist())
     out: dict[str, Any] = {"n": n}
     for name in SCORE_METRICS:
-        values = [math.nan if d[name] is None else d[name] for d in draws]
         interval = (
-            percentile_interval(values, level) if point[name] is not None else {"low": None, "high": None}
+            percentile_interval(draws[name], level)
+            if point[name] is not None
+            else {"low": None, "high": None}
         )
         out[name] = {"value": point[name], **interval}
     return out
+
+
+def _rowwise_pearson(x: Any, y: Any) -> Any:
+    """Pearson r of each row pair (NaN where a row is constant)."""
+    np = _np()
+    xc = x - x.mean(axis=1, keepdims=True)
+    yc = y - y.mean(axis=1, keepdims=True)
+    den = np.sqrt((xc * xc).sum(axis=1) * (yc * yc).sum(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, (xc * yc).sum(axis=1) / np.where(den > 0, den, 1), np.nan)
+
+
+def _score_draws(h: Any, j: Any) -> dict[str, Any]:
+    """The :data:`SCORE_METRICS` of each row of the resampled score matrices ``h`` and ``j`` (rows:
+    resamples): Spearman as Pearson of average ranks, QWK from per-row confusion counts."""
+    np = _np()
+    from scipy.stats import rankdata
+
+    rows, _ = h.shape
+    k = len(SCORE_LEVELS)
+    codes = (_rounded(h) - 1) * k + (_rounded(j) - 1) + (np.arange(rows) * k * k)[:, None]
+    observed = np.bincount(codes.ravel(), minlength=rows * k * k).reshape(rows, k, k).astype(float)
+    weights = np.array([[(a - b) ** 2 for b in range(k)] for a in range(k)], dtype=float)
+    total = observed.sum(axis=(1, 2))
+    expected = observed.sum(axis=2)[:, :, None] * observed.sum(axis=1)[:, None, :] / total[:, None, None]
+    den = (weights * expected).sum(axis=(1, 2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        qwk = np.where(den > 0, 1 - (weights * observed).sum(axis=(1, 2)) / np.where(den > 0, den, 1), np.nan)
+    return {
+        "spearman": _rowwise_pearson(rankdata(h, axis=1), rankdata(j, axis=1)),
+        "pearson": _rowwise_pearson(h, j),
+        "qwk": qwk,
+        "mae": np.abs(h - j).mean(axis=1),
+        "human_mean": h.mean(axis=1),
+        "judge_mean": j.mean(axis=1),
+    }
