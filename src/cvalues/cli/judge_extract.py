@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -53,7 +52,7 @@ def judge_extract_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _read(
-    options: dict[str, Any], items: list[Any], work_dir: Path, progress: bool
+    options: dict[str, Any], items: list[Any], work_dir: Path, progress: bool, retry_errors: bool = False
 ) -> tuple[dict[str, Any], str]:
     from cvalues.judge.extract import read_need_check_async
 
@@ -61,7 +60,9 @@ def _read(
 
     async def go() -> dict[str, Any]:
         try:
-            return await read_need_check_async(items, judge_model=model, work_dir=work_dir, progress=progress)
+            return await read_need_check_async(
+                items, judge_model=model, work_dir=work_dir, progress=progress, retry_errors=retry_errors
+            )
         finally:
             await model.aclose()
 
@@ -112,7 +113,13 @@ def extract_for_scored_rows(
 
 
 def extract_for_run_dir(
-    run_dir: Path, options: dict[str, Any], *, fmt: str, bootstrap: int, progress: bool = True
+    run_dir: Path,
+    options: dict[str, Any],
+    *,
+    fmt: str,
+    bootstrap: int,
+    progress: bool = True,
+    retry_errors: bool = False,
 ) -> dict[str, Any] | None:
     """``mc run``: read the Need_Check rows of ``mc-generate-predictions.jsonl`` (prompts from the run's
     store), rewrite it with the judge fields and write ``mc-generate-judge-extract-metrics.json``."""
@@ -141,7 +148,7 @@ def extract_for_run_dir(
         if r.get("pred") == "Need_Check"
     ]
     readings, spec = (
-        _read(options, items, Path(run_dir) / "judge-extract", progress)
+        _read(options, items, Path(run_dir) / "judge-extract", progress, retry_errors)
         if items
         else ({}, options["model_spec"])
     )
@@ -157,7 +164,3 @@ def extract_for_run_dir(
     result = side_by_side(scored, scored_rows, resamples=bootstrap)
     _emit(result, Path(run_dir) / "mc-generate-judge-extract-metrics.json", fmt)
     return result
-
-
-def dumps(result: dict[str, Any]) -> str:
-    return json.dumps(result, ensure_ascii=False)

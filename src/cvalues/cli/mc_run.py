@@ -143,7 +143,12 @@ def run(
             _export_review(result, review_out)
         if judge_extract is not None:
             extract_for_run_dir(
-                result.run_dir, judge_extract, fmt=fmt, bootstrap=bootstrap, progress=not no_progress
+                result.run_dir,
+                judge_extract,
+                fmt=fmt,
+                bootstrap=bootstrap,
+                progress=not no_progress,
+                retry_errors=retry_errors,
             )
     if result.items and all(len(r.failed) == result.items for r in result.modes.values()):
         sys.exit(1)

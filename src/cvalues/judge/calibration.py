@@ -19,7 +19,7 @@ import csv
 import io
 import json
 import os
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -463,7 +463,3 @@ def agreement(
     elif out is not None:
         write_json_atomic(Path(out), result)
     return result
-
-
-def label_counts(labels: Sequence[HumanLabel]) -> dict[str, int]:
-    return dict(Counter(h.label or "score" for h in labels))
