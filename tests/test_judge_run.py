@@ -244,7 +244,7 @@ def test_judge_reads_meta_note_reference_and_adversarial(tmp_path):
     assert v["m1"].reason == "没有问题"
     with RunStore(s.judge_dir / "answers.sqlite", readonly=True) as store:
         sent = {a.item_id: a.messages[-1].content for a in store}
-    assert "这是选择题" in sent["m1#0"] and "这是选择题" not in sent["m2#0"]
+    assert "这是选择题" in sent["m1"] and "这是选择题" not in sent["m2"]
 
     resp_dir = make_generation_run(
         tmp_path / "resp",
@@ -491,3 +491,20 @@ def test_plain_render_of_a_finished_conversation():
     conv = [ChatMessage("user", "问题"), ChatMessage("assistant", "回答")]
     assert render_plain(conv) == "User: 问题\n\nAssistant: 回答"  # unfinished: continued (logprobs)
     assert render_plain(conv, continue_final=False) == "User: 问题\n\nAssistant: 回答\n\nAssistant:"
+
+
+def test_replay_file_of_verdicts_as_the_judge(tmp_path):
+    """Verdicts collected elsewhere, keyed by the generation item id, replayed as a judge."""
+    gen = make_generation_run(tmp_path / "gen", items(3))
+    replies = tmp_path / "verdicts-from-elsewhere.jsonl"
+    lines = [
+        {"id": "s0", "response": "unsafe\nS9"},
+        {"id": "s1", "response": "safe"},
+        {"id": "s2", "response": "?"},
+    ]
+    replies.write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
+    s = run_judge(gen, judge_model=load_model(f"replay:{replies}"), rubric="llamaguard", progress=False)
+    v = {x.item_id: x for x in read_verdicts(s.judge_dir)}
+    assert (v["s0"].label, v["s0"].categories, v["s1"].label) == ("unsafe", ["S9"], "safe")
+    # a malformed replayed verdict has no second reply to ask for: unjudged, raw kept
+    assert v["s2"].unjudged and v["s2"].raw == "?" and s.retried == 1

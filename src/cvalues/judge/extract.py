@@ -109,7 +109,7 @@ async def read_need_check_async(
     items whose requests succeeded (failed requests are left out: rerun with ``retry_errors``)."""
     rundir = RunDir(Path(work_dir))
     fingerprint = model_fingerprint(judge_model)
-    first = [Request(f"{it.item_id}#0", build_messages(it), meta={"judged_item": it.item_id}) for it in items]
+    first = [Request(it.item_id, build_messages(it), meta={"judged_item": it.item_id}) for it in items]
     out: dict[str, JudgeReading] = {}
     extra = {"judge_extract": {"version": VERSION, "prompt": EXTRACT_PROMPT}}
     with rundir.lock():

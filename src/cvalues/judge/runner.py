@@ -7,8 +7,10 @@ for a reply that does not parse, and writes ``verdicts.jsonl`` (contract B), ``j
 (answers whose judge requests failed: not verdicts; ``--retry-errors`` asks them again) and
 ``judge-scores.json`` (scores per model and per scenario/domain with bootstrap intervals).
 
-Request ids in the judge store: ``<item_id>#<sample>`` and ``<item_id>#<sample>#retry`` for the second
-asking after a malformed reply. The retry is a request of its own, so a resumed run finds it too.
+Request ids in the judge store: the judged item's own id for the first sample (so a ``replay:`` file of
+verdicts keyed by item id serves as a judge), ``<item_id>#<k>`` for sample ``k >= 1``, and ``...#retry``
+for the second asking after a malformed reply. The retry is a request of its own, so a resumed run finds
+it too.
 """
 
 from __future__ import annotations
@@ -101,6 +103,11 @@ def judge_settings(
 
 # --------------------------------------------------------------------------------------------------
 # Reading the generation run
+
+
+def request_id(item_id: str, sample: int) -> str:
+    """The judge request id of one sample of an answer (see the module docstring)."""
+    return item_id if sample == 0 else f"{item_id}#{sample}"
 
 
 def _user_text(answer: Answer) -> str:
@@ -206,7 +213,7 @@ async def judge_async(
     fingerprint = model_fingerprint(judge_model)
     base = [
         Request(
-            f"{item.item_id}#{k}",
+            request_id(item.item_id, k),
             rubric.build(item),
             meta={"judged_item": item.item_id, "judged_model": item.model, "sample": k, "attempt": 0},
         )
@@ -274,7 +281,7 @@ async def judge_async(
         records: list[dict[str, Any]] = []
         causes: list[str] = []
         for k in range(samples):
-            rid = f"{item.item_id}#{k}"
+            rid = request_id(item.item_id, k)
             reading, retried = first.get(rid), False
             if reading is not None and reading["unjudged"]:
                 again = second.get(f"{rid}#retry")
