@@ -15,7 +15,7 @@ Security rules, each kept in one place:
   never the model name; an annotator reads only their own labels (403 for another's).
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: FastAPI must resolve the Annotated aliases local to create_app.
 
 import secrets
 import uuid
@@ -435,6 +435,8 @@ def create_app(
             letters="ABCDEFGHIJKLMNOPQRSTUVWXYZ",
         )
 
+    #: Every route is on one of these; only ``public`` (the login form) goes without a login.
+    app.state.routers = {"public": public, "pages": pages, "admin": admin}
     app.include_router(public)
     app.include_router(pages)
     app.include_router(admin)
