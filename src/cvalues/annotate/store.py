@@ -452,26 +452,33 @@ class Store:
             counts = (
                 select(Assignment.item_pk, func.count().label("n")).group_by(Assignment.item_pk).subquery()
             )
-            candidates = s.execute(
-                select(Item.id)
-                .outerjoin(counts, counts.c.item_pk == Item.id)
-                .where(Item.task == task, Item.id.not_in(taken), func.coalesce(counts.c.n, 0) < Item.k)
-                .order_by(func.coalesce(counts.c.n, 0).desc(), Item.id)
-                .limit(20)
-            ).scalars()
-            for item_pk in list(candidates):
-                item = s.scalar(select(Item).where(Item.id == item_pk).with_for_update())
-                if item is None:
-                    continue
-                n = s.scalar(
-                    select(func.count()).select_from(Assignment).where(Assignment.item_pk == item_pk)
+            checked: list[int] = []
+            while True:  # each round re-reads: under READ COMMITTED it sees claims committed meanwhile
+                candidates = list(
+                    s.execute(
+                        select(Item.id)
+                        .outerjoin(counts, counts.c.item_pk == Item.id)
+                        .where(Item.task == task, Item.id.not_in(taken), Item.id.not_in(checked))
+                        .where(func.coalesce(counts.c.n, 0) < Item.k)
+                        .order_by(func.coalesce(counts.c.n, 0).desc(), Item.id)
+                        .limit(20)
+                    ).scalars()
                 )
-                if (n or 0) >= item.k:
-                    continue
-                s.add(Assignment(item_pk=item_pk, user_id=user.id))
-                s.flush()
-                return item
-            return None
+                if not candidates:
+                    return None
+                for item_pk in candidates:
+                    checked.append(item_pk)
+                    item = s.scalar(select(Item).where(Item.id == item_pk).with_for_update())
+                    if item is None:
+                        continue
+                    n = s.scalar(
+                        select(func.count()).select_from(Assignment).where(Assignment.item_pk == item_pk)
+                    )
+                    if (n or 0) >= item.k:
+                        continue
+                    s.add(Assignment(item_pk=item_pk, user_id=user.id))
+                    s.flush()
+                    return item
 
         claimed = self._retrying(claim)
         if claimed is None:
