@@ -5,13 +5,20 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
+import threading
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+import uvicorn
 from argon2 import PasswordHasher
 
+from cvalues.annotate.app import create_app
 from cvalues.annotate.store import Store
 from cvalues.models.base import ChatMessage
 from cvalues.runs import RunStore
@@ -88,6 +95,29 @@ def fresh_postgres_store(url: str) -> tuple[Store, str, Any]:
         admin.dispose()
 
     return store, schema_url, drop
+
+
+@contextmanager
+def served(store: Store) -> Iterator[str]:
+    """The app on a free 127.0.0.1 port, in a thread, for the length of the block."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(store), log_level="warning", limit_concurrency=500))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+        sock.close()
 
 
 SAFETY_ROWS = [

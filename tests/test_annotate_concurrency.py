@@ -5,20 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-import socket
 import threading
-import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
-from annotate_helpers import FAST, PASSWORD, fresh_postgres_store, postgres_url
-from cvalues.annotate.app import create_app
+from annotate_helpers import FAST, PASSWORD, fresh_postgres_store, postgres_url, served
 from cvalues.annotate.models import Assignment, Label, Submission
 from cvalues.annotate.sources import SourceAnswer
 from cvalues.annotate.store import Store
@@ -27,29 +21,6 @@ CLIENTS = 50
 ITEMS = 50
 K = 2
 PER_CLIENT = ITEMS * K // CLIENTS
-
-
-@contextmanager
-def served(store: Store) -> Iterator[str]:
-    """The app on a free 127.0.0.1 port, in a thread, for the length of the block."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(store), log_level="warning", limit_concurrency=500))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
-        sock.close()
 
 
 def _fill(store: Store) -> None:
