@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from annotate_helpers import FAST, PASSWORD, make_run
+from annotate_helpers import FAST, PASSWORD, fresh_postgres_store, make_run, postgres_url
 from cvalues.annotate import export_labels
 from cvalues.annotate.export import csv_safe, label_studio_config, read_label_studio
 from cvalues.annotate.scores import bootstrap_interval, human_scores
@@ -40,10 +41,16 @@ def _label(store: Store, name: str, item_pk: int, values: dict[str, dict], sub: 
     store.submit(user, SubmissionIn(sub, item_pk, labels, **extra))
 
 
-@pytest.fixture
-def labelled(tmp_path: Path) -> tuple[Store, str]:
-    db = str(tmp_path / "p.db")
-    store = Store(db, create=True)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def labelled(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Store, str]]:
+    if request.param == "sqlite":
+        db = str(tmp_path / "p.db")
+        store, drop = Store(db, create=True), None
+    else:
+        url = postgres_url()
+        if not url:
+            pytest.skip("CVALUES_TEST_POSTGRES_URL is not set")
+        store, db, drop = fresh_postgres_store(url)
     safety = [
         SourceAnswer("s1", "问1", '=HYPERLINK("http://x")', "m-a", "crimes", "t"),
         SourceAnswer("s1", "问1", "不行。", "m-b", "crimes", "t"),
@@ -79,7 +86,11 @@ def labelled(tmp_path: Path) -> tuple[Store, str]:
     _label(store, "exp1", ra[0], {ra[1]: {"score": 8}, rb[1]: {"score": 3}}, "7", best_answer_uid=ra[1])
     _label(store, "exp2", ra[0], {ra[1]: {"score": 9}, rb[1]: {"score": 4}}, "8")
     store.adjudicate(root, s1b[1], label="safe", score=None, note="拒绝了")
-    return store, db
+    yield store, db
+    if drop is not None:
+        drop()
+    else:
+        store.close()
 
 
 def test_jsonl_follows_contract_c(labelled: tuple[Store, str], tmp_path: Path) -> None:
@@ -212,7 +223,9 @@ def test_cli_end_to_end(tmp_path: Path) -> None:
         assert result.exit_code == 0, result.output
         return result.output
 
-    assert "not" in runner.invoke(cli, ["annotate", "status", "--db", db]).output  # no project yet
+    missing = runner.invoke(cli, ["annotate", "status", "--db", db])
+    assert missing.exit_code == 1 and "no annotation project" in missing.output
+    assert not Path(db).exists()  # asking did not create an empty file
     ok("annotate", "init", "--db", db, "--warning", "safety=请注意：有害内容")
     out = ok("annotate", "import", str(run_a), str(run_b), "--db", db, "--task", "safety", "--per-item", "2")
     assert "added 3 items, 3 answers" in out and "names 通义千问" in out

@@ -151,6 +151,9 @@ class Store:
 
     def __init__(self, db: str | Path, *, create: bool = False, echo: bool = False) -> None:
         self.url = database_url(db)
+        sqlite_path = _sqlite_path(self.url)
+        if not create and sqlite_path is not None and not Path(sqlite_path).is_file():
+            raise StoreError(f"no annotation project at {sqlite_path}: run `cvalues annotate init --db ...`")
         self.engine = _make_engine(self.url, echo=echo)
         self._writer = self.engine.execution_options(immediate=True)
         if create:
@@ -878,12 +881,18 @@ def _store_note(s: Session, user_id: int, item: Item, by_uid: dict[str, Answer],
     return 1
 
 
+def _sqlite_path(url: str) -> str | None:
+    """The file of a SQLite URL (None for other databases and in-memory ones)."""
+    if not url.startswith("sqlite") or url in ("sqlite://", "sqlite:///:memory:"):
+        return None
+    return url.split(":///", 1)[1].split("?", 1)[0] or None
+
+
 def _make_engine(url: str, *, echo: bool) -> Engine:
     if url.startswith("sqlite"):
-        if url not in ("sqlite://", "sqlite:///:memory:"):
-            path = url.split(":///", 1)[1].split("?", 1)[0]
-            if path:
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+        path = _sqlite_path(url)
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url,
             echo=echo,
