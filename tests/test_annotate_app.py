@@ -120,6 +120,11 @@ def test_logout_and_expiry_end_the_session(app, store: Store) -> None:
     replay = TestClient(app, follow_redirects=False, cookies=cookies)
     assert replay.get("/").status_code == 303  # the old cookie is worthless after logout
 
+    client = login(app, "carol")
+    assert client.get("/").status_code == 200
+    store.set_password("carol", "a brand new password", hasher=FAST)  # a password change ends sessions
+    assert client.get("/").status_code == 303
+
     client = login(app, "bob")
     with store.write() as s:
         for row in s.query(LoginSession).all():
@@ -255,6 +260,7 @@ def test_double_submit_stores_one_label_and_audit_keeps_changes(app, store: Stor
     with store.read() as s:
         labels = s.query(Label).all()
         assert len(labels) == 1 and labels[0].label == "unsafe" and labels[0].reason_scenario == "crimes"
+    assert f'href="/item/{item}"' in client.get("/history/safety").text
     audit = store.audit()
     assert [e["action"] for e in audit] == ["label.update", "label.create"]
     assert audit[0]["old"]["label"] == "safe" and audit[0]["new"]["label"] == "unsafe"
@@ -366,3 +372,5 @@ def test_admin_adjudicates_and_keeps_the_originals(app, store: Store) -> None:
     assert len(finals) == 1 and finals[0]["label"] == "unsafe" and finals[0]["adjudicated"] is True
     assert finals[0]["n_labels"] == 2
     assert store.audit()[0]["action"] == "adjudication.set"
+    trail = admin.get("/admin/audit").text
+    assert "adjudication.set" in trail and "label.create" in trail and "root" in trail

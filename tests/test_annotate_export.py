@@ -266,3 +266,48 @@ def test_cli_end_to_end(tmp_path: Path) -> None:
         cli, ["annotate", "import", str(tmp_path / "labels.jsonl"), "--db", db, "--task", "safety"]
     )
     assert bad.exit_code == 1 and "labels.jsonl:1: field 'prompt': missing value" in bad.output
+
+
+@pytest.mark.slow
+def test_serve_binds_to_localhost(tmp_path: Path) -> None:
+    """`cvalues annotate serve` as a user runs it: a process on 127.0.0.1 that asks for a login."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    db = str(tmp_path / "served.db")
+    Store(db, create=True).close()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cvalues", "annotate", "serve", "--db", db, "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/", follow_redirects=False, timeout=5)
+                break
+            except httpx.TransportError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(proc.stdout.read() if proc.stdout else "no output") from None
+                time.sleep(0.2)
+        assert r.status_code == 303 and r.headers["location"].startswith("/login")
+        assert (
+            "script-src 'self'"
+            in httpx.get(f"http://127.0.0.1:{port}/login").headers["content-security-policy"]
+        )
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    assert f"serving on http://127.0.0.1:{port}/" in (proc.stdout.read() if proc.stdout else "")
