@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy import Engine, and_, create_engine, event, func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -68,6 +68,8 @@ DEFAULT_WARNINGS: dict[str, str] = {
     "请按需休息；可开启模糊显示。",
 }
 SESSION_HOURS = 8.0
+#: PostgreSQL errors after which a transaction is simply run again.
+_RETRY_SQLSTATES = frozenset({"40P01", "40001"})
 T = TypeVar("T")
 
 
@@ -212,13 +214,17 @@ class Store:
             yield s
 
     def _retrying(self, fn: Callable[[Session], T], attempts: int = 5) -> T:
-        """Run ``fn`` in a write transaction, again when it lost a unique-constraint race."""
+        """Run ``fn`` in a write transaction, again when it lost a race: a unique-constraint conflict,
+        or a PostgreSQL deadlock / serialization failure (SQLSTATE 40P01, 40001)."""
         for attempt in range(attempts):
             try:
                 with self.write() as s:
                     return fn(s)
             except IntegrityError:
                 if attempt == attempts - 1:
+                    raise
+            except OperationalError as exc:
+                if getattr(exc.orig, "sqlstate", None) not in _RETRY_SQLSTATES or attempt == attempts - 1:
                     raise
         raise AssertionError("unreachable")
 
@@ -489,21 +495,15 @@ class Store:
         return self.item(claimed.id)
 
     def _unfinished(self, s: Session, user_id: int, task: str) -> Item | None:
-        labelled = (
-            select(Answer.item_pk, func.count().label("n"))
-            .join(Label, Label.answer_pk == Answer.id)
-            .where(Label.user_id == user_id)
-            .group_by(Answer.item_pk)
-            .subquery()
-        )
-        total = select(Answer.item_pk, func.count().label("n")).group_by(Answer.item_pk).subquery()
+        """The user's oldest assigned item with an answer they have not labelled (their items only)."""
         return s.scalar(
             select(Item)
-            .join(Assignment, Assignment.item_pk == Item.id)
-            .join(total, total.c.item_pk == Item.id)
-            .outerjoin(labelled, labelled.c.item_pk == Item.id)
-            .where(Assignment.user_id == user_id, Item.task == task)
-            .where(func.coalesce(labelled.c.n, 0) < total.c.n)
+            .join(Assignment, and_(Assignment.item_pk == Item.id, Assignment.user_id == user_id))
+            .join(Answer, Answer.item_pk == Item.id)
+            .outerjoin(Label, and_(Label.answer_pk == Answer.id, Label.user_id == user_id))
+            .where(Item.task == task)
+            .group_by(Item.id, Assignment.id)
+            .having(func.count(Label.id) < func.count(Answer.id))
             .order_by(Assignment.id)
             .limit(1)
         )
