@@ -130,3 +130,17 @@ def test_run_of_the_other_level_is_refused(tmp_path: Path) -> None:
     run = make_run(tmp_path / "runs", "m", {"r1": ("问题", "回答", "psychology")}, level="responsibility")
     with pytest.raises(DataError, match="import it with --task responsibility"):
         read_run(run, "safety")
+
+
+def test_importing_the_package_and_cli_module_stays_light() -> None:
+    """`cvalues --help` must not pay for the web or database libraries (they load inside commands)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, cvalues.annotate, cvalues.cli.annotate; "
+        "print(sorted(m for m in ('fastapi', 'sqlalchemy', 'uvicorn', 'argon2', 'krippendorff', 'starlette') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -34,7 +34,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from cvalues.annotate.agreement import agreement_report, disagrees, settle
 from cvalues.annotate.export import EXPORT_FORMATS, export_labels
-from cvalues.annotate.models import SAFETY_LABELS, TASKS, LoginSession, User
+from cvalues.annotate.models import TASKS, LoginSession, User
 from cvalues.annotate.store import (
     SESSION_HOURS,
     TASK_ROLES,
@@ -512,4 +512,4 @@ def _adjudication_rows(store: Store, task: str, *, include_all: bool) -> list[di
     return rows
 
 
-__all__ = ["SAFETY_LABELS", "create_app"]
+__all__ = ["create_app"]
