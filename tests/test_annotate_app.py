@@ -161,6 +161,9 @@ def test_admin_pages_are_403_for_others(app) -> None:
         "/admin/adjudicate/safety", data={"csrf_token": csrf(client), "answer": "x", "label": "safe"}
     )
     assert r.status_code == 403
+    page = client.get("/admin")
+    assert page.headers["content-type"].startswith("text/html") and "admins only" in page.text
+    assert client.get("/admin/api/status").json() == {"detail": "admins only"}
     admin = login(app, "root")
     assert admin.get("/admin").status_code == 200
     assert admin.get("/admin/api/status").json()["progress"]["safety"]["items"] == 4

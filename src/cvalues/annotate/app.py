@@ -30,6 +30,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from cvalues.annotate.agreement import agreement_report, disagrees, settle
@@ -120,6 +121,17 @@ def create_app(
         if _is_api(request):
             return JSONResponse({"detail": "login required"}, status_code=401)
         return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if _is_api(request) or exc.status_code < 400:
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+        return templates.TemplateResponse(
+            request,
+            "error.html",
+            {"user": None, "csrf": "", "status_code": exc.status_code, "detail": exc.detail},
+            status_code=exc.status_code,
+        )
 
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
