@@ -383,10 +383,11 @@ class Store:
         dry_run: bool,
     ) -> ImportSummary:
         with self.write() as s:
-            items: dict[str, Item] = {}
+            # One read of the task's items (answers loaded with them), then only inserts and updates.
+            items = {i.key: i for i in s.scalars(select(Item).where(Item.task == task))}
             for a in answers:
                 key = a.item_id if task == "responsibility" else f"{a.item_id}\x1f{a.model}"
-                item = items.get(key) or s.scalar(select(Item).where(Item.task == task, Item.key == key))
+                item = items.get(key)
                 names = self_identification(a.answer)
                 if names:
                     summary.self_identified.append(
@@ -404,39 +405,36 @@ class Store:
                         prompt=a.prompt,
                         k=per_item or 1,
                         meta={},
+                        answers=[],
                     )
                     s.add(item)
-                    s.flush()
+                    items[key] = item
                     summary.items_added += 1
                 elif per_item is not None:
                     item.k = per_item
-                items[key] = item
-                existing = s.scalar(select(Answer).where(Answer.item_pk == item.id, Answer.model == a.model))
+                existing = next((x for x in item.answers if x.model == a.model), None)
                 if existing is not None:
                     summary.answers_present += 1
                     if existing.original_text != a.answer:
                         summary.answers_changed.append(f"{a.item_id} ({a.model})")
                     continue
-                shown = mask_names(a.answer) if names and self_id == "mask" else a.answer
-                positions = [x.position for x in s.scalars(select(Answer).where(Answer.item_pk == item.id))]
-                position = rng.randint(0, len(positions))  # a random slot among the current answers
-                for other in s.scalars(select(Answer).where(Answer.item_pk == item.id)):
+                position = rng.randint(0, len(item.answers))  # a random slot among the current answers
+                for other in item.answers:
                     if other.position >= position:
                         other.position += 1
-                s.add(
+                item.answers.append(
                     Answer(
                         uid=uuid.uuid4().hex,
-                        item_pk=item.id,
                         model=a.model,
-                        text=shown,
+                        text=mask_names(a.answer) if names and self_id == "mask" else a.answer,
                         original_text=a.answer,
                         self_id=",".join(names) or None,
                         position=position,
                         source=a.source,
                     )
                 )
-                s.flush()
                 summary.answers_added += 1
+            s.flush()
             if dry_run:
                 raise _DryRun(summary)
         return summary
