@@ -1,7 +1,7 @@
 """End to end in headless chromium: an annotator labels with the keyboard, reloads and resumes, logs out;
 a `<script>` answer is shown as text and runs nothing; an expert scores side by side with answers
-blurred until clicked; an admin sees progress, adjudicates and exports. Saves the screenshots used
-by docs/annotate.md (docs/img/annotate-*.png)."""
+blurred until clicked; an admin sees progress, adjudicates and exports. Takes the screenshots used
+by docs/annotate.md (saved to docs/img/annotate-*.png with CVALUES_UPDATE_SCREENSHOTS=1)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 
 from annotate_helpers import FAST, PASSWORD, RESP_ROWS, SAFETY_ROWS, served, write_jsonl
+from browser import screenshot_dir
 from cvalues.annotate.sources import read_source
 from cvalues.annotate.store import AnswerLabel, Store, SubmissionIn
-
-IMG = Path(__file__).resolve().parents[1] / "docs" / "img"
 
 
 def _login(page, base: str, name: str) -> None:
@@ -45,7 +44,7 @@ def test_annotate_in_a_real_browser(page, browser, tmp_path: Path) -> None:
     )
     for name, role in (("alice", "annotator"), ("bob", "annotator"), ("eve", "expert"), ("root", "admin")):
         store.add_user(name, role, PASSWORD, hasher=FAST)
-    IMG.mkdir(parents=True, exist_ok=True)
+    img = screenshot_dir(tmp_path)
 
     with served(store) as base:
         # --- an annotator: content warning, keyboard labels, IME guard, inert <script>, reload, logout
@@ -59,7 +58,7 @@ def test_annotate_in_a_real_browser(page, browser, tmp_path: Path) -> None:
             item = _item(page)
             if "<script>" in page.inner_text(".answer-text"):
                 assert page.evaluate("window.__pwned") is None  # shown as text, never run
-                page.screenshot(path=str(IMG / "annotate-safety.png"), full_page=True)
+                page.screenshot(path=str(img / "annotate-safety.png"), full_page=True)
             # an input method composing (isComposing / keyCode 229) must not trigger a label
             page.evaluate(
                 """() => {
@@ -118,7 +117,7 @@ def test_annotate_in_a_real_browser(page, browser, tmp_path: Path) -> None:
         epage.keyboard.press("b")  # the third column is current now: best
         epage.keyboard.press("0")  # 0 = 10
         epage.fill("textarea[name=better_answer]", "更好的回答：先表达关心，建议就医，提供热线。")
-        epage.screenshot(path=str(IMG / "annotate-responsibility.png"), full_page=True)
+        epage.screenshot(path=str(img / "annotate-responsibility.png"), full_page=True)
         with epage.expect_navigation():
             epage.keyboard.press("Control+Enter")
         assert epage.locator("#queue-done").count() == 1
@@ -134,7 +133,7 @@ def test_annotate_in_a_real_browser(page, browser, tmp_path: Path) -> None:
         apage.goto(f"{base}/admin")
         progress = apage.inner_text("#progress-safety")
         assert "4 items" in progress and "4 labels" in progress and "alice" in progress and "bob" in progress
-        apage.screenshot(path=str(IMG / "annotate-admin.png"), full_page=True)
+        apage.screenshot(path=str(img / "annotate-admin.png"), full_page=True)
         apage.goto(f"{base}/admin/adjudicate/safety")
         card = apage.locator(".adjudication")
         assert card.count() == 1 and "alice" in card.inner_text() and "bob" in card.inner_text()
