@@ -15,6 +15,7 @@ ALLOWED = {
     "runs": {"runs", "models", "data", "atomic"},
     "mc": {"mc", "runs", "models", "data", "atomic"},
     "pipeline": {"pipeline", "report", "judge", "annotate", "mc", "runs", "models", "data", "atomic"},
+    "annotate": {"annotate", "runs", "models", "data", "atomic"},
 }
 
 
