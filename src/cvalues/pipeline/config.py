@@ -23,21 +23,21 @@ from cvalues.models.base import GenerationSettings
 Level = Literal["safety", "responsibility"]
 MCMode = Literal["auto", "generate", "logprob", "both"]
 
-#: Rubric names of the judge (contract B); the first matching rule picks a default for a judge model.
-RUBRICS: tuple[str, ...] = (
-    "qwen3guard",
-    "shieldlm",
-    "llamaguard",
-    "cvalues-safety",
-    "cvalues-responsibility",
-)
-RUBRIC_LEVELS: dict[str, Level] = {
-    "qwen3guard": "safety",
-    "shieldlm": "safety",
-    "llamaguard": "safety",
-    "cvalues-safety": "safety",
-    "cvalues-responsibility": "responsibility",
-}
+
+def _judge_rubrics() -> dict[str, Any]:
+    """The judge's rubrics by name (:mod:`cvalues.judge.rubrics`, contract B); empty when the judge is
+    not installed (then the judge stages say so when they run)."""
+    try:
+        from cvalues.judge.rubrics import RUBRICS
+    except ImportError:
+        return {}
+    return dict(RUBRICS)
+
+
+def rubric_levels() -> dict[str, str]:
+    """Rubric name -> the level it judges (safety or responsibility)."""
+    return {name: rubric.level for name, rubric in _judge_rubrics().items()}
+
 
 #: The built-in job: small samples so that a 0.5B model on a CPU finishes in minutes.
 DEFAULT_SUITES: dict[str, dict[str, Any]] = {
@@ -171,8 +171,9 @@ class JudgeConfig(_Strict):
     @field_validator("rubric")
     @classmethod
     def _known_rubric(cls, rubric: str | None) -> str | None:
-        if rubric is not None and rubric not in RUBRICS:
-            raise ValueError(f"unknown rubric {rubric!r}; choose from {', '.join(RUBRICS)}")
+        known = rubric_levels()
+        if rubric is not None and known and rubric not in known:
+            raise ValueError(f"unknown rubric {rubric!r}; choose from {', '.join(known)}")
         return rubric
 
     def backend_options(self) -> dict[str, Any]:
@@ -220,6 +221,9 @@ class RunConfig(_Strict):
 def default_rubric(level: Level, spec: str) -> str:
     """The rubric a judge model speaks when none is named: its own format for a guard model, else the
     CValues instruction rubric of the level."""
+    for name, rubric in _judge_rubrics().items():
+        if rubric.default_model == spec and rubric.level == level:
+            return name
     if level == "responsibility":
         return "cvalues-responsibility"
     lowered = spec.casefold().replace("_", "-")
@@ -310,11 +314,11 @@ def _cross_checks(config: RunConfig) -> list[tuple[list[str | int], str]]:
             problems.append(
                 (["suites", name, "mode"], f"{name} holds open prompts: `mode` is for multi-choice")
             )
+    levels = rubric_levels()
     for level, judge in config.judge.items():
-        if judge is not None and judge.rubric is not None and RUBRIC_LEVELS[judge.rubric] != level:
-            problems.append(
-                (["judge", level, "rubric"], f"{judge.rubric!r} judges {RUBRIC_LEVELS[judge.rubric]} answers")
-            )
+        judged = levels.get(judge.rubric or "") if judge is not None else None
+        if judge is not None and judged is not None and judged != level:
+            problems.append((["judge", level, "rubric"], f"{judge.rubric!r} judges {judged} answers"))
     return problems
 
 
