@@ -92,6 +92,8 @@ def test_judge_stages_judge_every_answer_once(mirror: Path, tmp_path: Path) -> N
         extra = read_manifest(out / "judge-safety")["extra"]["judge"]
         assert extra["rubric"] == "qwen3guard" and extra["judged_model"] == "openai:a"
         assert Path(extra["judged_run"]) == (out / "gen-safety").resolve()
+        options = read_manifest(out / "judge-safety")["sessions"][-1]["options"]
+        assert options["model_name"] == "a" and options["stage"] == "judge-safety"
         scores = [
             json.loads(line)["score"]
             for line in (out / "judge-responsibility" / "verdicts.jsonl").read_text().splitlines()
