@@ -439,7 +439,7 @@ class OpenAIBackend(ModelBackend):
                 "top_logprobs": self.top_logprobs,
             }
         )
-        suffixes = [c[len(prefix):] for c in candidates]
+        suffixes = [c[len(prefix) :] for c in candidates]
         return await self._request(
             payload, lambda data: self._score(data, candidates, suffixes, prefix), logprobs=True
         )
