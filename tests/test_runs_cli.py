@@ -279,3 +279,22 @@ def test_replay_items_with_the_same_prompt_keep_their_own_answers(tmp_path):
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in out.open(encoding="utf-8")]
     assert {r["item_id"]: r["text"] for r in rows} == {"a": "A", "b": "B"}
+
+
+@pytest.mark.parametrize(
+    ("setup", "expected"),
+    [
+        ({"api_key": "secret"}, ("HTTP 401", "--api-key-env")),
+        ({"models": ["other"]}, ("HTTP 404", "--model")),
+    ],
+)
+def test_generate_stops_on_a_wrong_key_or_model_name(tmp_path, setup, expected):
+    suite = str(byo_file(tmp_path, 40))
+    with OpenAIServer(**setup) as server:
+        result = invoke(gen_args(server, suite, tmp_path / "r", "--concurrency", "2"))
+        assert server.stats()["chat_requests"] <= 2
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and all(e in lines[0] for e in expected), result.output
+    with RunStore(tmp_path / "r" / "answers.sqlite", readonly=True) as store:
+        assert store.counts()["error"] == 0  # a rerun with the right key asks every item

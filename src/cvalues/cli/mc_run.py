@@ -23,7 +23,7 @@ from cvalues.mc.options import (
 from cvalues.mc.runner import MODES, MCRunOptions, MCRunResult, run_mc_async
 from cvalues.mc.templates import DEFAULT_TEMPLATE, TEMPLATES, get_template
 from cvalues.models.base import GenerationSettings
-from cvalues.runs import ManifestMismatch, RunDirBusy
+from cvalues.runs import ManifestMismatch, RunAborted, RunDirBusy
 
 
 def register(cli: click.Group) -> None:
@@ -130,7 +130,7 @@ def run(
 
     try:
         result = asyncio.run(go())
-    except (ManifestMismatch, RunDirBusy, ValueError) as exc:
+    except (ManifestMismatch, RunDirBusy, RunAborted, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     if isinstance(result, OptionRunResult):
         _print_option_result(result, fmt)

@@ -23,6 +23,7 @@ from cvalues.models.base import GenerationSettings
 from cvalues.runs import (
     ManifestMismatch,
     Request,
+    RunAborted,
     RunDir,
     RunDirBusy,
     RunManifest,
@@ -128,7 +129,7 @@ def generate(
                         await model.aclose()
 
                 summary = asyncio.run(run())
-    except (ManifestMismatch, RunDirBusy) as exc:
+    except (ManifestMismatch, RunDirBusy, RunAborted) as exc:
         raise click.ClickException(str(exc)) from exc
 
     _print_summary(summary, rundir)

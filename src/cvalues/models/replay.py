@@ -227,7 +227,9 @@ class ReplayBackend(ModelBackend):
         self, context: Sequence[ChatMessage], candidates: Sequence[str]
     ) -> list[float]:
         raise LogprobsUnsupported(
-            "replay backends hold recorded text only and cannot score candidates; use an hf: or openai: model"
+            "replay backends hold recorded text only and cannot score candidates: use --mode generate, "
+            "or an hf: or openai: model for --mode logprob",
+            fatal=True,
         )
 
     def describe(self) -> dict[str, Any]:
