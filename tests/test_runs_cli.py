@@ -298,3 +298,14 @@ def test_generate_stops_on_a_wrong_key_or_model_name(tmp_path, setup, expected):
     assert len(lines) == 1 and all(e in lines[0] for e in expected), result.output
     with RunStore(tmp_path / "r" / "answers.sqlite", readonly=True) as store:
         assert store.counts()["error"] == 0  # a rerun with the right key asks every item
+
+
+def test_long_failure_causes_are_not_cut_inside_a_word(tmp_path):
+    suite = str(byo_file(tmp_path, 3))
+    words = "the upstream inference worker terminated unexpectedly while decoding"
+    with OpenAIServer(fault_rates={"500": 1.0}, error_message=f"{words}; {words}; {words}") as server:
+        result = invoke(gen_args(server, suite, tmp_path / "r"))
+    line = next(line for line in result.output.splitlines() if line.startswith("  3 x "))
+    assert line.endswith("…") and len(line) <= 6 + 200
+    last_word = line.removesuffix("…").rstrip(" ;:,").split()[-1]
+    assert last_word in words.split() or last_word.strip('"{}:,') in words.split(), line

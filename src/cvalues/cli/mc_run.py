@@ -13,6 +13,7 @@ import click
 from cvalues.cli.data import load_suite_from_options, reports_data_errors, suite_options, take_sampling
 from cvalues.cli.mc import bootstrap_option, format_option
 from cvalues.cli.model_options import load_model_from_options, run_dir_options, with_model_options
+from cvalues.cli.runs import SHOWN_CAUSES, cause_line
 from cvalues.mc.options import (
     DEFAULT_OPTION_TEMPLATE,
     OPTION_TEMPLATES,
@@ -196,8 +197,8 @@ def _print_summary(result: MCRunResult | OptionRunResult, what: str) -> None:
         f"{what}: {s.cached} answers from earlier sessions, {s.ok} new, {s.unanswered} failed, "
         f"in {s.elapsed_s:.1f}s"
     )
-    for cause, n in list(s.errors_by_cause.items())[:5]:
-        click.echo(f"  {n} x {cause[:200]}")
+    for cause, n in list(s.errors_by_cause.items())[:SHOWN_CAUSES]:
+        click.echo(cause_line(n, cause))
 
 
 def _print_failed(failed: int, errors_file: str) -> None:

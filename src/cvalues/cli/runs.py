@@ -36,9 +36,17 @@ from cvalues.runs import (
     select,
 )
 from cvalues.runs.store import EXPORT_FORMATS
+from cvalues.textcut import shorten
 
 #: How many distinct failure causes the summary lines show.
 SHOWN_CAUSES = 5
+#: Characters of a failure cause shown per line (cut at a word boundary).
+CAUSE_CHARS = 200
+
+
+def cause_line(n: int, cause: str) -> str:
+    """``  N x cause``, the cause shortened at a word boundary."""
+    return f"  {n} x {shorten(cause, CAUSE_CHARS)}"
 
 
 def register(cli: click.Group) -> None:
@@ -144,7 +152,7 @@ def _print_summary(s: RunSummary, rundir: RunDir) -> None:
         f"in {s.elapsed_s:.1f}s -> {rundir.store_path}"
     )
     for cause, n in list(s.errors_by_cause.items())[:SHOWN_CAUSES]:
-        click.echo(f"  {n} x {cause[:200]}")
+        click.echo(cause_line(n, cause))
     if len(s.errors_by_cause) > SHOWN_CAUSES:
         click.echo(f"  ... and {len(s.errors_by_cause) - SHOWN_CAUSES} other causes (`cvalues runs show`)")
     if s.unanswered:
@@ -270,7 +278,7 @@ def show_run(run_dir: Path, as_json: bool) -> None:
     if causes:
         click.echo("failure causes:")
         for cause, n in list(causes.items())[:10]:
-            click.echo(f"  {n} x {cause[:200]}")
+            click.echo(cause_line(n, cause))
 
 
 @runs.command("export")

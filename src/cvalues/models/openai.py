@@ -58,6 +58,7 @@ from cvalues.models.base import (
     check_candidates,
     truncate_at_stop,
 )
+from cvalues.textcut import shorten
 
 log = logging.getLogger(__name__)
 
@@ -255,8 +256,7 @@ class OpenAIBackend(ModelBackend):
 
     def _excerpt(self, body: bytes | str) -> str:
         text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-        text = " ".join(text.split())
-        return self._mask(text[:_EXCERPT] + ("..." if len(text) > _EXCERPT else ""))
+        return shorten(self._mask(text), _EXCERPT)
 
     async def _post_once(self, body: bytes, parse: Callable[[dict[str, Any]], Any], logprobs: bool) -> Any:
         url = self._url

@@ -36,6 +36,7 @@ from cvalues.models.replay import ReplayBackend
 from cvalues.runs.manifest import RunManifest
 from cvalues.runs.request import Request, model_fingerprint
 from cvalues.runs.store import Answer, RunStore, utc_now
+from cvalues.textcut import shorten
 
 log = logging.getLogger(__name__)
 
@@ -354,7 +355,7 @@ class _Runner:
                         self.model.spec,
                         exc_info=result,
                     )
-                message = " ".join(str(result).split())[:2000]
+                message = shorten(str(result), 2000)
                 answer = Answer(
                     **common,
                     status="error",
