@@ -192,7 +192,7 @@ def test_session_closes_with_its_event_loop_without_aclose(server, recwarn):
 
 
 def test_base_url_must_be_http():
-    with pytest.raises(ValueError, match="must start with http:// or https://"):
+    with pytest.raises(ValueError, match="--base-url must start with http:// or https://"):
         load_model("openai:m", base_url="127.0.0.1:8000/v1")
 
 

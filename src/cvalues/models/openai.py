@@ -195,7 +195,10 @@ class OpenAIBackend(ModelBackend):
             else "the default: no --base-url given"
         )
         if not self.base_url.lower().startswith(("http://", "https://")):
-            raise ValueError(f"base_url must start with http:// or https://, got {self.base_url!r}")
+            raise ValueError(
+                f"--base-url must start with http:// or https:// (e.g. http://127.0.0.1:8000/v1), "
+                f"got {self.base_url!r}"
+            )
         self.api_key_env = api_key_env
         self._api_key = os.environ.get(api_key_env) or None
         self.timeout = float(timeout)

@@ -38,6 +38,7 @@ from cvalues.models.base import (
     ModelBackend,
     ModelError,
 )
+from cvalues.textcut import shorten
 
 _WHITESPACE = re.compile(r"\s+")
 _MISSING = object()
@@ -205,8 +206,8 @@ class ReplayBackend(ModelBackend):
             )
         matches = self._by_prompt.get(prompt) or self._by_normalised.get(normalise_whitespace(prompt), [])
         if not matches:
-            excerpt = normalise_whitespace(prompt)[:40]
-            raise ModelError(f"no answer for prompt {excerpt!r}... in {self.path}", retryable=False)
+            excerpt = shorten(prompt, 40)
+            raise ModelError(f"no answer for prompt {excerpt!r} in {self.path}", retryable=False)
         if len({m.response for m in matches}) > 1:
             lines = ", ".join(str(m.line) for m in matches)
             raise ModelError(
