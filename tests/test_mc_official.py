@@ -84,6 +84,7 @@ def test_score_table_and_no_overwrite_without_force(tmp_path: Path) -> None:
     out = tmp_path / "out.jsonl"
     first = run("mc", "score", str(src), "-o", str(out), "--bootstrap", "0")
     assert first.exit_code == 0 and "acc*" in first.stdout and "psychology" in first.stdout
+    assert f"wrote 6 scored answers to {out}" in first.output  # counts say what they count
     before = out.read_bytes()
     second = run("mc", "score", str(src), "-o", str(out))
     assert second.exit_code != 0 and "--force" in second.output

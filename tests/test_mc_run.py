@@ -449,3 +449,69 @@ def test_cli_mc_run_logprob_needs_continue_final_message_and_says_so(mirror: Pat
     assert "continue_final_message=True" not in out.output.replace(
         "(continue_final_message=True in Python)", ""
     )
+
+
+# -- results a person can act on: counts name what they count; a run that cannot be trusted says so -----
+
+
+def test_cli_mc_run_counts_items_pairs_and_requests(mirror: Path, tmp_path: Path) -> None:
+    with OpenAIServer() as server:
+        args = mc_run_args(server, "--suite", "safety-mc", "--limit", "10", "--mode", "both",
+                           "--continue-final-message", "--no-progress", "--run-dir", str(tmp_path / "r"))  # fmt: skip
+        out = CliRunner().invoke(cli, args)
+        again = CliRunner().invoke(cli, args)
+    assert out.exit_code == 0, out.output
+    assert (
+        "20 items (10 pairs); 40 requests (2 per item): 0 answered in earlier sessions, 40 now, 0 failed"
+        in (out.output)
+    )
+    assert "40 answered in earlier sessions, 0 now, 0 failed" in again.output
+    assert "warning" not in out.output
+
+
+def test_cli_mc_run_says_when_most_answers_cannot_be_read(mirror: Path, tmp_path: Path) -> None:
+    with OpenAIServer(responder=lambda m: "这个问题很复杂，需要具体情况具体分析。") as server:
+        out = CliRunner().invoke(
+            cli,
+            mc_run_args(
+                server,
+                "--suite",
+                "safety-mc",
+                "--limit",
+                "5",
+                "--no-progress",
+                "--run-dir",
+                str(tmp_path / "r"),
+            ),  # fmt: skip
+        )
+    assert out.exit_code == 0, out.output
+    warnings = [line for line in out.output.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1, out.output
+    assert "10 of 10 answers" in warnings[0] and "Need_Check or Other" in warnings[0]
+    assert "--review-out" in warnings[0]
+
+
+def test_cli_mc_run_says_when_most_requests_failed(mirror: Path, tmp_path: Path) -> None:
+    with OpenAIServer(fault_rates={"500": 0.8}, seed=1) as server:
+        out = CliRunner().invoke(
+            cli,
+            mc_run_args(
+                server,
+                "--suite",
+                "safety-mc",
+                "--limit",
+                "10",
+                "--max-retries",
+                "0",
+                "--no-progress",
+                "--format",
+                "json",
+                "--run-dir",
+                str(tmp_path / "r"),
+            ),  # fmt: skip
+        )
+    data = json.loads(out.output)["generate"]
+    assert 10 < data["failed"] < 20, out.output
+    assert data["warning"].startswith("most requests failed")
+    assert f"{data['failed']} of 20 items" in data["warning"]
+    assert str(tmp_path / "r" / "mc-generate-errors.jsonl") in data["warning"]

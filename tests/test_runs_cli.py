@@ -309,3 +309,13 @@ def test_long_failure_causes_are_not_cut_inside_a_word(tmp_path):
     assert line.endswith("…") and len(line) <= 6 + 200
     last_word = line.removesuffix("…").rstrip(" ;:,").split()[-1]
     assert last_word in words.split() or last_word.strip('"{}:,') in words.split(), line
+
+
+def test_generate_says_when_most_requests_failed(tmp_path):
+    suite = str(byo_file(tmp_path, 20))
+    with OpenAIServer(fault_rates={"500": 0.8}, seed=1) as server:
+        result = invoke(gen_args(server, suite, tmp_path / "r"))
+    warnings = [line for line in result.output.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1, result.output
+    assert "most requests failed" in warnings[0] and "of 20 items" in warnings[0]
+    assert f"cvalues runs export {tmp_path / 'r'} --status error" in warnings[0]

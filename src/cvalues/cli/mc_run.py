@@ -171,8 +171,15 @@ def _export_review(result: MCRunResult, review_out: Path) -> None:
 
 
 def _print_result(result: MCRunResult, fmt: str) -> None:
+    warnings = {
+        mode: _warning(result, mode, len(r.failed), r.report.overall, "mc")
+        for mode, r in result.modes.items()
+    }
     if fmt == "json":
-        out = {mode: {"failed": len(r.failed), **r.report.to_dict()} for mode, r in result.modes.items()}
+        out = {
+            mode: {"failed": len(r.failed), **r.report.to_dict(), **_warning_field(warnings[mode])}
+            for mode, r in result.modes.items()
+        }
         if result.disagreement is not None:
             out["agreement"] = result.disagreement.to_dict()
         click.echo(json.dumps(out, ensure_ascii=False, indent=2))
@@ -182,6 +189,8 @@ def _print_result(result: MCRunResult, fmt: str) -> None:
         click.echo(f"\n== {mode} ==")
         click.echo(r.report.render())
         _print_failed(len(r.failed), f"mc-{mode}-errors.jsonl")
+        if warnings[mode]:
+            click.echo(f"warning: {warnings[mode]}")
     d = result.disagreement
     if d is not None and d.compared:
         click.echo(
@@ -191,11 +200,45 @@ def _print_result(result: MCRunResult, fmt: str) -> None:
     click.echo("\nwrote " + ", ".join(str(p) for p in result.files))
 
 
+def _warning(
+    result: MCRunResult | OptionRunResult, mode: str, failed: int, overall: Any, prefix: str
+) -> str | None:
+    """One line when a mode's numbers rest on little: most requests failed, or most answers could not
+    be read as a choice (Need_Check or Other: often a template the model does not follow)."""
+    if result.items and failed * 2 > result.items:
+        errors = result.run_dir / f"{prefix}-{mode}-errors.jsonl"
+        return (
+            f"most requests failed ({failed} of {result.items} items): the scores cover only the "
+            f"{result.items - failed} answered; causes in {errors}"
+        )
+    unread = overall.need_check + overall.other
+    if not overall.total or unread * 2 <= overall.total:
+        return None
+    predictions = result.run_dir / f"{prefix}-{mode}-predictions.jsonl"
+    if mode == "logprob":
+        why = "ties, or labels missing from the server's top alternatives"
+        todo = f"see the label_logprobs in {predictions}"
+    else:
+        why = "the model may not follow the template"
+        todo = (
+            f"read them with --review-out SHEET.csv and apply it with `cvalues mc rescore` "
+            f"(answers in {predictions})"
+            if prefix == "mc"
+            else f"the answers are in {predictions}"
+        )
+    return f"{unread} of {overall.total} answers are Need_Check or Other ({why}); {todo}"
+
+
+def _warning_field(warning: str | None) -> dict[str, str]:
+    return {"warning": warning} if warning else {}
+
+
 def _print_summary(result: MCRunResult | OptionRunResult, what: str) -> None:
     s = result.summary
+    per_item = len(result.modes)
     click.echo(
-        f"{what}: {s.cached} answers from earlier sessions, {s.ok} new, {s.unanswered} failed, "
-        f"in {s.elapsed_s:.1f}s"
+        f"{what}; {s.unique} requests ({per_item} per item): {s.cached} answered in earlier sessions, "
+        f"{s.ok} now, {s.unanswered} failed, in {s.elapsed_s:.1f}s"
     )
     for cause, n in list(s.errors_by_cause.items())[:SHOWN_CAUSES]:
         click.echo(cause_line(n, cause))
@@ -209,19 +252,26 @@ def _print_failed(failed: int, errors_file: str) -> None:
 
 
 def _print_option_result(result: OptionRunResult, fmt: str) -> None:
+    warnings = {
+        mode: _warning(result, mode, len(r.failed), r.metrics.overall, "options")
+        for mode, r in result.modes.items()
+    }
     if fmt == "json":
         out: dict[str, Any] = {
-            mode: {"failed": len(r.failed), **r.metrics.to_dict()} for mode, r in result.modes.items()
+            mode: {"failed": len(r.failed), **r.metrics.to_dict(), **_warning_field(warnings[mode])}
+            for mode, r in result.modes.items()
         }
         if result.agreement is not None:
             out["agreement"] = result.agreement
         click.echo(json.dumps(out, ensure_ascii=False, indent=2))
         return
-    _print_summary(result, f"{result.items} option questions")
+    _print_summary(result, f"{result.items} items (option questions)")
     for mode, r in result.modes.items():
         click.echo(f"\n== {mode} ==")
         click.echo(r.metrics.render())
         _print_failed(len(r.failed), f"options-{mode}-errors.jsonl")
+        if warnings[mode]:
+            click.echo(f"warning: {warnings[mode]}")
     a = result.agreement
     if a is not None and a.get("compared"):
         click.echo(f"\ngenerate vs logprob: {a['agree']}/{a['compared']} agree ({a['agreement']:.1%})")

@@ -157,6 +157,11 @@ def _print_summary(s: RunSummary, rundir: RunDir) -> None:
         click.echo(f"  ... and {len(s.errors_by_cause) - SHOWN_CAUSES} other causes (`cvalues runs show`)")
     if s.unanswered:
         click.echo("Rerun the same command with --retry-errors to ask the failed items again.")
+    if s.unique and s.unanswered * 2 > s.unique:
+        click.echo(
+            f"warning: most requests failed ({s.unanswered} of {s.unique} items); every failure and its "
+            f"cause: `cvalues runs export {rundir.path} --status error --out FILE`"
+        )
 
 
 # --- runs -----------------------------------------------------------------------------------------------

@@ -173,7 +173,7 @@ async def execute_async(
             await _preflight(model)
         bar = tqdm(
             total=len(todo),
-            unit="item",
+            unit="request",
             desc=model.spec,
             disable=not progress,
             smoothing=0.05,
