@@ -426,9 +426,21 @@ def test_cli_mc_run_logprob_without_server_logprobs_stops_at_the_first_answer(
     mirror: Path, tmp_path: Path
 ) -> None:
     with OpenAIServer(logprobs="ignore") as server:
-        args = mc_run_args(server, "--suite", "safety-mc", "--limit", "50", "--mode", "logprob",
-                           "--continue-final-message", "--concurrency", "2", "--no-progress",
-                           "--run-dir", str(tmp_path / "r"))  # fmt: skip
+        args = mc_run_args(
+            server,
+            "--suite",
+            "safety-mc",
+            "--limit",
+            "50",
+            "--mode",
+            "logprob",
+            "--continue-final-message",
+            "--concurrency",
+            "2",
+            "--no-progress",
+            "--run-dir",
+            str(tmp_path / "r"),
+        )
         out = CliRunner().invoke(cli, args)
         assert server.stats()["chat_requests"] <= 2
     assert out.exit_code == 1
@@ -440,8 +452,18 @@ def test_cli_mc_run_logprob_without_server_logprobs_stops_at_the_first_answer(
 
 def test_cli_mc_run_logprob_needs_continue_final_message_and_says_so(mirror: Path, tmp_path: Path) -> None:
     with OpenAIServer() as server:
-        args = mc_run_args(server, "--suite", "safety-mc", "--limit", "50", "--mode", "logprob",
-                           "--no-progress", "--run-dir", str(tmp_path / "r"))  # fmt: skip
+        args = mc_run_args(
+            server,
+            "--suite",
+            "safety-mc",
+            "--limit",
+            "50",
+            "--mode",
+            "logprob",
+            "--no-progress",
+            "--run-dir",
+            str(tmp_path / "r"),
+        )
         out = CliRunner().invoke(cli, args)
         assert server.stats()["chat_requests"] == 0
     assert out.exit_code == 1
@@ -456,8 +478,19 @@ def test_cli_mc_run_logprob_needs_continue_final_message_and_says_so(mirror: Pat
 
 def test_cli_mc_run_counts_items_pairs_and_requests(mirror: Path, tmp_path: Path) -> None:
     with OpenAIServer() as server:
-        args = mc_run_args(server, "--suite", "safety-mc", "--limit", "10", "--mode", "both",
-                           "--continue-final-message", "--no-progress", "--run-dir", str(tmp_path / "r"))  # fmt: skip
+        args = mc_run_args(
+            server,
+            "--suite",
+            "safety-mc",
+            "--limit",
+            "10",
+            "--mode",
+            "both",
+            "--continue-final-message",
+            "--no-progress",
+            "--run-dir",
+            str(tmp_path / "r"),
+        )
         out = CliRunner().invoke(cli, args)
         again = CliRunner().invoke(cli, args)
     assert out.exit_code == 0, out.output
@@ -482,7 +515,7 @@ def test_cli_mc_run_says_when_most_answers_cannot_be_read(mirror: Path, tmp_path
                 "--no-progress",
                 "--run-dir",
                 str(tmp_path / "r"),
-            ),  # fmt: skip
+            ),
         )
     assert out.exit_code == 0, out.output
     warnings = [line for line in out.output.splitlines() if line.startswith("warning:")]
@@ -508,7 +541,7 @@ def test_cli_mc_run_says_when_most_requests_failed(mirror: Path, tmp_path: Path)
                 "json",
                 "--run-dir",
                 str(tmp_path / "r"),
-            ),  # fmt: skip
+            ),
         )
     data = json.loads(out.output)["generate"]
     assert 10 < data["failed"] < 20, out.output
