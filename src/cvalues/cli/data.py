@@ -451,9 +451,18 @@ def verify_command(**kwargs: Any) -> None:
 @click.option(
     "--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Output .jsonl file."
 )
+@click.option("--force", is_flag=True, help="Overwrite an existing output file.")
 @reports_data_errors
-def export_command(suite: str, out: Path, **kwargs: Any) -> None:
-    """Write SUITE's normalised records to a JSONL file (atomically: all or nothing)."""
+def export_command(suite: str, out: Path, force: bool, **kwargs: Any) -> None:
+    """Write SUITE's normalised records to a JSONL file (atomically: all or nothing).
+
+    The file reads back as the same records with `--suite FILE` (each line keeps its kind and level).
+    """
+    if out.exists() and not force:  # before loading: nothing to lose, nothing to wait for
+        raise click.ClickException(f"{out} exists; pass --force to overwrite it")
     loaded = load_suite_from_options(suite, **kwargs)
-    count = export_jsonl(loaded.records(), out)
+    try:
+        count = export_jsonl(loaded.records(), out, overwrite=force)
+    except FileExistsError as exc:
+        raise click.ClickException(str(exc)) from exc
     click.echo(f"wrote {count} records to {out}")

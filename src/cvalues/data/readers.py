@@ -2,7 +2,8 @@
 
 Encoding is detected, not assumed: UTF-8 with BOM, UTF-8, then GB18030, each a strict decode. Files are
 read line by line in binary (``\\n`` never occurs inside a UTF-8 or GB18030 character), so memory stays
-bounded and an undecodable byte is reported with its line number.
+bounded and an undecodable byte is reported with its line number. A file that is neither (a binary file,
+UTF-16) gets one message wherever it is read: :data:`NOT_TEXT`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,42 @@ from cvalues.data.errors import DataError
 
 BOM = b"\xef\xbb\xbf"
 ENCODINGS = ("utf-8-sig", "utf-8", "gb18030")
+#: The start of every error about a file that is not text in an encoding cvalues reads.
+NOT_TEXT = "not UTF-8 or GB18030 text"
+#: Bytes looked at for a NUL, the mark of binary data (or UTF-16), before decoding.
+_SNIFF = 8192
+
+
+def binary_problem(head: bytes) -> str | None:
+    """The error message for a file starting with ``head`` if it is binary (holds a NUL byte), else None.
+
+    UTF-8 and GB18030 text never holds a NUL byte; binary files and UTF-16 text almost always do early."""
+    at = head.find(b"\x00")
+    if at < 0:
+        return None
+    return f"{NOT_TEXT} (a NUL byte at offset {at}: binary data or UTF-16?)"
+
+
+def decode_bytes(data: bytes, path: Path | str) -> tuple[str, str]:
+    """``(text, encoding)`` of a whole file's bytes: UTF-8 (BOM dropped), else GB18030, strictly.
+
+    Anything else is a :class:`DataError` that starts with :data:`NOT_TEXT` and names ``path``."""
+    problem = binary_problem(data[:_SNIFF])
+    if problem is not None:
+        raise DataError(problem, path=path)
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(encoding), encoding
+        except UnicodeDecodeError:
+            continue
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise DataError(
+            f"{NOT_TEXT} (undecodable byte 0x{data[exc.start]:02x})", path=path, line=line
+        ) from None
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _is_cjk(ch: str) -> bool:
@@ -32,6 +69,10 @@ def detect_encoding(path: Path) -> str:
     re-read as mojibake.
     """
     with path.open("rb") as fh:
+        problem = binary_problem(fh.read(_SNIFF))
+        if problem is not None:
+            raise DataError(problem, path=path)
+        fh.seek(0)
         head = fh.read(3)
         if head == BOM:
             encoding = "utf-8-sig"
@@ -47,7 +88,7 @@ def detect_encoding(path: Path) -> str:
             except UnicodeDecodeError as exc:
                 if encoding == "utf-8-sig" or cjk_seen >= 2:
                     raise DataError(
-                        f"undecodable byte 0x{raw[exc.start]:02x} at column {exc.start + 1} "
+                        f"{NOT_TEXT}: undecodable byte 0x{raw[exc.start]:02x} at column {exc.start + 1} "
                         f"(file is otherwise {encoding.upper()})",
                         path=path,
                         line=lineno,
@@ -73,7 +114,7 @@ def iter_lines(path: Path, encoding: str | None = None) -> Iterator[tuple[int, s
                 yield lineno, raw.decode(codec)
             except UnicodeDecodeError as exc:
                 raise DataError(
-                    f"undecodable byte 0x{raw[exc.start]:02x} at column {exc.start + 1} "
+                    f"{NOT_TEXT}: undecodable byte 0x{raw[exc.start]:02x} at column {exc.start + 1} "
                     f"(file read as {encoding.upper()})",
                     path=path,
                     line=lineno,

@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from cvalues import atomic
+from cvalues.data.errors import DataError
+from cvalues.data.readers import decode_bytes
 from cvalues.mc.extract import OUTCOMES, extract_choice
 from cvalues.mc.metrics import GOLD_LABELS, ScoredItem
 
@@ -69,14 +71,12 @@ class OfficialRow:
 
 
 def read_text(path: Path) -> str:
-    """Read a text file as UTF-8 (with or without BOM) or, failing that, GB18030."""
-    raw = Path(path).read_bytes()
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise OfficialFormatError(f"{path}: not UTF-8 or GB18030 text")
+    """Read a text file as UTF-8 (with or without BOM) or, failing that, GB18030 (the data readers' rule
+    and message for anything else: a binary file reads the same error here as everywhere)."""
+    try:
+        return decode_bytes(Path(path).read_bytes(), path)[0]
+    except DataError as exc:
+        raise OfficialFormatError(str(exc)) from None
 
 
 def _pair_key(data: dict[str, Any], meta: dict[str, Any]) -> str | None:

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cvalues.data.errors import DataError
+from cvalues.data.readers import decode_bytes
 from cvalues.models.base import (
     ChatMessage,
     Generation,
@@ -84,7 +86,7 @@ class ReplayBackend(ModelBackend):
         id_field: str = "id",
         response_field: str = "response",
         prompt_field: str | None = None,
-        encoding: str = "utf-8",
+        encoding: str | None = None,
         spec: str | None = None,
     ) -> None:
         self.path = Path(path)
@@ -114,17 +116,8 @@ class ReplayBackend(ModelBackend):
         except OSError as exc:
             raise ReplayFileError(f"cannot read replay file {self.path}: {exc.strerror or exc}") from exc
         self._sha256 = hashlib.sha256(data).hexdigest()
-        if data.startswith(b"\xef\xbb\xbf") and self.encoding.replace("-", "").lower() == "utf8":
-            data = data[3:]
         records: list[tuple[int, dict[str, Any]]] = []
-        for number, raw in enumerate(data.split(b"\n"), start=1):
-            try:
-                text = raw.decode(self.encoding)
-            except UnicodeDecodeError as exc:
-                raise ReplayFileError(
-                    f"{self._where(number)}: not valid {self.encoding} text (byte {exc.start}); "
-                    f"pass encoding=... (e.g. gb18030) if the file uses another encoding"
-                ) from exc
+        for number, text in enumerate(self._lines(data), start=1):
             if not text.strip():
                 continue
             where = self._where(number)
@@ -140,6 +133,26 @@ class ReplayBackend(ModelBackend):
         self.prompt_field = self._choose_prompt_field(records)
         for number, record in records:
             self._add(number, record)
+
+    def _lines(self, data: bytes) -> list[str]:
+        """The file's lines: UTF-8 or GB18030 as the data readers detect them, or ``encoding`` if given."""
+        if self.encoding is None:
+            try:
+                text, self.encoding = decode_bytes(data, self.path)
+            except DataError as exc:
+                raise ReplayFileError(str(exc)) from None
+            return text.split("\n")
+        if data.startswith(b"\xef\xbb\xbf") and self.encoding.replace("-", "").lower() == "utf8":
+            data = data[3:]
+        lines = []
+        for number, raw in enumerate(data.split(b"\n"), start=1):
+            try:
+                lines.append(raw.decode(self.encoding))
+            except UnicodeDecodeError as exc:
+                raise ReplayFileError(
+                    f"{self._where(number)}: not valid {self.encoding} text (byte {exc.start})"
+                ) from exc
+        return lines
 
     def _choose_prompt_field(self, records: list[tuple[int, dict[str, Any]]]) -> str | None:
         if self._explicit_prompt_field is not None:
