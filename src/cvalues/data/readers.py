@@ -16,45 +16,19 @@ from pathlib import Path
 from typing import Any
 
 from cvalues.data.errors import DataError
+from cvalues.encoding import NOT_TEXT, SNIFF_BYTES, NotText, binary_problem, decode_text
 
 BOM = b"\xef\xbb\xbf"
 ENCODINGS = ("utf-8-sig", "utf-8", "gb18030")
-#: The start of every error about a file that is not text in an encoding cvalues reads.
-NOT_TEXT = "not UTF-8 or GB18030 text"
-#: Bytes looked at for a NUL, the mark of binary data (or UTF-16), before decoding.
-_SNIFF = 8192
-
-
-def binary_problem(head: bytes) -> str | None:
-    """The error message for a file starting with ``head`` if it is binary (holds a NUL byte), else None.
-
-    UTF-8 and GB18030 text never holds a NUL byte; binary files and UTF-16 text almost always do early."""
-    at = head.find(b"\x00")
-    if at < 0:
-        return None
-    return f"{NOT_TEXT} (a NUL byte at offset {at}: binary data or UTF-16?)"
 
 
 def decode_bytes(data: bytes, path: Path | str) -> tuple[str, str]:
-    """``(text, encoding)`` of a whole file's bytes: UTF-8 (BOM dropped), else GB18030, strictly.
-
-    Anything else is a :class:`DataError` that starts with :data:`NOT_TEXT` and names ``path``."""
-    problem = binary_problem(data[:_SNIFF])
-    if problem is not None:
-        raise DataError(problem, path=path)
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(encoding), encoding
-        except UnicodeDecodeError:
-            continue
+    """``(text, encoding)`` of a whole file's bytes (:func:`cvalues.encoding.decode_text`); anything
+    but UTF-8 or GB18030 text is a :class:`DataError` naming ``path`` (and the line, when known)."""
     try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise DataError(
-            f"{NOT_TEXT} (undecodable byte 0x{data[exc.start]:02x})", path=path, line=line
-        ) from None
-    raise AssertionError("unreachable")  # pragma: no cover
+        return decode_text(data)
+    except NotText as exc:
+        raise DataError(exc.message, path=path, line=exc.line) from None
 
 
 def _is_cjk(ch: str) -> bool:
@@ -69,7 +43,7 @@ def detect_encoding(path: Path) -> str:
     re-read as mojibake.
     """
     with path.open("rb") as fh:
-        problem = binary_problem(fh.read(_SNIFF))
+        problem = binary_problem(fh.read(SNIFF_BYTES))
         if problem is not None:
             raise DataError(problem, path=path)
         fh.seek(0)

@@ -67,7 +67,7 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 RETRYABLE_STATUSES = frozenset({408, 409, 429}) | frozenset(range(500, 600))
 #: HTTP statuses that no other request can get past either: the key, the permission, the model or route.
 FATAL_STATUSES = frozenset({401, 403, 404})
-#: Seconds the preflight probe waits for a connection.
+#: Seconds the preflight probe waits for a connection (and then for an answer, which is not required).
 PREFLIGHT_CONNECT_TIMEOUT = 10.0
 _EXCERPT = 300
 
@@ -554,9 +554,8 @@ class OpenAIBackend(ModelBackend):
         fatal :class:`ModelError` naming the address, where it came from and the cause.
         """
         url = f"{self.base_url}/models"
-        timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=min(self.timeout, PREFLIGHT_CONNECT_TIMEOUT), sock_read=self.timeout
-        )
+        wait = min(self.timeout, PREFLIGHT_CONNECT_TIMEOUT)
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=wait, sock_read=wait)
         try:
             async with (await self._get_session()).get(url, timeout=timeout):
                 return
@@ -565,7 +564,7 @@ class OpenAIBackend(ModelBackend):
             if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientConnectorSSLError):
                 cause = f"TLS failed: {' '.join(str(exc).split())}"
         except aiohttp.ConnectionTimeoutError:
-            cause = f"no connection within {min(self.timeout, PREFLIGHT_CONNECT_TIMEOUT):g}s"
+            cause = f"no connection within {wait:g}s"
         except aiohttp.InvalidURL:
             cause = "not a valid http(s) URL"
         except (aiohttp.ClientError, OSError, TimeoutError):

@@ -30,8 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cvalues.data.errors import DataError
-from cvalues.data.readers import decode_bytes
+from cvalues.encoding import NotText, decode_text
 from cvalues.models.base import (
     ChatMessage,
     Generation,
@@ -138,9 +137,9 @@ class ReplayBackend(ModelBackend):
         """The file's lines: UTF-8 or GB18030 as the data readers detect them, or ``encoding`` if given."""
         if self.encoding is None:
             try:
-                text, self.encoding = decode_bytes(data, self.path)
-            except DataError as exc:
-                raise ReplayFileError(str(exc)) from None
+                text, self.encoding = decode_text(data)
+            except NotText as exc:
+                raise ReplayFileError(exc.at(self.path)) from None
             return text.split("\n")
         if data.startswith(b"\xef\xbb\xbf") and self.encoding.replace("-", "").lower() == "utf8":
             data = data[3:]

@@ -180,7 +180,7 @@ async def execute_async(
             dynamic_ncols=True,
         )
         runner = _Runner(model, settings, store, fingerprint, summary, causes, bar)
-        with logging_redirect_tqdm() if progress else contextlib.nullcontext():
+        with logging_redirect_tqdm(tqdm_class=tqdm) if progress else contextlib.nullcontext():
             units = _units(todo, max(1, int(model.preferred_batch_size or 1)))
             workers = [asyncio.create_task(runner.work(units)) for _ in range(min(concurrency, len(todo)))]
             try:
