@@ -377,3 +377,20 @@ def test_shared_prefix_error_names_the_command_line_flag(server):
     with pytest.raises(LogprobsUnsupported) as err:
         run(backend(server).candidate_logprobs(MSGS, ["回复1", "回复2"]))
     assert err.value.fatal and "--continue-final-message" in str(err.value)
+
+
+def test_model_errors_keep_their_flags_across_processes():
+    import pickle
+
+    for exc in (
+        ModelError("HTTP 401", fatal=True),
+        ModelUnreachable("refused", retryable=True, retry_after=2.0),
+        LogprobsUnsupported("no logprobs", fatal=True),
+    ):
+        again = pickle.loads(pickle.dumps(exc))
+        assert type(again) is type(exc) and str(again) == str(exc)
+        assert (again.retryable, again.retry_after, again.fatal) == (
+            exc.retryable,
+            exc.retry_after,
+            exc.fatal,
+        )

@@ -79,6 +79,16 @@ class ModelError(RuntimeError):
         self.retry_after = retry_after
         self.fatal = fatal
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # keep the flags across processes (pickle would rebuild from the message alone)
+        return (_rebuild_model_error, (type(self), str(self), self.retryable, self.retry_after, self.fatal))
+
+
+def _rebuild_model_error(
+    cls: type[ModelError], message: str, retryable: bool, retry_after: float | None, fatal: bool
+) -> ModelError:
+    return cls(message, retryable=retryable, retry_after=retry_after, fatal=fatal)
+
 
 class ModelUnreachable(ModelError):
     """The server could not be reached at all (a refused connection, a name no DNS resolves).
