@@ -178,8 +178,10 @@ def _triple_mapping(fields: Mapping[str, str]) -> tuple[dict[str, str], dict[str
 
 
 def _required_fields(kind: str) -> list[str]:
-    return [f.name for f in dataclasses.fields(RECORD_TYPES[kind]) if f.default is dataclasses.MISSING
-            and f.default_factory is dataclasses.MISSING]  # fmt: skip
+    """The fields a record of ``kind`` cannot do without (those with no default)."""
+    missing = dataclasses.MISSING
+    fields = dataclasses.fields(RECORD_TYPES[kind])
+    return [f.name for f in fields if f.default is missing and f.default_factory is missing]
 
 
 def _record_kind(row: Mapping[str, Any]) -> str | None:
@@ -191,8 +193,10 @@ def _record_kind(row: Mapping[str, Any]) -> str | None:
 
 
 def _no_records(path: Path) -> DataError:
-    empty = path.stat().st_size == 0 or not path.read_bytes()[:4096].strip()
-    return DataError(f"no records: {'the file is empty' if empty else 'the file holds no rows'}", path=path)
+    """A file without a single record: empty (or blank), or rows absent (``[]``, a CSV header alone)."""
+    with path.open("rb") as fh:
+        blank = not fh.read(4096).strip()
+    return DataError(f"no records: {'the file is empty' if blank else 'the file holds no rows'}", path=path)
 
 
 def _is_official_row(row: Mapping[str, Any]) -> bool:
