@@ -61,7 +61,8 @@ class RunSummary:
     ``total`` requests were given, ``unique`` distinct keys among them; ``cached`` were already
     answered and ``skipped_errors`` already failed (not asked again without ``retry_errors``);
     ``asked`` were sent, of which ``ok`` succeeded and ``failed`` failed (``errors_by_cause``:
-    ``"ErrorType: message" -> count`` over this call's failures).
+    ``"ErrorType: message" -> count`` over this call's failures). ``aborted`` is the reason the run
+    stopped early (see :class:`RunAborted`), else None.
     """
 
     total: int = 0
