@@ -153,3 +153,10 @@ def test_data_export_refuses_to_overwrite_without_force(mirror: Path, tmp_path: 
     assert out.read_text(encoding="utf-8") == "my notes\n"
     result = invoke("data", "export", "responsibility-prompts", "--out", str(out), "--force")
     assert result.exit_code == 0 and "wrote 664 records" in result.output
+
+
+def test_data_show_counts_pairs_of_multi_choice_items(mirror: Path) -> None:
+    result = invoke("data", "show", "safety-mc")
+    assert "safety-mc: 1300 mc records, level safety, 650 pairs" in result.output
+    data = json.loads(invoke("data", "show", "safety-mc", "--format", "json").output)
+    assert (data["count"], data["pairs"]) == (1300, 650)

@@ -346,6 +346,7 @@ def summarise(suite: Suite, examples: int = 3) -> tuple[dict[str, Any], list[Rec
     by_category: Counter[str] = Counter()
     by_difficulty: Counter[str] = Counter()
     by_gold: Counter[str] = Counter()
+    pairs: set[str] = set()
     shown: list[Record] = []
     total = 0
     for record in suite.records():
@@ -354,6 +355,7 @@ def summarise(suite: Suite, examples: int = 3) -> tuple[dict[str, Any], list[Rec
         if isinstance(record, MCItem):
             by_difficulty[record.difficulty or "-"] += 1
             by_gold[record.gold] += 1
+            pairs.add(record.pair_id)
         elif isinstance(record, OptionItem):
             by_gold[str(record.answer)] += 1
         if len(shown) < examples:
@@ -363,6 +365,8 @@ def summarise(suite: Suite, examples: int = 3) -> tuple[dict[str, Any], list[Rec
         "count": total,
         "by_category": _count(iter(by_category.elements())),
     }
+    if pairs:  # multi-choice: items are both orders of a pair; runs count and sample pairs
+        summary["pairs"] = len(pairs)
     if by_difficulty:
         summary["by_difficulty"] = _count(iter(by_difficulty.elements()))
     if by_gold:
@@ -396,7 +400,8 @@ def show_command(suite: str, fmt: str, examples: int, **kwargs: Any) -> None:
     if fmt == "json":
         click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
         return
-    click.echo(f"{loaded.name}: {summary['count']} {loaded.kind} records, level {loaded.level}")
+    pairs = f", {summary['pairs']} pairs" if "pairs" in summary else ""
+    click.echo(f"{loaded.name}: {summary['count']} {loaded.kind} records, level {loaded.level}{pairs}")
     if loaded.options:
         click.echo("options: " + ", ".join(f"{k}={v}" for k, v in summary["suite"]["options"].items()))
     for f in loaded.files:
