@@ -2,7 +2,9 @@
 
 Bytes go to ``<cache file>.part``; a dropped connection is retried (tenacity) and resumed with an HTTP
 Range request; only a complete file whose checksum matches the pin is renamed into place, so a partial
-or corrupt download never becomes a cache entry.
+or corrupt download never becomes a cache entry. A connection that cannot be opened at all (a name no
+DNS resolves, a refused port, no network) is not retried: waiting cannot fix it, so the error says at
+once how to use a local copy instead (``--data-mirror``, ``--source-file``, ``--offline``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,22 @@ class IncompleteDownload(Exception):
 
 
 _RETRYABLE = (httpx.TransportError, IncompleteDownload)
+
+
+def _retryable(exc: BaseException) -> bool:
+    """Dropped or slow transfers are worth another attempt; a connection never opened is not."""
+    return isinstance(exc, _RETRYABLE) and not isinstance(exc, httpx.ConnectError)
+
+
+def _unreachable(url: str, exc: httpx.ConnectError, source: SourceFile, dest: Path) -> DataError:
+    cause = " ".join(str(exc).split()) or type(exc).__name__
+    return DataError(
+        f"cannot download {url}: cannot connect ({cause}). Without network, use a local copy: "
+        f"--data-mirror DIR (a folder laid out as OWNER/REPO/PATH, also $CVALUES_DATA_MIRROR), "
+        f"--source-file {source.source_id}=FILE, or put the file at {dest}; "
+        "--offline (or CVALUES_OFFLINE=1) never tries to download",
+        path=source.mirror_path,
+    )
 
 
 def _fetch_into(client: httpx.Client, url: str, part: Path, source: SourceFile, progress: bool) -> None:
@@ -76,7 +94,7 @@ def download(source: SourceFile, dest: Path, config: DataConfig) -> Path:
     if source.size is not None and part.exists() and part.stat().st_size > source.size:
         part.unlink()  # longer than the real file: cannot be a prefix of it
     retrying = tenacity.Retrying(
-        retry=tenacity.retry_if_exception_type(_RETRYABLE),
+        retry=tenacity.retry_if_exception(_retryable),
         stop=tenacity.stop_after_attempt(max(1, config.download_attempts)),
         wait=tenacity.wait_exponential(multiplier=config.retry_wait, max=30)
         if config.retry_wait > 0
@@ -87,6 +105,8 @@ def download(source: SourceFile, dest: Path, config: DataConfig) -> Path:
     try:
         with httpx.Client(timeout=timeout, follow_redirects=True) as client:
             retrying(_fetch_into, client, url, part, source, config.progress)
+    except httpx.ConnectError as exc:
+        raise _unreachable(url, exc, source, dest) from exc
     except _RETRYABLE as exc:
         raise DataError(
             f"download of {url} failed after {config.download_attempts} attempts ({exc}); "
