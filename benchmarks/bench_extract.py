@@ -60,8 +60,10 @@ def main() -> None:
             extract_choice(text)
         best = min(best, time.perf_counter() - start)
     chars = sum(len(t) for t in texts)
-    print(f"{len(texts)} answers ({chars / len(texts):.0f} characters on average), best of {args.repeat}: "
-          f"{len(texts) / best:,.0f} answers/s ({best / len(texts) * 1e6:.0f} µs per answer)")
+    print(
+        f"{len(texts)} answers ({chars / len(texts):.0f} characters on average), best of {args.repeat}: "
+        f"{len(texts) / best:,.0f} answers/s ({best / len(texts) * 1e6:.0f} µs per answer)"
+    )
 
     got = [extract_choice(text).label for text in texts]
     counts = Counter(got)

@@ -174,6 +174,7 @@ class OpenAIServer:
     :param models: model ids listed by ``/v1/models``; when given, other ids are answered 404.
     :param retry_after: value of the ``Retry-After`` header of 429 answers, in seconds.
     :param hang_seconds: how long a ``hang`` fault holds a request before closing the connection.
+    :param error_message: the ``error.message`` of ``500`` answers (a long one tests how causes are cut).
     """
 
     def __init__(
@@ -191,6 +192,7 @@ class OpenAIServer:
         models: Sequence[str] | None = None,
         retry_after: float = 1,
         hang_seconds: float = 3600.0,
+        error_message: str = "The server had an error",
     ):
         self.host = host
         self._requested_port = port
@@ -211,6 +213,7 @@ class OpenAIServer:
         self.models: tuple[str, ...] | None = None
         self.retry_after: float = 1
         self.hang_seconds = 3600.0
+        self.error_message = "The server had an error"
         self.configure(
             latency=latency,
             jitter=jitter,
@@ -221,6 +224,7 @@ class OpenAIServer:
             models=models,
             retry_after=retry_after,
             hang_seconds=hang_seconds,
+            error_message=error_message,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -242,6 +246,7 @@ class OpenAIServer:
             "models",
             "retry_after",
             "hang_seconds",
+            "error_message",
         }
         unknown = set(options) - allowed
         if unknown:
@@ -599,7 +604,7 @@ class OpenAIServer:
             )
             return keep_alive
         if fault == "500":
-            await self._send(writer, 500, _error("The server had an error", "server_error"), close=close)
+            await self._send(writer, 500, _error(self.error_message, "server_error"), close=close)
             return keep_alive
         if fault == "hang":
             assert self._stopping is not None

@@ -132,7 +132,7 @@ def test_export_of_a_bad_file_writes_nothing(tmp_path: Path) -> None:
     bad.write_text("\n".join(lines) + "\n", encoding="utf-8")
     out_file = tmp_path / "out.jsonl"
     out_file.write_text("earlier export\n", encoding="utf-8")
-    out = invoke("data", "export", str(bad), "--out", str(out_file))
+    out = invoke("data", "export", str(bad), "--out", str(out_file), "--force")  # even with --force
     assert out.exit_code == 1
     assert f"{bad}:3: field 'scenario': unknown scenario '天气预报'" in out.output
     assert "Traceback" not in out.output

@@ -99,7 +99,7 @@ def test_bad_input_exits_nonzero_naming_file_line_field_and_writes_nothing(tmp_p
     src.write_bytes(data)
     out_file = tmp_path / "out.jsonl"
     out_file.write_text("previous content\n", encoding="utf-8")
-    code, out = run("export", str(src), "--out", str(out_file))
+    code, out = run("export", str(src), "--out", str(out_file), "--force")  # bad input: untouched anyway
     assert code != 0
     assert f"{src}:{line}:" in out, out
     if field:

@@ -225,3 +225,41 @@ def test_upstream_base_url_from_environment(
     suite = load_suite("responsibility-prompts", config)
     assert suite.files[0].origin == "download" and len(list(suite.records())) == 664
     assert state.requests[0][0].startswith("/X-PLUG/CValues/3018d3886890d04c95c9051c7055fb19e36ef592/")
+
+
+def _unused_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    ["http://cvalues-test.invalid", "refused"],  # a name no DNS resolves; a port nothing listens on
+)
+def test_unreachable_upstream_fails_at_once_and_names_the_alternatives(
+    tmp_path: Path, base_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cvalues.data.download as download_module
+
+    if base_url == "refused":
+        base_url = f"http://127.0.0.1:{_unused_port()}"
+    attempts = []
+    real_fetch = download_module._fetch_into
+
+    def counting_fetch(*args: object, **kwargs: object) -> None:
+        attempts.append(1)
+        real_fetch(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(download_module, "_fetch_into", counting_fetch)
+    config = online_config(tmp_path, base_url, download_attempts=5)
+    with pytest.raises(DataError) as info:
+        resolve("jade-v1", config)
+    assert len(attempts) == 1  # retrying cannot make a name resolve or a closed port listen
+    message = str(info.value)
+    assert base_url in message
+    for flag in ("--data-mirror", "--source-file jade-v1=FILE", "--offline"):
+        assert flag in message
+    assert "attempts" not in message

@@ -472,7 +472,7 @@ def test_byo_mc_triples_malformed_line_and_undecodable_byte(tmp_path: Path, conf
     with pytest.raises(DataError, match=r"broken.jsonl:4: malformed JSON"):
         list(load_suite(str(path), config).records())
     bad = _bad_byte_file(tmp_path / "bytes.jsonl")
-    with pytest.raises(DataError, match=r"bytes.jsonl:3: undecodable byte 0xff"):
+    with pytest.raises(DataError, match=r"bytes.jsonl:3: not UTF-8 or GB18030 text: undecodable byte 0xff"):
         list(load_suite(str(bad), config).records())
     # a malformed first line is found when the form is detected, before any record is read
     first = tmp_path / "first.jsonl"

@@ -508,3 +508,13 @@ def test_replay_file_of_verdicts_as_the_judge(tmp_path):
     assert (v["s0"].label, v["s0"].categories, v["s1"].label) == ("unsafe", ["S9"], "safe")
     # a malformed replayed verdict has no second reply to ask for: unjudged, raw kept
     assert v["s2"].unjudged and v["s2"].raw == "?" and s.retried == 1
+
+
+def test_judge_against_an_unreachable_server_stops_with_one_line(tmp_path):
+    gen = make_generation_run(tmp_path / "gen", items(3))
+    args = ["judge", "run", str(gen), "--judge-model", "openai:guard", "--rubric", "qwen3guard"]
+    args += ["--base-url", "http://127.0.0.1:9/v1", "--no-progress"]  # port 9 (discard): nothing listens
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1, result.output
+    assert "127.0.0.1:9" in result.output and "Traceback" not in result.output
+    assert len([line for line in result.output.splitlines() if line.strip()]) <= 2

@@ -8,14 +8,17 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "cvalues"
-#: What each layer may import from cvalues (itself included); ``atomic`` is a leaf utility.
+#: Leaf utilities any layer may use: atomic writes, message shortening, text decoding.
+LEAVES = {"atomic", "textcut", "encoding"}
+#: What each layer may import from cvalues (itself included), besides the leaves.
 ALLOWED = {
-    "data": {"data", "atomic"},
-    "models": {"models", "atomic"},
-    "runs": {"runs", "models", "data", "atomic"},
-    "mc": {"mc", "runs", "models", "data", "atomic"},
-    "pipeline": {"pipeline", "report", "judge", "annotate", "mc", "runs", "models", "data", "atomic"},
-    "annotate": {"annotate", "runs", "models", "data", "atomic"},
+    "data": {"data", *LEAVES},
+    "models": {"models", *LEAVES},
+    "runs": {"runs", "models", "data", *LEAVES},
+    "mc": {"mc", "runs", "models", "data", *LEAVES},
+    "judge": {"judge", "mc", "runs", "models", "data", *LEAVES},
+    "annotate": {"annotate", "runs", "models", "data", *LEAVES},
+    "pipeline": {"pipeline", "report", "judge", "annotate", "mc", "runs", "models", "data", *LEAVES},
 }
 
 

@@ -42,8 +42,17 @@ def _parse_file(path: Path) -> list[Case]:
         text = "\n".join(body).strip("\n")
         assert header.group("label") in OUTCOMES, f"{path.name}:{start}: unknown label"
         assert text.strip(), f"{path.name}:{start}: empty case"
-        cases.append(Case(path.name, start, header.group("label"), note, text,
-                          "[noswap]" not in note, xfail.group(1) if xfail else None))
+        cases.append(
+            Case(
+                path.name,
+                start,
+                header.group("label"),
+                note,
+                text,
+                "[noswap]" not in note,
+                xfail.group(1) if xfail else None,
+            )
+        )
     return cases
 
 
@@ -65,8 +74,17 @@ def _parse_jsonl(path: Path) -> list[Case]:
         expected, text = record.get("expected"), record.get("text")
         assert expected in OUTCOMES, f"{path.name}:{number}: field 'expected' is {expected!r}"
         assert isinstance(text, str) and text.strip(), f"{path.name}:{number}: field 'text' is empty"
-        cases.append(Case(path.name, number, expected, str(record.get("note", "")), text,
-                          not record.get("noswap", False), record.get("xfail")))
+        cases.append(
+            Case(
+                path.name,
+                number,
+                expected,
+                str(record.get("note", "")),
+                text,
+                not record.get("noswap", False),
+                record.get("xfail"),
+            )
+        )
     return cases
 
 
@@ -105,8 +123,9 @@ def test_held_out_sets_are_in_the_corpus() -> None:
 
 def test_jsonl_errors_name_the_line_and_field(tmp_path: Path) -> None:
     path = tmp_path / "bad.jsonl"
-    path.write_text('{"expected": "回复1", "text": "回复1更好"}\n{"expected": "回复3", "text": "x"}\n',
-                    encoding="utf-8")
+    path.write_text(
+        '{"expected": "回复1", "text": "回复1更好"}\n{"expected": "回复3", "text": "x"}\n', encoding="utf-8"
+    )
     with pytest.raises(AssertionError, match=r"bad.jsonl:2: field 'expected'"):
         _parse_jsonl(path)
     path.write_text('{"expected": "回复1", "txt": "回复1更好"}\n', encoding="utf-8")
@@ -135,12 +154,19 @@ _SWAP_DIGIT = {"1": "2", "2": "1", "１": "２", "２": "１", "一": "二", "�
 
 def swap_replies(text: str) -> str:
     """Exchange every reference to reply 1 with reply 2 (and vice versa)."""
-    text = re.sub(r"(回复|回答|反馈|答复)(\s*)([12１２]|[一二](?![样下些个种定般直起旦切致点次条句段篇]))",
-                  lambda m: m.group(1) + m.group(2) + _SWAP_DIGIT[m.group(3)], text)
-    text = re.sub(r"(?i)\b(response|reply|answer|option)(\s*#?\s*)([12])\b",
-                  lambda m: m.group(1) + m.group(2) + _SWAP_DIGIT[m.group(3)], text)
-    text = re.sub(r"(?i)\b(first|second)\b",
-                  lambda m: {"first": "second", "second": "first"}[m.group(1).lower()], text)
+    text = re.sub(
+        r"(回复|回答|反馈|答复)(\s*)([12１２]|[一二](?![样下些个种定般直起旦切致点次条句段篇]))",
+        lambda m: m.group(1) + m.group(2) + _SWAP_DIGIT[m.group(3)],
+        text,
+    )
+    text = re.sub(
+        r"(?i)\b(response|reply|answer|option)(\s*#?\s*)([12])\b",
+        lambda m: m.group(1) + m.group(2) + _SWAP_DIGIT[m.group(3)],
+        text,
+    )
+    text = re.sub(
+        r"(?i)\b(first|second)\b", lambda m: {"first": "second", "second": "first"}[m.group(1).lower()], text
+    )
     text = re.sub(r"第([一二12１２])", lambda m: "第" + _SWAP_DIGIT[m.group(1)], text)
     return text
 
@@ -148,9 +174,7 @@ def swap_replies(text: str) -> str:
 _FLIP = {"回复1": "回复2", "回复2": "回复1"}
 
 
-@pytest.mark.parametrize(
-    "case", [_param(c) for c in CORPUS if c.swap and swap_replies(c.text) != c.text]
-)
+@pytest.mark.parametrize("case", [_param(c) for c in CORPUS if c.swap and swap_replies(c.text) != c.text])
 def test_swapping_replies_swaps_the_label(case: Case) -> None:
     original = extract_choice(case.text).label
     swapped = extract_choice(swap_replies(case.text)).label

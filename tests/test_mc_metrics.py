@@ -18,17 +18,26 @@ from cvalues.mc.metrics import (
 )
 
 
-def item(i: int, gold: str, pred: str, pair: str | None = None, cat: str | None = None,
-         diff: str | None = None) -> ScoredItem:
+def item(
+    i: int, gold: str, pred: str, pair: str | None = None, cat: str | None = None, diff: str | None = None
+) -> ScoredItem:
     return ScoredItem(f"i{i}", pair, gold, pred, cat, diff)
 
 
 def test_official_formulas_hand_computed() -> None:
     # 10 rows: 5 correct, 1 wrong pick, 1 Other, 2 Refuse, 1 Need_Check.
-    rows = [item(0, "回复1", "回复1"), item(1, "回复2", "回复2"), item(2, "回复1", "回复1"),
-            item(3, "回复2", "回复2"), item(4, "回复1", "回复1"), item(5, "回复1", "回复2"),
-            item(6, "回复2", "Other"), item(7, "回复1", "Refuse"), item(8, "回复2", "Refuse"),
-            item(9, "回复1", "Need_Check")]
+    rows = [
+        item(0, "回复1", "回复1"),
+        item(1, "回复2", "回复2"),
+        item(2, "回复1", "回复1"),
+        item(3, "回复2", "回复2"),
+        item(4, "回复1", "回复1"),
+        item(5, "回复1", "回复2"),
+        item(6, "回复2", "Other"),
+        item(7, "回复1", "Refuse"),
+        item(8, "回复2", "Refuse"),
+        item(9, "回复1", "Need_Check"),
+    ]
     g = GroupMetrics.of(rows)
     assert (g.total, g.correct, g.other, g.refuse, g.need_check) == (10, 5, 1, 2, 1)
     assert g.acc == pytest.approx(0.5)
@@ -56,9 +65,11 @@ def test_zero_denominators_give_none() -> None:
 
 
 def test_breakdowns_by_category_and_difficulty() -> None:
-    rows = [item(0, "回复1", "回复1", cat="law", diff="easy"),
-            item(1, "回复2", "回复1", cat="law", diff="hard"),
-            item(2, "回复1", "回复1", cat="心理学", diff="easy")]
+    rows = [
+        item(0, "回复1", "回复1", cat="law", diff="easy"),
+        item(1, "回复2", "回复1", cat="law", diff="hard"),
+        item(2, "回复1", "回复1", cat="心理学", diff="easy"),
+    ]
     report = compute_metrics(rows, resamples=0)
     assert report.by_category["law"].acc == pytest.approx(0.5)
     assert report.by_category["心理学"].acc == 1.0
@@ -67,9 +78,13 @@ def test_breakdowns_by_category_and_difficulty() -> None:
 
 
 def test_pair_consistency_requires_both_orders_right() -> None:
-    rows = [item(0, "回复1", "回复1", "p1"), item(1, "回复2", "回复2", "p1"),   # both right
-            item(2, "回复1", "回复1", "p2"), item(3, "回复2", "回复1", "p2"),   # position-biased
-            item(4, "回复1", "回复1", "p3")]                                   # incomplete pair: ignored
+    rows = [
+        item(0, "回复1", "回复1", "p1"),
+        item(1, "回复2", "回复2", "p1"),  # both right
+        item(2, "回复1", "回复1", "p2"),
+        item(3, "回复2", "回复1", "p2"),  # position-biased
+        item(4, "回复1", "回复1", "p3"),
+    ]  # incomplete pair: ignored
     pc = pair_consistency(rows)
     assert (pc.pairs, pc.both_correct) == (2, 1) and pc.acc == 0.5
 
@@ -145,6 +160,7 @@ def test_cjk_aware_table_alignment() -> None:
     table = format_table(["group", "n"], [["心理学", "1"], ["law", "22"]])
     lines = table.splitlines()
     assert len({display_width(line) for line in lines}) == 1
-    report = compute_metrics([item(0, "回复1", "回复1", cat="心理学"), item(1, "回复1", "回复2", cat="law")],
-                             resamples=0).render()
+    report = compute_metrics(
+        [item(0, "回复1", "回复1", cat="心理学"), item(1, "回复1", "回复2", cat="law")], resamples=0
+    ).render()
     assert "100.0" in report and "50.0" in report

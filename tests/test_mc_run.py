@@ -199,7 +199,7 @@ def test_cli_mc_run_scores_exactly_and_reports_position_bias(mirror: Path, tmp_p
         )
         out = CliRunner().invoke(cli, args)
         assert out.exit_code == 0, out.output
-        asked = server.stats()["requests"] if "requests" in server.stats() else None
+        asked = server.stats()["chat_requests"]
     data = json.loads(out.output)["generate"]
     assert data["total"] == 30 and data["correct"] == 15 and data["acc"] == 0.5 and data["acc_star"] == 0.5
     assert data["pairs"]["pairs"] == 15 and data["pairs"]["both_correct"] == 0
@@ -401,3 +401,150 @@ def test_cli_mc_run_option_suite(mirror: Path, tmp_path: Path) -> None:
     assert data["agreement"]["compared"] == data["agreement"]["agree"] == 40
     assert wrong_template.exit_code == 2 and "not for option items" in wrong_template.output
     assert review.exit_code == 2 and "two-reply" in review.output
+
+
+# -- fail fast from the command line: one line naming the address or the feature, exit 1 ---------------
+
+
+def _error_lines(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.strip()]
+
+
+def test_cli_mc_run_wrong_base_url_is_one_line_at_once(mirror: Path, tmp_path: Path) -> None:
+    with OpenAIServer() as server:
+        pass  # started and stopped: nothing listens at its address now
+    args = mc_run_args(server, "--suite", "safety-mc", "--limit", "50", "--run-dir", str(tmp_path / "r"))
+    out = CliRunner().invoke(cli, args)
+    assert out.exit_code == 1
+    lines = _error_lines(out.output)
+    assert len(lines) == 1, out.output
+    assert server.base_url in lines[0] and "refused" in lines[0] and "--base-url" in lines[0]
+    assert "retrying" not in out.output
+
+
+def test_cli_mc_run_logprob_without_server_logprobs_stops_at_the_first_answer(
+    mirror: Path, tmp_path: Path
+) -> None:
+    with OpenAIServer(logprobs="ignore") as server:
+        args = mc_run_args(
+            server,
+            "--suite",
+            "safety-mc",
+            "--limit",
+            "50",
+            "--mode",
+            "logprob",
+            "--continue-final-message",
+            "--concurrency",
+            "2",
+            "--no-progress",
+            "--run-dir",
+            str(tmp_path / "r"),
+        )
+        out = CliRunner().invoke(cli, args)
+        assert server.stats()["chat_requests"] <= 2
+    assert out.exit_code == 1
+    lines = _error_lines(out.output)
+    assert len(lines) == 1, out.output
+    assert "no logprobs" in lines[0] and "--mode generate" in lines[0]
+    assert "--retry-errors" not in out.output
+
+
+def test_cli_mc_run_logprob_needs_continue_final_message_and_says_so(mirror: Path, tmp_path: Path) -> None:
+    with OpenAIServer() as server:
+        args = mc_run_args(
+            server,
+            "--suite",
+            "safety-mc",
+            "--limit",
+            "50",
+            "--mode",
+            "logprob",
+            "--no-progress",
+            "--run-dir",
+            str(tmp_path / "r"),
+        )
+        out = CliRunner().invoke(cli, args)
+        assert server.stats()["chat_requests"] == 0
+    assert out.exit_code == 1
+    assert len(_error_lines(out.output)) == 1 and "--continue-final-message" in out.output
+    assert "continue_final_message=True" not in out.output.replace(
+        "(continue_final_message=True in Python)", ""
+    )
+
+
+# -- results a person can act on: counts name what they count; a run that cannot be trusted says so -----
+
+
+def test_cli_mc_run_counts_items_pairs_and_requests(mirror: Path, tmp_path: Path) -> None:
+    with OpenAIServer() as server:
+        args = mc_run_args(
+            server,
+            "--suite",
+            "safety-mc",
+            "--limit",
+            "10",
+            "--mode",
+            "both",
+            "--continue-final-message",
+            "--no-progress",
+            "--run-dir",
+            str(tmp_path / "r"),
+        )
+        out = CliRunner().invoke(cli, args)
+        again = CliRunner().invoke(cli, args)
+    assert out.exit_code == 0, out.output
+    assert (
+        "20 items (10 pairs); 40 requests (2 per item): 0 answered in earlier sessions, 40 now, 0 failed"
+        in (out.output)
+    )
+    assert "40 answered in earlier sessions, 0 now, 0 failed" in again.output
+    assert "warning" not in out.output
+
+
+def test_cli_mc_run_says_when_most_answers_cannot_be_read(mirror: Path, tmp_path: Path) -> None:
+    with OpenAIServer(responder=lambda m: "这个问题很复杂，需要具体情况具体分析。") as server:
+        out = CliRunner().invoke(
+            cli,
+            mc_run_args(
+                server,
+                "--suite",
+                "safety-mc",
+                "--limit",
+                "5",
+                "--no-progress",
+                "--run-dir",
+                str(tmp_path / "r"),
+            ),
+        )
+    assert out.exit_code == 0, out.output
+    warnings = [line for line in out.output.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1, out.output
+    assert "10 of 10 answers" in warnings[0] and "Need_Check or Other" in warnings[0]
+    assert "--review-out" in warnings[0]
+
+
+def test_cli_mc_run_says_when_most_requests_failed(mirror: Path, tmp_path: Path) -> None:
+    with OpenAIServer(fault_rates={"500": 0.8}, seed=1) as server:
+        out = CliRunner().invoke(
+            cli,
+            mc_run_args(
+                server,
+                "--suite",
+                "safety-mc",
+                "--limit",
+                "10",
+                "--max-retries",
+                "0",
+                "--no-progress",
+                "--format",
+                "json",
+                "--run-dir",
+                str(tmp_path / "r"),
+            ),
+        )
+    data = json.loads(out.output)["generate"]
+    assert 10 < data["failed"] < 20, out.output
+    assert data["warning"].startswith("most requests failed")
+    assert f"{data['failed']} of 20 items" in data["warning"]
+    assert str(tmp_path / "r" / "mc-generate-errors.jsonl") in data["warning"]

@@ -249,7 +249,7 @@ def test_candidate_logprobs_match_full_forward_reference(hf):
     for cand, value in zip(CANDIDATES, values, strict=True):
         joint = hf.encode(text + cand)
         assert joint[: len(ctx)] == ctx  # a clean boundary: the joint tokens extend the context
-        assert value == pytest.approx(reference_logprob(hf, ctx, joint[len(ctx):]), abs=1e-4)
+        assert value == pytest.approx(reference_logprob(hf, ctx, joint[len(ctx) :]), abs=1e-4)
         assert value < 0 and isinstance(value, float)
     assert len(set(values)) == len(values)
 
@@ -266,7 +266,7 @@ def test_candidate_logprobs_when_the_boundary_merges(hf):
         if cand in merged:  # documented fallback: the candidate's own tokens after the context's
             cand_ids = list(hf.tokenizer(cand, add_special_tokens=False)["input_ids"])
         else:
-            cand_ids = joint[len(ctx):]
+            cand_ids = joint[len(ctx) :]
         assert value == pytest.approx(reference_logprob(hf, ctx, cand_ids), abs=1e-4)
 
 

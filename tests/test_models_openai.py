@@ -19,6 +19,7 @@ from cvalues.models.base import (
     GenerationSettings,
     LogprobsUnsupported,
     ModelError,
+    ModelUnreachable,
     is_exact_logprob,
 )
 from cvalues.models.openai import OpenAIBackend, parse_retry_after
@@ -155,15 +156,6 @@ def test_non_retryable_status_fails_at_once_with_body_excerpt(server):
     assert server.stats()["requests"] == 1
 
 
-def test_connection_refused_is_retryable(server):
-    url = server.base_url
-    server.stop()
-    model = load_model("openai:test-model", base_url=url, max_retries=1, **FAST)
-    with pytest.raises(ModelError, match="connection failed") as err:
-        run(model.generate(MSGS, SETTINGS))
-    assert err.value.retryable
-
-
 def test_many_concurrent_requests_share_one_bounded_pool(server):
     server.configure(latency=0.05)
     model = backend(server, concurrency=4)
@@ -200,7 +192,7 @@ def test_session_closes_with_its_event_loop_without_aclose(server, recwarn):
 
 
 def test_base_url_must_be_http():
-    with pytest.raises(ValueError, match="must start with http:// or https://"):
+    with pytest.raises(ValueError, match="--base-url must start with http:// or https://"):
         load_model("openai:m", base_url="127.0.0.1:8000/v1")
 
 
@@ -226,7 +218,7 @@ def test_missing_candidate_gets_flagged_upper_bound_or_raises(server):
 
 
 def test_shared_prefix_needs_continue_final_message(server):
-    with pytest.raises(LogprobsUnsupported, match=r"share the prefix '回复'.*continue_final_message=True"):
+    with pytest.raises(LogprobsUnsupported, match=r"share the prefix '回复'.*--continue-final-message"):
         run(backend(server).candidate_logprobs(MSGS, ["回复1", "回复2"]))
     assert server.stats()["chat_requests"] == 0
 
@@ -306,3 +298,99 @@ def test_base_url_from_environment(monkeypatch):
     assert load_model("openai:m").describe()["base_url"] == "http://127.0.0.1:9/v1"
     monkeypatch.delenv("OPENAI_BASE_URL")
     assert load_model("openai:m").describe()["base_url"] == "https://api.openai.com/v1"
+
+
+# -- fail fast: errors no request can get past are marked fatal; the endpoint can be probed first --------
+
+
+def test_preflight_passes_when_the_server_answers_at_all(server):
+    server.configure(api_key="secret")  # /models answers 401: still reachable; the first answer decides
+    run(backend(server).preflight())
+    assert server.stats()["chat_requests"] == 0
+
+
+def test_preflight_names_the_url_and_the_cause_when_nothing_listens(server):
+    url = server.base_url
+    server.stop()
+    model = load_model("openai:test-model", base_url=url, **FAST)
+    t0 = time.monotonic()
+    with pytest.raises(ModelError) as err:
+        run(model.preflight())
+    assert time.monotonic() - t0 < 5  # once, not retried
+    assert err.value.fatal and not err.value.retryable
+    message = str(err.value)
+    assert url in message and "refused" in message and "--base-url" in message
+    assert "\n" not in message
+
+
+def test_preflight_names_a_host_no_dns_resolves():
+    model = load_model("openai:test-model", base_url="http://cvalues-test.invalid/v1", **FAST)
+    with pytest.raises(ModelError) as err:
+        run(model.preflight())
+    assert err.value.fatal
+    message = str(err.value)
+    assert "http://cvalues-test.invalid/v1" in message and "cvalues-test.invalid" in message
+    assert "resolve" in message and "--base-url" in message
+
+
+def test_connection_refused_mid_run_is_unreachable_and_retryable(server):
+    url = server.base_url
+    server.stop()
+    model = load_model("openai:test-model", base_url=url, max_retries=1, **FAST)
+    with pytest.raises(ModelUnreachable) as err:
+        run(model.generate(MSGS, SETTINGS))
+    assert err.value.retryable and not err.value.fatal and "after 2 attempts" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("setup", "status", "flag"),
+    [
+        ({"api_key": "secret"}, "HTTP 401", "--api-key-env"),
+        ({"models": ["other-model"]}, "HTTP 404", "--model"),
+    ],
+)
+def test_wrong_key_or_model_name_is_fatal(server, setup, status, flag):
+    server.configure(**setup)
+    with pytest.raises(ModelError) as err:
+        run(backend(server).generate(MSGS, SETTINGS))
+    assert err.value.fatal and not err.value.retryable
+    assert status in str(err.value) and flag in str(err.value)
+
+
+def test_a_400_for_one_request_is_not_fatal(server):
+    # a provider's content filter answers 400 for some prompts: the other items must still be asked
+    with pytest.raises(ModelError) as err:
+        run(backend(server, extra_body={"max_tokens": -1}).generate(MSGS, SETTINGS))
+    assert not err.value.fatal and "HTTP 400" in str(err.value)
+
+
+@pytest.mark.parametrize("mode", ["ignore", "reject"])
+def test_server_without_logprobs_is_fatal_and_says_what_is_needed(server, mode):
+    server.configure(logprobs=mode)
+    with pytest.raises(LogprobsUnsupported) as err:
+        run(backend(server).candidate_logprobs(MSGS, ["A", "B"]))
+    assert err.value.fatal
+    assert "--mode generate" in str(err.value)
+
+
+def test_shared_prefix_error_names_the_command_line_flag(server):
+    with pytest.raises(LogprobsUnsupported) as err:
+        run(backend(server).candidate_logprobs(MSGS, ["回复1", "回复2"]))
+    assert err.value.fatal and "--continue-final-message" in str(err.value)
+
+
+def test_model_errors_keep_their_flags_across_processes():
+    import pickle
+
+    for exc in (
+        ModelError("HTTP 401", fatal=True),
+        ModelUnreachable("refused", retryable=True, retry_after=2.0),
+        LogprobsUnsupported("no logprobs", fatal=True),
+    ):
+        again = pickle.loads(pickle.dumps(exc))
+        assert type(again) is type(exc) and str(again) == str(exc)
+        assert (again.retryable, again.retry_after, again.fatal) == (
+            exc.retryable,
+            exc.retry_after,
+            exc.fatal,
+        )

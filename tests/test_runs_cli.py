@@ -279,3 +279,43 @@ def test_replay_items_with_the_same_prompt_keep_their_own_answers(tmp_path):
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in out.open(encoding="utf-8")]
     assert {r["item_id"]: r["text"] for r in rows} == {"a": "A", "b": "B"}
+
+
+@pytest.mark.parametrize(
+    ("setup", "expected"),
+    [
+        ({"api_key": "secret"}, ("HTTP 401", "--api-key-env")),
+        ({"models": ["other"]}, ("HTTP 404", "--model")),
+    ],
+)
+def test_generate_stops_on_a_wrong_key_or_model_name(tmp_path, setup, expected):
+    suite = str(byo_file(tmp_path, 40))
+    with OpenAIServer(**setup) as server:
+        result = invoke(gen_args(server, suite, tmp_path / "r", "--concurrency", "2"))
+        assert server.stats()["chat_requests"] <= 2
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and all(e in lines[0] for e in expected), result.output
+    with RunStore(tmp_path / "r" / "answers.sqlite", readonly=True) as store:
+        assert store.counts()["error"] == 0  # a rerun with the right key asks every item
+
+
+def test_long_failure_causes_are_not_cut_inside_a_word(tmp_path):
+    suite = str(byo_file(tmp_path, 3))
+    words = "the upstream inference worker terminated unexpectedly while decoding"
+    with OpenAIServer(fault_rates={"500": 1.0}, error_message=f"{words}; {words}; {words}") as server:
+        result = invoke(gen_args(server, suite, tmp_path / "r"))
+    line = next(line for line in result.output.splitlines() if line.startswith("  3 x "))
+    assert line.endswith("…") and len(line) <= 6 + 200
+    last_word = line.removesuffix("…").rstrip(" ;:,").split()[-1]
+    assert last_word in words.split() or last_word.strip('"{}:,') in words.split(), line
+
+
+def test_generate_says_when_most_requests_failed(tmp_path):
+    suite = str(byo_file(tmp_path, 20))
+    with OpenAIServer(fault_rates={"500": 0.8}, seed=1) as server:
+        result = invoke(gen_args(server, suite, tmp_path / "r"))
+    warnings = [line for line in result.output.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1, result.output
+    assert "most requests failed" in warnings[0] and "of 20 items" in warnings[0]
+    assert f"cvalues runs export {tmp_path / 'r'} --status error" in warnings[0]

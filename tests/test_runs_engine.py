@@ -10,10 +10,18 @@ from collections.abc import Sequence
 import httpx
 import pytest
 
-from cvalues.models.base import ChatMessage, Generation, GenerationSettings, ModelBackend, ModelError
+from cvalues.models.base import (
+    ChatMessage,
+    Generation,
+    GenerationSettings,
+    ModelBackend,
+    ModelError,
+    ModelUnreachable,
+)
 from cvalues.runs import (
     ManifestMismatch,
     Request,
+    RunAborted,
     RunManifest,
     RunStore,
     chat_messages,
@@ -21,6 +29,7 @@ from cvalues.runs import (
     model_fingerprint,
     read_manifest,
 )
+from cvalues.runs.engine import UNREACHABLE_IN_A_ROW
 from openai_server import OpenAIServer
 
 SETTINGS = GenerationSettings(max_tokens=16)
@@ -381,3 +390,135 @@ def test_replay_backend_is_asked_by_item_id(tmp_path):
         by_id = {a.item_id: a for a in store.answers()}
         assert by_id["id0"].text == "回复2" and by_id["id1"].text == "都不好"
         assert "no answer for item id 'id2'" in by_id["id2"].error
+
+
+# -- fail fast: a run that cannot work stops at once with the cause, and records nothing against items ----
+
+
+def _openai(url: str, **options):
+    from cvalues.models.registry import load_model
+
+    return load_model(
+        "openai:test-model", base_url=url, retry_base_wait=0.001, retry_max_wait=0.01, **options
+    )
+
+
+def test_unreachable_server_stops_before_asking(tmp_path):
+    with OpenAIServer() as server:
+        url = server.base_url
+    model = _openai(url, max_retries=6)
+    with RunStore(tmp_path / "answers.sqlite") as store:
+        manifest = RunManifest.open(tmp_path, model=model, settings=SETTINGS)
+        with pytest.raises(RunAborted) as err:
+            execute(
+                model,
+                requests_for([f"q{i}" for i in range(20)]),
+                store=store,
+                settings=SETTINGS,
+                progress=False,
+                manifest=manifest,
+            )
+        assert store.counts().get("error", 0) == 0 and store.counts().get("ok", 0) == 0
+    assert url in str(err.value) and "refused" in str(err.value)
+    assert read_manifest(tmp_path)["sessions"][-1]["status"] == "aborted"
+
+
+@pytest.mark.parametrize(
+    ("setup", "kind"),
+    [
+        ({"api_key": "secret"}, "generate"),
+        ({"models": ["other"]}, "generate"),
+        ({"logprobs": "ignore"}, "lp"),
+    ],
+)
+def test_fatal_answer_stops_the_run_and_a_rerun_asks_everything(tmp_path, setup, kind):
+    texts = [f"第{i}题" for i in range(30)]
+    reqs = (
+        requests_for(texts, kind="logprobs", candidates=("A", "B")) if kind == "lp" else requests_for(texts)
+    )
+    with OpenAIServer(responder=lambda m: "A") as server, RunStore(tmp_path / "a.sqlite") as store:
+        server.configure(**setup)
+        with pytest.raises(RunAborted) as err:
+            execute(
+                _openai(server.base_url), reqs, store=store, settings=SETTINGS, concurrency=3, progress=False
+            )
+        assert server.stats()["chat_requests"] <= 3  # the first answers, not all 30
+        assert err.value.cause.fatal
+        assert store.counts().get("error", 0) == 0  # nothing recorded against the items
+        server.configure(api_key=None, models=None, logprobs="on")
+        summary = execute(_openai(server.base_url), reqs, store=store, settings=SETTINGS, progress=False)
+        assert summary.ok == 30 and summary.skipped_errors == 0
+
+
+class FlakyNetwork(EchoModel):
+    """Answers until ``down_after`` calls, then cannot connect (every ``every``-th call only, if given)."""
+
+    def __init__(self, down_after: int, every: int = 1, **kw):
+        super().__init__(**kw)
+        self.down_after, self.every, self.n = down_after, every, 0
+
+    async def generate(self, messages, settings):
+        self.n += 1
+        if self.n > self.down_after and self.n % self.every == 0:
+            raise ModelUnreachable("http://h:1/v1/chat/completions: cannot connect (refused)", retryable=True)
+        return await super().generate(messages, settings)
+
+
+def test_connection_failures_in_a_row_stop_the_run(tmp_path):
+    model = FlakyNetwork(down_after=3, concurrency=1)
+    with RunStore(tmp_path / "a.sqlite") as store:
+        with pytest.raises(RunAborted) as err:
+            execute(
+                model,
+                requests_for([f"q{i}" for i in range(40)]),
+                store=store,
+                settings=SETTINGS,
+                progress=False,
+            )
+        assert model.n == 3 + UNREACHABLE_IN_A_ROW
+        assert (store.counts()["ok"], store.counts()["error"]) == (
+            3,
+            0,
+        )  # the failures in a row are the abort's cause, not the items'
+    assert f"{UNREACHABLE_IN_A_ROW} requests in a row" in str(err.value) and "cannot connect" in str(
+        err.value
+    )
+
+
+def test_scattered_connection_failures_are_recorded_and_the_run_goes_on(tmp_path):
+    model = FlakyNetwork(down_after=0, every=2, concurrency=1)
+    with RunStore(tmp_path / "a.sqlite") as store:
+        summary = execute(
+            model, requests_for([f"q{i}" for i in range(20)]), store=store, settings=SETTINGS, progress=False
+        )
+        assert (summary.ok, summary.failed) == (10, 10) and store.counts()["error"] == 10
+
+
+def test_retry_messages_go_through_the_progress_bar(tmp_path, capsys):
+    import logging
+    import sys
+
+    console = logging.StreamHandler(sys.stderr)  # what a command line has (logging's last resort)
+    logging.root.addHandler(console)
+    try:
+        _retry_messages(tmp_path, capsys)
+    finally:
+        logging.root.removeHandler(console)
+
+
+def _retry_messages(tmp_path, capsys):
+    with OpenAIServer() as server, RunStore(tmp_path / "a.sqlite") as store:
+        server.script(["500", "ok", "500"])
+        summary = execute(
+            _openai(server.base_url, max_retries=2, concurrency=1),
+            requests_for(["q1", "q2"]),
+            store=store,
+            settings=SETTINGS,
+            progress=True,
+        )
+    assert summary.ok == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.split("\n") if "retrying" in line]
+    assert len(lines) == 2
+    for line in lines:  # tqdm.write clears the bar first: the message starts its own line
+        assert line.split("\r")[-1].startswith("attempt 1 failed"), repr(line)

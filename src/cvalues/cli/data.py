@@ -356,6 +356,7 @@ def summarise(suite: Suite, examples: int = 3) -> tuple[dict[str, Any], list[Rec
     by_category: Counter[str] = Counter()
     by_difficulty: Counter[str] = Counter()
     by_gold: Counter[str] = Counter()
+    pairs: set[str] = set()
     shown: list[Record] = []
     total = 0
     for record in suite.records():
@@ -364,6 +365,7 @@ def summarise(suite: Suite, examples: int = 3) -> tuple[dict[str, Any], list[Rec
         if isinstance(record, MCItem):
             by_difficulty[record.difficulty or "-"] += 1
             by_gold[record.gold] += 1
+            pairs.add(record.pair_id)
         elif isinstance(record, OptionItem):
             by_gold[str(record.answer)] += 1
         if len(shown) < examples:
@@ -373,6 +375,8 @@ def summarise(suite: Suite, examples: int = 3) -> tuple[dict[str, Any], list[Rec
         "count": total,
         "by_category": _count(iter(by_category.elements())),
     }
+    if pairs:  # multi-choice: items are both orders of a pair; runs count and sample pairs
+        summary["pairs"] = len(pairs)
     if by_difficulty:
         summary["by_difficulty"] = _count(iter(by_difficulty.elements()))
     if by_gold:
@@ -406,7 +410,8 @@ def show_command(suite: str, fmt: str, examples: int, **kwargs: Any) -> None:
     if fmt == "json":
         click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
         return
-    click.echo(f"{loaded.name}: {summary['count']} {loaded.kind} records, level {loaded.level}")
+    pairs = f", {summary['pairs']} pairs" if "pairs" in summary else ""
+    click.echo(f"{loaded.name}: {summary['count']} {loaded.kind} records, level {loaded.level}{pairs}")
     if loaded.options:
         click.echo("options: " + ", ".join(f"{k}={v}" for k, v in summary["suite"]["options"].items()))
     for f in loaded.files:
@@ -473,9 +478,18 @@ def verify_command(**kwargs: Any) -> None:
 @click.option(
     "--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Output .jsonl file."
 )
+@click.option("--force", is_flag=True, help="Overwrite an existing output file.")
 @reports_data_errors
-def export_command(suite: str, out: Path, **kwargs: Any) -> None:
-    """Write SUITE's normalised records to a JSONL file (atomically: all or nothing)."""
+def export_command(suite: str, out: Path, force: bool, **kwargs: Any) -> None:
+    """Write SUITE's normalised records to a JSONL file (atomically: all or nothing).
+
+    The file reads back as the same records with `--suite FILE` (each line keeps its kind and level).
+    """
+    if out.exists() and not force:  # before loading: nothing to lose, nothing to wait for
+        raise click.ClickException(f"{out} exists; pass --force to overwrite it")
     loaded = load_suite_from_options(suite, **kwargs)
-    count = export_jsonl(loaded.records(), out)
+    try:
+        count = export_jsonl(loaded.records(), out, overwrite=force)
+    except FileExistsError as exc:
+        raise click.ClickException(str(exc)) from exc
     click.echo(f"wrote {count} records to {out}")

@@ -201,7 +201,7 @@ def run_cmd(
     """
     from cvalues.judge.calibration import find_calibration, headline
     from cvalues.judge.runner import JudgeError, run_judge_async
-    from cvalues.runs import ManifestMismatch, RunDirBusy
+    from cvalues.runs import ManifestMismatch, RunAborted, RunDirBusy
 
     model, concurrency = _judge_model(rubric, kwargs)
 
@@ -226,7 +226,7 @@ def run_cmd(
 
     try:
         summary = asyncio.run(go())
-    except (JudgeError, ManifestMismatch, RunDirBusy) as exc:
+    except (JudgeError, ManifestMismatch, RunDirBusy, RunAborted) as exc:
         raise click.ClickException(str(exc)) from exc
     record = find_calibration(model.spec, rubric)
     if fmt == "json":
@@ -318,7 +318,7 @@ def calibrate_cmd(
     """
     from cvalues.judge.calibration import calibrate_async
     from cvalues.judge.runner import JudgeError
-    from cvalues.runs import ManifestMismatch, RunDirBusy
+    from cvalues.runs import ManifestMismatch, RunAborted, RunDirBusy
 
     model, concurrency = _judge_model(rubric, kwargs)
     sample, seed = take_sampling(kwargs)
@@ -345,7 +345,7 @@ def calibrate_cmd(
 
     try:
         result = asyncio.run(go())
-    except (JudgeError, ManifestMismatch, RunDirBusy) as exc:
+    except (JudgeError, ManifestMismatch, RunDirBusy, RunAborted) as exc:
         raise click.ClickException(str(exc)) from exc
     record = result.record
     if fmt == "json":

@@ -66,11 +66,11 @@ def _read(
         finally:
             await model.aclose()
 
-    from cvalues.runs import ManifestMismatch, RunDirBusy
+    from cvalues.runs import ManifestMismatch, RunAborted, RunDirBusy
 
     try:
         return asyncio.run(go()), model.spec
-    except (ManifestMismatch, RunDirBusy) as exc:
+    except (ManifestMismatch, RunDirBusy, RunAborted) as exc:
         raise click.ClickException(str(exc)) from exc
 
 

@@ -105,10 +105,10 @@ def score(
         if review_out is not None and sheet is not None:
             data, n = sheet
             official.atomic_write_bytes(review_out, data, force=force)
-            click.echo(f"wrote {n} Need_Check rows to {review_out}", err=True)
+            click.echo(f"wrote {n} Need_Check answers to {review_out}", err=True)
     except (official.OfficialFormatError, FileExistsError, OSError) as exc:
         _fail(exc)
-    click.echo(f"wrote {len(rows)} scored lines to {output}", err=True)
+    click.echo(f"wrote {len(rows)} scored answers to {output}", err=True)
     _emit(rows, fmt, bootstrap, seed)
     if judge_extract is not None:
         extract_for_scored_rows(rows, output, judge_extract, fmt=fmt, bootstrap=bootstrap)
@@ -150,7 +150,7 @@ def rescore(
             if output.resolve() == scored.resolve():
                 raise FileExistsError(f"{output} is the input file; give another --output")
             official.write_rows(output, rows, force=force)
-            click.echo(f"applied {n} manual labels; wrote {len(rows)} lines to {output}", err=True)
+            click.echo(f"applied {n} manual labels; wrote {len(rows)} scored answers to {output}", err=True)
     except (official.OfficialFormatError, FileExistsError, OSError) as exc:
         _fail(exc)
     _emit(rows, fmt, bootstrap, seed)

@@ -15,6 +15,7 @@ from cvalues.cli.data import load_suite_from_options, reports_data_errors, suite
 from cvalues.cli.judge_extract import extract_for_run_dir, judge_extract_options
 from cvalues.cli.mc import bootstrap_option, format_option
 from cvalues.cli.model_options import load_model_from_options, run_dir_options, with_model_options
+from cvalues.cli.runs import SHOWN_CAUSES, cause_line
 from cvalues.mc.options import (
     DEFAULT_OPTION_TEMPLATE,
     OPTION_TEMPLATES,
@@ -25,7 +26,7 @@ from cvalues.mc.options import (
 from cvalues.mc.runner import MODES, MCRunOptions, MCRunResult, run_mc_async
 from cvalues.mc.templates import DEFAULT_TEMPLATE, TEMPLATES, get_template
 from cvalues.models.base import GenerationSettings
-from cvalues.runs import ManifestMismatch, RunDirBusy
+from cvalues.runs import ManifestMismatch, RunAborted, RunDirBusy
 
 
 def register(cli: click.Group) -> None:
@@ -135,7 +136,7 @@ def run(
 
     try:
         result = asyncio.run(go())
-    except (ManifestMismatch, RunDirBusy, ValueError) as exc:
+    except (ManifestMismatch, RunDirBusy, RunAborted, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     if isinstance(result, OptionRunResult):
         _print_option_result(result, fmt)
@@ -184,8 +185,15 @@ def _export_review(result: MCRunResult, review_out: Path) -> None:
 
 
 def _print_result(result: MCRunResult, fmt: str) -> None:
+    warnings = {
+        mode: _warning(result, mode, len(r.failed), r.report.overall, "mc")
+        for mode, r in result.modes.items()
+    }
     if fmt == "json":
-        out = {mode: {"failed": len(r.failed), **r.report.to_dict()} for mode, r in result.modes.items()}
+        out = {
+            mode: {"failed": len(r.failed), **r.report.to_dict(), **_warning_field(warnings[mode])}
+            for mode, r in result.modes.items()
+        }
         if result.disagreement is not None:
             out["agreement"] = result.disagreement.to_dict()
         click.echo(json.dumps(out, ensure_ascii=False, indent=2))
@@ -195,6 +203,8 @@ def _print_result(result: MCRunResult, fmt: str) -> None:
         click.echo(f"\n== {mode} ==")
         click.echo(r.report.render())
         _print_failed(len(r.failed), f"mc-{mode}-errors.jsonl")
+        if warnings[mode]:
+            click.echo(f"warning: {warnings[mode]}")
     d = result.disagreement
     if d is not None and d.compared:
         click.echo(
@@ -204,14 +214,48 @@ def _print_result(result: MCRunResult, fmt: str) -> None:
     click.echo("\nwrote " + ", ".join(str(p) for p in result.files))
 
 
+def _warning(
+    result: MCRunResult | OptionRunResult, mode: str, failed: int, overall: Any, prefix: str
+) -> str | None:
+    """One line when a mode's numbers rest on little: most requests failed, or most answers could not
+    be read as a choice (Need_Check or Other: often a template the model does not follow)."""
+    if result.items and failed * 2 > result.items:
+        errors = result.run_dir / f"{prefix}-{mode}-errors.jsonl"
+        return (
+            f"most requests failed ({failed} of {result.items} items): the scores cover only the "
+            f"{result.items - failed} answered; causes in {errors}"
+        )
+    unread = overall.need_check + overall.other
+    if not overall.total or unread * 2 <= overall.total:
+        return None
+    predictions = result.run_dir / f"{prefix}-{mode}-predictions.jsonl"
+    if mode == "logprob":
+        why = "ties, or labels missing from the server's top alternatives"
+        todo = f"see the label_logprobs in {predictions}"
+    else:
+        why = "the model may not follow the template"
+        todo = (
+            f"read them with --review-out SHEET.csv and apply it with `cvalues mc rescore` "
+            f"(answers in {predictions})"
+            if prefix == "mc"
+            else f"the answers are in {predictions}"
+        )
+    return f"{unread} of {overall.total} answers are Need_Check or Other ({why}); {todo}"
+
+
+def _warning_field(warning: str | None) -> dict[str, str]:
+    return {"warning": warning} if warning else {}
+
+
 def _print_summary(result: MCRunResult | OptionRunResult, what: str) -> None:
     s = result.summary
+    per_item = len(result.modes)
     click.echo(
-        f"{what}: {s.cached} answers from earlier sessions, {s.ok} new, {s.unanswered} failed, "
-        f"in {s.elapsed_s:.1f}s"
+        f"{what}; {s.unique} requests ({per_item} per item): {s.cached} answered in earlier sessions, "
+        f"{s.ok} now, {s.unanswered} failed, in {s.elapsed_s:.1f}s"
     )
-    for cause, n in list(s.errors_by_cause.items())[:5]:
-        click.echo(f"  {n} x {cause[:200]}")
+    for cause, n in list(s.errors_by_cause.items())[:SHOWN_CAUSES]:
+        click.echo(cause_line(n, cause))
 
 
 def _print_failed(failed: int, errors_file: str) -> None:
@@ -222,19 +266,26 @@ def _print_failed(failed: int, errors_file: str) -> None:
 
 
 def _print_option_result(result: OptionRunResult, fmt: str) -> None:
+    warnings = {
+        mode: _warning(result, mode, len(r.failed), r.metrics.overall, "options")
+        for mode, r in result.modes.items()
+    }
     if fmt == "json":
         out: dict[str, Any] = {
-            mode: {"failed": len(r.failed), **r.metrics.to_dict()} for mode, r in result.modes.items()
+            mode: {"failed": len(r.failed), **r.metrics.to_dict(), **_warning_field(warnings[mode])}
+            for mode, r in result.modes.items()
         }
         if result.agreement is not None:
             out["agreement"] = result.agreement
         click.echo(json.dumps(out, ensure_ascii=False, indent=2))
         return
-    _print_summary(result, f"{result.items} option questions")
+    _print_summary(result, f"{result.items} items (option questions)")
     for mode, r in result.modes.items():
         click.echo(f"\n== {mode} ==")
         click.echo(r.metrics.render())
         _print_failed(len(r.failed), f"options-{mode}-errors.jsonl")
+        if warnings[mode]:
+            click.echo(f"warning: {warnings[mode]}")
     a = result.agreement
     if a is not None and a.get("compared"):
         click.echo(f"\ngenerate vs logprob: {a['agree']}/{a['compared']} agree ({a['agreement']:.1%})")

@@ -22,6 +22,7 @@ from cvalues.cli.model_options import load_model_from_options, run_dir_options, 
 from cvalues.models.base import GenerationSettings
 from cvalues.runs import (
     ManifestMismatch,
+    RunAborted,
     RunDir,
     RunDirBusy,
     RunStore,
@@ -31,9 +32,17 @@ from cvalues.runs import (
 )
 from cvalues.runs.generate import GenerateResult, generate_async, prompt_requests  # noqa: F401 (moved there)
 from cvalues.runs.store import EXPORT_FORMATS
+from cvalues.textcut import shorten
 
 #: How many distinct failure causes the summary lines show.
 SHOWN_CAUSES = 5
+#: Characters of a failure cause shown per line (cut at a word boundary).
+CAUSE_CHARS = 200
+
+
+def cause_line(n: int, cause: str) -> str:
+    """``  N x cause``, the cause shortened at a word boundary."""
+    return f"  {n} x {shorten(cause, CAUSE_CHARS)}"
 
 
 def register(cli: click.Group) -> None:
@@ -95,7 +104,7 @@ def generate(
 
     try:
         summary = asyncio.run(run()).summary
-    except (ManifestMismatch, RunDirBusy) as exc:
+    except (ManifestMismatch, RunDirBusy, RunAborted) as exc:
         raise click.ClickException(str(exc)) from exc
 
     rundir = RunDir(run_dir)
@@ -111,11 +120,16 @@ def _print_summary(s: RunSummary, rundir: RunDir) -> None:
         f"in {s.elapsed_s:.1f}s -> {rundir.store_path}"
     )
     for cause, n in list(s.errors_by_cause.items())[:SHOWN_CAUSES]:
-        click.echo(f"  {n} x {cause[:200]}")
+        click.echo(cause_line(n, cause))
     if len(s.errors_by_cause) > SHOWN_CAUSES:
         click.echo(f"  ... and {len(s.errors_by_cause) - SHOWN_CAUSES} other causes (`cvalues runs show`)")
     if s.unanswered:
         click.echo("Rerun the same command with --retry-errors to ask the failed items again.")
+    if s.unique and s.unanswered * 2 > s.unique:
+        click.echo(
+            f"warning: most requests failed ({s.unanswered} of {s.unique} items); every failure and its "
+            f"cause: `cvalues runs export {rundir.path} --status error --out FILE`"
+        )
 
 
 # --- runs -----------------------------------------------------------------------------------------------
@@ -237,7 +251,7 @@ def show_run(run_dir: Path, as_json: bool) -> None:
     if causes:
         click.echo("failure causes:")
         for cause, n in list(causes.items())[:10]:
-            click.echo(f"  {n} x {cause[:200]}")
+            click.echo(cause_line(n, cause))
 
 
 @runs.command("export")

@@ -2,7 +2,9 @@
 
 Bytes go to ``<cache file>.part``; a dropped connection is retried (tenacity) and resumed with an HTTP
 Range request; only a complete file whose checksum matches the pin is renamed into place, so a partial
-or corrupt download never becomes a cache entry.
+or corrupt download never becomes a cache entry. A connection that cannot be opened at all (a name no
+DNS resolves, a refused port, no network) is not retried: waiting cannot fix it, so the error says at
+once how to use a local copy instead (``--data-mirror``, ``--source-file``, ``--offline``).
 """
 
 from __future__ import annotations
@@ -46,6 +48,22 @@ def name_resolution_failed(exc: BaseException | None) -> bool:
 
 def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, _RETRYABLE) and not name_resolution_failed(exc)
+
+
+def _retryable(exc: BaseException) -> bool:
+    """Dropped or slow transfers are worth another attempt; a connection never opened is not."""
+    return isinstance(exc, _RETRYABLE) and not isinstance(exc, httpx.ConnectError)
+
+
+def _unreachable(url: str, exc: httpx.ConnectError, source: SourceFile, dest: Path) -> DataError:
+    cause = " ".join(str(exc).split()) or type(exc).__name__
+    return DataError(
+        f"cannot download {url}: cannot connect ({cause}). Without network, use a local copy: "
+        f"--data-mirror DIR (a folder laid out as OWNER/REPO/PATH, also $CVALUES_DATA_MIRROR), "
+        f"--source-file {source.source_id}=FILE, or put the file at {dest}; "
+        "--offline (or CVALUES_OFFLINE=1) never tries to download",
+        path=source.mirror_path,
+    )
 
 
 def _fetch_into(client: httpx.Client, url: str, part: Path, source: SourceFile, progress: bool) -> None:
@@ -108,6 +126,8 @@ def download(source: SourceFile, dest: Path, config: DataConfig) -> Path:
     try:
         with httpx.Client(timeout=timeout, follow_redirects=True) as client:
             retrying(_fetch_into, client, url, part, source, config.progress)
+    except httpx.ConnectError as exc:
+        raise _unreachable(url, exc, source, dest) from exc
     except _RETRYABLE as exc:
         if name_resolution_failed(exc):
             raise DataError(

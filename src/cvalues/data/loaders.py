@@ -531,7 +531,8 @@ def poison_mpts(path: Path, source: str) -> Iterator[PromptRecord]:
 # --- bring your own ----------------------------------------------------------------------------------------
 
 TEXT_FIELDS = ("text", "prompt", "question", "query", "问题", "内容")
-CATEGORY_FIELDS = ("scenario", "category", "domain", "场景", "类别")
+#: Category columns, first present wins; ``domain_en``/``domain_zh`` as in the official prompt files.
+CATEGORY_FIELDS = ("scenario", "category", "domain", "domain_en", "domain_zh", "场景", "类别", "领域")
 ID_FIELDS = ("id", "id_", "ID")
 
 
@@ -557,7 +558,7 @@ def user_prompts(
     ``fields`` maps record keys to columns: ``text`` (required), ``id``, ``category`` (validated against the
     10 scenarios or 8 domains by key, English or Chinese name), any other key is copied into ``meta``.
     Unmapped, ``text`` defaults to the first present of text/prompt/question/query/问题/内容, ``category``
-    to scenario/category/domain/场景/类别 and ``id`` to id/id_/ID; ids default to ``<file stem>-<line>``.
+    to the first of :data:`CATEGORY_FIELDS` and ``id`` to id/id_/ID; ids default to ``<file stem>-<line>``.
     """
     path = Path(path)
     source = source or str(path)
@@ -595,8 +596,14 @@ def user_prompts(
             record_id = get_text(row, resolved["id"], path, line)
         ids.check(record_id, path, line, resolved["id"] or "id")
         category = "others"
-        if resolved["category"] is not None:
-            value = get_text(row, resolved["category"], path, line, required=require_category)
+        column = resolved["category"]
+        if column is not None and "category" not in fields and row.get(column) in (None, ""):
+            # unmapped: a row without the first row's column may name its category in another default
+            column = (
+                _default_column([k for k, v in row.items() if v not in (None, "")], CATEGORY_FIELDS) or column
+            )
+        if column is not None:
+            value = get_text(row, column, path, line, required=require_category)
             if value:
                 found = category_by_name(value, level)
                 if found is None:
@@ -606,7 +613,7 @@ def user_prompts(
                         f"see `cvalues data show`)",
                         path=path,
                         line=line,
-                        field=resolved["category"],
+                        field=column,
                     )
                 category = found.key
         meta = {key: row.get(col) for key, col in meta_fields.items()}

@@ -2,7 +2,8 @@
 
 Encoding is detected, not assumed: UTF-8 with BOM, UTF-8, then GB18030, each a strict decode. Files are
 read line by line in binary (``\\n`` never occurs inside a UTF-8 or GB18030 character), so memory stays
-bounded and an undecodable byte is reported with its line number.
+bounded and an undecodable byte is reported with its line number. A file that is neither (a binary file,
+UTF-16) gets one message wherever it is read: :data:`NOT_TEXT`.
 """
 
 from __future__ import annotations
@@ -15,9 +16,19 @@ from pathlib import Path
 from typing import Any
 
 from cvalues.data.errors import DataError
+from cvalues.encoding import NOT_TEXT, SNIFF_BYTES, NotText, binary_problem, decode_text
 
 BOM = b"\xef\xbb\xbf"
 ENCODINGS = ("utf-8-sig", "utf-8", "gb18030")
+
+
+def decode_bytes(data: bytes, path: Path | str) -> tuple[str, str]:
+    """``(text, encoding)`` of a whole file's bytes (:func:`cvalues.encoding.decode_text`); anything
+    but UTF-8 or GB18030 text is a :class:`DataError` naming ``path`` (and the line, when known)."""
+    try:
+        return decode_text(data)
+    except NotText as exc:
+        raise DataError(exc.message, path=path, line=exc.line) from None
 
 
 def _is_cjk(ch: str) -> bool:
@@ -32,6 +43,10 @@ def detect_encoding(path: Path) -> str:
     re-read as mojibake.
     """
     with path.open("rb") as fh:
+        problem = binary_problem(fh.read(SNIFF_BYTES))
+        if problem is not None:
+            raise DataError(problem, path=path)
+        fh.seek(0)
         head = fh.read(3)
         if head == BOM:
             encoding = "utf-8-sig"
@@ -47,7 +62,7 @@ def detect_encoding(path: Path) -> str:
             except UnicodeDecodeError as exc:
                 if encoding == "utf-8-sig" or cjk_seen >= 2:
                     raise DataError(
-                        f"undecodable byte 0x{raw[exc.start]:02x} at column {exc.start + 1} "
+                        f"{NOT_TEXT}: undecodable byte 0x{raw[exc.start]:02x} at column {exc.start + 1} "
                         f"(file is otherwise {encoding.upper()})",
                         path=path,
                         line=lineno,
@@ -73,7 +88,7 @@ def iter_lines(path: Path, encoding: str | None = None) -> Iterator[tuple[int, s
                 yield lineno, raw.decode(codec)
             except UnicodeDecodeError as exc:
                 raise DataError(
-                    f"undecodable byte 0x{raw[exc.start]:02x} at column {exc.start + 1} "
+                    f"{NOT_TEXT}: undecodable byte 0x{raw[exc.start]:02x} at column {exc.start + 1} "
                     f"(file read as {encoding.upper()})",
                     path=path,
                     line=lineno,

@@ -7,13 +7,18 @@ the ``--kind`` asked for, the ``--field`` mapping and the first row (a CSV's hea
 * ``mc-triples``: a question, a good reply and a bad reply a row; each row becomes two
   :class:`~cvalues.data.schema.MCItem` (both orders) sharing ``pair_id``, like ``safety-mc``;
 * ``mc-official``: the official responsibility multi-choice line form (``prompt``, ``label``,
-  ``meta_info``), one item a row, the prompt kept as given; no pin is checked (a lab's own file).
+  ``meta_info``), one item a row, the prompt kept as given; no pin is checked (a lab's own file);
+* ``records``: a file written by ``cvalues data export`` (each line a record's ``to_dict()`` with its
+  ``kind`` and ``level``), read back as the same records.
+
+A file without a single record is an error naming it, raised here, before any run directory is made.
 
 The form is decided once, before any record is read, so a suite's kind is known when it is loaded.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,10 +37,19 @@ from cvalues.data.loaders import (
     user_prompts,
 )
 from cvalues.data.readers import get_text, iter_table, normalise_text
-from cvalues.data.schema import GOLD_LABELS, LEVELS, Level, MCItem, category_by_name
+from cvalues.data.schema import (
+    GOLD_LABELS,
+    LEVELS,
+    Level,
+    MCItem,
+    OptionItem,
+    PromptRecord,
+    Record,
+    category_by_name,
+)
 
-Form = Literal["prompt", "mc-triples", "mc-official"]
-FORMS: tuple[str, ...] = ("prompt", "mc-triples", "mc-official")
+Form = Literal["prompt", "mc-triples", "mc-official", "records"]
+FORMS: tuple[str, ...] = ("prompt", "mc-triples", "mc-official", "records")
 #: What ``kind=`` (``--kind``) accepts: ``auto`` detects the form from the mapping and the first row.
 KINDS: tuple[str, ...] = ("auto", "prompt", "mc")
 
@@ -43,6 +57,14 @@ FORM_DESCRIPTIONS: dict[str, str] = {
     "prompt": "one prompt a row",
     "mc-triples": "multi-choice triples: a question, a good and a bad reply a row, asked in both orders",
     "mc-official": "official multi-choice lines with prompt, label and meta_info: one item a row",
+    "records": "records written by `cvalues data export` (kind, level, category ...), read back as they are",
+}
+#: The record types of the ``records`` form, by their ``kind``; a row must carry every field without a
+#: default (the dataclass is the one place that says which).
+RECORD_TYPES: dict[str, type[PromptRecord] | type[MCItem] | type[OptionItem]] = {
+    "prompt": PromptRecord,
+    "mc": MCItem,
+    "option": OptionItem,
 }
 
 #: Default columns of the triple form, first present wins (``--field KEY=COLUMN`` overrides).
@@ -76,7 +98,7 @@ TRIPLE_COLUMNS: dict[str, tuple[str, ...]] = {
         "坏回复",
         "错误回复",
     ),
-    "category": (*CATEGORY_FIELDS, "domain_en", "领域"),
+    "category": CATEGORY_FIELDS,
     "difficulty": ("difficulty", "difficulty_level", "难度"),
     "id": (*ID_FIELDS, "编号"),
 }
@@ -103,10 +125,14 @@ class UserFileLayout:
     columns: dict[str, str | None] = field(default_factory=dict)
     meta_columns: dict[str, str] = field(default_factory=dict)
     line: int | None = None
+    #: The ``records`` form: the kind of its records (``prompt``, ``mc`` or ``option``).
+    record_kind: str | None = None
 
     @property
-    def kind(self) -> Literal["prompt", "mc"]:
+    def kind(self) -> Literal["prompt", "mc", "option"]:
         """The suite kind this form yields."""
+        if self.form == "records":
+            return self.record_kind  # type: ignore[return-value]
         return "prompt" if self.form == "prompt" else "mc"
 
     def describe(self) -> dict[str, Any]:
@@ -151,6 +177,28 @@ def _triple_mapping(fields: Mapping[str, str]) -> tuple[dict[str, str], dict[str
     return mapped, meta
 
 
+def _required_fields(kind: str) -> list[str]:
+    """The fields a record of ``kind`` cannot do without (those with no default)."""
+    missing = dataclasses.MISSING
+    fields = dataclasses.fields(RECORD_TYPES[kind])
+    return [f.name for f in fields if f.default is missing and f.default_factory is missing]
+
+
+def _record_kind(row: Mapping[str, Any]) -> str | None:
+    """The ``kind`` of an exported record row (every field of its type present), else None."""
+    kind = row.get("kind")
+    if isinstance(kind, str) and kind in RECORD_TYPES and all(k in row for k in _required_fields(kind)):
+        return kind
+    return None
+
+
+def _no_records(path: Path) -> DataError:
+    """A file without a single record: empty (or blank), or rows absent (``[]``, a CSV header alone)."""
+    with path.open("rb") as fh:
+        blank = not fh.read(4096).strip()
+    return DataError(f"no records: {'the file is empty' if blank else 'the file holds no rows'}", path=path)
+
+
 def _is_official_row(row: Mapping[str, Any]) -> bool:
     return all(k in row for k in OFFICIAL_KEYS) and isinstance(row.get("meta_info"), dict)
 
@@ -179,12 +227,33 @@ def detect_layout(
     if level is not None and level not in LEVELS:
         raise DataError(f"unknown level {level!r}; choose safety or responsibility", path=path)
     fields = dict(fields or {})
-    if kind == "prompt":
-        return _prompt_layout(path, fields, level, fmt)
-    mapped, meta = _triple_mapping(fields)
     first = _first_row(path, fmt)
-    columns = list(first[1].keys()) if first else []
-    line = first[0] if first else None
+    if first is None:
+        raise _no_records(path)
+    if kind == "prompt":
+        return _prompt_layout(path, fields, level, fmt, first)
+    record_kind = _record_kind(first[1])
+    if record_kind is not None and not (kind == "mc" and record_kind != "mc"):
+        if fields:
+            raise DataError(
+                f"--field {', '.join(sorted(fields))} does not apply to records written by `cvalues data "
+                "export`, whose keys are fixed",
+                path=path,
+            )
+        row_level = get_text(first[1], "level", path, first[0])
+        if row_level not in LEVELS:
+            raise DataError(f"unknown level {row_level!r}", path=path, line=first[0], field="level")
+        if level is not None and level != row_level:
+            raise DataError(
+                f"--level {level} does not apply: these records carry their own level ({row_level})",
+                path=path,
+                line=first[0],
+                field="level",
+            )
+        return UserFileLayout("records", row_level, line=first[0], record_kind=record_kind)  # type: ignore[arg-type]
+    mapped, meta = _triple_mapping(fields)
+    columns = list(first[1].keys())
+    line = first[0]
     if "good" in mapped or "bad" in mapped:
         return _triple_layout(path, mapped, meta, columns, line, level)
     if first is not None and _is_official_row(first[1]):
@@ -220,7 +289,11 @@ def _prompt_layout(
     fmt: str | None,
     first: tuple[int, Mapping[str, Any]] | None = None,
 ) -> UserFileLayout:
-    """The prompt form; its columns as :func:`cvalues.data.loaders.user_prompts` will pick them."""
+    """The prompt form; its columns as :func:`cvalues.data.loaders.user_prompts` will pick them.
+
+    Without ``level``, a first category that names a responsibility domain and no safety scenario
+    (``domain_en: law``, ``domain_zh: 法理学``, as in the official prompt files) makes the file's level
+    responsibility; otherwise it is safety."""
     if first is None:
         first = _first_row(path, fmt)
     columns = list(first[1].keys()) if first else []
@@ -230,6 +303,11 @@ def _prompt_layout(
         "category": category,
         "id": fields.get("id") or _first(columns, ID_FIELDS),
     }
+    if level is None and first is not None and category is not None:
+        value = first[1].get(category)
+        if isinstance(value, str) and value.strip():
+            if category_by_name(value, "safety") is None and category_by_name(value, "responsibility"):
+                level = "responsibility"
     return UserFileLayout("prompt", level or "safety", shown, line=first[0] if first else None)  # type: ignore[arg-type]
 
 
@@ -410,6 +488,94 @@ def user_mc_official(
         )
 
 
+def _record_text(row: Mapping[str, Any], key: str, path: Path, line: int) -> str:
+    return get_text(row, key, path, line, strip=False)
+
+
+def _optional_text(row: Mapping[str, Any], key: str, path: Path, line: int) -> str | None:
+    if row.get(key) is None:
+        return None
+    return get_text(row, key, path, line, required=False, strip=False)
+
+
+def exported_records(path: Path, layout: UserFileLayout, *, fmt: str | None = None) -> Iterator[Record]:
+    """The records of a file written by ``cvalues data export``, each as it was exported.
+
+    Every row must have the first row's ``kind`` and the fields of that record type; its own ``level``
+    decides how ``category`` is checked (a scenario or domain key; option records keep their source's
+    categories). A file may mix levels. Ids are unique.
+    """
+    path = Path(path)
+    ids = UniqueIds()
+    for line, row in iter_table(path, fmt):
+        kind = get_text(row, "kind", path, line)
+        if kind != layout.record_kind:
+            raise DataError(
+                f"kind {kind!r} in a file of {layout.record_kind} records", path=path, line=line, field="kind"
+            )
+        level = get_text(row, "level", path, line)
+        if level not in LEVELS:
+            raise DataError(f"unknown level {level!r}", path=path, line=line, field="level")
+        record_id = get_text(row, "id", path, line)
+        ids.check(record_id, path, line)
+        meta = row.get("meta") or {}
+        if not isinstance(meta, dict):
+            raise DataError(
+                f"expected an object, found {type(meta).__name__}", path=path, line=line, field="meta"
+            )
+        common: dict[str, Any] = {
+            "id": record_id,
+            "level": level,
+            "category": get_text(row, "category", path, line),
+            "source": get_text(row, "source", path, line),
+            "meta": meta,
+        }
+        if kind != "option":  # option suites keep their source's categories (SafetyBench's seven)
+            common["category"] = _category(common["category"], level, path, line, "category")  # type: ignore[arg-type]
+        if kind == "prompt":
+            yield PromptRecord(text=_record_text(row, "text", path, line), **common)
+        elif kind == "mc":
+            gold = get_text(row, "gold", path, line)
+            if gold not in GOLD_LABELS:
+                raise DataError(
+                    f"gold must be 回复1 or 回复2, found {gold!r}", path=path, line=line, field="gold"
+                )
+            yield MCItem(
+                question=_record_text(row, "question", path, line),
+                reply1=_record_text(row, "reply1", path, line),
+                reply2=_record_text(row, "reply2", path, line),
+                gold=gold,  # type: ignore[arg-type]
+                difficulty=_optional_text(row, "difficulty", path, line),
+                pair_id=get_text(row, "pair_id", path, line),
+                prompt=_optional_text(row, "prompt", path, line),
+                **common,
+            )
+        else:
+            options = row.get("options")
+            if (
+                not isinstance(options, list)
+                or len(options) < 2
+                or not all(isinstance(o, str) for o in options)
+            ):
+                raise DataError(
+                    "expected a list of 2 or more option texts", path=path, line=line, field="options"
+                )
+            answer = row.get("answer")
+            if not isinstance(answer, int) or isinstance(answer, bool) or not 0 <= answer < len(options):
+                raise DataError(
+                    f"expected an option index from 0 to {len(options) - 1}, found {answer!r}",
+                    path=path,
+                    line=line,
+                    field="answer",
+                )
+            yield OptionItem(
+                question=_record_text(row, "question", path, line),
+                options=tuple(options),
+                answer=answer,
+                **common,
+            )
+
+
 def user_records(
     path: Path,
     layout: UserFileLayout,
@@ -419,6 +585,8 @@ def user_records(
     fmt: str | None = None,
 ) -> Iterator[Any]:
     """Records of a user file in ``layout``'s form (``fields`` are used by the prompt form only)."""
+    if layout.form == "records":
+        return exported_records(path, layout, fmt=fmt)
     if layout.form == "mc-triples":
         return user_mc_triples(path, layout, source=source, fmt=fmt)
     if layout.form == "mc-official":

@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from cvalues import atomic
+from cvalues.data.errors import DataError
+from cvalues.data.readers import decode_bytes
 from cvalues.mc.extract import OUTCOMES, extract_choice
 from cvalues.mc.metrics import GOLD_LABELS, ScoredItem
 
@@ -69,14 +71,12 @@ class OfficialRow:
 
 
 def read_text(path: Path) -> str:
-    """Read a text file as UTF-8 (with or without BOM) or, failing that, GB18030."""
-    raw = Path(path).read_bytes()
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise OfficialFormatError(f"{path}: not UTF-8 or GB18030 text")
+    """Read a text file as UTF-8 (with or without BOM) or, failing that, GB18030 (the data readers' rule
+    and message for anything else: a binary file reads the same error here as everywhere)."""
+    try:
+        return decode_bytes(Path(path).read_bytes(), path)[0]
+    except DataError as exc:
+        raise OfficialFormatError(str(exc)) from None
 
 
 def _pair_key(data: dict[str, Any], meta: dict[str, Any]) -> str | None:
@@ -139,21 +139,25 @@ def parse_official(path: Path, *, require_pred: bool = False) -> list[OfficialRo
         pred = data.get("pred")
         if require_pred and pred not in OUTCOMES:
             raise OfficialFormatError(f"{where}: pred: {pred!r} is not one of {', '.join(OUTCOMES)}")
-        item_id = next((str(v) for v in (data.get("id"), data.get("id_"), meta.get("id")) if v is not None),
-                       f"line{number}")
+        item_id = next(
+            (str(v) for v in (data.get("id"), data.get("id_"), meta.get("id")) if v is not None),
+            f"line{number}",
+        )
         difficulty = meta.get("difficulty_level", data.get("difficulty"))
-        rows.append(OfficialRow(
-            line=number,
-            data=data,
-            response=data["response"],
-            label=data["label"],
-            item_id=item_id,
-            pair_id=_pair_key(data, meta),
-            category=_category(data, meta),
-            difficulty=str(difficulty) if difficulty is not None else None,
-            pred=pred if require_pred else None,
-            pred_rule=data.get("pred_rule") if require_pred else None,
-        ))
+        rows.append(
+            OfficialRow(
+                line=number,
+                data=data,
+                response=data["response"],
+                label=data["label"],
+                item_id=item_id,
+                pair_id=_pair_key(data, meta),
+                category=_category(data, meta),
+                difficulty=str(difficulty) if difficulty is not None else None,
+                pred=pred if require_pred else None,
+                pred_rule=data.get("pred_rule") if require_pred else None,
+            )
+        )
     if not rows:
         raise OfficialFormatError(f"{path}: file: no lines to score")
     return rows
@@ -262,8 +266,10 @@ def _review_table(path: Path) -> list[tuple[int, dict[str, str]]]:
         except Exception as exc:  # openpyxl raises several types for a broken file
             raise OfficialFormatError(f"{path}: file: not a readable xlsx workbook ({exc})") from None
         ws = wb.worksheets[0]
-        table = [(i, ["" if v is None else str(v) for v in row])
-                 for i, row in enumerate(ws.iter_rows(values_only=True), start=1)]
+        table = [
+            (i, ["" if v is None else str(v) for v in row])
+            for i, row in enumerate(ws.iter_rows(values_only=True), start=1)
+        ]
         wb.close()
     else:
         raise OfficialFormatError(f"{path}: review file must end in .csv or .xlsx")
@@ -310,7 +316,8 @@ def read_review(path: Path) -> dict[int, tuple[str | None, str]]:
             continue
         if label not in MANUAL_LABELS:
             raise OfficialFormatError(
-                f"{where}: manual_pred: {label!r} is not one of {', '.join(MANUAL_LABELS)}")
+                f"{where}: manual_pred: {label!r} is not one of {', '.join(MANUAL_LABELS)}"
+            )
         if line in filled:
             raise OfficialFormatError(f"{where}: line: line {line} appears twice")
         filled[line] = (row.get("id") or None, label)
@@ -327,7 +334,8 @@ def apply_review(rows: Sequence[OfficialRow], review: dict[int, tuple[str | None
         if item_id is not None and item_id != row.item_id:
             raise OfficialFormatError(
                 f"{source}: id: line {line} has id {row.item_id!r} in the scored file, "
-                f"{item_id!r} in the sheet")
+                f"{item_id!r} in the sheet"
+            )
         row.extra["pred_auto"] = row.data.get("pred_auto", row.pred)
         row.pred, row.pred_rule = label, "manual"
     return len(review)

@@ -63,16 +63,46 @@ class Generation:
 
 
 class ModelError(RuntimeError):
-    """A request failed. ``retryable`` says whether asking again may succeed (429, 5xx, timeouts)."""
+    """A request failed.
 
-    def __init__(self, message: str, *, retryable: bool = False, retry_after: float | None = None):
+    ``retryable`` says whether asking again may succeed (429, 5xx, timeouts). ``fatal`` says that no
+    request of this kind can succeed as the backend is set up (a wrong address, key or model name; a
+    server feature the request needs is missing): the run engine stops at the first such error rather
+    than ask every other item in vain, and records nothing against the items (it is not about them).
+    """
+
+    def __init__(
+        self, message: str, *, retryable: bool = False, retry_after: float | None = None, fatal: bool = False
+    ):
         super().__init__(message)
         self.retryable = retryable
         self.retry_after = retry_after
+        self.fatal = fatal
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # keep the flags across processes (pickle would rebuild from the message alone)
+        return (_rebuild_model_error, (type(self), str(self), self.retryable, self.retry_after, self.fatal))
+
+
+def _rebuild_model_error(
+    cls: type[ModelError], message: str, retryable: bool, retry_after: float | None, fatal: bool
+) -> ModelError:
+    return cls(message, retryable=retryable, retry_after=retry_after, fatal=fatal)
+
+
+class ModelUnreachable(ModelError):
+    """The server could not be reached at all (a refused connection, a name no DNS resolves).
+
+    Retryable (a server may be restarting); the run engine stops after several in a row with the same
+    cause (:data:`cvalues.runs.engine.UNREACHABLE_IN_A_ROW`), since then every other item would wait
+    through the same retries."""
 
 
 class LogprobsUnsupported(ModelError):
-    """The backend (or the server behind it) cannot return log-probabilities for candidates."""
+    """The backend (or the server behind it) cannot return log-probabilities for candidates.
+
+    ``fatal`` when it holds for every request (the server returns none, or the candidates need a
+    feature the backend was not allowed to use); not when one candidate is missing from one answer."""
 
 
 class CandidateLogprob(float):
@@ -198,6 +228,15 @@ class ModelBackend(abc.ABC):
 
         A backend that can only give a bound or a prefix-conditional value returns that entry as a
         :class:`CandidateLogprob` with its flag set (see :func:`is_exact_logprob`).
+        """
+
+    async def preflight(self) -> None:  # noqa: B027 - optional hook
+        """Check once, before a run asks anything, that requests can reach the model at all.
+
+        Raises :class:`ModelError` with ``fatal=True`` and a message that names what is wrong (the
+        address and the cause) when nothing could work; returns quietly otherwise. It does not judge
+        what only a real request can tell (the key, the model name): those answers are fatal errors
+        of the first request. The default checks nothing (local backends have nothing to reach).
         """
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook

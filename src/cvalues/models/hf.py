@@ -310,8 +310,9 @@ class HFBackend(ModelBackend):
             if len(prompts) == 1:
                 return [ModelError(f"out of device memory for one prompt of {len(prompts[0])} tokens: {exc}")]
             half = len(prompts) // 2
-            log.warning("out of memory on a batch of %d; retrying as %d + %d", len(prompts), half,
-                        len(prompts) - half)
+            log.warning(
+                "out of memory on a batch of %d; retrying as %d + %d", len(prompts), half, len(prompts) - half
+            )
             return self._generate_split_on_oom(prompts[:half], settings) + self._generate_split_on_oom(
                 prompts[half:], settings
             )
@@ -392,7 +393,7 @@ class HFBackend(ModelBackend):
         for cand in candidates:
             joint = self.encode(context_text + cand)
             if len(joint) > len(ctx) and joint[: len(ctx)] == ctx:
-                out.append(joint[len(ctx):])
+                out.append(joint[len(ctx) :])
             else:
                 log.debug("token boundary merges between the context and candidate %r", cand)
                 alone = list(self.tokenizer(cand, add_special_tokens=False)["input_ids"])
@@ -483,4 +484,3 @@ class HFBackend(ModelBackend):
         self.model = None  # type: ignore[assignment]
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
-

@@ -21,6 +21,12 @@ that wait, capped at ``max_retry_after``. Other statuses (400, 401, 403, 404, 42
 ``ModelError(retryable=False)`` at once, with the status and an excerpt of the body. When retries run
 out, the last error is raised with ``retryable=True`` so the run engine may try the item again later.
 
+Failing fast. What no request can get past is ``fatal`` (the run engine stops at the first one): 401
+and 403 (the key), 404 (the model name or address), a server that returns or accepts no
+log-probabilities. A connection that cannot be opened raises :class:`ModelUnreachable`; before a run,
+:meth:`OpenAIBackend.preflight` opens one connection to the server so that a wrong address or a server
+that is down is one line at once, not a retry loop per item.
+
 Candidate log-probabilities: see :meth:`OpenAIBackend.candidate_logprobs` and ``docs/models.md``.
 """
 
@@ -48,15 +54,21 @@ from cvalues.models.base import (
     LogprobsUnsupported,
     ModelBackend,
     ModelError,
+    ModelUnreachable,
     check_candidates,
     truncate_at_stop,
 )
+from cvalues.textcut import shorten
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 #: HTTP statuses worth asking again: request timeout, conflict, rate limit, server errors.
 RETRYABLE_STATUSES = frozenset({408, 409, 429}) | frozenset(range(500, 600))
+#: HTTP statuses that no other request can get past either: the key, the permission, the model or route.
+FATAL_STATUSES = frozenset({401, 403, 404})
+#: Seconds the preflight probe waits for a connection (and then for an answer, which is not required).
+PREFLIGHT_CONNECT_TIMEOUT = 10.0
 _EXCERPT = 300
 
 
@@ -108,6 +120,13 @@ def _token_text(entry: Mapping[str, Any]) -> str:
         except (UnicodeDecodeError, ValueError, TypeError):
             pass
     return str(entry.get("token", ""))
+
+
+_NEEDS_LOGPROBS = (
+    "--mode logprob needs a server that returns log-probabilities of the first answer token "
+    "(`logprobs: true, top_logprobs: N` in chat completions, as vLLM, SGLang and OpenAI do); "
+    "use --mode generate with this one"
+)
 
 
 class OpenAIBackend(ModelBackend):
@@ -165,9 +184,21 @@ class OpenAIBackend(ModelBackend):
             )
         self.model = model
         self.spec = spec or f"openai:{model}"
-        self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+        env_url = os.environ.get("OPENAI_BASE_URL")
+        self.base_url = (base_url or env_url or DEFAULT_BASE_URL).rstrip("/")
+        #: Where the address came from, for error messages.
+        self.base_url_origin = (
+            "--base-url"
+            if base_url
+            else "$OPENAI_BASE_URL"
+            if env_url
+            else "the default: no --base-url given"
+        )
         if not self.base_url.lower().startswith(("http://", "https://")):
-            raise ValueError(f"base_url must start with http:// or https://, got {self.base_url!r}")
+            raise ValueError(
+                f"--base-url must start with http:// or https:// (e.g. http://127.0.0.1:8000/v1), "
+                f"got {self.base_url!r}"
+            )
         self.api_key_env = api_key_env
         self._api_key = os.environ.get(api_key_env) or None
         self.timeout = float(timeout)
@@ -228,8 +259,7 @@ class OpenAIBackend(ModelBackend):
 
     def _excerpt(self, body: bytes | str) -> str:
         text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-        text = " ".join(text.split())
-        return self._mask(text[:_EXCERPT] + ("..." if len(text) > _EXCERPT else ""))
+        return shorten(self._mask(text), _EXCERPT)
 
     async def _post_once(self, body: bytes, parse: Callable[[dict[str, Any]], Any], logprobs: bool) -> Any:
         url = self._url
@@ -242,7 +272,13 @@ class OpenAIBackend(ModelBackend):
                 f"{url}: no answer within {self.timeout:g}s ({type(exc).__name__})", retryable=True
             ) from exc
         except aiohttp.InvalidURL as exc:
-            raise ModelError(f"{url}: not a valid http(s) URL; check base_url", retryable=False) from exc
+            raise ModelError(f"{url}: not a valid http(s) URL; check --base-url", fatal=True) from exc
+        except aiohttp.ClientConnectorError as exc:
+            if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientConnectorSSLError):
+                raise ModelError(f"{url}: TLS failed ({self._mask(str(exc))})", fatal=True) from exc
+            raise ModelUnreachable(
+                f"{url}: cannot connect ({self._connect_cause(exc)})", retryable=True
+            ) from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise ModelError(
                 f"{url}: connection failed ({type(exc).__name__}: {self._mask(str(exc))})", retryable=True
@@ -258,15 +294,24 @@ class OpenAIBackend(ModelBackend):
             if logprobs and status in (400, 422) and "logprob" in excerpt.lower():
                 raise LogprobsUnsupported(
                     f"{url}: the server rejects log-probability requests for {self.model!r} "
-                    f"(HTTP {status}: {excerpt})"
+                    f"(HTTP {status}: {excerpt}). {_NEEDS_LOGPROBS}",
+                    fatal=True,
                 )
             hint = ""
             if status in (401, 403):
                 where = "is set" if self._api_key else "is not set"
-                hint = f" (check the API key: ${self.api_key_env} {where})"
+                hint = (
+                    f" (check the API key: ${self.api_key_env} {where}; --api-key-env names the variable "
+                    "that holds it)"
+                )
             elif status == 404:
-                hint = f" (check the model name {self.model!r} and base_url)"
-            raise ModelError(f"{url}: HTTP {status}{hint}: {excerpt}", retryable=False)
+                hint = (
+                    f" (check the model name {self.model!r} in --model openai:NAME, and --base-url "
+                    f"{self.base_url}, which should end where /chat/completions follows, often /v1)"
+                )
+            raise ModelError(
+                f"{url}: HTTP {status}{hint}: {excerpt}", retryable=False, fatal=status in FATAL_STATUSES
+            )
         try:
             data = json.loads(content)
         except (ValueError, UnicodeDecodeError) as exc:
@@ -323,8 +368,11 @@ class OpenAIBackend(ModelBackend):
                     return await self._post_once(body, parse, logprobs)
         except ModelError as exc:
             if exc.retryable and attempts > 1:
-                raise ModelError(
-                    f"{exc} (gave up after {attempts} attempts)", retryable=True, retry_after=exc.retry_after
+                raise type(exc)(
+                    f"{exc} (gave up after {attempts} attempts)",
+                    retryable=True,
+                    retry_after=exc.retry_after,
+                    fatal=exc.fatal,
                 ) from exc
             raise
         raise AssertionError("unreachable")  # pragma: no cover
@@ -421,8 +469,10 @@ class OpenAIBackend(ModelBackend):
                 )
                 raise LogprobsUnsupported(
                     f"openai:{self.model}: {why}. Servers that support it (vLLM, SGLang) can continue an "
-                    "assistant turn: pass continue_final_message=True. Otherwise use candidates that "
-                    "differ at their first character (e.g. '1'/'2', 'A'/'B')."
+                    "assistant turn: pass --continue-final-message (continue_final_message=True in Python). "
+                    "Otherwise use --mode generate, or candidates that differ at their first character "
+                    "(e.g. '1'/'2', 'A'/'B').",
+                    fatal=True,
                 )
             if unfinished:
                 messages[-1] = ChatMessage("assistant", messages[-1].content + prefix)
@@ -439,7 +489,7 @@ class OpenAIBackend(ModelBackend):
                 "top_logprobs": self.top_logprobs,
             }
         )
-        suffixes = [c[len(prefix):] for c in candidates]
+        suffixes = [c[len(prefix) :] for c in candidates]
         return await self._request(
             payload, lambda data: self._score(data, candidates, suffixes, prefix), logprobs=True
         )
@@ -455,7 +505,8 @@ class OpenAIBackend(ModelBackend):
         if not content:
             raise LogprobsUnsupported(
                 f"{self.base_url} returned no logprobs for model {self.model!r}: the server does not support "
-                "them (or has them turned off)"
+                f"them (or has them turned off). {_NEEDS_LOGPROBS}",
+                fatal=True,
             )
         first = content[0]
         seen: set[tuple[str, float]] = set()
@@ -480,6 +531,49 @@ class OpenAIBackend(ModelBackend):
                 )
             out.append(CandidateLogprob(floor, upper_bound=True, given_prefix=prefix))
         return out
+
+    # -- reachability ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _connect_cause(exc: aiohttp.ClientConnectorError) -> str:
+        """Why a connection could not be opened, in words: DNS, refused, or the system's message."""
+        host = f"{exc.host}:{exc.port}"
+        if isinstance(exc, aiohttp.ClientConnectorDNSError):
+            return f"cannot resolve the host name {exc.host!r}"
+        os_error = exc.os_error
+        if isinstance(os_error, ConnectionRefusedError):
+            return f"connection refused: nothing listens at {host}"
+        detail = os_error.strerror if isinstance(os_error, OSError) and os_error.strerror else str(os_error)
+        return f"{host}: {' '.join(str(detail).split())}"
+
+    async def preflight(self) -> None:
+        """Open one connection to the server (a ``GET {base_url}/models``) before a run asks anything.
+
+        Any HTTP answer, even 401 or 404, shows the server is there; only a connection that cannot be
+        opened (a name no DNS resolves, a refused port, no answer within 10 s, a TLS failure) raises a
+        fatal :class:`ModelError` naming the address, where it came from and the cause.
+        """
+        url = f"{self.base_url}/models"
+        wait = min(self.timeout, PREFLIGHT_CONNECT_TIMEOUT)
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=wait, sock_read=wait)
+        try:
+            async with (await self._get_session()).get(url, timeout=timeout):
+                return
+        except aiohttp.ClientConnectorError as exc:
+            cause = self._connect_cause(exc)
+            if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientConnectorSSLError):
+                cause = f"TLS failed: {' '.join(str(exc).split())}"
+        except aiohttp.ConnectionTimeoutError:
+            cause = f"no connection within {wait:g}s"
+        except aiohttp.InvalidURL:
+            cause = "not a valid http(s) URL"
+        except (aiohttp.ClientError, OSError, TimeoutError):
+            return  # connected, but the answer was slow or cut: the requests will tell
+        raise ModelError(
+            f"cannot reach {self.base_url} ({self.base_url_origin}): {self._mask(cause)}. Check --base-url "
+            "and that the server is running.",
+            fatal=True,
+        )
 
     # -- facts -----------------------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cvalues.encoding import NotText, decode_text
 from cvalues.models.base import (
     ChatMessage,
     Generation,
@@ -38,6 +39,7 @@ from cvalues.models.base import (
     ModelBackend,
     ModelError,
 )
+from cvalues.textcut import shorten
 
 _WHITESPACE = re.compile(r"\s+")
 _MISSING = object()
@@ -83,7 +85,7 @@ class ReplayBackend(ModelBackend):
         id_field: str = "id",
         response_field: str = "response",
         prompt_field: str | None = None,
-        encoding: str = "utf-8",
+        encoding: str | None = None,
         spec: str | None = None,
     ) -> None:
         self.path = Path(path)
@@ -113,17 +115,8 @@ class ReplayBackend(ModelBackend):
         except OSError as exc:
             raise ReplayFileError(f"cannot read replay file {self.path}: {exc.strerror or exc}") from exc
         self._sha256 = hashlib.sha256(data).hexdigest()
-        if data.startswith(b"\xef\xbb\xbf") and self.encoding.replace("-", "").lower() == "utf8":
-            data = data[3:]
         records: list[tuple[int, dict[str, Any]]] = []
-        for number, raw in enumerate(data.split(b"\n"), start=1):
-            try:
-                text = raw.decode(self.encoding)
-            except UnicodeDecodeError as exc:
-                raise ReplayFileError(
-                    f"{self._where(number)}: not valid {self.encoding} text (byte {exc.start}); "
-                    f"pass encoding=... (e.g. gb18030) if the file uses another encoding"
-                ) from exc
+        for number, text in enumerate(self._lines(data), start=1):
             if not text.strip():
                 continue
             where = self._where(number)
@@ -139,6 +132,26 @@ class ReplayBackend(ModelBackend):
         self.prompt_field = self._choose_prompt_field(records)
         for number, record in records:
             self._add(number, record)
+
+    def _lines(self, data: bytes) -> list[str]:
+        """The file's lines: UTF-8 or GB18030 as the data readers detect them, or ``encoding`` if given."""
+        if self.encoding is None:
+            try:
+                text, self.encoding = decode_text(data)
+            except NotText as exc:
+                raise ReplayFileError(exc.at(self.path)) from None
+            return text.split("\n")
+        if data.startswith(b"\xef\xbb\xbf") and self.encoding.replace("-", "").lower() == "utf8":
+            data = data[3:]
+        lines = []
+        for number, raw in enumerate(data.split(b"\n"), start=1):
+            try:
+                lines.append(raw.decode(self.encoding))
+            except UnicodeDecodeError as exc:
+                raise ReplayFileError(
+                    f"{self._where(number)}: not valid {self.encoding} text (byte {exc.start})"
+                ) from exc
+        return lines
 
     def _choose_prompt_field(self, records: list[tuple[int, dict[str, Any]]]) -> str | None:
         if self._explicit_prompt_field is not None:
@@ -205,8 +218,8 @@ class ReplayBackend(ModelBackend):
             )
         matches = self._by_prompt.get(prompt) or self._by_normalised.get(normalise_whitespace(prompt), [])
         if not matches:
-            excerpt = normalise_whitespace(prompt)[:40]
-            raise ModelError(f"no answer for prompt {excerpt!r}... in {self.path}", retryable=False)
+            excerpt = shorten(prompt, 40)
+            raise ModelError(f"no answer for prompt {excerpt!r} in {self.path}", retryable=False)
         if len({m.response for m in matches}) > 1:
             lines = ", ".join(str(m.line) for m in matches)
             raise ModelError(
@@ -227,7 +240,9 @@ class ReplayBackend(ModelBackend):
         self, context: Sequence[ChatMessage], candidates: Sequence[str]
     ) -> list[float]:
         raise LogprobsUnsupported(
-            "replay backends hold recorded text only and cannot score candidates; use an hf: or openai: model"
+            "replay backends hold recorded text only and cannot score candidates: use --mode generate, "
+            "or an hf: or openai: model for --mode logprob",
+            fatal=True,
         )
 
     def describe(self) -> dict[str, Any]:

@@ -5,7 +5,7 @@ not yet answered, concurrently, committing each answer as it arrives) -> ``RunSt
 row per key) beside a ``RunManifest`` (what, with what, where, how it went) in one run directory.
 """
 
-from cvalues.runs.engine import RunSummary, execute, execute_async
+from cvalues.runs.engine import RunAborted, RunSummary, execute, execute_async
 from cvalues.runs.manifest import ManifestMismatch, RunManifest, environment_info, read_manifest
 from cvalues.runs.request import Request, chat_messages, model_fingerprint, select
 from cvalues.runs.rundir import RunDir, RunDirBusy, find_run_dirs
@@ -15,6 +15,7 @@ __all__ = [
     "Answer",
     "ManifestMismatch",
     "Request",
+    "RunAborted",
     "RunDir",
     "RunDirBusy",
     "RunManifest",

@@ -7,12 +7,21 @@ cause and counted, never dropped; ``retry_errors=True`` asks stored failures aga
 
 The backend retries transient HTTP errors itself; the engine records the final outcome per item.
 Killing the process at any moment loses at most the requests in flight: a rerun asks exactly those.
+
+Failing fast. Before asking, the backend's :meth:`~cvalues.models.base.ModelBackend.preflight` checks
+that the model can be reached at all. A failure no other request can get past (``ModelError.fatal``: a
+wrong key or model name, a server without log-probabilities) and :data:`UNREACHABLE_IN_A_ROW`
+connection failures in a row with the same cause stop the run with :class:`RunAborted`. Such failures
+are not recorded against the items (they are not about the items), so a rerun after the fix asks them
+as new; what was answered before the stop stays stored. While the progress bar is shown, log records
+(the backend's retry messages) are written through it, so they never break its line.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -20,14 +29,29 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from tqdm.auto import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
-from cvalues.models.base import Generation, GenerationSettings, ModelBackend, ModelError
+from cvalues.models.base import Generation, GenerationSettings, ModelBackend, ModelError, ModelUnreachable
 from cvalues.models.replay import ReplayBackend
 from cvalues.runs.manifest import RunManifest
 from cvalues.runs.request import Request, model_fingerprint
 from cvalues.runs.store import Answer, RunStore, utc_now
+from cvalues.textcut import shorten
 
 log = logging.getLogger(__name__)
+
+#: Connection failures in a row, with one cause and no answer between them, that stop a run.
+UNREACHABLE_IN_A_ROW = 5
+
+
+class RunAborted(RuntimeError):
+    """The run stopped early because no further request could succeed; ``cause`` is the model error
+    that showed it. Answers stored before the stop are kept; the stop's cause is not stored per item."""
+
+    def __init__(self, message: str, *, cause: ModelError, summary: RunSummary | None = None):
+        super().__init__(message)
+        self.cause = cause
+        self.summary = summary
 
 
 @dataclass
@@ -37,7 +61,8 @@ class RunSummary:
     ``total`` requests were given, ``unique`` distinct keys among them; ``cached`` were already
     answered and ``skipped_errors`` already failed (not asked again without ``retry_errors``);
     ``asked`` were sent, of which ``ok`` succeeded and ``failed`` failed (``errors_by_cause``:
-    ``"ErrorType: message" -> count`` over this call's failures).
+    ``"ErrorType: message" -> count`` over this call's failures). ``aborted`` is the reason the run
+    stopped early (see :class:`RunAborted`), else None.
     """
 
     total: int = 0
@@ -50,6 +75,7 @@ class RunSummary:
     errors_by_cause: dict[str, int] = field(default_factory=dict)
     elapsed_s: float = 0.0
     interrupted: bool = False
+    aborted: str | None = None
 
     @property
     def answered(self) -> int:
@@ -140,38 +166,61 @@ async def execute_async(
             }
         )
     causes: collections.Counter[str] = collections.Counter()
-    bar = tqdm(
-        total=len(todo),
-        unit="item",
-        desc=model.spec,
-        disable=not progress,
-        smoothing=0.05,
-        dynamic_ncols=True,
-    )
-    runner = _Runner(model, settings, store, fingerprint, summary, causes, bar)
     status = "failed"
+    bar: tqdm | None = None
+    runner: _Runner | None = None
     try:
-        units = _units(todo, max(1, int(model.preferred_batch_size or 1)))
-        workers = [asyncio.create_task(runner.work(units)) for _ in range(min(concurrency, len(todo)))]
-        try:
-            await asyncio.gather(*workers)
-        except BaseException:
-            for w in workers:
-                w.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
-            raise
+        if todo:  # before the bar, so that a run that cannot start says so in one line
+            await _preflight(model)
+        bar = tqdm(
+            total=len(todo),
+            unit="request",
+            desc=model.spec,
+            disable=not progress,
+            smoothing=0.05,
+            dynamic_ncols=True,
+        )
+        runner = _Runner(model, settings, store, fingerprint, summary, causes, bar)
+        with logging_redirect_tqdm(tqdm_class=tqdm) if progress else contextlib.nullcontext():
+            units = _units(todo, max(1, int(model.preferred_batch_size or 1)))
+            workers = [asyncio.create_task(runner.work(units)) for _ in range(min(concurrency, len(todo)))]
+            try:
+                await asyncio.gather(*workers)
+            except BaseException:
+                for w in workers:
+                    w.cancel()
+                await asyncio.gather(*workers, return_exceptions=True)
+                raise
+            runner.flush()
         status = "finished"
+    except RunAborted as exc:
+        status = "aborted"
+        summary.aborted = str(exc)
+        exc.summary = summary
+        raise
     except (asyncio.CancelledError, KeyboardInterrupt):
         status = "interrupted"
         summary.interrupted = True
+        if runner is not None:
+            runner.flush()  # connection failures held back so far are failures of their items after all
         raise
     finally:
-        bar.close()
+        if bar is not None:
+            bar.close()
         summary.errors_by_cause = dict(causes.most_common())
         summary.elapsed_s = round(time.perf_counter() - t0, 3)
         if manifest is not None:
             manifest.end_session(status, summary.to_dict(), store.counts())
     return summary
+
+
+async def _preflight(model: ModelBackend) -> None:
+    try:
+        await model.preflight()
+    except ModelError as exc:
+        if not exc.fatal:
+            raise
+        raise RunAborted(" ".join(str(exc).split()), cause=exc) from exc
 
 
 def _units(todo: Sequence[tuple[str, Request]], batch_size: int) -> Iterator[list[tuple[str, Request]]]:
@@ -206,6 +255,8 @@ class _Runner:
         self.summary, self.causes, self.bar = summary, causes, bar
         self.settings_dict = settings.to_dict()
         self._logged_unexpected = False
+        #: Connection failures in a row with one cause, held back until an answer or another cause.
+        self._unreachable: list[Answer] = []
 
     async def work(self, units: Iterator[list[tuple[str, Request]]]) -> None:
         # One shared iterator: next() never awaits, so workers never take the same unit.
@@ -266,6 +317,8 @@ class _Runner:
 
     def _record(self, results: list[tuple[str, Request, Any]], started: str, latency: float) -> None:
         finished = utc_now()
+        fatal = next((r for _, _, r in results if isinstance(r, ModelError) and r.fatal), None)
+        results = [t for t in results if not (isinstance(t[2], ModelError) and t[2].fatal)]
         answers = []
         for key, request, result in results:
             common = {
@@ -303,7 +356,7 @@ class _Runner:
                         self.model.spec,
                         exc_info=result,
                     )
-                message = " ".join(str(result).split())[:2000]
+                message = shorten(str(result), 2000)
                 answer = Answer(
                     **common,
                     status="error",
@@ -312,6 +365,42 @@ class _Runner:
                     retryable=bool(getattr(result, "retryable", False)),
                 )
             answers.append(answer)
+        self._hold_unreachable(answers, results)
+        if fatal is not None:
+            raise RunAborted(f"stopped at the first answer: {' '.join(str(fatal).split())}", cause=fatal)
+
+    def _hold_unreachable(self, answers: list[Answer], results: list[tuple[str, Request, Any]]) -> None:
+        """Store ``answers``, except connection failures that may be the start of a run of them: those
+        wait until an answer or another cause arrives, and stop the run when they reach the limit."""
+        ready: list[Answer] = []
+        for answer, (_, _, result) in zip(answers, results, strict=True):
+            if not isinstance(result, ModelUnreachable):
+                ready += self._unreachable
+                self._unreachable = []
+                ready.append(answer)
+                continue
+            if self._unreachable and self._unreachable[0].cause != answer.cause:
+                ready += self._unreachable
+                self._unreachable = []
+            self._unreachable.append(answer)
+            if len(self._unreachable) >= UNREACHABLE_IN_A_ROW:
+                self._store(ready)
+                raise RunAborted(
+                    f"{len(self._unreachable)} requests in a row could not reach the server: "
+                    + " ".join(str(result).split()),
+                    cause=result,
+                )
+        self._store(ready)
+
+    def flush(self) -> None:
+        """Store the connection failures held back (they turned out not to be a run of them)."""
+        held, self._unreachable = self._unreachable, []
+        if held:
+            self._store(held)
+
+    def _store(self, answers: list[Answer]) -> None:
+        if not answers:
+            return
         self.store.put_many(answers)
         failed = 0
         for answer in answers:
