@@ -168,7 +168,7 @@ def test_dns_failure_is_not_retried_and_names_the_flags(
         resolve("cvalues-responsibility-prompts", config)
     message = str(info.value)
     assert len(calls) == 1  # not five attempts
-    assert "does not resolve" in message
+    assert "cannot connect" in message
     assert "--data-mirror" in message and "--source-file" in message and "--offline" in message
 
 

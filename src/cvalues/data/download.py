@@ -10,7 +10,6 @@ once how to use a local copy instead (``--data-mirror``, ``--source-file``, ``--
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 
 import httpx
@@ -28,26 +27,6 @@ class IncompleteDownload(Exception):
 
 
 _RETRYABLE = (httpx.TransportError, IncompleteDownload)
-#: What to do when upstream cannot be reached, named with the command-line flags.
-LOCAL_COPY_HINT = (
-    "use a local copy instead: --data-mirror DIR (a folder laid out as OWNER/REPO/PATH), "
-    "--source-file SOURCE_ID=FILE, or --offline to stop at once with the list of files needed"
-)
-
-
-def name_resolution_failed(exc: BaseException | None) -> bool:
-    """True when ``exc`` (or what caused it) is a DNS failure: no network, retrying will not help."""
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, socket.gaierror):
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False
-
-
-def _retryable(exc: BaseException) -> bool:
-    return isinstance(exc, _RETRYABLE) and not name_resolution_failed(exc)
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -129,15 +108,9 @@ def download(source: SourceFile, dest: Path, config: DataConfig) -> Path:
     except httpx.ConnectError as exc:
         raise _unreachable(url, exc, source, dest) from exc
     except _RETRYABLE as exc:
-        if name_resolution_failed(exc):
-            raise DataError(
-                f"cannot download {url}: the host name does not resolve ({exc}); {LOCAL_COPY_HINT}",
-                path=source.mirror_path,
-            ) from exc
         raise DataError(
             f"download of {url} failed after {config.download_attempts} attempts ({exc}); "
-            f"run the command again to resume, fetch the file by hand and put it at {dest}, or "
-            f"{LOCAL_COPY_HINT}",
+            f"run the command again to resume, or fetch the file by hand and put it at {dest}",
             path=source.mirror_path,
         ) from exc
     problem = mismatch(source, part)
