@@ -4,6 +4,7 @@ without the judge package, a clear error per stage instead of a crash."""
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -103,6 +104,13 @@ def test_judge_stages_judge_every_answer_once(mirror: Path, tmp_path: Path) -> N
             read_manifest(out / "judge-responsibility")["extra"]["judge"]["rubric"]
             == "cvalues-responsibility"
         )
+
+        # then the report, over the whole output folder (contract D), when the report is installed
+        report = tmp_path / "out" / "report" / "report.html"
+        if importlib.util.find_spec("cvalues.report") is not None:
+            assert report.is_file() and f"report: {report}" in first.output
+        else:
+            assert "report: not part of this installation" in first.output
 
         again = run(path)
         assert again.exit_code == 0 and server.stats()["chat_requests"] == asked
