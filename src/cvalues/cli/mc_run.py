@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ import click
 from cvalues.cli.data import load_suite_from_options, reports_data_errors, suite_options, take_sampling
 from cvalues.cli.mc import bootstrap_option, format_option
 from cvalues.cli.model_options import load_model_from_options, run_dir_options, with_model_options
+from cvalues.cli.run_control import run_until_signal
 from cvalues.mc.options import (
     DEFAULT_OPTION_TEMPLATE,
     OPTION_TEMPLATES,
@@ -23,7 +23,6 @@ from cvalues.mc.options import (
 from cvalues.mc.runner import MODES, MCRunOptions, MCRunResult, run_mc_async
 from cvalues.mc.templates import DEFAULT_TEMPLATE, TEMPLATES, get_template
 from cvalues.models.base import GenerationSettings
-from cvalues.runs import ManifestMismatch, RunDirBusy
 
 
 def register(cli: click.Group) -> None:
@@ -129,8 +128,8 @@ def run(
             await model.aclose()
 
     try:
-        result = asyncio.run(go())
-    except (ManifestMismatch, RunDirBusy, ValueError) as exc:
+        result = run_until_signal(go, run_dir)
+    except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     if isinstance(result, OptionRunResult):
         _print_option_result(result, fmt)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import errno
 import logging
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -23,11 +24,37 @@ from tqdm.auto import tqdm
 
 from cvalues.models.base import Generation, GenerationSettings, ModelBackend, ModelError
 from cvalues.models.replay import ReplayBackend
+from cvalues.redact import mask_text
 from cvalues.runs.manifest import RunManifest
 from cvalues.runs.request import Request, model_fingerprint
-from cvalues.runs.store import Answer, RunStore, utc_now
+from cvalues.runs.store import Answer, RunStore, StoreError, utc_now
 
 log = logging.getLogger(__name__)
+
+#: OS errors that say the machine, not the model, failed: asking on would fail every item alike.
+_RESOURCE_ERRNOS = {
+    errno.EMFILE: "too many open files: raise the limit (`ulimit -n 4096`) or lower --concurrency",
+    errno.ENFILE: "the system's table of open files is full: close other programs or lower --concurrency",
+    errno.ENOSPC: "the disk is full: free some space",
+    errno.ENOMEM: "out of memory: lower --concurrency or free memory",
+}
+
+
+class RunAborted(RuntimeError):
+    """The run stopped because the machine ran out of a resource (file descriptors, disk, memory).
+
+    The item that hit it is not recorded as a failure of the model: a rerun asks it again."""
+
+
+def resource_failure(exc: BaseException | None) -> str | None:
+    """What to do, when ``exc`` (or an exception it was raised from) is a resource failure."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, OSError) and exc.errno in _RESOURCE_ERRNOS:
+            return _RESOURCE_ERRNOS[exc.errno]
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return None
 
 
 @dataclass
@@ -160,17 +187,24 @@ async def execute_async(
                 w.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
             raise
-        status = "finished"
+        # a session where every request failed did not finish its work: never shown as finished
+        status = "failed" if summary.unique and summary.answered == 0 else "finished"
     except (asyncio.CancelledError, KeyboardInterrupt):
         status = "interrupted"
         summary.interrupted = True
+        raise
+    except RunAborted:
+        await model.aclose()  # frees its connections (a backend reopens them when asked again)
         raise
     finally:
         bar.close()
         summary.errors_by_cause = dict(causes.most_common())
         summary.elapsed_s = round(time.perf_counter() - t0, 3)
         if manifest is not None:
-            manifest.end_session(status, summary.to_dict(), store.counts())
+            try:
+                manifest.end_session(status, summary.to_dict(), store.counts())
+            except (OSError, ValueError, StoreError) as exc:  # e.g. the disk is full: keep the first error
+                log.error("could not record the end of the session in %s: %s", manifest.path, exc)
     return summary
 
 
@@ -265,6 +299,11 @@ class _Runner:
         return values
 
     def _record(self, results: list[tuple[str, Request, Any]], started: str, latency: float) -> None:
+        for _, _, result in results:
+            advice = resource_failure(result) if isinstance(result, BaseException) else None
+            if advice is not None:
+                raise RunAborted(f"{self.model.spec}: {' '.join(str(result).split())[:300]}; {advice}, then "
+                                 "rerun the same command to resume") from result  # fmt: skip
         finished = utc_now()
         answers = []
         for key, request, result in results:
@@ -303,7 +342,7 @@ class _Runner:
                         self.model.spec,
                         exc_info=result,
                     )
-                message = " ".join(str(result).split())[:2000]
+                message = mask_text(" ".join(str(result).split()))[:2000]  # masked before the cut
                 answer = Answer(
                     **common,
                     status="error",
