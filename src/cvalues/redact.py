@@ -16,8 +16,8 @@ from typing import Any
 MASK = "***"
 #: ``scheme://user:password@`` in any text: the password is masked (the user name is kept).
 _URL_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^\s/@:]*):(?P<pw>[^\s/@]*)@")
-#: ``Authorization: Bearer TOKEN`` / ``"authorization": "Bearer TOKEN"`` as servers echo it back.
-_BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{4,}")
+#: ``Authorization: Bearer TOKEN`` (or ``Basic BASE64``) as servers echo it back.
+_BEARER = re.compile(r"(?i)\b((?:bearer|basic)\s+)(?!(?:bearer|basic)\b)[A-Za-z0-9._~+/=-]{4,}")
 
 
 def redact_url(url: str) -> str:
