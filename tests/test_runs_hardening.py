@@ -343,3 +343,30 @@ def test_signal_stops_keeps_answers_and_says_how_to_resume(tmp_path, signum, cod
         assert session["status"] == "interrupted" and session["ended_at"]
         resumed = invoke(args)
         assert resumed.exit_code == 0 and f"{saved} from earlier sessions" in resumed.output
+
+
+# --- --sample beyond the suite ------------------------------------------------------------------------
+
+
+def test_sample_larger_than_the_suite_says_so_and_uses_it_all(tmp_path):
+    suite, run_dir = prompts(tmp_path, 5), tmp_path / "run"
+    with OpenAIServer() as server:
+        result = invoke(gen(server, suite, run_dir, "--sample", "50"))
+    assert result.exit_code == 0, result.output
+    assert "--sample 50 is more than suite" in result.output and "(5 items); using all 5" in result.output
+    assert "5 items: 5 answered" in result.output
+    with OpenAIServer() as server:
+        quiet = invoke(gen(server, suite, tmp_path / "r2", "--sample", "5"))
+    assert "more than" not in quiet.output
+
+
+def test_mc_sample_larger_than_the_suite_counts_pairs(mirror, tmp_path):
+    with OpenAIServer() as server:
+        result = invoke(
+            ["mc", "run", "--model", "openai:m1", "--base-url", server.base_url, "--suite", "safety-mc",
+             "--sample", "100000", "--limit", "1", "--run-dir", str(tmp_path / "r"), "--no-progress",
+             "--max-retries", "0", "--bootstrap", "0"]
+        )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "--sample 100000 is more than suite 'safety-mc' holds (" in result.output
+    assert " pairs); using all " in result.output

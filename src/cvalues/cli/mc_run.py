@@ -13,6 +13,7 @@ from cvalues.cli.data import load_suite_from_options, reports_data_errors, suite
 from cvalues.cli.mc import bootstrap_option, format_option
 from cvalues.cli.model_options import load_model_from_options, run_dir_options, with_model_options
 from cvalues.cli.run_control import run_until_signal
+from cvalues.cli.runs import note_sample
 from cvalues.mc.options import (
     DEFAULT_OPTION_TEMPLATE,
     OPTION_TEMPLATES,
@@ -85,6 +86,7 @@ def run(
     """
     if review_out is not None:  # checked before asking anything
         _check_review_out(review_out, mode)
+    requested_sample = suite_kwargs.get("sample")
     sample, seed = take_sampling(suite_kwargs)  # pairs (or option items) are sampled here, not by the suite
     suite = load_suite_from_options(**suite_kwargs)
     if suite.kind not in ("mc", "option"):
@@ -100,6 +102,13 @@ def run(
         )
     if review_out is not None and suite.kind == "option":
         raise click.UsageError("--review-out is for two-reply suites (the official review workflow)")
+    if requested_sample is not None:
+        records = list(suite.records())
+        if suite.kind == "mc":  # --sample counts pairs there
+            pairs = len({getattr(r, "pair_id", None) for r in records})
+            note_sample(requested_sample, pairs, "pairs", suite.name)
+        else:
+            note_sample(requested_sample, len(records), "items", suite.name)
     model = load_model_from_options(**model_kwargs)
     modes = MODES if mode == "both" else (mode,)
     session = {"argv": sys.argv[1:]}

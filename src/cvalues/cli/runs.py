@@ -80,6 +80,7 @@ def generate(
     stratified by scenario), otherwise by a seeded hash of the item ids (--seed). Items already
     answered in RUN_DIR are not asked again; failed ones only with --retry-errors.
     """
+    requested_sample = suite_kwargs.get("sample")
     sample, seed = take_sampling(suite_kwargs)
     suite = load_suite_from_options(**suite_kwargs)
     if suite.kind != "prompt":
@@ -88,6 +89,7 @@ def generate(
             "`cvalues generate` asks open prompts (score multi-choice suites with the mc commands)"
         )
     records = [r for r in suite.records() if isinstance(r, PromptRecord)]
+    note_sample(requested_sample, len(records), "items", suite.name)
     chosen = select(records, limit=limit, sample=sample, seed=seed)
     requests = prompt_requests(chosen, settings.system_prompt)
     model = load_model_from_options(**model_kwargs)
@@ -128,6 +130,16 @@ def generate(
     _print_summary(summary, rundir)
     if summary.unique and summary.answered == 0:
         sys.exit(1)
+
+
+def note_sample(requested: int | None, available: int, unit: str, suite_name: str) -> None:
+    """Say on stderr when ``--sample`` asks for more than the suite holds (the whole suite is used)."""
+    if requested is not None and requested > available:
+        click.echo(
+            f"--sample {requested} is more than suite {suite_name!r} holds ({available} {unit}); "
+            f"using all {available}",
+            err=True,
+        )
 
 
 def _print_summary(s: RunSummary, rundir: RunDir) -> None:
