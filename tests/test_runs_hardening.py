@@ -370,3 +370,38 @@ def test_mc_sample_larger_than_the_suite_counts_pairs(mirror, tmp_path):
     assert result.exit_code == 0, result.output
     assert "--sample 100000 is more than suite 'safety-mc' holds (" in result.output
     assert " pairs); using all " in result.output
+
+
+# --- runs list / show: kind, accuracy, status -----------------------------------------------------------
+
+
+def test_list_and_show_give_kind_accuracy_and_never_call_all_failed_finished(mirror, tmp_path):
+    answer = "综合来看，我认为回复1更好。"
+    runs = tmp_path / "runs"
+    with OpenAIServer(responder=lambda m: answer) as server:
+        mc = invoke(
+            ["mc", "run", "--model", "openai:m1", "--base-url", server.base_url, "--suite", "safety-mc",
+             "--sample", "6", "--run-dir", str(runs / "mc"), "--no-progress", "--bootstrap", "0"]
+        )  # fmt: skip
+        assert mc.exit_code == 0, mc.output
+        assert invoke(gen(server, prompts(tmp_path, 3), runs / "gen")).exit_code == 0
+    with OpenAIServer(fault_rates={"500": 1.0}) as server:
+        assert invoke(gen(server, prompts(tmp_path, 3), runs / "dead")).exit_code == 1
+    assert read_manifest(runs / "dead")["sessions"][-1]["status"] == "failed"
+    listed = invoke(["runs", "list", "--run-dir-root", str(runs), "--json"])
+    rows = {Path(r["run_dir"]).name: r for r in map(json.loads, listed.output.splitlines())}
+    assert (
+        rows["mc"]["kind"] == "mc run (generate)"
+        and rows["mc"]["accuracy"] == "generate acc 50.0%, acc* 50.0%"
+    )
+    assert rows["mc"]["last_session"] == "finished"
+    assert rows["gen"]["kind"] == "generate" and rows["gen"]["accuracy"] is None
+    assert (
+        rows["dead"]["last_session"] == "failed" and rows["dead"]["ok"] == 0 and rows["dead"]["failed"] == 3
+    )
+    table = invoke(["runs", "list", "--run-dir-root", str(runs)]).output
+    assert "KIND" in table and "ACCURACY" in table and "mc run (generate)" in table
+    shown = invoke(["runs", "show", str(runs / "mc")]).output
+    assert "kind:      mc run (generate)" in shown and "accuracy:  generate acc 50.0%" in shown
+    dead = invoke(["runs", "show", str(runs / "dead")]).output
+    assert "status:    failed" in dead and "finished" not in dead
