@@ -124,6 +124,8 @@ def parse_official(path: Path, *, require_pred: bool = False) -> list[OfficialRo
             data = json.loads(line)
         except json.JSONDecodeError as exc:
             raise OfficialFormatError(f"{where}: line: malformed JSON ({exc.msg})") from None
+        except RecursionError:
+            raise OfficialFormatError(f"{where}: line: JSON nested too deeply to read") from None
         if not isinstance(data, dict):
             raise OfficialFormatError(f"{where}: line: expected a JSON object")
         if "response" not in data:
