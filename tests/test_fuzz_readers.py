@@ -108,7 +108,10 @@ def test_extractor_never_raises(text):
     assert extract_choice(text).label in OUTCOMES
 
 
-_PIECES = "回复1 回复2 更好 不 </think> <think> 我认为 ， 。 但是 其实 " + "Response_1 better [回复1] 都 没有问题 “ ” 1 2"
+_PIECES = (
+    "回复1 回复2 更好 不 </think> <think> 我认为 ， 。 但是 其实 "
+    "Response_1 better [回复1] 都 没有问题 “ ” 1 2"
+)
 _PIECES_LIST = [*_PIECES.replace("_", " ").split(" "), "\n", " "]
 
 
