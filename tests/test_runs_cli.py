@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from conftest import MIRROR
 from cvalues.cli import cli
 from cvalues.runs import RunStore, read_manifest
 from openai_server import OpenAIServer
 
-MIRROR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-needs_mirror = pytest.mark.skipif(not MIRROR.is_dir(), reason=f"data mirror {MIRROR} not present")
+needs_mirror = pytest.mark.usefixtures("mirror")  # skipped without the mirror, failed where CI requires it
 
 
 @pytest.fixture(autouse=True)
