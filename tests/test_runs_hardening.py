@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -405,3 +407,26 @@ def test_list_and_show_give_kind_accuracy_and_never_call_all_failed_finished(mir
     assert "kind:      mc run (generate)" in shown and "accuracy:  generate acc 50.0%" in shown
     dead = invoke(["runs", "show", str(runs / "dead")]).output
     assert "status:    failed" in dead and "finished" not in dead
+
+
+@pytest.mark.slow
+def test_unreadable_suite_file_is_one_line_and_makes_no_run_dir(tmp_path):
+    """A suite file this user may not read (as root, the command runs as nobody to make it so)."""
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="cvalues-unreadable-"))
+    try:
+        base.chmod(0o777)
+        suite = Path(prompts(base, 2))
+        suite.chmod(0o000)
+        as_nobody = (lambda: (os.setgid(65534), os.setuid(65534))) if os.geteuid() == 0 else None
+        with OpenAIServer() as server:
+            proc = subprocess.run(
+                _cvalues(*gen(server, str(suite), base / "run")),
+                capture_output=True, text=True, preexec_fn=as_nobody, timeout=60,
+            )  # fmt: skip
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        assert "Traceback" not in proc.stderr and f"{suite}: cannot be read" in proc.stderr, proc.stderr
+        assert not (base / "run").exists()
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
