@@ -8,13 +8,21 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "cvalues"
-#: What each layer may import from cvalues (itself included); ``atomic`` is a leaf utility.
+#: Leaf utilities any layer may use (they import nothing of cvalues): atomic writes, masking secrets,
+#: spreadsheet-safe cells.
+LEAVES = {"atomic", "redact", "spreadsheet"}
+#: What each layer may import from cvalues (itself included), besides the leaves.
 ALLOWED = {
-    "data": {"data", "atomic"},
-    "models": {"models", "atomic"},
-    "runs": {"runs", "models", "data", "atomic"},
-    "mc": {"mc", "runs", "models", "data", "atomic"},
+    "data": {"data", *LEAVES},
+    "models": {"models", *LEAVES},
+    "runs": {"runs", "models", "data", *LEAVES},
+    "mc": {"mc", "runs", "models", "data", *LEAVES},
 }
+
+
+@pytest.mark.parametrize("leaf", sorted(LEAVES))
+def test_leaves_import_nothing_of_cvalues(leaf: str) -> None:
+    assert _imported_layers(SRC / f"{leaf}.py") == set()
 
 
 def _imported_layers(path: Path) -> set[str]:

@@ -106,8 +106,11 @@ WHERE answers.status != 'ok'
 """
 
 
-class StoreError(RuntimeError):
-    """The store file cannot be opened, read or written (disk full, read-only, corrupted, ...)."""
+class StoreError(sqlite3.OperationalError):
+    """The store file cannot be opened, read or written (disk full, read-only, corrupted, ...).
+
+    A ``sqlite3.OperationalError``, so callers that already catch those (a store being created by
+    another process has no tables yet) keep working; its message names the file and what to do."""
 
 
 class IdentityMismatch(RuntimeError):
