@@ -430,3 +430,19 @@ def test_unreadable_suite_file_is_one_line_and_makes_no_run_dir(tmp_path):
         assert not (base / "run").exists()
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_manifest_of_another_shape_is_a_broken_line_not_a_traceback(tmp_path):
+    suite, runs = prompts(tmp_path, 2), tmp_path / "runs"
+    with OpenAIServer() as server:
+        assert invoke(gen(server, suite, runs / "good")).exit_code == 0
+        assert invoke(gen(server, suite, runs / "odd")).exit_code == 0
+    path = runs / "odd" / "manifest.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data.update(model="openai:m1", suite=3, sessions={"not": "a list"})
+    path.write_text(json.dumps(data), encoding="utf-8")
+    listed = invoke(["runs", "list", "--run-dir-root", str(runs)])
+    assert listed.exit_code == 0 and listed.exception is None, listed.output
+    assert any("good" in line and "finished" in line for line in listed.output.splitlines())
+    assert any(str(runs / "odd") in line and "broken" in line for line in listed.output.splitlines())
+    assert str(path) in one_line_error(invoke(["runs", "show", str(runs / "odd")]))

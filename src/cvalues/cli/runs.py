@@ -177,8 +177,9 @@ class RunView:
 
     @property
     def last_session(self) -> dict[str, Any]:
-        sessions = self.manifest.get("sessions") or [{}]
-        return sessions[-1] if isinstance(sessions[-1], dict) else {}
+        sessions = self.manifest.get("sessions")
+        last = sessions[-1] if isinstance(sessions, list) and sessions else {}
+        return last if isinstance(last, dict) else {}
 
     @property
     def kind(self) -> str:
@@ -245,9 +246,23 @@ def read_run(rundir: RunDir, *, causes: bool = False) -> RunView:
             except StoreError as exc:
                 if "no such table" not in str(exc):  # a store being created right now reads as empty
                     raise
-    if view.identity is not None and manifest:
-        view.problems = manifest_disagreements(manifest, view.identity)
+    try:
+        if view.identity is not None and manifest:
+            view.problems = manifest_disagreements(manifest, view.identity)
+        _check_shape(manifest)
+    except (AttributeError, TypeError, KeyError) as exc:
+        raise click.ClickException(
+            f"{rundir.manifest_path}: not a manifest of this shape ({type(exc).__name__}: {exc}); "
+            "move it away and rerun: it is rebuilt from answers.sqlite"
+        ) from None
     return view
+
+
+def _check_shape(manifest: dict[str, Any]) -> None:
+    """Raise TypeError when the parts `runs` reads are not objects (a manifest edited by hand)."""
+    for name in ("model", "suite", "identity", "environment", "counts"):
+        if manifest.get(name) is not None and not isinstance(manifest[name], dict):
+            raise TypeError(f"{name!r} is {type(manifest[name]).__name__}, not an object")
 
 
 @runs.command("list")
@@ -362,7 +377,7 @@ def show_run(run_dir: Path, as_json: bool) -> None:
         click.echo(f"accuracy:  {accuracy}")
     if view.status:
         click.echo(f"status:    {view.status}")
-    sessions = manifest.get("sessions") or []
+    sessions = [s for s in manifest.get("sessions") or [] if isinstance(s, dict)]
     if sessions:
         click.echo("sessions:")
     for s in sessions:

@@ -317,7 +317,7 @@ class RunManifest:
         session = dict(self._session)
 
         def change(data: dict[str, Any]) -> None:
-            sessions = data.setdefault("sessions", [])
+            sessions = _sessions(data)
             for earlier in sessions:
                 if earlier.get("status") == "running":  # its process died without a word (kill -9)
                     earlier["status"] = "killed"
@@ -339,7 +339,7 @@ class RunManifest:
         session = dict(self._session)
 
         def change(data: dict[str, Any]) -> None:
-            sessions = data.setdefault("sessions", [])
+            sessions = _sessions(data)
             mine = [i for i, s in enumerate(sessions) if s.get("id") == session["id"]]
             if mine:
                 sessions[mine[-1]] = session
@@ -354,3 +354,12 @@ class RunManifest:
     def session(self) -> dict[str, Any] | None:
         """The current session's record (None outside a session)."""
         return self._session
+
+
+def _sessions(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The manifest's session records, made a list of objects again if a hand edit broke it."""
+    sessions = data.get("sessions")
+    if not isinstance(sessions, list):
+        sessions = data["sessions"] = []
+    sessions[:] = [s for s in sessions if isinstance(s, dict)]
+    return sessions
