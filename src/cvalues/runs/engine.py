@@ -7,6 +7,10 @@ cause and counted, never dropped; ``retry_errors=True`` asks stored failures aga
 
 The backend retries transient HTTP errors itself; the engine records the final outcome per item.
 Killing the process at any moment loses at most the requests in flight: a rerun asks exactly those.
+A failure of the machine rather than of the model (too many open files, no memory, a full disk) is
+not recorded against the item: the run stops with :class:`RunAborted` (or the store's
+``StoreError``), the session is marked ``failed``, and a rerun asks the rest. A session in which
+every request failed ends ``failed``, never ``finished``.
 """
 
 from __future__ import annotations
@@ -302,8 +306,10 @@ class _Runner:
         for _, _, result in results:
             advice = resource_failure(result) if isinstance(result, BaseException) else None
             if advice is not None:
-                raise RunAborted(f"{self.model.spec}: {' '.join(str(result).split())[:300]}; {advice}, then "
-                                 "rerun the same command to resume") from result  # fmt: skip
+                cause = mask_text(" ".join(str(result).split()))[:300]
+                raise RunAborted(
+                    f"{self.model.spec}: {cause}; {advice}, then rerun the same command to resume"
+                ) from result
         finished = utc_now()
         answers = []
         for key, request, result in results:
