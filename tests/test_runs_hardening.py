@@ -446,3 +446,20 @@ def test_manifest_of_another_shape_is_a_broken_line_not_a_traceback(tmp_path):
     assert any("good" in line and "finished" in line for line in listed.output.splitlines())
     assert any(str(runs / "odd") in line and "broken" in line for line in listed.output.splitlines())
     assert str(path) in one_line_error(invoke(["runs", "show", str(runs / "odd")]))
+
+
+def test_store_from_before_identities_is_adopted_only_by_its_own_configuration(tmp_path):
+    import sqlite3
+
+    suite, run_dir = prompts(tmp_path, 3), tmp_path / "run"
+    with OpenAIServer() as server:
+        assert invoke(gen(server, suite, run_dir)).exit_code == 0
+        with sqlite3.connect(run_dir / "answers.sqlite") as db:  # as an older cvalues left it
+            db.execute("DROP TABLE run_identity")
+        line = one_line_error(invoke(gen(server, suite, run_dir, "--temperature", "0.5")))
+        assert "settings.temperature: was 0.0, now 0.5" in line
+        result = invoke(gen(server, suite, run_dir))  # the refusal left no identity behind
+        assert result.exit_code == 0 and "3 from earlier sessions" in result.output
+        (run_dir / "manifest.json").unlink()
+        line = one_line_error(invoke(gen(server, suite, run_dir, "--temperature", "0.5")))
+        assert "settings.temperature: was 0.0, now 0.5" in line  # the store's own identity now

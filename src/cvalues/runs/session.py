@@ -38,7 +38,10 @@ def open_run(
     """
     rundir = RunDir(Path(run_dir))
     identity = run_identity(model, settings, suite, suite_name, extra)
-    with rundir.lock(), RunStore(rundir.store_path, identity=identity) as store:
+    with rundir.lock(), RunStore(rundir.store_path) as store:
+        recorded = store.identity()
+        if recorded is not None:
+            store.bind_identity(identity)  # the truth: refuses another configuration
         manifest = RunManifest.open(
             rundir.path,
             model=model,
@@ -46,6 +49,8 @@ def open_run(
             suite=suite,
             suite_name=suite_name,
             extra=extra,
-            store_identity=store.identity(),
+            store_identity=recorded,
         )
+        if recorded is None:  # a new store, or one from before identities: recorded once all agree
+            store.bind_identity(identity)
         yield manifest, store

@@ -323,7 +323,7 @@ class RunStore:
             else:
                 self._db = self._open_writer(synchronous)
                 if identity is not None:
-                    self._check_identity(dict(identity))
+                    self._bind_identity(dict(identity))
             self._db.execute("PRAGMA busy_timeout=30000")
         except sqlite3.Error as exc:
             self._abandon()
@@ -394,8 +394,17 @@ class RunStore:
             os.close(self._flock)  # releases the flock
             self._flock = None
 
-    def _check_identity(self, identity: dict[str, Any]) -> None:
-        """Record ``identity`` in a new store; refuse one that holds another identity's answers."""
+    def bind_identity(self, identity: Mapping[str, Any]) -> None:
+        """Check ``identity`` against the one the store carries (:class:`IdentityMismatch` naming each
+        difference), or record it when the store has none yet (a new store, or one from before
+        identities were recorded). Checked once per open, never per answer."""
+        try:
+            with self._lock:
+                self._bind_identity(dict(identity))
+        except sqlite3.Error as exc:
+            raise store_error(self.path, exc) from None
+
+    def _bind_identity(self, identity: dict[str, Any]) -> None:
         sha = (
             identity.get("sha256")
             or hashlib.sha256(
