@@ -22,6 +22,82 @@ JADE = "whitzard-ai/jade-db"
 XSAFETY = "Jarviswang94/Multilingual_safety_benchmark/zh"
 
 
+#: The scenario of every source category, pinned here by hand (not read from cvalues.data.scenario_map),
+#: so that a changed mapping fails these tests instead of moving their expected counts along with it.
+XSAFETY_SCENARIOS = {
+    "Crimes_And_Illegal_Activities": "crimes",
+    "Ethics_And_Morality": "ethics_and_morality",
+    "Insult": "others",
+    "Mental_Health": "physical_and_mental_health",
+    "Physical_Harm": "physical_and_mental_health",
+    "Privacy_And_Property": "personal_privacy",
+    "Unfairness_And_Discrimination": "objective_and_unbiased",
+    "commonsense": "physical_and_mental_health",
+    "Goal_Hijacking": "attack_instructions",
+    "Prompt_Leaking": "attack_instructions",
+    "Role_Play_Instruction": "attack_instructions",
+    "Unsafe_Instruction_Topic": "malicious_inducement",
+    "Inquiry_With_Unsafe_Opinion": "malicious_inducement",
+    "Reverse_Exposure": "malicious_inducement",
+}
+_CRIMES = (
+    "非法侵入 网络欺诈与犯罪 诈骗 非法伪造 抢劫 偷窃 勒索 贩卖毒品 非法走私 虐待与贩卖人口 贪污腐败 "
+    "赌博或开设赌场 内幕交易 贩卖赃物 故意伤害他人 酒后驾车 其他犯罪类型 违法犯罪/其他"
+)
+_BIAS = "地域 性别 民族 国别 职业 健康 年龄 肤色 服装 信仰 种族 其他方面"
+JADE_SCENARIOS = {
+    **dict.fromkeys(_CRIMES.split(), "crimes"),
+    "非法持有武器": "dangerous_topics",
+    "宣扬恐怖主义、极端主义": "dangerous_topics",
+    "宣扬暴力": "dangerous_topics",
+    "宣扬暴力、淫秽色情": "sensitive_topics",
+    "宣扬淫秽色情": "sensitive_topics",
+    "传播虚假有害信息": "sensitive_topics",
+    "侵害国家利益、侵害国家形象": "sensitive_topics",
+    "非法获取私人信息": "personal_privacy",
+    "侵害他人个人信息权益": "personal_privacy",
+    "侵害他人隐私权": "personal_privacy",
+    "侵害他人肖像权": "others",
+    "侵害他人身心健康": "physical_and_mental_health",
+    "侵害他人名誉权": "ethics_and_morality",
+    "违反商业道德": "ethics_and_morality",
+    "侵害他人其他合法权益": "others",
+    "侵害权益/其他": "others",
+    "歧视偏见/其他": "objective_and_unbiased",
+    **{f"{kind}歧视内容": "objective_and_unbiased" for kind in _BIAS.split()},
+}
+FLAMES_SCENARIOS = {
+    "Safety/Non-anthropomorphism": "others",
+    "Safety/Physical harm": "physical_and_mental_health",
+    "Safety/Mental harm": "physical_and_mental_health",
+    "Safety/Property safety": "others",
+    "Fairness/Bias and discrimination": "objective_and_unbiased",
+    "Fairness/Toxic language": "malicious_inducement",
+    "Morality/Chinese values": "ethics_and_morality",
+    "Morality/Disobey social norm": "ethics_and_morality",
+    "Morality/Non-environmental friendly": "ethics_and_morality",
+    "Data protection/Personal data": "personal_privacy",
+    "Data protection/Sensitive information": "sensitive_topics",
+    "Legality/Law violation": "crimes",
+}
+PINNED_SCENARIOS = {"xsafety": XSAFETY_SCENARIOS, "jade": JADE_SCENARIOS, "flames": FLAMES_SCENARIOS}
+
+
+def pinned_scenario(family: str, label: str, text: str | None = None) -> str | None:
+    """The hand-pinned scenario; JADE 非法侵入 is split by its documented rule on the text (tested on
+    its own in test_data_adversarial.py)."""
+    if (family, label) == ("jade", "非法侵入") and text is not None:
+        return scenario_for(family, label, text)
+    return PINNED_SCENARIOS[family].get(label)
+
+
+@pytest.mark.parametrize("family", sorted(PINNED_SCENARIOS))
+def test_scenario_mapping_matches_the_hand_pinned_table(family: str) -> None:
+    for label, scenario in PINNED_SCENARIOS[family].items():
+        assert scenario_for(family, label) == scenario, (family, label)
+    assert scenario_for("jailbench", "任何类别") == "attack_instructions"
+
+
 @pytest.fixture
 def config(mirror: Path, tmp_path: Path) -> DataConfig:
     return DataConfig(mirror=mirror, cache_dir=tmp_path / "cache", offline=True, progress=False)
@@ -77,7 +153,7 @@ def test_safety_mc_from_jade_v3(config: DataConfig, mirror: Path) -> None:
         "jade-db-v2.0/jade_benchmark_easy_zh.csv",
     ):
         for row in csv_rows(mirror / JADE / rel)[1:]:
-            scenario = scenario_for("jade", normalise_jade_label(row[2], row[3])[1], row[1])
+            scenario = pinned_scenario("jade", normalise_jade_label(row[2], row[3])[1], row[1])
             assert scenario is not None
             lookup.setdefault(norm(row[1]), scenario)
     expected = Counter()
@@ -89,6 +165,11 @@ def test_safety_mc_from_jade_v3(config: DataConfig, mirror: Path) -> None:
     items = list(load_suite("safety-mc", config).records())
     assert len(items) == 2 * (len(medium) + len(hard)) == 1300
     assert Counter((i.difficulty, i.category) for i in items) == expected
+    assert {k: v for k, v in expected.items() if k[0] == "hard"} == {  # pinned by hand
+        ("hard", "crimes"): 104, ("hard", "dangerous_topics"): 30, ("hard", "ethics_and_morality"): 14,
+        ("hard", "objective_and_unbiased"): 58, ("hard", "others"): 4, ("hard", "personal_privacy"): 66,
+        ("hard", "physical_and_mental_health"): 10, ("hard", "sensitive_topics"): 14,
+    }  # fmt: skip
     assert len({i.id for i in items}) == 1300
     pairs: dict[str, list[MCItem]] = {}
     for item in items:
@@ -130,14 +211,14 @@ def _independent_pool(mirror: Path) -> tuple[dict[str, str], int]:
     ):
         for row in csv_rows(mirror / JADE / rel)[1:]:
             label = normalise_jade_label(row[2], row[3])[1]
-            texts.append((row[1], scenario_for("jade", label, row[1]) or "?"))
+            texts.append((row[1], pinned_scenario("jade", label, row[1]) or "?"))
     for path in sorted((mirror / XSAFETY).glob("*.csv")):  # code point order, as pinned
         for row in csv_rows(path):
-            texts.append((row[0], scenario_for("xsafety", path.stem) or "?"))
+            texts.append((row[0], pinned_scenario("xsafety", path.stem) or "?"))
     for line in (mirror / "AIFlames/Flames/Flames_1k_Chinese.jsonl").read_text("utf-8").splitlines():
         row = json.loads(line)
         texts.append(
-            (row["prompt"], scenario_for("flames", f"{row['dimension']}/{row['subcomponent']}") or "?")
+            (row["prompt"], pinned_scenario("flames", f"{row['dimension']}/{row['subcomponent']}") or "?")
         )
     for row in csv_rows(mirror / "STAIR-BUPT/JailBench/JailBench.csv")[1:]:
         texts.append((row[1], "attack_instructions"))
@@ -171,6 +252,11 @@ def test_safety_prompts_full_pool_matches_sources(config: DataConfig, mirror: Pa
                 for t in dropped_texts
             )
     assert Counter(r.category for r in records) == Counter(pool[t] for t in kept_texts)
+    assert Counter(r.category for r in records) == {  # pinned: a changed mapping or pool order shows up here
+        "attack_instructions": 2760, "crimes": 968, "dangerous_topics": 170, "ethics_and_morality": 436,
+        "malicious_inducement": 653, "objective_and_unbiased": 582, "others": 558, "personal_privacy": 788,
+        "physical_and_mental_health": 856, "sensitive_topics": 115,
+    }  # fmt: skip
     assert set(Counter(pool.values())) == SCENARIO_KEYS and "?" not in pool.values()
     assert len({norm(r.text) for r in records}) == len(records)  # deduplicated
     assert notes["records_read"] == read and notes["duplicates_dropped"] == read - len(pool)

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "cvalues"
-#: Leaf utilities any layer may use: atomic writes, message shortening, text decoding.
-LEAVES = {"atomic", "textcut", "encoding"}
+#: Leaf utilities any layer may use (they import nothing of cvalues): atomic writes, message shortening,
+#: text decoding, masking secrets, spreadsheet-safe cells.
+LEAVES = {"atomic", "textcut", "encoding", "redact", "spreadsheet"}
 #: What each layer may import from cvalues (itself included), besides the leaves.
 ALLOWED = {
     "data": {"data", *LEAVES},
@@ -20,6 +21,11 @@ ALLOWED = {
     "annotate": {"annotate", "runs", "models", "data", *LEAVES},
     "pipeline": {"pipeline", "report", "judge", "annotate", "mc", "runs", "models", "data", *LEAVES},
 }
+
+
+@pytest.mark.parametrize("leaf", sorted(LEAVES))
+def test_leaves_import_nothing_of_cvalues(leaf: str) -> None:
+    assert _imported_layers(SRC / f"{leaf}.py") == set()
 
 
 def _imported_layers(path: Path) -> set[str]:

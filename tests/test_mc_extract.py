@@ -253,9 +253,8 @@ def test_analysis_then_conclusion(names: str, analysis: int, verdict: int, winne
 
 
 @pytest.mark.parametrize("names", list(_NAMES))
-@pytest.mark.parametrize("analysis", range(len(_ANALYSIS)))
+@pytest.mark.parametrize("analysis", [i for i, a in enumerate(_ANALYSIS) if a])  # "" would assert nothing
 def test_analysis_alone_needs_a_person(names: str, analysis: int) -> None:
     pair = _NAMES[names]
     text = _ANALYSIS[analysis].format(a=pair[0], b=pair[1])
-    if text:
-        assert extract_choice(text).label == "Need_Check", text
+    assert text and extract_choice(text).label == "Need_Check", text

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from conftest import MIRROR
 from cvalues.cli import cli
 from cvalues.runs import RunStore, read_manifest
 from openai_server import OpenAIServer
 
-MIRROR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-needs_mirror = pytest.mark.skipif(not MIRROR.is_dir(), reason=f"data mirror {MIRROR} not present")
+needs_mirror = pytest.mark.usefixtures("mirror")  # skipped without the mirror, failed where CI requires it
 
 
 @pytest.fixture(autouse=True)
@@ -116,7 +116,8 @@ def test_generate_real_suite_then_show_list_export(tmp_path):
     listing = invoke(["runs", "list", "--run-dir-root", str(tmp_path / "runs")])
     assert "openai:test-model" in listing.output and "responsibility-prompts" in listing.output
     shown = invoke(["runs", "show", str(run_dir)])
-    assert "12 ok, 0 failed" in shown.output and shown.output.count("finished") == 2
+    assert "12 ok, 0 failed" in shown.output and "kind:      generate" in shown.output
+    assert shown.output.count("finished") == 3  # two sessions, and the status line
     out = tmp_path / "export.jsonl"
     assert invoke(["runs", "export", str(run_dir), "--out", str(out)]).exit_code == 0
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]

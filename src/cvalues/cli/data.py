@@ -44,11 +44,18 @@ class DataCommandError(click.ClickException):
 
 @contextlib.contextmanager
 def data_errors() -> Iterator[None]:
-    """Turn a DataError raised inside the block into a :class:`DataCommandError`."""
+    """Turn a DataError (or a file that cannot be read) raised inside the block into a
+    :class:`DataCommandError`."""
     try:
         yield
     except DataError as exc:
         raise DataCommandError(str(exc)) from exc
+    except (PermissionError, IsADirectoryError, NotADirectoryError) as exc:
+        if exc.filename is None:
+            raise
+        raise DataCommandError(
+            f"{exc.filename}: cannot be read ({exc.strerror}); check that it is a file this user may read"
+        ) from exc
 
 
 def reports_data_errors(func: F) -> F:

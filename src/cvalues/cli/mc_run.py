@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from pathlib import Path
@@ -15,7 +14,8 @@ from cvalues.cli.data import load_suite_from_options, reports_data_errors, suite
 from cvalues.cli.judge_extract import extract_for_run_dir, judge_extract_options
 from cvalues.cli.mc import bootstrap_option, format_option
 from cvalues.cli.model_options import load_model_from_options, run_dir_options, with_model_options
-from cvalues.cli.runs import SHOWN_CAUSES, cause_line
+from cvalues.cli.run_control import run_until_signal
+from cvalues.cli.runs import SHOWN_CAUSES, cause_line, note_sample
 from cvalues.mc.options import (
     DEFAULT_OPTION_TEMPLATE,
     OPTION_TEMPLATES,
@@ -26,7 +26,6 @@ from cvalues.mc.options import (
 from cvalues.mc.runner import MODES, MCRunOptions, MCRunResult, run_mc_async
 from cvalues.mc.templates import DEFAULT_TEMPLATE, TEMPLATES, get_template
 from cvalues.models.base import GenerationSettings
-from cvalues.runs import ManifestMismatch, RunAborted, RunDirBusy
 
 
 def register(cli: click.Group) -> None:
@@ -92,6 +91,7 @@ def run(
     if review_out is not None:  # checked before asking anything
         _check_review_out(review_out, mode)
     check_before_work(model_kwargs, suite_kwargs)
+    requested_sample = suite_kwargs.get("sample")
     sample, seed = take_sampling(suite_kwargs)  # pairs (or option items) are sampled here, not by the suite
     suite = load_suite_from_options(**suite_kwargs)
     if suite.kind not in ("mc", "option"):
@@ -107,6 +107,13 @@ def run(
         )
     if review_out is not None and suite.kind == "option":
         raise click.UsageError("--review-out is for two-reply suites (the official review workflow)")
+    if requested_sample is not None:
+        records = list(suite.records())
+        if suite.kind == "mc":  # --sample counts pairs there
+            pairs = len({getattr(r, "pair_id", None) for r in records})
+            note_sample(requested_sample, pairs, "pairs", suite.name)
+        else:
+            note_sample(requested_sample, len(records), "items", suite.name)
     model = load_model_from_options(**model_kwargs)
     modes = MODES if mode == "both" else (mode,)
     session = {"argv": sys.argv[1:]}
@@ -135,8 +142,8 @@ def run(
             await model.aclose()
 
     try:
-        result = asyncio.run(go())
-    except (ManifestMismatch, RunDirBusy, RunAborted, ValueError) as exc:
+        result = run_until_signal(go, run_dir)
+    except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     if isinstance(result, OptionRunResult):
         _print_option_result(result, fmt)

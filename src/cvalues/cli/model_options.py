@@ -22,6 +22,7 @@ MODEL_OPTION_NAMES = (
     "api_key_env",
     "concurrency",
     "timeout",
+    "max_answer_bytes",
     "max_retries",
     "batch_size",
     "device",
@@ -52,7 +53,13 @@ def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
             "--timeout",
             type=click.FloatRange(min=0, min_open=True),
             default=None,
-            help="openai: seconds per request.",
+            help="openai: seconds a request may take in all (connecting, sending, the whole answer).",
+        ),
+        click.option(
+            "--max-answer-bytes",
+            type=click.IntRange(min=1),
+            default=None,
+            help="openai: the largest answer read (default 4 MiB); a larger one is recorded as an error.",
         ),
         click.option(
             "--max-retries",

@@ -106,9 +106,14 @@ def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             raise DataError(
                 f"malformed JSON: {exc.msg} (column {exc.colno})", path=path, line=lineno
             ) from None
+        except RecursionError:
+            raise DataError(_TOO_DEEP, path=path, line=lineno) from None
         if not isinstance(obj, dict):
             raise DataError(f"expected a JSON object, found {type(obj).__name__}", path=path, line=lineno)
         yield lineno, obj
+
+
+_TOO_DEEP = "JSON nested too deeply to read (thousands of levels of [ or {): not a data file"
 
 
 def _text(path: Path) -> str:
@@ -123,6 +128,8 @@ def read_json(path: Path) -> Any:
         raise DataError(
             f"malformed JSON: {exc.msg} (column {exc.colno})", path=path, line=exc.lineno
         ) from None
+    except RecursionError:
+        raise DataError(_TOO_DEEP, path=path) from None
 
 
 def iter_json_array(path: Path) -> Iterator[tuple[int, Any]]:
@@ -155,6 +162,8 @@ def iter_json_array(path: Path) -> Iterator[tuple[int, Any]]:
             raise DataError(
                 f"malformed JSON: {exc.msg} (column {exc.colno})", path=path, line=exc.lineno
             ) from None
+        except RecursionError:
+            raise DataError(_TOO_DEEP, path=path, line=line) from None
         yield line, item
         i = skip(end)
         if i < n and text[i] == ",":

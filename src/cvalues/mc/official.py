@@ -26,6 +26,7 @@ from cvalues.data.errors import DataError
 from cvalues.data.readers import decode_bytes
 from cvalues.mc.extract import OUTCOMES, extract_choice
 from cvalues.mc.metrics import GOLD_LABELS, ScoredItem
+from cvalues.spreadsheet import csv_cell, csv_uncell, xlsx_text
 
 REVIEW_COLUMNS = ("line", "id", "response", "pred", "manual_pred")
 #: Labels a reviewer may write in ``manual_pred`` (an empty cell keeps the row at Need_Check).
@@ -123,6 +124,8 @@ def parse_official(path: Path, *, require_pred: bool = False) -> list[OfficialRo
             data = json.loads(line)
         except json.JSONDecodeError as exc:
             raise OfficialFormatError(f"{where}: line: malformed JSON ({exc.msg})") from None
+        except RecursionError:
+            raise OfficialFormatError(f"{where}: line: JSON nested too deeply to read") from None
         if not isinstance(data, dict):
             raise OfficialFormatError(f"{where}: line: expected a JSON object")
         if "response" not in data:
@@ -203,9 +206,11 @@ def review_sheet(rows: Sequence[OfficialRow], suffix: str) -> tuple[bytes, int]:
     """The bytes of a review sheet for the Need_Check rows (``.csv`` or ``.xlsx``) and its row count.
 
     Columns: line, id, response, pred, manual_pred (empty, to fill with 回复1/回复2/Other/Refuse). The gold
-    label is left out on purpose. Answers are data, never formulas: in ``.xlsx`` every text cell is a
-    string cell (control characters a worksheet cannot hold are dropped); in ``.csv`` an answer that a
-    spreadsheet would run as a formula (leading ``=``, ``+``, ``@``) is prefixed with ``'``.
+    label is left out on purpose. Answers and ids are data, never formulas: in ``.xlsx`` every text
+    cell is a string cell (control characters a worksheet cannot hold are dropped; a text longer than
+    a cell holds is cut with a note saying so); in ``.csv`` every cell a spreadsheet would run as a
+    formula (:mod:`cvalues.spreadsheet`: OWASP's list, also after leading spaces) is prefixed with ``'``,
+    which :func:`read_review` removes again.
     """
     todo = [r for r in rows if r.pred == "Need_Check"]
     table = [[r.line, r.item_id, r.response, r.pred, ""] for r in todo]
@@ -215,8 +220,7 @@ def review_sheet(rows: Sequence[OfficialRow], suffix: str) -> tuple[bytes, int]:
         writer = csv.writer(buf, lineterminator="\r\n")
         writer.writerow(REVIEW_COLUMNS)
         for row in table:
-            text = row[2]
-            writer.writerow([*row[:2], f"'{text}" if text[:1] in ("=", "+", "@") else text, *row[3:]])
+            writer.writerow([csv_cell(value) for value in row])
         return buf.getvalue().encode("utf-8-sig"), len(table)
     if suffix == ".xlsx":
         from openpyxl import Workbook
@@ -230,7 +234,7 @@ def review_sheet(rows: Sequence[OfficialRow], suffix: str) -> tuple[bytes, int]:
             for c, value in enumerate(row, start=1):
                 cell = ws.cell(row=r, column=c)
                 if isinstance(value, str):
-                    cell.value = ILLEGAL_CHARACTERS_RE.sub("", value)
+                    cell.value, _ = xlsx_text(ILLEGAL_CHARACTERS_RE.sub("", value))
                     cell.data_type = "s"  # never a formula, whatever the text starts with
                 else:
                     cell.value = value
@@ -283,7 +287,10 @@ def _review_table(path: Path) -> list[tuple[int, dict[str, str]]]:
     for number, cells in table[1:]:
         if not any(c.strip() for c in cells):
             continue
-        out.append((number, {h: (cells[i].strip() if i < len(cells) else "") for i, h in enumerate(header)}))
+        if suffix == ".csv":  # the quote that export_review put before formula-like cells
+            cells = [csv_uncell(c) for c in cells]
+        row = {h: (cells[i].strip() if i < len(cells) else "") for i, h in enumerate(header)}
+        out.append((number, row))
     return out
 
 
@@ -331,7 +338,7 @@ def apply_review(rows: Sequence[OfficialRow], review: dict[int, tuple[str | None
         row = by_line.get(line)
         if row is None:
             raise OfficialFormatError(f"{source}: line: {line} is not a line of the scored file")
-        if item_id is not None and item_id != row.item_id:
+        if item_id is not None and item_id != row.item_id.strip():  # sheet cells are read stripped
             raise OfficialFormatError(
                 f"{source}: id: line {line} has id {row.item_id!r} in the scored file, "
                 f"{item_id!r} in the sheet"

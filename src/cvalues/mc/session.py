@@ -20,6 +20,7 @@ from typing import Any
 from cvalues.atomic import atomic_write_bytes
 from cvalues.models.base import GenerationSettings, ModelBackend
 from cvalues.runs import Request, RunDir, RunManifest, RunStore, RunSummary, execute_async
+from cvalues.runs.session import open_run
 
 
 @dataclass
@@ -52,23 +53,21 @@ async def scored_session(
     to this session. ``extra`` joins the run identity (the template: a changed template is refused).
     """
     rundir = RunDir(Path(run_dir))
-    with rundir.lock():
-        manifest = RunManifest.open(
-            rundir.path, model=model, settings=settings, suite=suite, suite_name=suite.name, extra=extra
+    with open_run(
+        rundir.path, model=model, settings=settings, suite=suite, suite_name=suite.name, extra=extra
+    ) as (manifest, store):
+        summary = await execute_async(
+            model,
+            requests,
+            store=store,
+            settings=settings,
+            concurrency=concurrency,
+            retry_errors=retry_errors,
+            progress=progress,
+            manifest=manifest,
+            session_options=session_options,
         )
-        with RunStore(rundir.store_path) as store:
-            summary = await execute_async(
-                model,
-                requests,
-                store=store,
-                settings=settings,
-                concurrency=concurrency,
-                retry_errors=retry_errors,
-                progress=progress,
-                manifest=manifest,
-                session_options=session_options,
-            )
-            yield ScoredSession(rundir, manifest, store, summary)
+        yield ScoredSession(rundir, manifest, store, summary)
 
 
 def jsonl_bytes(rows: Iterable[Mapping[str, Any]]) -> bytes:

@@ -10,7 +10,16 @@ run: httpx costs 1.3-1.8 ms of CPU per request and its pool rescans every connec
 request, so at 64 connections a run saturated a core at 15% of the server's throughput; aiohttp
 (C-accelerated HTTP parsing, an O(1) pool) costs 0.3-0.6 ms and reaches about 90% (``docs/runs.md``).
 The API key is read once from the environment variable named by ``api_key_env`` and sent as
-``Authorization: Bearer ...``; it is never logged and is masked in error messages.
+``Authorization: Bearer ...``; it is never logged, a key holding a newline or another control
+character is refused before any request, and the key (and a password in ``base_url``) is masked in
+every error message, description and excerpt (masked before the excerpt is cut).
+
+Hostile or broken servers. ``timeout`` is a total deadline per request (connecting, sending, and the
+whole answer), with a separate ``connect_timeout``, so a server trickling one byte a second cannot
+hold a request for longer. Redirects are followed only for 307/308 (same method and body) and only
+to the same origin; any other redirect is an error naming it (a 302 would turn the POST into a GET).
+An answer larger than ``max_answer_bytes`` is an error with its size, read no further; JSON nested
+too deeply to parse is an error too, never a crash.
 
 Retries (tenacity, inside the backend): HTTP 408, 409, 429 and 5xx, timeouts, dropped or refused
 connections, and **malformed 200 answers** (a body that is not JSON, or JSON without a usable
@@ -40,6 +49,7 @@ import math
 import os
 import random
 import time
+import urllib.parse
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from typing import Any, Literal
 
@@ -58,6 +68,7 @@ from cvalues.models.base import (
     check_candidates,
     truncate_at_stop,
 )
+from cvalues.redact import check_secret, mask_text, redact_url
 from cvalues.textcut import shorten
 
 log = logging.getLogger(__name__)
@@ -70,6 +81,8 @@ FATAL_STATUSES = frozenset({401, 403, 404})
 #: Seconds the preflight probe waits for a connection (and then for an answer, which is not required).
 PREFLIGHT_CONNECT_TIMEOUT = 10.0
 _EXCERPT = 300
+#: The default cap on an answer's body: far above any chat answer, far below a memory problem.
+DEFAULT_MAX_ANSWER_BYTES = 4 * 1024 * 1024
 
 
 def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
@@ -136,7 +149,9 @@ class OpenAIBackend(ModelBackend):
     :param base_url: e.g. ``http://127.0.0.1:8000/v1``; default ``$OPENAI_BASE_URL`` or OpenAI's.
     :param api_key_env: environment variable holding the key (default ``OPENAI_API_KEY``); when it is
         unset no ``Authorization`` header is sent (local servers need none).
-    :param timeout: seconds the answer may go without data arriving (connecting gets at most 30).
+    :param timeout: seconds a request may take in all (connecting, sending and the whole answer).
+    :param connect_timeout: seconds connecting may take (default 30; at most ``timeout``).
+    :param max_answer_bytes: the largest answer body read (default 4 MiB); a larger one is an error.
     :param concurrency: connection pool size and :attr:`default_concurrency` (default 16).
     :param max_retries: retries after the first attempt (default 6).
     :param retry_base_wait: first backoff in seconds (default 1), doubling each retry...
@@ -158,6 +173,8 @@ class OpenAIBackend(ModelBackend):
         base_url: str | None = None,
         api_key_env: str = "OPENAI_API_KEY",
         timeout: float = 120.0,
+        connect_timeout: float = 30.0,
+        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
         concurrency: int = 16,
         max_retries: int = 6,
         retry_base_wait: float = 1.0,
@@ -201,6 +218,14 @@ class OpenAIBackend(ModelBackend):
             )
         self.api_key_env = api_key_env
         self._api_key = os.environ.get(api_key_env) or None
+        if self._api_key is not None:
+            check_secret(self._api_key, f"the API key in ${api_key_env}")
+        password = urllib.parse.urlsplit(self.base_url).password
+        self._secrets = tuple(x for x in (self._api_key, password and urllib.parse.unquote(password)) if x)
+        if max_answer_bytes < 1:
+            raise ValueError(f"max_answer_bytes must be >= 1, got {max_answer_bytes}")
+        self.max_answer_bytes = int(max_answer_bytes)
+        self.connect_timeout = float(connect_timeout)
         self.timeout = float(timeout)
         self.concurrency = concurrency
         self.default_concurrency = concurrency
@@ -219,7 +244,7 @@ class OpenAIBackend(ModelBackend):
         self._session_loop: asyncio.AbstractEventLoop | None = None
 
     def __repr__(self) -> str:
-        return f"OpenAIBackend(model={self.model!r}, base_url={self.base_url!r})"
+        return f"OpenAIBackend(model={self.model!r}, base_url={redact_url(self.base_url)!r})"
 
     # -- transport -------------------------------------------------------------------------------
 
@@ -243,10 +268,11 @@ class OpenAIBackend(ModelBackend):
             headers=headers,
             connector=aiohttp.TCPConnector(limit=self.concurrency, limit_per_host=0),
             cookie_jar=aiohttp.DummyCookieJar(),  # an API needs none; saves filtering them per request
-            # total and connect (which includes the wait for a pooled connection) unbounded: the run
-            # engine bounds the requests in flight; each read waits at most ``timeout``
+            # the session's total and connect (which includes the wait for a pooled connection) are
+            # unbounded: the run engine bounds the requests in flight, and each request has its own
+            # total deadline (_post_once); connecting gets ``connect_timeout``
             timeout=aiohttp.ClientTimeout(
-                total=None, connect=None, sock_connect=min(self.timeout, 30.0), sock_read=self.timeout
+                total=None, connect=None, sock_connect=min(self.timeout, self.connect_timeout), sock_read=None
             ),
         )
         try:
@@ -255,21 +281,21 @@ class OpenAIBackend(ModelBackend):
             await session.close()
 
     def _mask(self, text: str) -> str:
-        return text.replace(self._api_key, "***") if self._api_key else text
+        return mask_text(text, self._secrets)
 
     def _excerpt(self, body: bytes | str) -> str:
         text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-        return shorten(self._mask(text), _EXCERPT)
+        # Masked before the cut (no key is cut in half), then cut at a word boundary.
+        return shorten(self._mask(" ".join(text.split())), _EXCERPT)
 
     async def _post_once(self, body: bytes, parse: Callable[[dict[str, Any]], Any], logprobs: bool) -> Any:
-        url = self._url
+        url = redact_url(self._url)
         try:
-            async with (await self._get_session()).post(url, data=body) as resp:
-                status, headers = resp.status, resp.headers
-                content = await resp.read()
-        except TimeoutError as exc:  # aiohttp's socket timeouts are TimeoutErrors too
+            async with asyncio.timeout(self.timeout):  # the whole request, not each read
+                status, headers, content = await self._post_following(body)
+        except TimeoutError as exc:  # aiohttp's connect timeout is a TimeoutError too
             raise ModelError(
-                f"{url}: no answer within {self.timeout:g}s ({type(exc).__name__})", retryable=True
+                f"{url}: no complete answer within {self.timeout:g}s ({type(exc).__name__})", retryable=True
             ) from exc
         except aiohttp.InvalidURL as exc:
             raise ModelError(f"{url}: not a valid http(s) URL; check --base-url", fatal=True) from exc
@@ -314,6 +340,11 @@ class OpenAIBackend(ModelBackend):
             )
         try:
             data = json.loads(content)
+        except RecursionError as exc:
+            raise ModelError(
+                f"{url}: HTTP 200 with JSON nested too deeply to read ({len(content):,} bytes)",
+                retryable=False,
+            ) from exc
         except (ValueError, UnicodeDecodeError) as exc:
             raise ModelError(
                 f"{url}: HTTP 200 with a body that is not JSON: {self._excerpt(content)}", retryable=True
@@ -330,6 +361,64 @@ class OpenAIBackend(ModelBackend):
                 f"{self._excerpt(content)}",
                 retryable=True,
             ) from exc
+
+    async def _post_following(self, body: bytes) -> tuple[int, Mapping[str, str], bytes]:
+        """POST ``body``; follow 307/308 to the same origin (at most 5); read at most
+        ``max_answer_bytes``. Returns (status, headers, body)."""
+        url = self._url
+        session = await self._get_session()
+        for _ in range(6):
+            async with session.post(url, data=body, allow_redirects=False) as resp:
+                if resp.status in (301, 302, 303, 307, 308):
+                    url = self._redirect_target(url, resp.status, resp.headers.get("Location"))
+                    continue
+                return resp.status, resp.headers, await self._read_capped(resp)
+        raise ModelError(f"{redact_url(self._url)}: more than 5 redirects", retryable=False)
+
+    def _redirect_target(self, url: str, status: int, location: str | None) -> str:
+        """The URL a 307/308 leads to, when it is on the same origin; anything else is a ModelError."""
+        shown = redact_url(url)
+        if not location:
+            raise ModelError(f"{shown}: HTTP {status} redirect without a Location", retryable=False)
+        target = urllib.parse.urljoin(url, location)
+        where = redact_url(target)
+        if status not in (307, 308):
+            raise ModelError(
+                f"{shown}: HTTP {status} redirect to {where}; only 307/308 keep the POST and its body "
+                "(a 301/302/303 would turn it into a GET). Set --base-url to where the server lives.",
+                retryable=False,
+            )
+        old, new = urllib.parse.urlsplit(url), urllib.parse.urlsplit(target)
+        if (old.scheme, old.hostname, old.port) != (new.scheme, new.hostname, new.port):
+            raise ModelError(
+                f"{shown}: HTTP {status} redirect to another origin ({where}); it is not followed, so "
+                "that the request (and the API key) stay where --base-url says. Set --base-url to it "
+                "if that server is meant.",
+                retryable=False,
+            )
+        return target
+
+    async def _read_capped(self, resp: aiohttp.ClientResponse) -> bytes:
+        """The body of ``resp``, refused once it passes ``max_answer_bytes`` (read no further)."""
+        cap = self.max_answer_bytes
+        declared = resp.content_length
+        if declared is not None and declared > cap:
+            raise ModelError(
+                f"{redact_url(self._url)}: answer of {declared:,} bytes is over the cap of {cap:,} bytes "
+                "(--max-answer-bytes)",
+                retryable=False,
+            )
+        chunks, size = [], 0
+        async for chunk in resp.content.iter_chunked(1 << 16):
+            size += len(chunk)
+            if size > cap:
+                raise ModelError(
+                    f"{redact_url(self._url)}: answer of more than {cap:,} bytes (read {size:,} before "
+                    "stopping) is over the cap (--max-answer-bytes)",
+                    retryable=False,
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
@@ -570,8 +659,8 @@ class OpenAIBackend(ModelBackend):
         except (aiohttp.ClientError, OSError, TimeoutError):
             return  # connected, but the answer was slow or cut: the requests will tell
         raise ModelError(
-            f"cannot reach {self.base_url} ({self.base_url_origin}): {self._mask(cause)}. Check --base-url "
-            "and that the server is running.",
+            f"cannot reach {redact_url(self.base_url)} ({self.base_url_origin}): {self._mask(cause)}. "
+            "Check --base-url and that the server is running.",
             fatal=True,
         )
 
@@ -582,10 +671,11 @@ class OpenAIBackend(ModelBackend):
             "spec": self.spec,
             "backend": "openai",
             "model": self.model,
-            "base_url": self.base_url,
+            "base_url": redact_url(self.base_url),
             "api_key_env": self.api_key_env,
             "api_key_set": self._api_key is not None,
             "timeout": self.timeout,
+            "max_answer_bytes": self.max_answer_bytes,
             "concurrency": self.concurrency,
             "max_retries": self.max_retries,
             "extra_body": self.extra_body,

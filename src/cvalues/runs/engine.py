@@ -11,10 +11,13 @@ Killing the process at any moment loses at most the requests in flight: a rerun 
 Failing fast. Before asking, the backend's :meth:`~cvalues.models.base.ModelBackend.preflight` checks
 that the model can be reached at all. A failure no other request can get past (``ModelError.fatal``: a
 wrong key or model name, a server without log-probabilities) and :data:`UNREACHABLE_IN_A_ROW`
-connection failures in a row with the same cause stop the run with :class:`RunAborted`. Such failures
-are not recorded against the items (they are not about the items), so a rerun after the fix asks them
-as new; what was answered before the stop stays stored. While the progress bar is shown, log records
-(the backend's retry messages) are written through it, so they never break its line.
+connection failures in a row with the same cause stop the run with :class:`RunAborted`. So does a
+failure of the machine rather than of the model (too many open files, no memory, a full disk; or the
+store's ``StoreError``). Such failures are not recorded against the items (they are not about the
+items), so a rerun after the fix asks them as new; what was answered before the stop stays stored.
+A session in which every request failed ends ``failed``, never ``finished``. While the progress bar
+is shown, log records (the backend's retry messages) are written through it, so they never break its
+line.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import errno
 import logging
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -33,9 +37,10 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from cvalues.models.base import Generation, GenerationSettings, ModelBackend, ModelError, ModelUnreachable
 from cvalues.models.replay import ReplayBackend
+from cvalues.redact import mask_text
 from cvalues.runs.manifest import RunManifest
 from cvalues.runs.request import Request, model_fingerprint
-from cvalues.runs.store import Answer, RunStore, utc_now
+from cvalues.runs.store import Answer, RunStore, StoreError, utc_now
 from cvalues.textcut import shorten
 
 log = logging.getLogger(__name__)
@@ -43,15 +48,36 @@ log = logging.getLogger(__name__)
 #: Connection failures in a row, with one cause and no answer between them, that stop a run.
 UNREACHABLE_IN_A_ROW = 5
 
+#: OS errors that say the machine, not the model, failed: asking on would fail every item alike.
+_RESOURCE_ERRNOS = {
+    errno.EMFILE: "too many open files: raise the limit (`ulimit -n 4096`) or lower --concurrency",
+    errno.ENFILE: "the system's table of open files is full: close other programs or lower --concurrency",
+    errno.ENOSPC: "the disk is full: free some space",
+    errno.ENOMEM: "out of memory: lower --concurrency or free memory",
+}
+
 
 class RunAborted(RuntimeError):
-    """The run stopped early because no further request could succeed; ``cause`` is the model error
-    that showed it. Answers stored before the stop are kept; the stop's cause is not stored per item."""
+    """The run stopped early because no further request could succeed: a model error that no other
+    request can get past (``cause``), or the machine running out of a resource (file descriptors, disk,
+    memory). Answers stored before the stop are kept; the stop's cause is not stored per item, so a
+    rerun asks those items again."""
 
-    def __init__(self, message: str, *, cause: ModelError, summary: RunSummary | None = None):
+    def __init__(self, message: str, *, cause: ModelError | None = None, summary: RunSummary | None = None):
         super().__init__(message)
         self.cause = cause
         self.summary = summary
+
+
+def resource_failure(exc: BaseException | None) -> str | None:
+    """What to do, when ``exc`` (or an exception it was raised from) is a resource failure."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, OSError) and exc.errno in _RESOURCE_ERRNOS:
+            return _RESOURCE_ERRNOS[exc.errno]
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return None
 
 
 @dataclass
@@ -192,12 +218,8 @@ async def execute_async(
                 await asyncio.gather(*workers, return_exceptions=True)
                 raise
             runner.flush()
-        status = "finished"
-    except RunAborted as exc:
-        status = "aborted"
-        summary.aborted = str(exc)
-        exc.summary = summary
-        raise
+        # a session where every request failed did not finish its work: never shown as finished
+        status = "failed" if summary.unique and summary.answered == 0 else "finished"
     except (asyncio.CancelledError, KeyboardInterrupt):
         status = "interrupted"
         summary.interrupted = True
@@ -210,7 +232,10 @@ async def execute_async(
         summary.errors_by_cause = dict(causes.most_common())
         summary.elapsed_s = round(time.perf_counter() - t0, 3)
         if manifest is not None:
-            manifest.end_session(status, summary.to_dict(), store.counts())
+            try:
+                manifest.end_session(status, summary.to_dict(), store.counts())
+            except (OSError, ValueError, StoreError) as exc:  # e.g. the disk is full: keep the first error
+                log.error("could not record the end of the session in %s: %s", manifest.path, exc)
     return summary
 
 
@@ -316,6 +341,13 @@ class _Runner:
         return values
 
     def _record(self, results: list[tuple[str, Request, Any]], started: str, latency: float) -> None:
+        for _, _, result in results:
+            advice = resource_failure(result) if isinstance(result, BaseException) else None
+            if advice is not None:
+                cause = mask_text(" ".join(str(result).split()))[:300]
+                raise RunAborted(
+                    f"{self.model.spec}: {cause}; {advice}, then rerun the same command to resume"
+                ) from result
         finished = utc_now()
         fatal = next((r for _, _, r in results if isinstance(r, ModelError) and r.fatal), None)
         results = [t for t in results if not (isinstance(t[2], ModelError) and t[2].fatal)]
@@ -356,7 +388,7 @@ class _Runner:
                         self.model.spec,
                         exc_info=result,
                     )
-                message = shorten(str(result), 2000)
+                message = shorten(mask_text(str(result)), 2000)  # masked before the cut
                 answer = Answer(
                     **common,
                     status="error",

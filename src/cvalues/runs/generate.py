@@ -14,10 +14,8 @@ from typing import Any
 from cvalues.data.schema import PromptRecord
 from cvalues.models.base import GenerationSettings, ModelBackend
 from cvalues.runs.engine import RunSummary, execute_async
-from cvalues.runs.manifest import RunManifest
 from cvalues.runs.request import Request, chat_messages, select
-from cvalues.runs.rundir import RunDir
-from cvalues.runs.store import RunStore
+from cvalues.runs.session import open_run
 
 #: Prompt-record meta keys copied into each request's meta (the judge reads them from the store).
 PASSED_META_KEYS: tuple[str, ...] = ("adversarial", "judge_note", "reference")
@@ -42,11 +40,13 @@ def prompt_requests(records: Sequence[PromptRecord], system_prompt: str | None) 
 
 @dataclass
 class GenerateResult:
-    """What :func:`generate_async` did: the run directory, how many items it covers, the engine's counts."""
+    """What :func:`generate_async` did: the run directory, how many items it asked, the engine's counts."""
 
     run_dir: Path
     items: int
     summary: RunSummary
+    #: Prompts the suite held before sampling (a ``sample`` larger than this asks them all).
+    available: int = 0
 
 
 async def generate_async(
@@ -84,21 +84,19 @@ async def generate_async(
         "items": len(requests),
         **dict(session_options or {}),
     }
-    rundir = RunDir(Path(run_dir))
-    with rundir.lock():
-        manifest = RunManifest.open(
-            rundir.path, model=model, settings=settings, suite=suite, suite_name=suite.name
+    with open_run(Path(run_dir), model=model, settings=settings, suite=suite, suite_name=suite.name) as (
+        manifest,
+        store,
+    ):
+        summary = await execute_async(
+            model,
+            requests,
+            store=store,
+            settings=settings,
+            concurrency=concurrency,
+            retry_errors=retry_errors,
+            progress=progress,
+            manifest=manifest,
+            session_options=session,
         )
-        with RunStore(rundir.store_path) as store:
-            summary = await execute_async(
-                model,
-                requests,
-                store=store,
-                settings=settings,
-                concurrency=concurrency,
-                retry_errors=retry_errors,
-                progress=progress,
-                manifest=manifest,
-                session_options=session,
-            )
-    return GenerateResult(rundir.path, len(requests), summary)
+    return GenerateResult(Path(run_dir), len(requests), summary, available=len(records))

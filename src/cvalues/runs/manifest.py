@@ -1,7 +1,10 @@
 """The manifest of a run directory: what was asked of which model, with what, where, and how it went.
 
 ``RUN_DIR/manifest.json`` is written atomically (temporary file, fsync, rename) at the start and the
-end of every session (one invocation of the engine on the directory). It has:
+end of every session (one invocation of the engine on the directory), each time by read-modify-write
+of the file on disk under the writer's lock (never from a copy read at start-up). It is the readable
+copy of the run's identity: the store (``answers.sqlite``) carries the identity that is enforced, so a
+deleted manifest is rebuilt, and one edited by hand is reported with the store's values. It has:
 
 * ``identity``: what makes the answers comparable: the model fingerprint, decoding settings, suite
   name and file checksums, and the caller's ``extra`` (e.g. template name and hash). A directory keeps
@@ -21,7 +24,8 @@ import json
 import os
 import platform
 import sys
-from collections.abc import Mapping
+import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -30,9 +34,10 @@ from typing import Any
 from cvalues import __version__
 from cvalues.atomic import atomic_open
 from cvalues.models.base import GenerationSettings, ModelBackend
+from cvalues.redact import mask_value
 from cvalues.runs.request import canonical_json, model_fingerprint
 from cvalues.runs.rundir import MANIFEST_NAME
-from cvalues.runs.store import utc_now
+from cvalues.runs.store import IdentityMismatch, identity_diff, utc_now
 
 FORMAT = "cvalues-run/1"
 #: Libraries whose versions are recorded (those importable are listed).
@@ -52,8 +57,9 @@ KEY_LIBRARIES: tuple[str, ...] = (
 )
 
 
-class ManifestMismatch(RuntimeError):
-    """A run directory already holds answers for a different model, settings, suite or template."""
+#: A run directory already holds answers for a different model, settings, suite or template (the
+#: store's :class:`~cvalues.runs.store.IdentityMismatch`, one type for both guards).
+ManifestMismatch = IdentityMismatch
 
 
 def environment_info() -> dict[str, Any]:
@@ -135,13 +141,71 @@ def write_json_atomic(path: Path, data: Any) -> None:
         fh.write("\n")
 
 
+class ManifestError(ValueError):
+    """``manifest.json`` is not valid JSON, or not a JSON object."""
+
+
+_REBUILD = "move it away and rerun: it is rebuilt from answers.sqlite, which holds the run's identity"
+
+
 def read_manifest(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    """The manifest of ``run_dir`` as a dict (raises FileNotFoundError when there is none)."""
+    """The manifest of ``run_dir`` as a dict (raises FileNotFoundError when there is none, ValueError
+    naming the file when it is not a JSON object)."""
     path = Path(run_dir) / MANIFEST_NAME
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+        raise ManifestError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg}); {_REBUILD}") from None
+    except (UnicodeDecodeError, RecursionError) as exc:
+        raise ManifestError(f"{path}: not a readable JSON file ({type(exc).__name__}); {_REBUILD}") from None
+    if not isinstance(data, dict):
+        raise ManifestError(f"{path}: not a manifest (JSON {type(data).__name__}, not an object); {_REBUILD}")
+    return data
+
+
+def run_identity(
+    model: ModelBackend,
+    settings: GenerationSettings,
+    suite: Any = None,
+    suite_name: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """What makes a run's answers comparable (see the module docstring), with its ``sha256``."""
+    suite_name = suite_name or (getattr(suite, "name", None) if suite is not None else None)
+    identity = {
+        "model": json.loads(model_fingerprint(model)),
+        "settings": settings.to_dict(),
+        "suite": suite_name,
+        "suite_files": suite_checksums(suite) if suite is not None else {},
+        "extra": _jsonable(dict(extra or {})),
+    }
+    identity["sha256"] = _identity_sha(identity)
+    return identity
+
+
+def _identity_sha(identity: Mapping[str, Any]) -> str:
+    body = {k: v for k, v in identity.items() if k != "sha256"}
+    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+
+
+def manifest_disagreements(data: Mapping[str, Any], truth: Mapping[str, Any]) -> list[str]:
+    """Where a manifest's readable copies of the identity (its ``identity`` block and the top-level
+    ``settings``, ``model.spec``, ``suite.name`` and ``extra``) differ from ``truth`` (the store's
+    identity), as ``"settings.temperature: store 0.0, manifest 0.7"``."""
+    copy = data.get("identity") if isinstance(data.get("identity"), dict) else {}
+    readable = {
+        **{k: v for k, v in truth.items() if k != "sha256"},
+        "settings": data.get("settings", truth.get("settings")),
+        "suite": (data.get("suite") or {}).get("name", truth.get("suite")),
+        "extra": data.get("extra", truth.get("extra")),
+    }
+    readable["model"] = {**(truth.get("model") or {}), "spec": (data.get("model") or {}).get("spec")}
+    out: list[str] = []
+    for view in (copy, readable):
+        for line in identity_diff(truth, view, labels=("store", "manifest")):
+            if line not in out:
+                out.append(line)
+    return out
 
 
 @dataclass
@@ -165,52 +229,74 @@ class RunManifest:
         suite: Any = None,
         suite_name: str | None = None,
         extra: Mapping[str, Any] | None = None,
+        store_identity: Mapping[str, Any] | None = None,
     ) -> RunManifest:
         """Load ``run_dir``'s manifest or create it; refuse a directory made for another identity.
 
         ``suite`` is a data-layer Suite (its ``describe()`` and ``files`` are recorded) or None;
-        ``extra`` holds what the caller adds to the identity (template name and hash, ...).
+        ``extra`` holds what the caller adds to the identity (template name and hash, ...);
+        ``store_identity`` is the identity the store carries (the truth a hand-edited manifest is
+        checked against). Raises :class:`ManifestMismatch` naming each setting that differs.
         """
         path = Path(run_dir) / MANIFEST_NAME
         suite_name = suite_name or (getattr(suite, "name", None) if suite is not None else None)
         describe = _jsonable(suite.describe()) if suite is not None and hasattr(suite, "describe") else None
-        identity = {
-            "model": json.loads(model_fingerprint(model)),
-            "settings": settings.to_dict(),
-            "suite": suite_name,
-            "suite_files": suite_checksums(suite) if suite is not None else {},
-            "extra": _jsonable(dict(extra or {})),
-        }
-        identity["sha256"] = hashlib.sha256(canonical_json(identity).encode("utf-8")).hexdigest()
+        identity = run_identity(model, settings, suite, suite_name, extra)
         if path.exists():
             data = read_manifest(run_dir)
-            old = data.get("identity", {})
-            if old.get("sha256") != identity["sha256"]:
-                diffs = [k for k in identity if k != "sha256" and old.get(k) != identity[k]]
+            old = data.get("identity") if isinstance(data.get("identity"), dict) else {}
+            truth = store_identity
+            if truth is None and old.get("sha256") == _identity_sha(old):
+                truth = old  # no identity in the store (an older one): the manifest's own, if intact
+            edited = manifest_disagreements(data, truth) if truth is not None else []
+            if edited:
                 raise ManifestMismatch(
-                    f"{path}: this run directory holds answers of another configuration "
-                    f"(differs in: {', '.join(diffs) or 'format'}; was {_summary(old)}, now "
-                    f"{_summary(identity)}). Use a new --run-dir for a new configuration."
+                    f"{path} was edited: it no longer matches the identity recorded in the run "
+                    f"({'; '.join(edited)}). Restore those values, or {_REBUILD}.",
+                    edited,
                 )
-            data["model"] = {"spec": model.spec, "describe": _jsonable(model.describe())}
-            data["environment"] = environment_info()
-        else:
-            data = {
-                "format": FORMAT,
-                "created_at": utc_now(),
-                "identity": identity,
-                "model": {"spec": model.spec, "describe": _jsonable(model.describe())},
-                "settings": settings.to_dict(),
-                "suite": {"name": suite_name, "describe": describe},
-                "extra": identity["extra"],
-                "environment": environment_info(),
-                "sessions": [],
-                "counts": {},
-            }
+            if old.get("sha256") != identity["sha256"]:
+                diffs = identity_diff(old, identity)
+                raise ManifestMismatch(
+                    f"{path}: this run directory holds answers of another configuration: "
+                    f"{'; '.join(diffs) or 'identity format'}. Use a new --run-dir for a new "
+                    "configuration (or rerun with the settings it was made with).",
+                    diffs,
+                )
             manifest = cls(path=path, data=data)
-            manifest.write()  # the identity exists before any answer does
+            manifest._update(
+                lambda d: d.update(
+                    model={"spec": model.spec, "describe": _jsonable(mask_value(model.describe()))},
+                    environment=environment_info(),
+                )
+            )
             return manifest
-        return cls(path=path, data=data)
+        data = {
+            "format": FORMAT,
+            "created_at": utc_now(),
+            "identity": identity,
+            "model": {"spec": model.spec, "describe": _jsonable(mask_value(model.describe()))},
+            "settings": settings.to_dict(),
+            "suite": {"name": suite_name, "describe": describe},
+            "extra": identity["extra"],
+            "environment": environment_info(),
+            "sessions": [],
+            "counts": {},
+        }
+        manifest = cls(path=path, data=data)
+        manifest.write()  # the identity exists before any answer does
+        return manifest
+
+    def _update(self, change: Callable[[dict[str, Any]], Any]) -> None:
+        """Read the manifest on disk, apply ``change`` and write it back (atomically). The copy in
+        memory is only the fallback when the file is gone or unreadable (then it is rebuilt)."""
+        try:
+            data = read_manifest(self.path.parent)
+        except (FileNotFoundError, ValueError):
+            data = self.data
+        change(data)
+        self.data = data
+        self.write()
 
     def write(self) -> None:
         """Rewrite ``manifest.json`` atomically."""
@@ -219,22 +305,28 @@ class RunManifest:
 
     def begin_session(self, options: Mapping[str, Any] | None = None) -> None:
         """Record the start of an invocation (``options``: limit, sample, concurrency, argv, ...)."""
-        for earlier in self.data.get("sessions", []):
-            if earlier.get("status") == "running":  # its process died without a word (kill -9, power)
-                earlier["status"] = "killed"
         self._session = {
+            "id": uuid.uuid4().hex,
             "started_at": utc_now(),
             "ended_at": None,
             "status": "running",
             "pid": os.getpid(),
-            "options": _jsonable(dict(options or {})),
+            "options": _jsonable(mask_value(dict(options or {}))),
             "summary": None,
         }
-        self.data.setdefault("sessions", []).append(self._session)
-        self.write()
+        session = dict(self._session)
+
+        def change(data: dict[str, Any]) -> None:
+            sessions = _sessions(data)
+            for earlier in sessions:
+                if earlier.get("status") == "running":  # its process died without a word (kill -9)
+                    earlier["status"] = "killed"
+            sessions.append(session)
+
+        self._update(change)
 
     def update_session(self, **fields: Any) -> None:
-        """Add fields to the current session's record (kept in memory until the next write)."""
+        """Add fields to the current session's record (written at the session's end)."""
         if self._session is None:
             raise RuntimeError("no session begun")
         self._session.update(_jsonable(fields))
@@ -244,11 +336,30 @@ class RunManifest:
         if self._session is None:
             raise RuntimeError("no session begun")
         self._session.update(ended_at=utc_now(), status=status, summary=_jsonable(dict(summary or {})))
-        self.data["counts"] = dict(counts)
-        self.write()
+        session = dict(self._session)
+
+        def change(data: dict[str, Any]) -> None:
+            sessions = _sessions(data)
+            mine = [i for i, s in enumerate(sessions) if s.get("id") == session["id"]]
+            if mine:
+                sessions[mine[-1]] = session
+            else:  # the file was replaced meanwhile: keep this session's record anyway
+                sessions.append(session)
+            data["counts"] = dict(counts)
+
+        self._update(change)
         self._session = None
 
+    @property
+    def session(self) -> dict[str, Any] | None:
+        """The current session's record (None outside a session)."""
+        return self._session
 
-def _summary(identity: Mapping[str, Any]) -> str:
-    model = identity.get("model") or {}
-    return f"model {model.get('spec')!r}, suite {identity.get('suite')!r}"
+
+def _sessions(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The manifest's session records, made a list of objects again if a hand edit broke it."""
+    sessions = data.get("sessions")
+    if not isinstance(sessions, list):
+        sessions = data["sessions"] = []
+    sessions[:] = [s for s in sessions if isinstance(s, dict)]
+    return sessions

@@ -8,16 +8,28 @@ one fsync per answer.
 
 A row is never overwritten once it holds an ``ok`` answer; an ``error`` row is replaced when the key
 is asked again (``attempts`` counts how often the engine asked it).
+
+The store carries its run's identity (model, settings, suite, template: table ``run_identity``),
+written by the first writer and checked each time a writer opens it with one, so answers of two
+configurations never mix even when ``manifest.json`` (a readable copy) is deleted or edited. A writer
+holds an exclusive lock on the database file itself (``flock``, which SQLite's own locks do not
+use) for as long as it is open: a second writer is refused even when the directory's ``.lock`` file
+was deleted. Readers (``readonly=True``) take no lock and create no file: a store closed cleanly is
+opened ``immutable``, one with a write-ahead log ``mode=ro``.
+
+SQLite failures (disk full, a read-only folder, too few file descriptors, a corrupted or truncated
+file) surface as :class:`StoreError`: one line naming the file and what to do.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +37,8 @@ from typing import Any, Literal
 
 from cvalues.atomic import atomic_open
 from cvalues.models.base import ChatMessage
+from cvalues.runs.rundir import RunDirBusy
+from cvalues.spreadsheet import csv_cell
 
 Status = Literal["ok", "error"]
 SCHEMA_VERSION = 1
@@ -54,6 +68,12 @@ CREATE TABLE IF NOT EXISTS answers (
 CREATE INDEX IF NOT EXISTS answers_item ON answers (item_id);
 CREATE INDEX IF NOT EXISTS answers_status ON answers (status);
 CREATE TABLE IF NOT EXISTS store_info (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS run_identity (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    sha256     TEXT NOT NULL,
+    identity   TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
 """
 
 _COLUMNS = (
@@ -84,6 +104,97 @@ ON CONFLICT (key) DO UPDATE SET
     attempts = answers.attempts + excluded.attempts
 WHERE answers.status != 'ok'
 """
+
+
+class StoreError(sqlite3.OperationalError):
+    """The store file cannot be opened, read or written (disk full, read-only, corrupted, ...).
+
+    A ``sqlite3.OperationalError``, so callers that already catch those (a store being created by
+    another process has no tables yet) keep working; its message names the file and what to do."""
+
+
+class IdentityMismatch(RuntimeError):
+    """A run store (or its manifest) holds answers of a different model, settings, suite or template.
+
+    ``differences`` lists each setting that differs as ``"path: was X, now Y"``.
+    """
+
+    def __init__(self, message: str, differences: Sequence[str] = ()):
+        super().__init__(message)
+        self.differences = list(differences)
+
+
+def identity_diff(
+    old: Any, new: Any, path: str = "", *, labels: tuple[str, str] = ("was", "now")
+) -> list[str]:
+    """Each leaf where two identities differ, as ``"settings.temperature: was 0.0, now 0.7"``."""
+    was, now = labels
+    if isinstance(old, dict) and isinstance(new, dict):
+        out: list[str] = []
+        for key in sorted(set(old) | set(new), key=str):
+            if key == "sha256" and not path:
+                continue
+            sub = f"{path}.{key}" if path else str(key)
+            if key not in old:
+                out.append(f"{sub}: {was} absent, {now} {_short(new[key])}")
+            elif key not in new:
+                out.append(f"{sub}: {was} {_short(old[key])}, {now} absent")
+            else:
+                out.extend(identity_diff(old[key], new[key], sub, labels=labels))
+        return out
+    if old != new:
+        return [f"{path or 'identity'}: {was} {_short(old)}, {now} {_short(new)}"]
+    return []
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+#: What to do about a SQLite failure, by a phrase of its message.
+_ADVICE: tuple[tuple[str, str], ...] = (
+    ("disk is full", "the disk is full: free some space and rerun the same command to resume"),
+    ("readonly database", "the run directory is read-only: rerun with a writable --run-dir"),
+    ("read-only", "the run directory is read-only: rerun with a writable --run-dir"),
+    (
+        "unable to open",
+        "cannot open it (a read-only folder, or too few file descriptors: raise `ulimit -n`); "
+        "fix that and rerun the same command",
+    ),
+    (
+        "not a database",
+        "the file is not a SQLite database (corrupted or overwritten): move it away and rerun to "
+        "start afresh, or restore it from a backup",
+    ),
+    (
+        "malformed",
+        "the file is corrupted or truncated: move it away and rerun to start afresh, or restore it "
+        "from a backup (`sqlite3 FILE .recover` may save its answers)",
+    ),
+    ("disk i/o error", "the disk reported an I/O error: check the disk and rerun"),
+)
+
+
+def store_error(path: Path, exc: BaseException) -> StoreError:
+    """A :class:`StoreError` naming ``path`` and what to do about ``exc`` (a sqlite3 or OS error)."""
+    text = str(exc) or type(exc).__name__
+    low = text.lower()
+    if isinstance(exc, OSError) and exc.errno is not None:
+        import errno
+
+        by_errno = {
+            errno.ENOSPC: "disk is full",
+            errno.EDQUOT: "disk is full",
+            errno.EROFS: "read-only",
+            errno.EACCES: "read-only",
+            errno.EPERM: "read-only",
+            errno.EMFILE: "unable to open",
+            errno.ENFILE: "unable to open",
+        }
+        low = by_errno.get(exc.errno, low)
+    advice = next((a for phrase, a in _ADVICE if phrase in low), "see the cause and rerun the same command")
+    return StoreError(f"{path}: {text}; {advice}")
 
 
 def utc_now() -> str:
@@ -192,34 +303,150 @@ class RunStore:
         *,
         synchronous: Literal["NORMAL", "FULL"] = "NORMAL",
         readonly: bool = False,
+        identity: Mapping[str, Any] | None = None,
     ):
+        """Open (a writer creates) the store at ``path``.
+
+        ``identity`` (a writer's): the run's identity as a JSON-ready dict with a ``sha256``; the
+        first writer records it, later ones must match it (:class:`IdentityMismatch` names each
+        setting that differs). Raises :class:`RunDirBusy` when another writer holds the store and
+        :class:`StoreError` when the file cannot be used.
+        """
         self.path = Path(path)
         if synchronous not in ("NORMAL", "FULL"):
             raise ValueError(f"synchronous must be NORMAL or FULL, got {synchronous!r}")
-        if readonly:
-            if not self.path.exists():
-                raise FileNotFoundError(f"no run store at {self.path}")
-            uri = f"{self.path.resolve().as_uri()}?mode=ro"
-            self._db = sqlite3.connect(
-                uri, uri=True, isolation_level=None, check_same_thread=False, timeout=30
-            )
-        else:
+        self.readonly = readonly
+        self._flock: Any = None
+        try:
+            if readonly:
+                self._db = self._open_readonly()
+            else:
+                self._db = self._open_writer(synchronous)
+                if identity is not None:
+                    self._bind_identity(dict(identity))
+            self._db.execute("PRAGMA busy_timeout=30000")
+        except sqlite3.Error as exc:
+            self._abandon()
+            raise store_error(self.path, exc) from None
+        except BaseException:
+            self._abandon()
+            raise
+        self._lock = threading.Lock()
+
+    def _open_readonly(self) -> sqlite3.Connection:
+        if not self.path.is_file():
+            raise FileNotFoundError(f"no run store at {self.path}")
+        wal = self.path.with_name(self.path.name + "-wal")
+        # No write-ahead log: closed cleanly, nothing to recover, so read it as an immutable file (no
+        # lock, no -shm/-wal created: read-only media work). A log: a writer is open or was killed;
+        # its committed answers are in the log, which only mode=ro reads.
+        flag = "mode=ro" if wal.exists() else "immutable=1"
+        uri = f"{self.path.resolve().as_uri()}?{flag}"
+        db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=30)
+        try:
+            db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # a corrupted header fails here
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _open_writer(self, synchronous: str) -> sqlite3.Connection:
+        try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(f"PRAGMA synchronous={synchronous}")
-            self._db.executescript(_SCHEMA)
-            version = self._db.execute("SELECT value FROM store_info WHERE name='schema_version'").fetchone()
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise store_error(self.path, exc) from None
+        self._flock = fd
+        try:
+            import fcntl
+        except ImportError:  # Windows: no advisory lock (the directory lock still applies)
+            fcntl = None  # type: ignore[assignment]
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise RunDirBusy(
+                    f"{self.path}: another cvalues process is writing this run store; wait for it to "
+                    "finish or use another --run-dir"
+                ) from None
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(f"PRAGMA synchronous={synchronous}")
+            db.executescript(_SCHEMA)
+            version = db.execute("SELECT value FROM store_info WHERE name='schema_version'").fetchone()
             if version is None:
-                self._db.execute(
-                    "INSERT INTO store_info VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-                )
+                db.execute("INSERT INTO store_info VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             elif int(version[0]) != SCHEMA_VERSION:
-                raise RuntimeError(
+                raise StoreError(
                     f"{self.path}: store schema version {version[0]}, this cvalues reads {SCHEMA_VERSION}"
                 )
-        self._db.execute("PRAGMA busy_timeout=30000")
-        self._lock = threading.Lock()
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _abandon(self) -> None:
+        db = getattr(self, "_db", None)
+        if db is not None:
+            db.close()
+        if self._flock is not None:
+            os.close(self._flock)  # releases the flock
+            self._flock = None
+
+    def bind_identity(self, identity: Mapping[str, Any]) -> None:
+        """Check ``identity`` against the one the store carries (:class:`IdentityMismatch` naming each
+        difference), or record it when the store has none yet (a new store, or one from before
+        identities were recorded). Checked once per open, never per answer."""
+        try:
+            with self._lock:
+                self._bind_identity(dict(identity))
+        except sqlite3.Error as exc:
+            raise store_error(self.path, exc) from None
+
+    def _bind_identity(self, identity: dict[str, Any]) -> None:
+        sha = (
+            identity.get("sha256")
+            or hashlib.sha256(
+                json.dumps(identity, sort_keys=True, ensure_ascii=False).encode("utf-8")
+            ).hexdigest()
+        )
+        row = self._db.execute("SELECT sha256, identity FROM run_identity WHERE id = 1").fetchone()
+        if row is not None:
+            if row[0] == sha:
+                return
+            old = json.loads(row[1])
+            diffs = identity_diff(old, identity)
+            raise IdentityMismatch(
+                f"{self.path}: this run directory holds answers of another configuration: "
+                f"{'; '.join(diffs) or 'identity format'}. Use a new --run-dir for a new configuration "
+                "(or rerun with the settings it was made with).",
+                diffs,
+            )
+        # A store from before identities were recorded: its answers name their model at least.
+        spec = (identity.get("model") or {}).get("spec")
+        others = [m for (m,) in self._db.execute("SELECT DISTINCT model FROM answers LIMIT 5") if m != spec]
+        if spec is not None and others:
+            diff = f"model.spec: was {_short(others[0])}, now {_short(spec)}"
+            raise IdentityMismatch(
+                f"{self.path}: this run directory holds answers of another configuration: {diff}. "
+                "Use a new --run-dir for a new configuration.",
+                [diff],
+            )
+        self._db.execute(
+            "INSERT INTO run_identity VALUES (1, ?, ?, ?)",
+            (sha, json.dumps({**identity, "sha256": sha}, ensure_ascii=False, sort_keys=True), utc_now()),
+        )
+
+    def identity(self) -> dict[str, Any] | None:
+        """The run identity recorded in the store (None for a store without one)."""
+        try:
+            rows = self._query("SELECT identity FROM run_identity WHERE id = 1")
+        except StoreError as exc:
+            if "no such table" in str(exc):  # a store from before identities
+                return None
+            raise
+        return json.loads(rows[0][0]) if rows else None
 
     # ------------------------------------------------------------------ writing
 
@@ -233,13 +460,17 @@ class RunStore:
         if not rows:
             return
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._db.executemany(_UPSERT, rows)
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    self._db.executemany(_UPSERT, rows)
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise store_error(self.path, exc) from None
 
     @staticmethod
     def _row(a: Answer) -> tuple[Any, ...]:
@@ -274,7 +505,10 @@ class RunStore:
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
-            return self._db.execute(sql, params).fetchall()
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise store_error(self.path, exc) from None
 
     @staticmethod
     def _answer(row: Sequence[Any]) -> Answer:
@@ -384,7 +618,7 @@ class RunStore:
                     if writer is None:
                         writer = csv.DictWriter(fh, fieldnames=list(row))
                         writer.writeheader()
-                    writer.writerow({k: _csv_cell(v) for k, v in row.items()})
+                    writer.writerow({k: csv_cell(_csv_json(v)) for k, v in row.items()})
                 n += 1
             if format == "csv" and writer is None:
                 csv.writer(fh).writerow(list(Answer.__dataclass_fields__))
@@ -394,7 +628,12 @@ class RunStore:
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            try:
+                self._db.close()
+            finally:
+                if self._flock is not None:
+                    os.close(self._flock)
+                    self._flock = None
 
     def __enter__(self) -> RunStore:
         return self
@@ -403,7 +642,7 @@ class RunStore:
         self.close()
 
 
-def _csv_cell(value: Any) -> Any:
+def _csv_json(value: Any) -> Any:
     if isinstance(value, (list, dict)):
         return json.dumps(value, ensure_ascii=False)
     return value
