@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import shlex
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -184,20 +184,35 @@ def _run(
             click.echo(f"  {stage.name:<24} {what}")
         click.echo("models: " + ", ".join(f"{m.name} ({m.spec})" for m in config.models))
         return
+    stopped_by: list[int] = []
+
+    def stop(signum: int, _frame: Any) -> None:  # SIGTERM (docker stop, timeout) ends a run like Ctrl-C
+        stopped_by.append(signum)
+        raise KeyboardInterrupt
+
+    try:
+        previous: Any = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread (an embedding caller): its own handling stays
+        previous = None
     try:
         with data_errors():
             result = pipeline.run()
     except PreflightError as exc:
         raise click.ClickException(str(exc)) from exc
     except KeyboardInterrupt:
+        from cvalues.cli.run_control import resume_command
         from cvalues.pipeline.stages import stored_answers
 
-        again = shlex.join(["cvalues", *sys.argv[1:]]) if sys.argv[1:] else "the same command"
+        signum = stopped_by[0] if stopped_by else int(signal.SIGINT)
         click.echo(
-            f"\ninterrupted: {stored_answers(out)} answers are stored under {out}; run {again} to resume",
+            f"\ninterrupted by {signal.Signals(signum).name}: {stored_answers(out)} answers are stored "
+            f"under {out}; resume with: {resume_command()}",
             err=True,
         )
-        sys.exit(130)
+        sys.exit(128 + signum)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     click.echo(result.table())
     for note in result.notes:
         click.echo(note)

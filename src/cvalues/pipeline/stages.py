@@ -37,6 +37,7 @@ from cvalues.models.base import ModelBackend
 from cvalues.pipeline.config import Level, ModelConfig, RunConfig, SuiteConfig, default_rubric
 from cvalues.pipeline.preflight import Missing, PreflightError, check_annotation_store, preflight
 from cvalues.runs import RunStore, RunSummary
+from cvalues.runs.store import IdentityMismatch
 
 StageKind = Literal["mc", "gen", "judge"]
 Status = Literal["done", "complete", "partial", "failed", "skipped"]
@@ -440,6 +441,11 @@ class Pipeline:
                 )
         except Exception as exc:  # one stage's failure is reported; the other stages and models go on
             cause = f"{type(exc).__name__}: {exc}"
+            if isinstance(exc, IdentityMismatch):
+                cause += (
+                    f" In a config: keep {model.name!r} as it was and add the new configuration as "
+                    "another model (another `name`), or use another `out`."
+                )
             self.echo(f"{tag} {stage.name}: FAILED: {cause}")
             return StageOutcome(model.name, stage.name, "failed", cause, run_dir)
         line = f"{tag} {stage.name}: {_summary_line(summary)}" + (f"; {figure}" if figure else "")
