@@ -241,87 +241,30 @@ class Runs:
 
 
 def build_runs(root: Path, *, sample_mc: int = 6, sample_gen: int = 10) -> Runs:
-    """Two models' mc (safety, responsibility) and generation (safety, responsibility) runs, judge dirs
-    for all four generation runs (the default place, inside the run), and an annotation export of model
-    B's safety answers at ``root/out/annotations.jsonl``."""
+    """Two models' mc (safety, responsibility) and generation (safety, responsibility) runs (and model A
+    an option-suite run), judge dirs for all four generation runs (the default place, inside the run), and
+    an annotation export of model B's safety answers at ``root/out/annotations.jsonl``."""
     out = root / "out"
     resp_file = responsibility_mc_file(root / "lab_mc.jsonl")
     for name, responder in (("a", responder_a), ("b", responder_b)):
+        d = out / name
+        stages = [
+            ("mc", "safety-mc", sample_mc, "mc-safety"),
+            ("mc", str(resp_file), None, "mc-responsibility"),
+            ("generate", "safety-prompts", sample_gen, "gen-safety"),
+            ("generate", "responsibility-prompts", sample_gen, "gen-responsibility"),
+        ]
+        if name == "a":  # an option suite (SafetyBench form): listed in a table of its own
+            stages.append(("mc", "safetybench-zh", 8, "options-safetybench"))
         with OpenAIServer(responder=responder) as server:
-            common = [
-                "--model",
-                f"openai:model-{name}",
-                "--base-url",
-                server.base_url,
-                "--max-retries",
-                "0",
-                "--no-progress",
-            ]
-            d = out / name
-            invoke(
-                [
-                    "mc",
-                    "run",
-                    *common,
-                    "--suite",
-                    "safety-mc",
-                    "--sample",
-                    str(sample_mc),
-                    "--run-dir",
-                    str(d / "mc-safety"),
-                    "--bootstrap",
-                    "0",
-                ]
-            )
-            invoke(
-                [
-                    "mc",
-                    "run",
-                    *common,
-                    "--suite",
-                    str(resp_file),
-                    "--run-dir",
-                    str(d / "mc-responsibility"),
-                    "--bootstrap",
-                    "0",
-                ]
-            )
-            invoke(
-                [
-                    "generate",
-                    *common,
-                    "--suite",
-                    "safety-prompts",
-                    "--sample",
-                    str(sample_gen),
-                    "--run-dir",
-                    str(d / "gen-safety"),
-                ]
-            )
-            invoke(
-                [
-                    "generate",
-                    *common,
-                    "--suite",
-                    "responsibility-prompts",
-                    "--sample",
-                    str(sample_gen),
-                    "--run-dir",
-                    str(d / "gen-responsibility"),
-                ]
-            )
-        write_judge_dir(
-            d / "gen-safety",
-            d / "gen-safety" / "judge" / "cvalues-safety",
-            level="safety",
-            rubric="cvalues-safety",
-        )
-        write_judge_dir(
-            d / "gen-responsibility",
-            d / "gen-responsibility" / "judge" / "cvalues-responsibility",
-            level="responsibility",
-            rubric="cvalues-responsibility",
-        )
+            for command, suite, sample, stage in stages:
+                args = ["mc", "run", "--bootstrap", "0"] if command == "mc" else ["generate"]
+                args += ["--model", f"openai:model-{name}", "--base-url", server.base_url]
+                args += ["--max-retries", "0", "--no-progress", "--suite", suite, "--run-dir", str(d / stage)]
+                invoke(args + (["--sample", str(sample)] if sample else []))
+        for level in ("safety", "responsibility"):
+            gen = d / f"gen-{level}"
+            write_judge_dir(gen, gen / "judge" / f"cvalues-{level}", level=level, rubric=f"cvalues-{level}")
         if name == "b":
             for stage in ("mc-safety", "mc-responsibility", "gen-safety", "gen-responsibility"):
                 set_model_name(d / stage, "Model B")

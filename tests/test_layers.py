@@ -1,4 +1,4 @@
-"""Data flows one way: data -> models -> runs -> mc -> cli. Lower layers never import higher ones."""
+"""Data flows one way: data -> models -> runs -> mc -> report -> cli; no layer imports a higher one."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ ALLOWED = {
     "models": {"models", "atomic"},
     "runs": {"runs", "models", "data", "atomic"},
     "mc": {"mc", "runs", "models", "data", "atomic"},
+    "report": {"report", "judge", "annotate", "mc", "runs", "models", "data", "atomic"},
 }
 
 

@@ -198,8 +198,20 @@ def test_every_run_and_its_manifest_is_in_the_report(built: dict[str, Any]) -> N
         kinds[run["kind"]] += 1
         on_disk = json.loads((Path(run["path"]) / "manifest.json").read_text(encoding="utf-8"))
         assert run["manifest"] == on_disk
-    assert dict(kinds) == {"mc": 4, "generation": 4, "judge": 4}
+    assert dict(kinds) == {"mc": 4, "generation": 4, "judge": 4, "options": 1}
     assert built["doc"]["annotation_files"] == [str(built["out"] / "annotations.jsonl")]
+
+
+def test_option_suite_runs_are_listed_with_their_answers(built: dict[str, Any]) -> None:
+    doc = built["doc"]
+    table = next(t for t in doc["tables"] if t["id"] == "option_runs")
+    (row,) = table["rows"]
+    path = built["out"] / "a" / "options-safetybench" / "options-generate-predictions.jsonl"
+    preds = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()]
+    assert row["model"] == "openai:model-a" and row["suite"] == "safetybench-zh"
+    assert row["accuracy"]["n"] == len(preds) == 8
+    assert row["accuracy"]["value"] == pytest.approx(sum(p["pred"] == p["label"] for p in preds) / 8)
+    assert len(doc["evidence"][row["accuracy"]["evidence"]["set"]]["rows"]) == 8
 
 
 def test_markdown_and_csv_are_views_of_the_json(built: dict[str, Any]) -> None:

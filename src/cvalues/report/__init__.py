@@ -63,7 +63,7 @@ def write_report(document: dict[str, Any], out_dir: str | os.PathLike[str]) -> l
         put(f"tables/{table['id']}.csv", views.table_csv(table))
     for set_id in document["evidence"]:
         put(f"answers/{set_id}.csv", views.evidence_csv(document, set_id))
-    put("report.json", (json.dumps(document, ensure_ascii=False, indent=1) + "\n").encode("utf-8"))
+    put("report.json", (json.dumps(document, ensure_ascii=False) + "\n").encode("utf-8"))
     put("report.md", views.to_markdown(document, plot_files).encode("utf-8"))
     put("report.html", views.to_html(document, drawn).encode("utf-8"))
     return written

@@ -84,6 +84,13 @@ def cell(
     return out
 
 
+def suite_label(name: str | None) -> str:
+    """A suite as shown: its name, or the file name of a user's suite file (the full path is in the run)."""
+    if not name:
+        return "-"
+    return Path(name).name if "/" in name or "\\" in name else name
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^\w.-]+", "-", text, flags=re.UNICODE).strip("-")[:60] or "x"
 
@@ -309,7 +316,7 @@ def _mc_section(b: _Builder) -> tuple[dict[str, dict[str, MCFigures]], list[MCFi
         for _, _, suite in runs:
             counts[suite] += 1
         suite_main = sorted(counts, key=lambda s: (-counts[s], s))[0]
-        suites[level] = suite_main
+        suites[level] = suite_label(suite_main)
         for (_, model, suite), run in sorted(runs.items()):
             modes = sorted(run.modes, key=lambda m: MODE_ORDER.index(m) if m in MODE_ORDER else 9)
             for i, mode in enumerate(modes):
@@ -338,16 +345,25 @@ class ScoreFigures:
 
 
 def _judge_model_key(b: _Builder, judge: JudgeRun, gens: dict[Path, GenRun]) -> str:
-    if judge.judged_run is not None:
-        gen = gens.get(judge.judged_run.resolve())
+    """The judged model's key: that of the judged generation run when it was read (by the path the
+    judge recorded, else the run the judge directory sits in, else the one run of that spec)."""
+    places = [judge.judged_run] if judge.judged_run is not None else []
+    places += list(judge.info.path.parents)[:3]
+    for place in places:
+        gen = gens.get(place.resolve())
         if gen is not None:
             return b.model(gen.info.model_key, gen.info.spec, gen.info.model_name)
+    same_spec = {g.info.model_key: g for g in gens.values() if g.info.spec == judge.judged_model}
+    if len(same_spec) == 1:
+        gen = next(iter(same_spec.values()))
+        return b.model(gen.info.model_key, gen.info.spec, gen.info.model_name)
+    name = None
+    if judge.judged_run is not None:
         try:
             name = manifest_model_name(read_manifest(judge.judged_run))
         except (FileNotFoundError, ValueError):
             name = None
-        return b.model(name or judge.judged_model, judge.judged_model, name)
-    return b.model(judge.judged_model, judge.judged_model, None)
+    return b.model(name or judge.judged_model, judge.judged_model, name)
 
 
 def _calibration(judge: JudgeRun) -> dict[str, Any]:
@@ -418,6 +434,7 @@ def _score_section(b: _Builder) -> tuple[dict[str, dict[str, ScoreFigures]], lis
         verdicts_of[(level, model)] = {v.item_id: v for v in judge.verdicts}
     # human labels per (level, model)
     human: dict[tuple[str, str], list[Any]] = defaultdict(list)
+    unused: dict[tuple[str, str | None, str], int] = defaultdict(int)
     for lab in b.inputs.labels:
         if lab.model is None:
             candidates = {m for (lvl, _), ms in specs.items() if lvl == lab.task for m in ms}
@@ -427,13 +444,15 @@ def _score_section(b: _Builder) -> tuple[dict[str, dict[str, ScoreFigures]], lis
             )
         if len(candidates) != 1:
             why = (
-                "no generation run of that model"
+                f"no {lab.task} generation run of that model was read"
                 if not candidates
-                else f"several models ({', '.join(sorted(candidates))})"
+                else f"no model named and several have {lab.task} runs ({', '.join(sorted(candidates))})"
             )
-            b.warnings.append(f"{lab.source}: label for item {lab.item_id} not used: {why}")
+            unused[(lab.source.rsplit(":", 1)[0], lab.model, why)] += 1
             continue
         human[(lab.task, next(iter(candidates)))].append(lab)
+    for (source, model, why), n in sorted(unused.items(), key=str):
+        b.warnings.append(f"{source}: {n} labels{f' of model {model}' if model else ''} not used: {why}")
     out: dict[str, dict[str, ScoreFigures]] = defaultdict(dict)
     for level, model in sorted({*judged, *human}):
         if (level, model) in human:
@@ -667,7 +686,7 @@ def build_document(
             {
                 "model": b.models[fig.model]["name"],
                 "level": fig.run.info.level,
-                "suite": fig.run.info.suite,
+                "suite": suite_label(fig.run.info.suite),
                 "mode": fig.mode,
                 **{k: fig.cells[k] for k, _ in LEADERBOARD_MC},
                 "failed": fig.run.failed.get(fig.mode, 0),
@@ -767,13 +786,34 @@ def build_document(
     for orun in inputs.options:
         model = b.model(orun.info.model_key, orun.info.spec, orun.info.model_name)
         for mode, m in orun.metrics.items():
+            columns = ["item_id", "category", "gold", "pred", "correct", "rule", "answer"]
+            ev_rows = [
+                [
+                    r.get("id"),
+                    r.get("category"),
+                    r.get("label"),
+                    r.get("pred"),
+                    r.get("pred") == r.get("label"),
+                    r.get("pred_rule"),
+                    r.get("response"),
+                ]
+                for r in orun.rows.get(mode, [])
+            ]
+            label = suite_label(orun.info.suite)
+            ev = {
+                "set": b.add_evidence(
+                    f"options-{label}-{mode}-{model}", f"{model}: {label} ({mode})", model, columns, ev_rows
+                )
+            }
             options_rows.append(
                 {
                     "model": b.models[model]["name"],
-                    "suite": orun.info.suite,
+                    "suite": label,
                     "mode": mode,
-                    "accuracy": cell(m.get("accuracy"), fmt="pct", n=m.get("total")),
-                    "accuracy_answered": cell(m.get("accuracy_answered"), fmt="pct", n=m.get("answered")),
+                    "accuracy": cell(m.get("accuracy"), fmt="pct", n=m.get("total"), evidence=ev),
+                    "accuracy_answered": cell(
+                        m.get("accuracy_answered"), fmt="pct", n=m.get("answered"), evidence=ev
+                    ),
                     "run": str(orun.info.path),
                 }
             )
