@@ -22,7 +22,6 @@ line is a :class:`ReportInputError` naming the file, the line and the field.
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
@@ -31,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cvalues.data.errors import DataError
+from cvalues.data.readers import iter_jsonl, iter_table
 from cvalues.data.schema import DOMAIN_KEYS, LEVELS, SCENARIO_KEYS
 from cvalues.data.suites import SUITES
 from cvalues.mc.extract import OUTCOMES
@@ -299,21 +300,11 @@ def _with_level(info: RunInfo, level: str | None) -> RunInfo:
 
 
 def _jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """``(line number, object)`` for each non-blank line; a bad line names file and line."""
+    """``(line number, object)`` per non-blank line (UTF-8 or GB18030); a bad line names file and line."""
     try:
-        with path.open(encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise ReportInputError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
-                if not isinstance(obj, dict):
-                    raise ReportInputError(f"{path}:{lineno}: expected a JSON object per line")
-                yield lineno, obj
-    except UnicodeDecodeError as exc:
-        raise ReportInputError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+        yield from iter_jsonl(path)
+    except DataError as exc:
+        raise ReportInputError(str(exc)) from None
 
 
 def _field(
@@ -489,19 +480,13 @@ def _number(value: Any, where: str, name: str) -> float | None:
 # --- human labels ---------------------------------------------------------------------------------------
 
 
-def _label_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    if path.suffix.lower() == ".csv":
-        try:
-            with path.open(encoding="utf-8-sig", newline="") as fh:
-                for lineno, row in enumerate(csv.DictReader(fh), 2):
-                    yield (
-                        lineno,
-                        {k.strip(): (v.strip() if isinstance(v, str) else v) for k, v in row.items() if k},
-                    )
-        except UnicodeDecodeError as exc:
-            raise ReportInputError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
-    else:
-        yield from _jsonl(path)
+def _label_rows(path: Path) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    """Rows of a JSONL, JSON, CSV or TSV label file (UTF-8 or GB18030), as the data layer reads tables."""
+    try:
+        for lineno, row in iter_table(path):
+            yield lineno, {str(k).strip(): (v.strip() if isinstance(v, str) else v) for k, v in row.items()}
+    except DataError as exc:
+        raise ReportInputError(str(exc)) from None
 
 
 def read_labels(path: str | os.PathLike[str]) -> list[HumanLabel]:
@@ -540,7 +525,7 @@ def read_labels(path: str | os.PathLike[str]) -> list[HumanLabel]:
             raise ReportInputError(f"{where}: field 'task' must be safety or responsibility, got {task!r}")
         if label is None and score is None:
             continue  # a settled item without a label (e.g. a tie left open) says nothing
-        model = obj.get("model") or None
+        model = str(obj["model"]) if obj.get("model") else None
         key = (model, str(item_id), task)
         if key in seen:
             raise ReportInputError(
@@ -554,7 +539,7 @@ def read_labels(path: str | os.PathLike[str]) -> list[HumanLabel]:
             HumanLabel(
                 task=task,
                 item_id=str(item_id),
-                model=str(model) if model else None,
+                model=model,
                 category=obj.get("category") or None,
                 label=label,
                 score=score,
