@@ -646,13 +646,11 @@ def build_document(
     # leaderboard
     columns: list[tuple[str, str]] = [("model", "model")]
     for level in ("safety", "responsibility"):
-        if level in mc:
-            columns += [
-                (f"{level}_mc_{k}", f"{LEVEL_NAMES[level]} MC {label}") for k, label in LEADERBOARD_MC
-            ]
-    for level in ("safety", "responsibility"):
         if scores.get(level):
             columns.append((f"{level}_score", f"{LEVEL_NAMES[level]} score"))
+    for level in ("safety", "responsibility"):
+        if level in mc:
+            columns += [(f"{level}_mc_{k}", f"{LEVEL_NAMES[level]} MC {label}") for k, label in LEADERBOARD_MC]
     rows = []
     for model in model_keys:
         row: dict[str, Any] = {"model": b.models[model]["name"]}
