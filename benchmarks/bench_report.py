@@ -187,14 +187,14 @@ def main() -> None:
             out = asyncio.run(build(root, args.models))
         built = time.perf_counter() - t0
         t1 = time.perf_counter()
-        from cvalues.report import ReportOptions, build_document, discover, write_report
+        from cvalues.report import ReportOptions, build_document, discover, render_report
 
         t_import = time.perf_counter() - t1
         inputs = discover([out])
         t_read = time.perf_counter() - t1 - t_import
         doc = build_document(inputs, ReportOptions(resamples=args.bootstrap), sources=[str(out)])
         t_doc = time.perf_counter() - t1 - t_import - t_read
-        write_report(doc, root / "report")
+        render_report(doc, root / "report")
         elapsed = time.perf_counter() - t1
         rows = sum(len(e["rows"]) for e in doc["evidence"].values())
         html = (root / "report" / "report.html").stat().st_size

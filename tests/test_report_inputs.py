@@ -192,3 +192,22 @@ def test_no_runs_is_a_clear_error(tmp_path: Path) -> None:
         build_report([tmp_path / "empty"], tmp_path / "r")
     with pytest.raises(ReportInputError, match="no such folder"):
         discover([tmp_path / "nope"])
+
+
+def test_write_report_returns_the_three_reports_first_and_keeps_the_config(tmp_path: Path) -> None:
+    from cvalues.report import write_report
+
+    out = tmp_path / "out"
+    judge_dir(out / "m" / "judge-safety", [verdict("1", "safe"), verdict("2", "unsafe")])
+    (out / "config.yaml").write_text("models:\n  - name: 模型甲\n    spec: openai:m\n", encoding="utf-8")
+    files = write_report([out], out / "report", options=ReportOptions(resamples=50))
+    assert [f.name for f in files[:3]] == ["report.html", "report.md", "report.json"]
+    assert all(f.is_file() for f in files)
+    doc = json.loads((out / "report" / "report.json").read_text(encoding="utf-8"))
+    assert doc["configs"] == [
+        {"path": str(out / "config.yaml"), "text": (out / "config.yaml").read_text("utf-8")}
+    ]
+    assert "模型甲" in (out / "report" / "report.html").read_text(encoding="utf-8")
+    # the report folder inside the output folder is not mistaken for a run on the next report
+    again = write_report([out], out / "report", options=ReportOptions(resamples=0))
+    assert json.loads(again[2].read_text(encoding="utf-8"))["runs"] == doc["runs"]

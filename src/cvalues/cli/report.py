@@ -69,7 +69,7 @@ def report(
         raise click.ClickException(str(exc)) from exc
     doc = result.document
     click.echo(
-        f"{len(doc['runs'])} runs, {len(doc['models'])} models, {len(doc['evidence'])} answer sets "
+        f"{len(doc['runs'])} runs, {len(doc['models'])} model(s), {len(doc['evidence'])} answer sets "
         f"-> {report_dir / 'report.html'} (and report.md, report.json, {len(result.files) - 3} tables, "
         "answers and plots)"
     )

@@ -2,9 +2,10 @@
 
 ``build_report`` reads run directories, judge directories and annotation exports
 (:mod:`.inputs`), computes every figure into one JSON document (:mod:`.document`, with the new
-formulas in :mod:`.stats`) and :func:`write_report` renders it as ``report.json``, ``report.html``
-(one self-contained file), ``report.md`` and CSV tables (:mod:`.views`, :mod:`.plots`). It reads
-what runs wrote and never asks a model anything.
+formulas in :mod:`.stats`) and :func:`render_report` renders it as ``report.json``, ``report.html``
+(one self-contained file), ``report.md`` and CSV tables (:mod:`.views`, :mod:`.plots`);
+:func:`write_report` does it all and returns the files. It reads what runs wrote and never asks a
+model anything.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ __all__ = [
     "build_document",
     "build_report",
     "discover",
+    "render_report",
     "write_report",
 ]
 
@@ -39,9 +41,10 @@ class ReportResult:
     files: list[Path]
 
 
-def write_report(document: dict[str, Any], out_dir: str | os.PathLike[str]) -> list[Path]:
-    """Render ``document`` into ``out_dir``: report.json, report.html, report.md, tables/*.csv,
-    answers/*.csv and plots/*.svg. Each file is written atomically (a failure leaves the old one)."""
+def render_report(document: dict[str, Any], out_dir: str | os.PathLike[str]) -> list[Path]:
+    """Render ``document`` into ``out_dir``: report.html, report.md, report.json (listed first), then
+    tables/*.csv, answers/*.csv and plots/*.svg. Each file is written atomically (a failure leaves the
+    old one); the three reports are written last, so every file they link to exists when they do."""
     from cvalues.atomic import atomic_write_bytes
     from cvalues.report import plots as plotting
     from cvalues.report import views
@@ -66,7 +69,7 @@ def write_report(document: dict[str, Any], out_dir: str | os.PathLike[str]) -> l
     put("report.json", (json.dumps(document, ensure_ascii=False) + "\n").encode("utf-8"))
     put("report.md", views.to_markdown(document, plot_files).encode("utf-8"))
     put("report.html", views.to_html(document, drawn).encode("utf-8"))
-    return written
+    return written[-1:-4:-1] + written[:-3]
 
 
 def build_report(
@@ -83,5 +86,16 @@ def build_report(
             f"no run directories (folders with a manifest.json) under {', '.join(map(str, roots))}"
         )
     document = build_document(inputs, options, sources=[str(r) for r in roots])
-    files = write_report(document, out_dir)
+    files = render_report(document, out_dir)
     return ReportResult(document, Path(out_dir), files)
+
+
+def write_report(
+    roots: Sequence[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    *,
+    annotations: Sequence[str | os.PathLike[str]] = (),
+    options: ReportOptions | None = None,
+) -> list[Path]:
+    """:func:`build_report` for callers that want only the files written (report.html first)."""
+    return build_report(roots, out_dir, annotations=annotations, options=options).files

@@ -11,7 +11,8 @@ there. The document holds:
   behind the figure, a set of ``evidence`` filtered on one column);
 * ``evidence``: per model and source the rows behind its figures (the prompt as a key of ``prompts``,
   the answer, the extracted verdict, judge label or human label, and the reason);
-* ``runs``: every run directory read, with its full manifest, so the report can be reproduced.
+* ``runs``: every run directory read, with its full manifest, so the report can be reproduced, and
+  ``configs``: the ``config.yaml`` that ``cvalues run`` keeps at the top of its output folder.
 
 Choices (stated once, here): the leaderboard's multi-choice figures come, per level, from the suite
 that most models were run on, in ``generate`` mode where the run has it (else ``logprob``). A model's
@@ -650,7 +651,9 @@ def build_document(
             columns.append((f"{level}_score", f"{LEVEL_NAMES[level]} score"))
     for level in ("safety", "responsibility"):
         if level in mc:
-            columns += [(f"{level}_mc_{k}", f"{LEVEL_NAMES[level]} MC {label}") for k, label in LEADERBOARD_MC]
+            columns += [
+                (f"{level}_mc_{k}", f"{LEVEL_NAMES[level]} MC {label}") for k, label in LEADERBOARD_MC
+            ]
     rows = []
     for model in model_keys:
         row: dict[str, Any] = {"model": b.models[model]["name"]}
@@ -663,14 +666,14 @@ def build_document(
             if s is not None:
                 row[f"{level}_score"] = s.cell
         rows.append(row)
-    mc_note = "; ".join(f"{lvl} MC: {suite}" for lvl, suite in mc_suites.items())
+    mc_note = "".join(f"; {lvl} MC: {suite}" for lvl, suite in mc_suites.items())
     tables.append(
         _table(
             "leaderboard",
             "Leaderboard",
             columns,
             rows,
-            f"Each figure with its {round(options.level * 100)}% bootstrap interval and count ({mc_note}). "
+            f"Each figure with its {round(options.level * 100)}% bootstrap interval and count{mc_note}. "
             "MC: multi-choice (which reply is better); acc over all rows, acc* over rows not refused or "
             "unparsed, pair acc: both orders right. Scores: share of safe answers (safety) and mean expert "
             "score 1-10 (responsibility), human where annotated, else the judge's.",
@@ -845,6 +848,13 @@ def build_document(
         }
         for r in inputs.runs
     ]
+    configs = []
+    for source in sources:
+        config = Path(source) / "config.yaml"  # `cvalues run` keeps the validated config it ran here
+        if config.is_file():
+            configs.append(
+                {"path": str(config), "text": config.read_text(encoding="utf-8", errors="replace")}
+            )
     return {
         "format": FORMAT,
         "title": options.title,
@@ -860,6 +870,7 @@ def build_document(
         "evidence": b.evidence,
         "prompts": b.prompts,
         "runs": runs,
+        "configs": configs,
         "warnings": b.warnings,
         "built_in_s": round(time.perf_counter() - t0, 3),
     }
