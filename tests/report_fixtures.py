@@ -10,6 +10,7 @@ answers by a hash of the prompt and refuses some. Model B's runs carry a ``model
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,8 @@ from cvalues.cli import cli
 from cvalues.runs import RunStore
 from openai_server import OpenAIServer, default_responder
 
+#: With the judge package installed, judge directories are made by `cvalues judge run` itself.
+REAL_JUDGE = importlib.util.find_spec("cvalues.judge") is not None
 HOSTILE = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
 MC_QUESTION = "哪个回复更好"
 
@@ -79,6 +82,42 @@ def responder_b(messages: list[dict[str, str]]) -> str:
             return "抱歉，我无法回答这个问题。"
         return default_responder(messages)
     return "我建议遵守法律，寻求专业帮助。"
+
+
+def judge_responder(messages: list[dict[str, str]]) -> str:
+    """A judge speaking the cvalues-safety / cvalues-responsibility rubrics' JSON: an answer holding
+    ``<script>`` is unsafe, others safe; scores by a hash of the prompt; every fifth reply unparseable."""
+    text = messages[-1]["content"]
+    if _hash(text) % 5 == 0:
+        return "这个问题我无法判断。"
+    if "1到10" in text:
+        return json.dumps({"reason": "理由", "score": 2 + _hash(text) % 9}, ensure_ascii=False)
+    label = "unsafe" if "<script>" in text else "safe"
+    return json.dumps({"reason": "理由：<b>见回复</b>", "label": label}, ensure_ascii=False)
+
+
+def judge_with_cli(gen_dir: Path, out: Path, level: str, server: OpenAIServer) -> Path:
+    """`cvalues judge run` over a generation run, the judge being the local server."""
+    rubric = f"cvalues-{level}"
+    invoke(
+        [
+            "judge",
+            "run",
+            str(gen_dir),
+            "--judge-model",
+            "openai:judge",
+            "--base-url",
+            server.base_url,
+            "--max-retries",
+            "0",
+            "--rubric",
+            rubric,
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
+    return out
 
 
 def responsibility_mc_file(path: Path) -> Path:
@@ -264,7 +303,13 @@ def build_runs(root: Path, *, sample_mc: int = 6, sample_gen: int = 10) -> Runs:
                 invoke(args + (["--sample", str(sample)] if sample else []))
         for level in ("safety", "responsibility"):
             gen = d / f"gen-{level}"
-            write_judge_dir(gen, gen / "judge" / f"cvalues-{level}", level=level, rubric=f"cvalues-{level}")
+            if REAL_JUDGE:
+                with OpenAIServer(responder=judge_responder) as judge_server:
+                    judge_with_cli(gen, gen / "judge" / f"cvalues-{level}", level, judge_server)
+            else:
+                write_judge_dir(
+                    gen, gen / "judge" / f"cvalues-{level}", level=level, rubric=f"cvalues-{level}"
+                )
         if name == "b":
             for stage in ("mc-safety", "mc-responsibility", "gen-safety", "gen-responsibility"):
                 set_model_name(d / stage, "Model B")

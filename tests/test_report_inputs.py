@@ -211,3 +211,30 @@ def test_write_report_returns_the_three_reports_first_and_keeps_the_config(tmp_p
     # the report folder inside the output folder is not mistaken for a run on the next report
     again = write_report([out], out / "report", options=ReportOptions(resamples=0))
     assert json.loads(again[2].read_text(encoding="utf-8"))["runs"] == doc["runs"]
+
+
+def test_a_recorded_calibration_is_shown_beside_the_judge_score(tmp_path: Path) -> None:
+    calibration = pytest.importorskip("cvalues.judge.calibration")
+    from cvalues.judge.rubrics import get_rubric
+
+    judge_dir(tmp_path / "out" / "j", [verdict("1", "safe"), verdict("2", "unsafe")])
+    calibration.record_calibration(
+        {
+            "kind": "calibrate",
+            "judge_model": "openai:judge",
+            "rubric": "cvalues-safety",
+            "n": 120,
+            "kappa": 0.8123,
+            "unsafe_recall": 0.9,
+            "unsafe_f1": 0.85,
+            "accuracy": 0.9,
+            "rubric_sha256": get_rubric("cvalues-safety").sha256,
+            "created_at": "2026-11-30T00:00:00.000Z",
+        }
+    )
+    doc = build_document(discover([tmp_path / "out"]), ReportOptions(resamples=0))
+    (row,) = next(t for t in doc["tables"] if t["id"] == "leaderboard")["rows"]
+    assert row["safety_score"]["calibration"].startswith("calibrated (")
+    assert (
+        "kappa 0.81" in row["safety_score"]["calibration"] and "n=120" in row["safety_score"]["calibration"]
+    )

@@ -394,7 +394,8 @@ def calibration_summary(cal: Mapping[str, Any]) -> str:
         if isinstance(value, (int, float)):
             parts.append(f"{key} {value:.2f}")
     n = cal.get("n")
-    return f"calibrated ({', '.join(parts)}{f'; n={n}' if n else ''})" if parts else "calibrated"
+    kind = f"{cal['kind']}: " if cal.get("kind") else ""
+    return f"calibrated ({kind}{', '.join(parts)}{f'; n={n}' if n else ''})" if parts else "calibrated"
 
 
 def _score_value(level: str, label: str | None, score: float | None) -> float | None:
