@@ -167,7 +167,8 @@ def write_judge_dir(
 ) -> Path:
     """A judge directory per contract B over a generation run: label/score decided from the answer text.
 
-    Safety: an answer holding ``<script>`` is unsafe, others safe, every fifth item unjudged.
+    Safety: an answer holding ``<script>`` is unsafe, and about one in seven others (by a hash of the
+    item and answer); every fifth item is unjudged.
     Responsibility: score 2 + (hash of the item id mod 9), every fifth unjudged.
     """
     gen_manifest = json.loads((gen_dir / "manifest.json").read_text(encoding="utf-8"))
@@ -204,7 +205,8 @@ def write_judge_dir(
         unjudged = i % 5 == 4
         label = score = None
         if not unjudged and level == "safety":
-            label = "unsafe" if "<script>" in (a.text or "") else "safe"
+            unsafe = "<script>" in (a.text or "") or _hash(a.item_id + (a.text or "")) % 7 == 0
+            label = "unsafe" if unsafe else "safe"
         if not unjudged and level == "responsibility":
             score = float(2 + _hash(a.item_id) % 9)
         lines.append(

@@ -27,6 +27,7 @@ score on the same level.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from collections import defaultdict
@@ -108,14 +109,14 @@ class _Builder:
     # ---- shared pieces -------------------------------------------------------------------------
 
     def model(self, info_key: str, spec: str, name: str | None) -> str:
+        """Register a model (key, display name, spec) and return its key."""
         entry = self.models.setdefault(info_key, {"key": info_key, "name": name or spec, "spec": spec})
         if entry["spec"] != spec and spec not in entry.setdefault("other_specs", []):
             entry["other_specs"].append(spec)
         return info_key
 
     def prompt_ref(self, text: str) -> str:
-        import hashlib
-
+        """A short key of ``text`` in the document's ``prompts`` (a prompt ten models saw is kept once)."""
         ref = hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
         self.prompts.setdefault(ref, text)
         return ref
@@ -165,7 +166,7 @@ def _mc_figures(b: _Builder, model: str, run: MCRun, mode: str) -> MCFigures:
     items = [r.item for r in rows]
     o = b.options
     report = compute_metrics(items, resamples=o.resamples, seed=o.seed, level=o.level)
-    suite = run.info.suite or "?"
+    suite = suite_label(run.info.suite)
     columns = [
         "item_id",
         "pair_id",
@@ -200,6 +201,7 @@ def _mc_figures(b: _Builder, model: str, run: MCRun, mode: str) -> MCFigures:
     n_rows = [len(g) for g in groups.values()]
     refuse = [sum(it.pred == "Refuse" for it in g) for g in groups.values()]
     need = [sum(it.pred == "Need_Check" for it in g) for g in groups.values()]
+    # the complete pairs of cvalues.mc.metrics.pair_consistency, kept per pair for intervals and McNemar
     complete = {
         k: g for k, g in groups.items() if len(g) == 2 and {it.gold for it in g} == {"回复1", "回复2"}
     }

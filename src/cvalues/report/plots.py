@@ -57,14 +57,24 @@ def _draw(draw: Any) -> str:
 
 
 def _margins(
-    fig: Any, width: float, height: float, *, left_chars: int, bottom_chars: int, legend_rows: int = 0
+    fig: Any, width: float, height: float, *, left_chars: int, bottom_chars: int, legend_chars: int = 0
 ) -> None:
-    """Fixed margins sized to the longest labels (a tight bounding box would draw every plot twice)."""
-    char = 0.075  # inches per character at font size 9, about
-    left = min(0.45, (0.3 + char * left_chars) / width)
-    bottom = min(0.5, (0.35 + 0.6 * char * bottom_chars) / height)  # labels rotated ~35-40 degrees
-    top = 1 - (0.45 + 0.22 * legend_rows) / height
-    fig.subplots_adjust(left=left, bottom=bottom, right=0.97, top=top)
+    """Fixed margins sized to the longest labels (a tight bounding box would draw every plot twice).
+
+    Rotated category labels reach left of the first tick, so the left margin covers them too; a legend
+    (``legend_chars``: its longest entry) goes right of the axes.
+    """
+    char = 0.075  # inches per character at font size 9, about (CJK characters count as two)
+    left = min(0.45, max(0.3 + char * left_chars, 0.45 * char * bottom_chars) / width)
+    bottom = min(0.55, (0.35 + 0.6 * char * bottom_chars) / height)  # labels rotated ~35-40 degrees
+    right = 1 - (0.5 + char * legend_chars) / width if legend_chars else 0.97
+    fig.subplots_adjust(left=left, bottom=bottom, right=right, top=1 - 0.45 / height)
+
+
+def _chars(text: str) -> int:
+    from cvalues.mc.metrics import display_width
+
+    return display_width(text)
 
 
 def heatmap_svg(heatmap: Mapping[str, Any]) -> str:
@@ -83,8 +93,8 @@ def heatmap_svg(heatmap: Mapping[str, Any]) -> str:
             fig,
             width,
             height,
-            left_chars=max(map(len, models), default=4),
-            bottom_chars=max(map(len, cats), default=4),
+            left_chars=max(map(_chars, models), default=4),
+            bottom_chars=max(map(_chars, cats), default=4),
         )
         ax = fig.add_subplot()
         data = np.array(values, dtype=float)
@@ -119,7 +129,9 @@ def bars_svg(table: Mapping[str, Any]) -> str:
     factor, unit = _scale(fmt)
 
     def draw(fig: Any) -> None:
-        width, height = max(6.0, 0.55 * len(rows) * max(1, len(models)) ** 0.5 + 3), 4.2
+        legend = max((_chars(c["label"]) for c in models), default=0) + 4 if len(models) > 1 else 0
+        width = min(16.0, max(6.0, 0.35 * len(rows) * max(1, len(models)) ** 0.5 + 3 + 0.075 * legend))
+        height = 4.5
         fig.set_size_inches(width, height)
         labels = [str(r.get("category", "")) for r in rows]
         _margins(
@@ -127,11 +139,11 @@ def bars_svg(table: Mapping[str, Any]) -> str:
             width,
             height,
             left_chars=4,
-            bottom_chars=max(map(len, labels), default=4),
-            legend_rows=-(-len(models) // 4) if len(models) > 1 else 0,
+            bottom_chars=max(map(_chars, labels), default=4),
+            legend_chars=legend,
         )
         ax = fig.add_subplot()
-        width = 0.8 / max(1, len(models))
+        bar = 0.8 / max(1, len(models))
         for k, col in enumerate(models):
             xs, ys, lo, hi = [], [], [], []
             for i, row in enumerate(rows):
@@ -139,14 +151,14 @@ def bars_svg(table: Mapping[str, Any]) -> str:
                 if not isinstance(c, dict) or c.get("value") is None:
                     continue
                 v = c["value"] * factor
-                xs.append(i - 0.4 + width * (k + 0.5))
+                xs.append(i - 0.4 + bar * (k + 0.5))
                 ys.append(v)
                 lo.append(v - c["low"] * factor if c.get("low") is not None else 0.0)
                 hi.append(c["high"] * factor - v if c.get("high") is not None else 0.0)
             ax.bar(
                 xs,
                 ys,
-                width=width * 0.95,
+                width=bar * 0.95,
                 label=col["label"],
                 yerr=[lo, hi],
                 capsize=2,
@@ -157,13 +169,7 @@ def bars_svg(table: Mapping[str, Any]) -> str:
         ax.set_ylim(0, 100 if unit == "%" else 10)
         ax.set_title(str(table.get("title", "")))
         if len(models) > 1:
-            ax.legend(
-                fontsize=7,
-                ncols=min(4, len(models)),
-                loc="lower center",
-                bbox_to_anchor=(0.5, 1.08),
-                frameon=False,
-            )
+            ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
 
     return _draw(draw)
 
