@@ -11,8 +11,8 @@ import csv
 import json
 import os
 import shutil
-from concurrent.futures import ThreadPoolExecutor
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +144,14 @@ def test_scores_are_human_where_annotated_else_the_judges(built: dict[str, Any])
     assert cell["unjudged"] == len(verdicts) - len(judged) > 0
     assert cell["n"] == len(judged)
     assert cell["value"] == pytest.approx(sum(v["label"] == "safe" for v in judged) / len(judged))
+    # model B's judge is not used for its safety score (people labelled it), but shown in the judges table
+    path = out / "b" / "gen-safety" / "judge" / "cvalues-safety" / "verdicts.jsonl"
+    b_verdicts = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()]
+    b_judged = [v for v in b_verdicts if not v["unjudged"]]
+    judges = next(t for t in built["doc"]["tables"] if t["id"] == "judges")
+    row = next(r for r in judges["rows"] if r["model"] == "Model B" and r["level"] == "safety")
+    assert row["score"]["n"] == row["judged"] == len(b_judged)
+    assert row["score"]["value"] == pytest.approx(sum(v["label"] == "safe" for v in b_judged) / len(b_judged))
     # responsibility: the judge's mean score over judged answers
     for name, folder in (("openai:model-a", "a"), ("Model B", "b")):
         path = out / folder / "gen-responsibility" / "judge" / "cvalues-responsibility" / "verdicts.jsonl"

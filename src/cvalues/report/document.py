@@ -428,8 +428,16 @@ def _score_section(b: _Builder) -> tuple[dict[str, dict[str, ScoreFigures]], lis
             continue
         cal = _calibration(judge)
         n_judged = sum(not v.unjudged for v in judge.verdicts)
+        figure = _judge_score(b, level, model, judge, cal)  # every judge's score, with its answers
         judge_rows.append(
-            {"judge": judge, "model": model, "level": level, "calibration": cal, "judged": n_judged}
+            {
+                "judge": judge,
+                "model": model,
+                "level": level,
+                "calibration": cal,
+                "judged": n_judged,
+                "figure": figure,
+            }
         )
         key = (level, model)
         if key not in judged or n_judged > sum(not v.unjudged for v in judged[key].verdicts):
@@ -464,8 +472,7 @@ def _score_section(b: _Builder) -> tuple[dict[str, dict[str, ScoreFigures]], lis
                 b, level, model, human[(level, model)], answers, verdicts_of.get((level, model), {})
             )
         else:
-            row = next(r for r in judge_rows if r["judge"] is judged[(level, model)])
-            fig = _judge_score(b, level, model, judged[(level, model)], row["calibration"])
+            fig = next(r["figure"] for r in judge_rows if r["judge"] is judged[(level, model)])
         out[level][model] = fig
     return out, judge_rows
 
@@ -757,6 +764,7 @@ def build_document(
                     ("level", "level"),
                     ("rubric", "rubric"),
                     ("judge", "judge model"),
+                    ("score", "score"),
                     ("judged", "judged"),
                     ("unjudged", "unjudged"),
                     ("calibration", "calibration"),
@@ -768,6 +776,7 @@ def build_document(
                         "level": r["level"],
                         "rubric": r["judge"].rubric,
                         "judge": r["judge"].info.spec,
+                        "score": {k: v for k, v in r["figure"].cell.items() if k != "source"},
                         "judged": r["judged"],
                         "unjudged": len(r["judge"].verdicts) - r["judged"],
                         "calibration": calibration_summary(r["calibration"]),
@@ -775,7 +784,8 @@ def build_document(
                     }
                     for r in judge_rows
                 ],
-                "Every judge directory read, with the judge's recorded agreement with people.",
+                "Every judge directory read: the score it gives (share of safe answers or mean score, over "
+                "the judged answers), and the judge's recorded agreement with people.",
             )
         )
 

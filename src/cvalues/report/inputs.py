@@ -370,17 +370,24 @@ def _read_mc(info: RunInfo) -> MCRun:
                 _field(obj, "difficulty", where, (str,), required=False),
             )
             rows.append(
-                MCRow(
-                    item,
-                    str(obj.get("pred_rule") or ""),
-                    str(obj.get("response") or ""),
-                    str(obj.get("evidence") or ""),
-                )
+                MCRow(item, str(obj.get("pred_rule") or ""), str(obj.get("response") or ""), _evidence(obj))
             )
         modes[mode] = rows
         errors = info.path / f"{MC_PREFIX}-{mode}-errors.jsonl"
         failed[mode] = sum(1 for _ in _jsonl(errors)) if errors.is_file() else 0
     return MCRun(info, modes, failed, _store_prompts(info.path))
+
+
+def _evidence(obj: Mapping[str, Any]) -> str:
+    """What decided a pick: the extractor's evidence, or the label log-probabilities (logprob mode)."""
+    if obj.get("evidence"):
+        return str(obj["evidence"])
+    scores = obj.get("label_logprobs")
+    if isinstance(scores, dict) and scores:
+        return ", ".join(
+            f"{k} {v:.3f}" if isinstance(v, (int, float)) else f"{k} {v}" for k, v in scores.items()
+        )
+    return ""
 
 
 def _read_options(info: RunInfo) -> OptionRun:
