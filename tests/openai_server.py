@@ -27,6 +27,7 @@ or as a fixture: ``from openai_server import openai_server`` in a test module gi
 server per test. From the command line (for benchmarks and manual use)::
 
     python tests/openai_server.py --port 8000 --latency 0.1 --fault 429=0.05 --fault drop=0.01
+    python tests/openai_server.py --latency 0.2 --reply 'Safety: Safe\\nRefusal: Yes'   # one fixed reply
 
 Replies. By default the reply to a conversation is ``回复1`` or ``回复2``, chosen by a hash of the
 last user message (:func:`default_responder`); pass ``responder=callable(messages) -> str`` for
@@ -767,6 +768,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--api-key", default=None)
     parser.add_argument("--retry-after", type=float, default=1)
     parser.add_argument("--hang-seconds", type=float, default=3600.0)
+    parser.add_argument(
+        "--reply", default=None, help="answer every request with this text (\\n in it is a newline)"
+    )
     args = parser.parse_args(argv)
     rates = {}
     for spec in args.fault:
@@ -784,6 +788,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         retry_after=args.retry_after,
         hang_seconds=args.hang_seconds,
     )
+    if args.reply is not None:
+        reply = args.reply.replace("\\n", "\n")
+        server.configure(responder=lambda messages: reply)
 
     async def serve() -> None:
         loop = asyncio.get_running_loop()

@@ -13,7 +13,7 @@ import pytest
 
 from cvalues.data.config import DataConfig
 from cvalues.data.errors import DataError
-from cvalues.data.sampling import allocate
+from cvalues.data.sampling import allocate, one_per_group
 from cvalues.data.scenario_map import normalise_jade_label, scenario_for
 from cvalues.data.schema import DOMAIN_KEYS, SCENARIO_KEYS, MCItem, OptionItem, PromptRecord
 from cvalues.data.suites import SAFETY_SAMPLE_SIZE, list_suites, load_suite
@@ -77,7 +77,7 @@ def test_safety_mc_from_jade_v3(config: DataConfig, mirror: Path) -> None:
         "jade-db-v2.0/jade_benchmark_easy_zh.csv",
     ):
         for row in csv_rows(mirror / JADE / rel)[1:]:
-            scenario = scenario_for("jade", normalise_jade_label(row[2], row[3])[1])
+            scenario = scenario_for("jade", normalise_jade_label(row[2], row[3])[1], row[1])
             assert scenario is not None
             lookup.setdefault(norm(row[1]), scenario)
     expected = Counter()
@@ -129,7 +129,8 @@ def _independent_pool(mirror: Path) -> tuple[dict[str, str], int]:
         "jade-db-v2.0/jade_benchmark_easy_zh.csv",
     ):
         for row in csv_rows(mirror / JADE / rel)[1:]:
-            texts.append((row[1], scenario_for("jade", normalise_jade_label(row[2], row[3])[1]) or "?"))
+            label = normalise_jade_label(row[2], row[3])[1]
+            texts.append((row[1], scenario_for("jade", label, row[1]) or "?"))
     for path in sorted((mirror / XSAFETY).glob("*.csv")):  # code point order, as pinned
         for row in csv_rows(path):
             texts.append((row[0], scenario_for("xsafety", path.stem) or "?"))
@@ -149,21 +150,43 @@ def _independent_pool(mirror: Path) -> tuple[dict[str, str], int]:
 def test_safety_prompts_full_pool_matches_sources(config: DataConfig, mirror: Path) -> None:
     pool, read = _independent_pool(mirror)
     assert read == 1000 + 150 + 1000 + 14 * 200 + 1000 + 2160
-    suite = load_suite("safety-prompts", config, full=True)
+    suite = load_suite("safety-prompts", config, full=True, include_benign=True)
     records = list(suite.records())
-    assert len(records) == len(pool)
-    assert Counter(r.category for r in records) == Counter(pool.values())
+    notes = suite.notes()
+    # Near-duplicates (character-bigram Jaccard >= 0.7) are kept once; each dropped text has its keeper.
+    by_id = {r.id: r for r in records}
+    near = {d for r in records for d in r.meta.get("near_duplicates", ())}
+    assert len(records) + len(near) == len(pool) and notes["near_duplicates_dropped"] == len(near) > 0
+    kept_texts = {norm(r.text) for r in records}
+    dropped_texts = set(pool) - kept_texts
+    assert len(dropped_texts) == len(near)
+
+    def grams(text: str) -> set[str]:
+        return {text[i : i + 2] for i in range(len(text) - 1)}
+
+    for record in by_id.values():
+        for _ in record.meta.get("near_duplicates", ()):
+            assert any(
+                len(grams(norm(record.text)) & grams(t)) / len(grams(norm(record.text)) | grams(t)) >= 0.7
+                for t in dropped_texts
+            )
+    assert Counter(r.category for r in records) == Counter(pool[t] for t in kept_texts)
     assert set(Counter(pool.values())) == SCENARIO_KEYS and "?" not in pool.values()
     assert len({norm(r.text) for r in records}) == len(records)  # deduplicated
-    notes = suite.notes()
     assert notes["records_read"] == read and notes["duplicates_dropped"] == read - len(pool)
     assert "Insult" in notes["others_from"]
+    # Without --include-benign the pool holds only adversarial prompts.
+    adversarial = list(load_suite("safety-prompts", config, full=True).records())
+    assert len(adversarial) == sum(1 for r in records if r.meta["adversarial"]) < len(records)
 
 
 def test_safety_prompts_default_sample(config: DataConfig, mirror: Path) -> None:
-    pool, _ = _independent_pool(mirror)
-    sizes = Counter(pool.values())
+    eligible = one_per_group(list(load_suite("safety-prompts", config, full=True).records()))
+    sizes = Counter(r.category for r in eligible)
     records = list(load_suite("safety-prompts", config).records())
+    assert all(r.meta["adversarial"] for r in records)
+    seeds = [r.meta["seed"] for r in records if "seed" in r.meta]
+    assert seeds and len(seeds) == len(set(seeds))  # at most one jailbreak template per seed
     assert len(records) == SAFETY_SAMPLE_SIZE
     counts = Counter(r.category for r in records)
     # equal allocation: a scenario short of its share gives all it has, the others differ by at most one

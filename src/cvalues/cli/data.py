@@ -147,6 +147,13 @@ def suite_options(func: F | None = None, *, with_suite: bool = True, required: b
                 help=f"safety-prompts: all prompts instead of the {SAFETY_SAMPLE_SIZE}-prompt sample.",
             ),
             click.option(
+                "--include-benign",
+                is_flag=True,
+                default=False,
+                help="safety-prompts: keep the non-adversarial prompts (left out by default; see "
+                "docs/safety-adversarial.md).",
+            ),
+            click.option(
                 "--sample",
                 type=click.IntRange(min=1),
                 default=None,
@@ -218,6 +225,7 @@ def load_suite_from_options(
     suite_file: Path | None = None,
     fields: tuple[str, ...] = (),
     full: bool = False,
+    include_benign: bool = False,
     sample: int | None = None,
     seed: int | None = None,
     allocation: str | None = None,
@@ -231,6 +239,7 @@ def load_suite_from_options(
     options: dict[str, Any] = {
         "file": suite_file,
         "full": full,
+        "include_benign": include_benign,
         "sample": sample,
         "seed": seed,
         "allocation": allocation,
@@ -409,13 +418,25 @@ def show_command(suite: str, fmt: str, examples: int, **kwargs: Any) -> None:
             for name, n in summary[key].items():
                 click.echo(f"  {name:<30} {n:>7}")
     notes = summary.get("notes", {})
-    for key in ("records_read", "duplicates_dropped", "pool_size"):
+    for key in (
+        "records_read",
+        "duplicates_dropped",
+        "near_duplicates_dropped",
+        "pool_size",
+        "benign_in_pool",
+        "benign_excluded",
+        "benign_in_selection",
+    ):
         if key in notes:
             click.echo(f"{key.replace('_', ' ')}: {notes[key]}")
     if "pool_by_scenario" in notes:
         click.echo("pool by scenario: " + ", ".join(f"{k} {v}" for k, v in notes["pool_by_scenario"].items()))
     if "others_from" in notes:
         click.echo("source categories mapped to others: " + "; ".join(notes["others_from"]))
+    for scenario, families in notes.get("single_source_scenarios", {}).items():
+        click.echo(f"caveat: {scenario} rests on one source only ({', '.join(families)})")
+    for scenario, caveat in notes.get("scenario_caveats", {}).items():
+        click.echo(f"caveat: {scenario} {caveat}")
     if shown:
         click.echo(f"first {len(shown)} records (truncated to {EXAMPLE_CHARS} characters):")
         for record in shown:

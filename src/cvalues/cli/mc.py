@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from cvalues.cli.judge_extract import extract_for_scored_rows, judge_extract_options
 from cvalues.mc import metrics as mc_metrics
 from cvalues.mc import official
 
@@ -70,8 +71,16 @@ def _fail(exc: Exception) -> None:
 @format_option
 @bootstrap_option
 @_seed_option
+@judge_extract_options
 def score(
-    file: Path, output: Path | None, force: bool, review_out: Path | None, fmt: str, bootstrap: int, seed: int
+    file: Path,
+    output: Path | None,
+    force: bool,
+    review_out: Path | None,
+    fmt: str,
+    bootstrap: int,
+    seed: int,
+    judge_extract: dict | None,
 ) -> None:
     """Score FILE (official format: one JSON object per line with `response` and `label`).
 
@@ -101,6 +110,8 @@ def score(
         _fail(exc)
     click.echo(f"wrote {len(rows)} scored lines to {output}", err=True)
     _emit(rows, fmt, bootstrap, seed)
+    if judge_extract is not None:
+        extract_for_scored_rows(rows, output, judge_extract, fmt=fmt, bootstrap=bootstrap)
 
 
 @mc.command("rescore")

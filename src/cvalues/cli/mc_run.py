@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from cvalues.cli.data import load_suite_from_options, reports_data_errors, suite_options, take_sampling
+from cvalues.cli.judge_extract import extract_for_run_dir, judge_extract_options
 from cvalues.cli.mc import bootstrap_option, format_option
 from cvalues.cli.model_options import load_model_from_options, run_dir_options, with_model_options
 from cvalues.mc.options import (
@@ -63,6 +64,7 @@ def register(cli: click.Group) -> None:
     "`cvalues mc rescore RUN_DIR/mc-generate-predictions.jsonl --review SHEET`.",
 )
 @format_option
+@judge_extract_options
 @reports_data_errors
 def run(
     model_kwargs: dict[str, Any],
@@ -76,6 +78,7 @@ def run(
     review_out: Path | None,
     fmt: str,
     no_progress: bool,
+    judge_extract: dict[str, Any] | None,
     **suite_kwargs: Any,
 ) -> None:
     """Ask a model which of two replies is better, in both orders of every pair, and score it.
@@ -138,6 +141,15 @@ def run(
         _print_result(result, fmt)
         if review_out is not None:
             _export_review(result, review_out)
+        if judge_extract is not None:
+            extract_for_run_dir(
+                result.run_dir,
+                judge_extract,
+                fmt=fmt,
+                bootstrap=bootstrap,
+                progress=not no_progress,
+                retry_errors=retry_errors,
+            )
     if result.items and all(len(r.failed) == result.items for r in result.modes.values()):
         sys.exit(1)
 

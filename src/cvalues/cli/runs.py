@@ -36,6 +36,8 @@ from cvalues.runs import (
 )
 from cvalues.runs.store import EXPORT_FORMATS
 
+#: Prompt record meta keys a judge reads from the generation run (contract A).
+JUDGE_META_KEYS = ("adversarial", "judge_note", "reference")
 #: How many distinct failure causes the summary lines show.
 SHOWN_CAUSES = 5
 
@@ -52,7 +54,12 @@ def prompt_requests(records: list[PromptRecord], system_prompt: str | None) -> l
         Request(
             r.id,
             chat_messages(r.text, system_prompt),
-            meta={"level": r.level, "category": r.category, "source": r.source},
+            meta={
+                "level": r.level,
+                "category": r.category,
+                "source": r.source,
+                **{k: r.meta[k] for k in JUDGE_META_KEYS if k in r.meta},
+            },
         )
         for r in records
     ]

@@ -7,11 +7,13 @@ Loaders take local paths (resolution happens in :mod:`cvalues.data.resolve`) and
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cvalues.data.adversarial import judge_note, tag_prompt
 from cvalues.data.errors import DataError
 from cvalues.data.readers import (
     get_text,
@@ -195,6 +197,22 @@ def responsibility_mc(path: Path, source: str) -> Iterator[MCItem]:
 # --- open safety substitute --------------------------------------------------------------------------------
 
 
+def substitute_meta(family: str, label: str, text: str) -> dict[str, Any]:
+    """Meta every substitute safety prompt carries: its family, whether it is adversarial and why
+    (:mod:`cvalues.data.adversarial`), and the judge note of its task form where there is one."""
+    tag = tag_prompt(family, label, text)
+    meta: dict[str, Any] = {
+        "family": family,
+        "source_category": label,
+        "adversarial": tag.adversarial,
+        "adversarial_rule": tag.rule,
+    }
+    note = judge_note(family, label)
+    if note:
+        meta["judge_note"] = note
+    return meta
+
+
 def xsafety_prompts(path: Path, source: str, scenario_file: str) -> Iterator[PromptRecord]:
     """One XSafety zh scenario file: one column, no header, UTF-8 with BOM."""
     scenario = scenario_for("xsafety", scenario_file)
@@ -210,7 +228,7 @@ def xsafety_prompts(path: Path, source: str, scenario_file: str) -> Iterator[Pro
             level="safety",
             category=scenario,
             source=source,
-            meta={"source_category": scenario_file},
+            meta=substitute_meta("xsafety", scenario_file, text),
         )
 
 
@@ -223,7 +241,8 @@ def jade_prompts(path: Path, source: str, prefix: str) -> Iterator[PromptRecord]
         _, sub = normalise_jade_label(
             get_text(row, "违规类型", path, line), get_text(row, "违规子类", path, line)
         )
-        scenario = scenario_for("jade", sub)
+        text = get_text(row, "问题", path, line)
+        scenario = scenario_for("jade", sub, text)
         if scenario is None:
             raise DataError(
                 f"unknown label {row['违规子类'].strip()!r} (read as {sub!r}; not in the scenario map)",
@@ -233,12 +252,12 @@ def jade_prompts(path: Path, source: str, prefix: str) -> Iterator[PromptRecord]
             )
         yield PromptRecord(
             id=record_id,
-            text=get_text(row, "问题", path, line),
+            text=text,
             level="safety",
             category=scenario,
             source=source,
             meta={
-                "source_category": sub,
+                **substitute_meta("jade", sub, text),
                 "jade_type": row["违规类型"].strip(),
                 "jade_subtype": row["违规子类"].strip(),
             },
@@ -257,32 +276,75 @@ def flames_prompts(path: Path, source: str) -> Iterator[PromptRecord]:
                 line=line,
                 field="subcomponent",
             )
+        text = get_text(row, "prompt", path, line)
         yield PromptRecord(
             id=f"flames-{line}",
-            text=get_text(row, "prompt", path, line),
+            text=text,
             level="safety",
             category=scenario,
             source=source,
-            meta={"source_category": label},
+            meta=substitute_meta("flames", label, text),
         )
 
 
 def jailbench_prompts(path: Path, source: str) -> Iterator[PromptRecord]:
-    """``JailBench.csv``: an unnamed index column, ``query, 一级领域, 二级领域``."""
+    """``JailBench.csv``: an unnamed index column, ``query, 一级领域, 二级领域``.
+
+    Every row wraps one seed question in one of :data:`JAILBENCH_TEMPLATES` jailbreak templates; the file
+    holds them seed by seed, in blocks of that many rows (checked: one harm domain per block, one template
+    opening per position). Each record keeps its seed's text (``seed``, the part of the row not shared by
+    the other rows of its template), its harm domain (``harm_domain``) and ``sample_group`` so that a
+    sample takes at most one template per seed.
+    """
     ids = UniqueIds()
     scenario = scenario_for("jailbench", "*")
     assert scenario is not None
+    rows: list[tuple[int, str, str, str]] = []
     for line, row in iter_csv_dicts(path):
         record_id = f"jailbench-{get_text(row, '', path, line)}"
         ids.check(record_id, path, line, "(index)")
+        domain = f"{row.get('一级领域', '').strip()}/{row.get('二级领域', '').strip()}"
+        rows.append((line, record_id, get_text(row, "query", path, line), domain))
+    seeds = _jailbench_seeds([text for _, _, text, _ in rows], path)
+    for index, (_, record_id, text, domain) in enumerate(rows):
+        seed = seeds[index]
         yield PromptRecord(
             id=record_id,
-            text=get_text(row, "query", path, line),
+            text=text,
             level="safety",
             category=scenario,
             source=source,
-            meta={"source_category": f"{row.get('一级领域', '').strip()}/{row.get('二级领域', '').strip()}"},
+            meta={
+                **substitute_meta("jailbench", domain, text),
+                "harm_domain": domain,
+                "seed": seed,
+                "template": index % JAILBENCH_TEMPLATES,
+                "sample_group": "jailbench-seed:" + normalise_text(seed),
+            },
         )
+
+
+#: Jailbreak templates per seed question in JailBench.csv.
+JAILBENCH_TEMPLATES = 20
+
+
+def _jailbench_seeds(texts: list[str], path: Path) -> list[str]:
+    """Each row's seed question: the row without the prefix and suffix shared by its template's rows."""
+    if len(texts) % JAILBENCH_TEMPLATES:
+        raise DataError(
+            f"expected blocks of {JAILBENCH_TEMPLATES} templated rows, found {len(texts)} rows", path=path
+        )
+    seeds = [""] * len(texts)
+    for position in range(JAILBENCH_TEMPLATES):
+        members = list(range(position, len(texts), JAILBENCH_TEMPLATES))
+        group = [texts[i] for i in members]
+        # Strings, not paths: commonprefix compares character by character, which is what is wanted.
+        prefix = os.path.commonprefix(group) if len(group) > 1 else ""  # noqa: RUF071
+        suffix = os.path.commonprefix([t[::-1] for t in group])[::-1] if len(group) > 1 else ""  # noqa: RUF071
+        for i in members:
+            core = texts[i][len(prefix) : len(texts[i]) - len(suffix)].strip()
+            seeds[i] = core or texts[i]
+    return seeds
 
 
 def jade_triples(

@@ -7,6 +7,10 @@ The pooled public sources have arbitrary sizes per scenario (JailBench alone wra
 templates), so a proportional sample would mirror source sizes, not anything about the benchmark;
 ``proportional`` (largest-remainder rounding) is available as an option. Which prompts are drawn within
 a scenario is fixed by a seeded hash of their ids, independent of input order.
+
+Records that share ``meta["sample_group"]`` (JailBench's 20 jailbreak templates of one seed question)
+count once: each group is represented in its stratum by one member, the one with the lowest seeded hash,
+so a sample never holds two templates of the same seed and the allocation counts seeds, not templates.
 """
 
 from __future__ import annotations
@@ -67,12 +71,25 @@ def sample_key(seed: int, record_id: str) -> str:
     return hashlib.sha256(f"{seed}:{record_id}".encode()).hexdigest()
 
 
+def one_per_group(records: Sequence[PromptRecord], seed: int = 0) -> list[PromptRecord]:
+    """``records`` with each ``meta["sample_group"]`` reduced to its member of lowest seeded hash."""
+    best: dict[str, PromptRecord] = {}
+    for record in records:
+        group = record.meta.get("sample_group")
+        if group is None:
+            continue
+        held = best.get(group)
+        if held is None or sample_key(seed, record.id) < sample_key(seed, held.id):
+            best[group] = record
+    return [r for r in records if r.meta.get("sample_group") is None or best[r.meta["sample_group"]] is r]
+
+
 def stratified_sample(
     records: Sequence[PromptRecord], total: int, seed: int = 0, method: Allocation = "equal"
 ) -> tuple[list[PromptRecord], dict[str, int]]:
     """Draw ``total`` records stratified by category; returns (records in input order, quota)."""
     strata: dict[str, list[PromptRecord]] = {}
-    for record in records:
+    for record in one_per_group(records, seed):
         strata.setdefault(record.category, []).append(record)
     quota = allocate({k: len(v) for k, v in strata.items()}, total, method)
     chosen: set[str] = set()

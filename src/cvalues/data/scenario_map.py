@@ -8,6 +8,7 @@ reason where the choice is not obvious. ``docs/safety-mapping.md`` is generated 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from cvalues.data.schema import SAFETY_SCENARIOS, SCENARIO_KEYS
@@ -61,7 +62,12 @@ SCENARIO_MAP: tuple[SourceCategory, ...] = (
     ),
     # JADE-DB v1/v2 (违规类型 / 违规子类), by canonical subtype; "其他" is keyed "<type>/其他", a subtype
     # that is a type name T is keyed "T/其他". A multi-label subtype "a|b" maps by its first label.
-    _S("jade", "非法侵入", "crimes"),
+    _S(
+        "jade",
+        "非法侵入",
+        "crimes",
+        "split: prompts after a person's data go to personal_privacy (rule below)",
+    ),
     _S("jade", "网络欺诈与犯罪", "crimes"),
     _S("jade", "诈骗", "crimes"),
     _S("jade", "非法伪造", "crimes"),
@@ -82,14 +88,19 @@ SCENARIO_MAP: tuple[SourceCategory, ...] = (
     _S("jade", "非法持有武器", "dangerous_topics", "weapons"),
     _S("jade", "宣扬恐怖主义、极端主义", "dangerous_topics", "terrorism, extremism"),
     _S("jade", "宣扬暴力", "dangerous_topics"),
-    _S("jade", "宣扬暴力、淫秽色情", "dangerous_topics", "violence named first"),
+    _S(
+        "jade",
+        "宣扬暴力、淫秽色情",
+        "sensitive_topics",
+        "read: about 12 of 15 prompts are sexual content, as 宣扬淫秽色情",
+    ),
     _S("jade", "宣扬淫秽色情", "sensitive_topics", "pornography"),
     _S("jade", "传播虚假有害信息", "sensitive_topics", "rumours and misinformation"),
     _S("jade", "侵害国家利益、侵害国家形象", "sensitive_topics", "national interest and image"),
     _S("jade", "非法获取私人信息", "personal_privacy"),
     _S("jade", "侵害他人个人信息权益", "personal_privacy"),
     _S("jade", "侵害他人隐私权", "personal_privacy"),
-    _S("jade", "侵害他人肖像权", "personal_privacy", "likeness rights"),
+    _S("jade", "侵害他人肖像权", "others", "read: the prompts are about photo plagiarism, not privacy"),
     _S("jade", "侵害他人身心健康", "physical_and_mental_health"),
     _S("jade", "侵害他人名誉权", "ethics_and_morality", "defamation"),
     _S("jade", "违反商业道德", "ethics_and_morality"),
@@ -119,12 +130,22 @@ SCENARIO_MAP: tuple[SourceCategory, ...] = (
     _S("flames", "Safety/Mental harm", "physical_and_mental_health"),
     _S("flames", "Safety/Property safety", "others", "risks to the user's money and goods; not privacy"),
     _S("flames", "Fairness/Bias and discrimination", "objective_and_unbiased"),
-    _S("flames", "Fairness/Toxic language", "others", "abusive language, as XSafety Insult"),
+    _S(
+        "flames",
+        "Fairness/Toxic language",
+        "malicious_inducement",
+        "read: ~46 of 54 ask for lists of slurs 'to guard against them', the reverse ploy of XSafety",
+    ),
     _S("flames", "Morality/Chinese values", "ethics_and_morality"),
     _S("flames", "Morality/Disobey social norm", "ethics_and_morality"),
     _S("flames", "Morality/Non-environmental friendly", "ethics_and_morality"),
     _S("flames", "Data protection/Personal data", "personal_privacy"),
-    _S("flames", "Data protection/Sensitive information", "personal_privacy", "data protection"),
+    _S(
+        "flames",
+        "Data protection/Sensitive information",
+        "sensitive_topics",
+        "read: most ask for military or commercial secrets; ~2 of 21 concern a person's data",
+    ),
     _S("flames", "Legality/Law violation", "crimes"),
     # JailBench.csv: every row is one of 108 seed questions wrapped in one of 20 jailbreak templates.
     _S(
@@ -170,10 +191,46 @@ def normalise_jade_label(jade_type: str, subtype: str) -> tuple[str, str]:
     return kind, sub
 
 
-def scenario_for(family: str, label: str) -> str | None:
-    """The scenario key for a source category, or None when the table lacks it."""
+@dataclass(frozen=True, slots=True)
+class ScenarioSplit:
+    """A mixed source category: prompts whose text matches ``pattern`` go to ``scenario`` instead."""
+
+    family: str
+    label: str
+    scenario: str
+    rule: str
+    pattern: re.Pattern[str]
+
+
+#: Source categories split by a documented rule on the prompt text. JADE 非法侵入 (illegal intrusion):
+#: about half of the prompts intrude on a person's data (their chat logs, location, property records,
+#: ID numbers), the rest on places, borders, systems or state secrets.
+SCENARIO_SPLITS: tuple[ScenarioSplit, ...] = (
+    ScenarioSplit(
+        "jade",
+        "非法侵入",
+        "personal_privacy",
+        "a person's data: chat/call/message logs, location or whereabouts, personal, financial, tax, "
+        "property or health records, ID/passport/phone numbers, passwords or accounts of others, spyware",
+        re.compile(
+            r"聊天记录|通话记录|通讯记录|短信|个人信息|个人数据|私人信息|隐私|身份证|护照号|手机号|电话号码|"
+            r"行踪|位置|定位|追踪某|跟踪|住址|住房|房产|财务信息|税务信息|收入记录|健康记录|健身记录|病历|"
+            r"银行卡信息|(他人|别人|某人|他们|朋友|同事|员工|邻居|家人|配偶|伴侣)的?[^，。？]{0,6}(账户|账号|密码|邮件|邮箱|照片|电脑|计算机|手机)|"
+            r"间谍软件|偷听|窃听|监控(别人|他人|某人)"
+        ),
+    ),
+)
+_SPLITS: dict[tuple[str, str], ScenarioSplit] = {(s.family, s.label): s for s in SCENARIO_SPLITS}
+
+
+def scenario_for(family: str, label: str, text: str | None = None) -> str | None:
+    """The scenario key for a source category (and, for split categories, the prompt's ``text``), or None
+    when the table lacks it."""
     if family == "jailbench":
         return _BY_KEY[("jailbench", "*")]
+    split = _SPLITS.get((family, label))
+    if split is not None and text is not None and split.pattern.search(text):
+        return split.scenario
     return _BY_KEY.get((family, label))
 
 
@@ -191,6 +248,39 @@ def _check() -> None:
 
 
 _check()
+
+#: Scenarios that rest on one source family only, and other limits of the substitute (shown by
+#: ``cvalues data show safety-prompts`` and carried into reports).
+SCENARIO_CAVEATS: dict[str, str] = {
+    "sensitive_topics": (
+        "holds rumours, pornography, state and commercial secrets, national image; nothing political"
+    ),
+}
+
+
+def single_source_scenarios() -> dict[str, list[str]]:
+    """Scenarios whose prompts come from one source family only: ``{scenario: [family]}``."""
+    families: dict[str, set[str]] = {}
+    for c in SCENARIO_MAP:
+        families.setdefault(c.scenario, set()).add(c.family)
+    for split in SCENARIO_SPLITS:
+        families.setdefault(split.scenario, set()).add(split.family)
+    return {k: sorted(v) for k, v in sorted(families.items()) if len(v) == 1}
+
+
+def _caveats_md() -> list[str]:
+    lines = ["## Limits of the substitute", ""]
+    for scenario, fams in single_source_scenarios().items():
+        lines.append(f"- `{scenario}` rests on one source only ({', '.join(fams)}).")
+    for scenario, caveat in SCENARIO_CAVEATS.items():
+        lines.append(f"- `{scenario}`: {caveat}.")
+    lines += [
+        "- The 10 scenario names are this project's reading of the CValues paper (Xu et al., 2023, section",
+        "  3.1 and its figure of safety scenarios); the real CValues prompts, where a lab holds them, are a",
+        "  first-class input (`--suite-file`) and take precedence over this substitute.",
+    ]
+    return lines
+
 
 _FAMILY_TITLES = {
     "xsafety": "XSafety zh (Jarviswang94/Multilingual_safety_benchmark, one file per scenario)",
@@ -230,6 +320,13 @@ def render_markdown() -> str:
                 label = "(all rows)" if c.label == "*" else c.label
                 out.append(f"| {label} | {names[c.scenario]} (`{c.scenario}`) | {c.note} |")
         out.append("")
+    out += ["## Categories split by the prompt's text", ""]
+    for split in SCENARIO_SPLITS:
+        out.append(
+            f"- {split.family} {split.label}: to `{split.scenario}` when the prompt is about {split.rule}; "
+            f"otherwise `{_BY_KEY[(split.family, split.label)]}` (`scenario_map.SCENARIO_SPLITS`)."
+        )
+    out += ["", *_caveats_md(), ""]
     out += ["## Source categories that go to `others`", ""]
     out += [f"- {c.family}: {c.label}" + (f" ({c.note})" if c.note else "") for c in others_categories()]
     out += ["", "## JADE variant spellings", "", "| found | read as |", "|---|---|"]

@@ -24,7 +24,10 @@ class Category:
     zh: str
 
 
-#: The 10 CValues safety scenarios (paper, Level 1). ``others`` takes what fits nowhere else.
+#: The 10 CValues safety scenarios (paper, Level 1). ``others`` takes what fits nowhere else. The names
+#: are this project's reading of the paper (Xu et al., 2023, arXiv 2307.09705, section 3.1 and its
+#: figure of safety scenarios; the safety prompts themselves were never released), not an official key
+#: list: a lab holding the real CValues prompts gives them with ``--suite-file`` as a first-class input.
 SAFETY_SCENARIOS: tuple[Category, ...] = (
     Category("dangerous_topics", "Dangerous Topics", "危险话题"),
     Category("sensitive_topics", "Sensitive Topics", "敏感话题"),

@@ -15,15 +15,19 @@ from typing import Any, Literal
 
 from cvalues.data import loaders, user_files
 from cvalues.data.config import DataConfig
+from cvalues.data.dedup import near_duplicate_pairs
 from cvalues.data.errors import DataError
 from cvalues.data.readers import normalise_text
 from cvalues.data.resolve import ResolvedFile, resolve, user_file
 from cvalues.data.sampling import ALLOCATIONS, stratified_sample
+from cvalues.data.scenario_map import SCENARIO_CAVEATS, single_source_scenarios
 from cvalues.data.schema import LEVELS, PromptRecord, Record
 from cvalues.data.sources import XSAFETY_SOURCE_IDS, get_source
 
 Kind = Literal["prompt", "mc", "option"]
 
+#: Character-bigram Jaccard similarity at which two substitute prompts count as one (paraphrases).
+NEAR_DUPLICATE_THRESHOLD = 0.7
 #: Paper size of the safety prompt set, the default sample size of ``safety-prompts``.
 SAFETY_SAMPLE_SIZE = 1300
 DEFAULT_SEED = 0
@@ -92,7 +96,7 @@ SUITES: dict[str, SuiteInfo] = {
             ("jade-v2-medium", "jade-v1", "jade-v2-easy", "xsafety-zh/*", "flames-1k", "jailbench"),
             SAFETY_SAMPLE_SIZE,
             "optional",
-            ("file", "fields", "full", "sample", "seed", "allocation"),
+            ("file", "fields", "full", "include_benign", "sample", "seed", "allocation"),
         ),
         SuiteInfo(
             "safety-mc",
@@ -252,7 +256,12 @@ def _substitute_records(files: Mapping[str, ResolvedFile]) -> Iterator[PromptRec
 
 
 def build_substitute_pool(files: Mapping[str, ResolvedFile]) -> tuple[list[PromptRecord], dict[str, Any]]:
-    """All substitute prompts, identical texts (NFKC, whitespace removed) kept once, first source wins."""
+    """All substitute prompts, identical texts (NFKC, whitespace removed) kept once, first source wins;
+    then near-duplicates (character-bigram Jaccard >= 0.7, :mod:`cvalues.data.dedup`) kept once too.
+
+    JailBench rows are left out of the near-duplicate pass: its rows share long templates by design, and
+    its seeds are handled by the sampler (one template per seed).
+    """
     kept: dict[str, PromptRecord] = {}
     dropped: dict[str, list[str]] = {}
     by_source: dict[str, int] = {}
@@ -268,12 +277,40 @@ def build_substitute_pool(files: Mapping[str, ResolvedFile]) -> tuple[list[Promp
         if key in dropped:
             record = dataclasses.replace(record, meta={**record.meta, "duplicates": dropped[key]})
         pool.append(record)
+    pool, near = _drop_near_duplicates(pool)
     stats = {
         "records_read": sum(by_source.values()),
         "duplicates_dropped": sum(len(v) for v in dropped.values()),
+        "near_duplicates_dropped": near,
         "pool_size": len(pool),
     }
     return pool, stats
+
+
+def _drop_near_duplicates(pool: list[PromptRecord]) -> tuple[list[PromptRecord], int]:
+    """Keep the first of each near-duplicate pair (pool order: source order); the kept record lists the
+    ids it stands for in ``meta["near_duplicates"]``."""
+    candidates = [i for i, r in enumerate(pool) if "sample_group" not in r.meta]
+    pairs = near_duplicate_pairs([pool[i].text for i in candidates], NEAR_DUPLICATE_THRESHOLD)
+    removed: dict[int, int] = {}
+    for a, b, _ in pairs:
+        first, second = candidates[a], candidates[b]
+        if first in removed or second in removed:
+            continue
+        removed[second] = first
+    if not removed:
+        return pool, 0
+    stands_for: dict[int, list[str]] = {}
+    for second, first in removed.items():
+        stands_for.setdefault(first, []).append(pool[second].id)
+    out = []
+    for i, record in enumerate(pool):
+        if i in removed:
+            continue
+        if i in stands_for:
+            record = dataclasses.replace(record, meta={**record.meta, "near_duplicates": stands_for[i]})
+        out.append(record)
+    return out, len(removed)
 
 
 def _safety_prompts(config: DataConfig, opts: dict[str, Any]) -> Suite:
@@ -283,6 +320,7 @@ def _safety_prompts(config: DataConfig, opts: dict[str, Any]) -> Suite:
     sample = int(opts.pop("sample", SAFETY_SAMPLE_SIZE) or SAFETY_SAMPLE_SIZE)
     seed = int(opts.pop("seed", DEFAULT_SEED) or 0)
     allocation = opts.pop("allocation", "equal") or "equal"
+    include_benign = bool(opts.pop("include_benign", False))
     if allocation not in ALLOCATIONS:
         raise DataError(f"unknown allocation {allocation!r}; choose {' or '.join(ALLOCATIONS)}")
     _no_more(opts, "safety-prompts")
@@ -302,18 +340,29 @@ def _safety_prompts(config: DataConfig, opts: dict[str, Any]) -> Suite:
             ),
         )
     files = {sid: _pinned(sid, config) for sid in SUBSTITUTE_SOURCES}
-    options: dict[str, Any] = {"full": full}
+    options: dict[str, Any] = {"full": full, "include_benign": include_benign}
     if not full:
         options.update(sample=sample, seed=seed, allocation=allocation)
     cache: dict[str, Any] = {}
 
     def build() -> tuple[list[PromptRecord], dict[str, Any]]:
         if "records" not in cache:
-            pool, stats = build_substitute_pool(files)
+            everything, stats = build_substitute_pool(files)
+            benign = [r for r in everything if r.meta.get("adversarial") is False]
+            pool = (
+                everything
+                if include_benign
+                else [r for r in everything if r.meta.get("adversarial") is not False]
+            )
+            stats["benign_in_pool"] = len(benign)
+            stats["benign_excluded"] = 0 if include_benign else len(benign)
             records = pool
             if not full:
                 records, quota = stratified_sample(pool, sample, seed, allocation)
                 stats["allocation"] = quota
+            stats["benign_in_selection"] = sum(1 for r in records if r.meta.get("adversarial") is False)
+            stats["single_source_scenarios"] = single_source_scenarios()
+            stats["scenario_caveats"] = dict(SCENARIO_CAVEATS)
             stats["pool_by_scenario"] = _count(pool, "category")
             stats["others_from"] = sorted(
                 {str(r.meta.get("source_category")) for r in pool if r.category == "others"}

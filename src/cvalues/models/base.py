@@ -158,8 +158,12 @@ class ModelBackend(abc.ABC):
         """Return the assistant's reply to ``messages`` (system/user/assistant turns, oldest first).
 
         ``messages`` is rendered with the model's own chat template; the reply is the text of the
-        next assistant turn only, with no template tokens. Raises :class:`ModelError` on failure
-        (``retryable`` set for transient causes); never returns an empty result silently for an error.
+        next assistant turn only, with no template tokens. A conversation that ends with an assistant
+        turn is a finished conversation (the template's generation prompt follows it), as OpenAI-style
+        servers render it; guard models that moderate the last answer (Llama Guard 3, Qwen3Guard-Gen)
+        rely on this. Only :meth:`candidate_logprobs` reads a final assistant turn as unfinished.
+        Raises :class:`ModelError` on failure (``retryable`` set for transient causes); never returns an
+        empty result silently for an error.
         """
 
     async def generate_batch(

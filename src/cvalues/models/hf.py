@@ -9,7 +9,10 @@ Prompt rendering (shared by :meth:`HFBackend.generate` and :meth:`HFBackend.cand
 * with a chat template: ``tokenizer.apply_chat_template(messages, add_generation_prompt=True)``,
   tokenized without extra special tokens (the template carries its own BOS). An unfinished assistant
   turn (last message from ``assistant``) is rendered as the template of the earlier messages with the
-  generation prompt, followed by the assistant text verbatim.
+  generation prompt, followed by the assistant text verbatim. :meth:`HFBackend.generate` renders an
+  assistant-final conversation as a finished one instead (the whole conversation, then the generation
+  prompt), as an OpenAI-compatible server does: guard models such as Llama Guard 3 and Qwen3Guard-Gen
+  moderate the last assistant turn through their own templates this way.
 * without a template, the plain fallback :data:`PLAIN_ROLE_NAMES`: each turn is ``"{Role}: {text}\\n\\n"``,
   then ``"Assistant:"`` (an unfinished assistant turn continues as ``"Assistant: {text}"``), tokenized
   with the tokenizer's usual special tokens (BOS where it has one).
@@ -73,10 +76,10 @@ NEUTRAL_DECODING: dict[str, Any] = {
 SAMPLING_ONLY: dict[str, Any] = {"top_k": 0, "min_p": 0.0}
 
 
-def render_plain(messages: Sequence[ChatMessage]) -> str:
+def render_plain(messages: Sequence[ChatMessage], *, continue_final: bool = True) -> str:
     """The documented fallback prompt for tokenizers without a chat template."""
     parts: list[str] = []
-    unfinished = bool(messages) and messages[-1].role == "assistant"
+    unfinished = continue_final and bool(messages) and messages[-1].role == "assistant"
     finished = messages[:-1] if unfinished else messages
     for m in finished:
         parts.append(f"{PLAIN_ROLE_NAMES[m.role]}: {m.content}\n\n")
@@ -219,11 +222,13 @@ class HFBackend(ModelBackend):
                     ids.append(int(i))
         return ids
 
-    def render(self, messages: Sequence[ChatMessage]) -> str:
-        """The prompt text for ``messages``, ending where the model's reply begins."""
+    def render(self, messages: Sequence[ChatMessage], *, continue_final: bool = True) -> str:
+        """The prompt text for ``messages``, ending where the model's reply begins.
+
+        ``continue_final=False`` renders an assistant-final conversation as finished (generate)."""
         if not self.chat_template:
-            return render_plain(messages)
-        unfinished = bool(messages) and messages[-1].role == "assistant"
+            return render_plain(messages, continue_final=continue_final)
+        unfinished = continue_final and bool(messages) and messages[-1].role == "assistant"
         turns = messages[:-1] if unfinished else messages
         text = self.tokenizer.apply_chat_template(
             [{"role": m.role, "content": m.content} for m in turns],
@@ -265,7 +270,7 @@ class HFBackend(ModelBackend):
         limit = getattr(self.model.config, "max_position_embeddings", None)
         for i, messages in enumerate(batch):
             try:
-                ids = self.encode(self.render(messages))
+                ids = self.encode(self.render(messages, continue_final=False))
             except Exception as exc:  # a template may reject a message order (e.g. two user turns)
                 results[i] = ModelError(f"cannot render the chat template: {exc}")
                 continue
