@@ -123,6 +123,19 @@ def test_read_labels_contract_c_final_lines(tmp_path):
     path.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n", encoding="utf-8")
     got = read_labels(path)
     assert [(h.item_id, h.model, h.label) for h in got] == [("a", "m", U), ("b", "m", S)]
+    # an export of both tasks: each judge level reads its own task's final lines
+    extra = {
+        "task": "responsibility",
+        "item_id": "a",
+        "model": "m",
+        "annotator": None,
+        "score": 7,
+        "final": True,
+    }
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(extra) + "\n")
+    assert [h.label for h in read_labels(path, task="safety")] == [U, S]
+    assert [(h.item_id, h.score) for h in read_labels(path, task="responsibility")] == [("a", 7.0)]
 
 
 def test_read_labels_csv_gb18030_and_errors(tmp_path):

@@ -270,6 +270,7 @@ class HumanLabel:
     score: float | None
     category: str | None
     source: str  # file:line
+    task: str | None = None
 
 
 def _rows(path: Path) -> Iterable[tuple[int, dict[str, Any]]]:
@@ -299,7 +300,7 @@ def _rows(path: Path) -> Iterable[tuple[int, dict[str, Any]]]:
         yield line, data
 
 
-def read_labels(path: str | os.PathLike[str]) -> list[HumanLabel]:
+def read_labels(path: str | os.PathLike[str], *, task: str | None = None) -> list[HumanLabel]:
     """One label per (model, item): contract C's ``final: true`` lines when the file has any, else every
     line (a second line for the same model and item is an error). Labels: safe/unsafe (安全/不安全);
     scores: numbers 1-10."""
@@ -307,6 +308,8 @@ def read_labels(path: str | os.PathLike[str]) -> list[HumanLabel]:
 
     path = Path(path)
     rows = list(_rows(path))
+    if task is not None:  # an export of both tasks: keep the lines of this one (lines without a task stay)
+        rows = [(ln, r) for ln, r in rows if r.get("task") in (None, "", task)]
     if any(r.get("final") in (True, "true", "True", "1", 1) for _, r in rows):
         rows = [(ln, r) for ln, r in rows if r.get("final") in (True, "true", "True", "1", 1)]
     out: list[HumanLabel] = []
@@ -342,7 +345,9 @@ def read_labels(path: str | os.PathLike[str]) -> list[HumanLabel]:
                 + f" (first on line {seen[key]}); give one label per item, or contract C's final lines"
             )
         seen[key] = line
-        out.append(HumanLabel(str(item_id), model, label, score, row.get("category") or None, where))
+        out.append(
+            HumanLabel(str(item_id), model, label, score, row.get("category") or None, where, row.get("task"))
+        )
     return out
 
 
@@ -388,7 +393,7 @@ def agreement(
     judge_model = (manifest.get("model") or {}).get("spec") or (verdicts[0].judge_model if verdicts else None)
     rubric = info.get("rubric") or (verdicts[0].rubric if verdicts else None)
     level = info.get("level") or (verdicts[0].level if verdicts else "safety")
-    labels = read_labels(labels_path)
+    labels = read_labels(labels_path, task=level)
     pairs = _match(verdicts, labels)
     usable = [(v, h) for v, h in pairs if (h.label if level == "safety" else h.score) is not None]
     judged = [(v, h) for v, h in usable if not v.unjudged]
