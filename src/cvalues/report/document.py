@@ -360,8 +360,9 @@ def _judge_model_key(b: _Builder, judge: JudgeRun, gens: dict[Path, GenRun]) -> 
     if len(same_spec) == 1:
         gen = next(iter(same_spec.values()))
         return b.model(gen.info.model_key, gen.info.spec, gen.info.model_name)
-    name = None
-    if judge.judged_run is not None:
+    # `cvalues run` names the judged model in the judge's own session options; else the judged run says
+    name = judge.info.model_name
+    if name is None and judge.judged_run is not None:
         try:
             name = manifest_model_name(read_manifest(judge.judged_run))
         except (FileNotFoundError, ValueError):
