@@ -212,6 +212,16 @@ def test_every_run_and_its_manifest_is_in_the_report(built: dict[str, Any]) -> N
         assert run["manifest"] == on_disk
     assert dict(kinds) == {"mc": 4, "generation": 4, "judge": 4, "options": 1}
     assert built["doc"]["annotation_files"] == [str(built["out"] / "annotations.jsonl")]
+    # every generation run is listed with its answers counted from the store
+    table = next(t for t in built["doc"]["tables"] if t["id"] == "generation_runs")
+    assert len(table["rows"]) == 4
+    for row in table["rows"]:
+        with RunStore(Path(row["run"]) / "answers.sqlite", readonly=True) as store:
+            counts = store.counts()
+        assert (row["answered"]["value"], row["answered"]["n"]) == (counts["ok"], counts["total"])
+        assert row["scored_by"] == (
+            "human" if row["model"] == "Model B" and row["level"] == "safety" else "judge"
+        )
 
 
 def test_option_suite_runs_are_listed_with_their_answers(built: dict[str, Any]) -> None:

@@ -754,6 +754,60 @@ def build_document(
     if any(diff_rows.values()):
         tables.append(_breakdown("difficulty_mc", "MC acc by difficulty", diff_rows, b, names=False))
 
+    # generation runs: their open answers, behind the score when there is one, else browsable here
+    gen_rows = []
+    for g in inputs.generations:
+        model = b.model(g.info.model_key, g.info.spec, g.info.model_name)
+        level = g.info.level or "?"
+        answered = sum(a.text is not None for a in g.answers.values())
+        scored = scores.get(level, {}).get(model)
+        if scored is not None:
+            evidence = {"set": scored.evidence}
+        else:
+            rows_ = [
+                [a.item_id, a.category, b.prompt_ref(a.prompt), a.text, a.error] for a in g.answers.values()
+            ]
+            label = suite_label(g.info.suite)
+            evidence = {
+                "set": b.add_evidence(
+                    f"answers-{label}-{model}",
+                    f"{model}: {label} answers (not scored)",
+                    model,
+                    ["item_id", "category", "prompt", "answer", "error"],
+                    rows_,
+                )
+            }
+        gen_rows.append(
+            {
+                "model": b.models[model]["name"],
+                "level": level,
+                "suite": suite_label(g.info.suite),
+                "answered": cell(answered, fmt="int", n=len(g.answers), evidence=evidence),
+                "failed": len(g.answers) - answered,
+                "scored_by": scored.source if scored is not None else "not scored yet",
+                "run": str(g.info.path),
+            }
+        )
+    if gen_rows:
+        tables.append(
+            _table(
+                "generation_runs",
+                "Open answers",
+                [
+                    ("model", "model"),
+                    ("level", "level"),
+                    ("suite", "suite"),
+                    ("answered", "answered"),
+                    ("failed", "failed"),
+                    ("scored_by", "scored by"),
+                    ("run", "run directory"),
+                ],
+                gen_rows,
+                "Every generation run read. Its answers are scored by people (annotation exports) or a judge "
+                "(`cvalues judge run`); until then they can be read here.",
+            )
+        )
+
     # judges
     if judge_rows:
         tables.append(
