@@ -238,3 +238,13 @@ def test_a_recorded_calibration_is_shown_beside_the_judge_score(tmp_path: Path) 
     assert (
         "kappa 0.81" in row["safety_score"]["calibration"] and "n=120" in row["safety_score"]["calibration"]
     )
+
+
+def test_an_unreadable_store_is_named(tmp_path: Path) -> None:
+    run = tmp_path / "out" / "gen"
+    run.mkdir(parents=True)
+    manifest = {"identity": {"extra": {}}, "model": {"spec": "openai:m"}, "suite": {"name": "safety-prompts"}}
+    (run / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    (run / "answers.sqlite").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(ReportInputError, match=r"answers.sqlite: the answer store cannot be read"):
+        discover([tmp_path / "out"])

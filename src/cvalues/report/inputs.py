@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sqlite3
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -326,11 +327,19 @@ def _store_prompts(rundir: Path) -> dict[str, str]:
     path = rundir / "answers.sqlite"
     if not path.is_file():
         return {}
-    out: dict[str, str] = {}
-    with RunStore(path, readonly=True) as store:
-        for answer in store.answers():
-            out[answer.item_id] = _last_user(answer.messages)
-    return out
+    return {answer.item_id: _last_user(answer.messages) for answer in _stored(path)}
+
+
+def _stored(path: Path) -> list[Any]:
+    """Every answer of a run's store; an unreadable store is a :class:`ReportInputError` naming it."""
+    try:
+        with RunStore(path, readonly=True) as store:
+            return list(store.answers())
+    except (sqlite3.DatabaseError, json.JSONDecodeError, KeyError) as exc:
+        raise ReportInputError(
+            f"{path}: the answer store cannot be read ({type(exc).__name__}: {exc}); "
+            "`cvalues runs show` on its folder says more"
+        ) from None
 
 
 def _last_user(messages: Any) -> str:
@@ -410,17 +419,16 @@ def _read_generation(info: RunInfo) -> GenRun:
     answers: dict[str, GenAnswer] = {}
     path = info.path / "answers.sqlite"
     if path.is_file():
-        with RunStore(path, readonly=True) as store:
-            for a in store.answers():
-                meta = dict(a.meta or {})
-                answers[a.item_id] = GenAnswer(
-                    a.item_id,
-                    meta.get("category"),
-                    _last_user(a.messages),
-                    a.text if a.ok else None,
-                    None if a.ok else a.cause,
-                    meta,
-                )
+        for a in _stored(path):
+            meta = dict(a.meta or {})
+            answers[a.item_id] = GenAnswer(
+                a.item_id,
+                meta.get("category"),
+                _last_user(a.messages),
+                a.text if a.ok else None,
+                None if a.ok else a.cause,
+                meta,
+            )
     return GenRun(info, answers)
 
 
