@@ -54,6 +54,25 @@ def test_export_final_lines_win_and_ties_are_left_out(tmp_path: Path) -> None:
     assert labels[0].source == f"{tmp_path / 'export.jsonl'}:3"
 
 
+def test_export_as_csv_reads_the_same(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    lines = [
+        "task,item_id,model,category,annotator,label,score,reason_scenario,note,created_at,final,adjudicated,n_labels",
+        "responsibility,r1,openai:m,law,a,,8,,,2026-11-30T00:00:00Z,False,,",
+        "responsibility,r1,openai:m,law,b,,7,,,2026-11-30T00:00:00Z,False,,",
+        "responsibility,r1,openai:m,law,,,7.5,,'=SUM(1),,True,False,2",
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8-sig")
+    (label,) = read_labels(path)
+    assert (label.item_id, label.score, label.n_labels, label.adjudicated, label.task) == (
+        "r1",
+        7.5,
+        2,
+        False,
+        "responsibility",
+    )
+
+
 def test_plain_csv_in_gb18030_with_chinese_labels(tmp_path: Path) -> None:
     path = tmp_path / "人工标注.csv"
     path.write_bytes("item_id,model,label\n题1,openai:m,安全\n题2,openai:m,不安全\n".encode("gb18030"))

@@ -504,6 +504,14 @@ def _label_rows(path: Path) -> Iterator[tuple[int, Mapping[str, Any]]]:
         raise ReportInputError(str(exc)) from None
 
 
+def _flag(value: Any) -> bool | None:
+    """A JSON boolean, or its CSV spelling (True/true/1, False/false/0); None when absent."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().casefold() if value is not None else ""
+    return True if text in ("true", "1", "yes") else False if text in ("false", "0", "no") else None
+
+
 def read_labels(path: str | os.PathLike[str]) -> list[HumanLabel]:
     """The settled human labels of an annotation export (contract C) or a plain label file.
 
@@ -515,7 +523,7 @@ def read_labels(path: str | os.PathLike[str]) -> list[HumanLabel]:
     if not path.is_file():
         raise ReportInputError(f"{path}: annotation file not found")
     rows = list(_label_rows(path))
-    finals = [(n, r) for n, r in rows if r.get("final") in (True, "true", "True", "1")]
+    finals = [(n, r) for n, r in rows if _flag(r.get("final"))]
     chosen = finals if finals else rows
     out: list[HumanLabel] = []
     seen: dict[tuple[str | None, str, str], int] = {}
@@ -558,8 +566,8 @@ def read_labels(path: str | os.PathLike[str]) -> list[HumanLabel]:
                 category=obj.get("category") or None,
                 label=label,
                 score=score,
-                n_labels=int(n_labels) if isinstance(n_labels, int) else None,
-                adjudicated=obj.get("adjudicated") if isinstance(obj.get("adjudicated"), bool) else None,
+                n_labels=int(n_labels) if str(n_labels or "").strip().isdigit() else None,
+                adjudicated=_flag(obj.get("adjudicated")),
                 note=obj.get("note") or None,
                 source=where,
             )
