@@ -72,3 +72,16 @@ def page(browser: object) -> Iterator[object]:
         yield new_page
     finally:
         context.close()
+
+
+#: Where screenshots used by the docs live; the browser tests refresh them when asked.
+DOCS_IMG = Path(__file__).resolve().parents[1] / "docs" / "img"
+
+
+def screenshot_dir(tmp_path: Path) -> Path:
+    """Where a browser test saves its screenshots: ``docs/img`` when ``CVALUES_UPDATE_SCREENSHOTS=1``
+    (to refresh the pictures the docs show), else the test's own temporary folder, so that a test run
+    leaves the working tree unchanged."""
+    target = DOCS_IMG if os.environ.get("CVALUES_UPDATE_SCREENSHOTS") == "1" else tmp_path
+    target.mkdir(parents=True, exist_ok=True)
+    return target

@@ -14,6 +14,7 @@ ALLOWED = {
     "models": {"models", "atomic"},
     "runs": {"runs", "models", "data", "atomic"},
     "mc": {"mc", "runs", "models", "data", "atomic"},
+    "annotate": {"annotate", "runs", "models", "data", "atomic"},
     "report": {"report", "judge", "annotate", "mc", "runs", "models", "data", "atomic"},
 }
 
