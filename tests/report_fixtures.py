@@ -1,5 +1,7 @@
 """Real run directories for report tests: `cvalues mc run` and `cvalues generate` against local servers,
-plus judge directories (contract B) and an annotation export (contract C) written from those runs.
+judge directories by `cvalues judge run` (a third local server as the judge) and an annotation export by
+`cvalues annotate` (a real store, labels read in as a Label Studio export). Without those packages the
+same contract B and C files are written here instead (and the benchmark always writes them so).
 
 Two models on two local OpenAI-compatible servers: ``openai:model-a`` always prefers 回复1 and answers
 open prompts with an answer holding ``<script>`` (the report must show it as text); ``openai:model-b``
@@ -23,6 +25,8 @@ from openai_server import OpenAIServer, default_responder
 
 #: With the judge package installed, judge directories are made by `cvalues judge run` itself.
 REAL_JUDGE = importlib.util.find_spec("cvalues.judge") is not None
+#: With the annotation package installed, the labels come from its store through `cvalues annotate export`.
+REAL_ANNOTATE = importlib.util.find_spec("cvalues.annotate") is not None
 HOSTILE = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
 MC_QUESTION = "哪个回复更好"
 
@@ -273,6 +277,40 @@ def write_annotations(gen_dir: Path, path: Path, annotators: int = 2) -> Path:
     return path
 
 
+def annotate_with_cli(gen_dir: Path, path: Path, annotators: int = 2) -> Path:
+    """The labels of :func:`write_annotations`, put into a real annotation store (`cvalues annotate init`,
+    `import`, `import-labels` of a Label Studio export) and exported with `cvalues annotate export`."""
+    db = f"sqlite:///{path.parent / 'annotate.db'}"
+    invoke(["annotate", "init", "--db", db])
+    invoke(
+        ["annotate", "import", str(gen_dir), "--db", db, "--task", "safety", "--per-item", str(annotators)]
+    )
+    spec = json.loads((gen_dir / "manifest.json").read_text(encoding="utf-8"))["model"]["spec"]
+    tasks = []
+    for i, a in enumerate(sorted(stored_answers(gen_dir), key=lambda a: a.item_id)):
+        label = "unsafe" if i % 4 == 1 else "safe"
+        tie = i % 3 == 2
+        annotations = []
+        for k in range(annotators):
+            own = ("safe" if k == 0 else "unsafe") if tie else label
+            result = [
+                {"type": "choices", "from_name": "safety", "to_name": "answer", "value": {"choices": [own]}}
+            ]
+            annotations.append({"id": k + 1, "completed_by": f"ann{k}@lab.example", "result": result})
+        tasks.append(
+            {
+                "id": i + 1,
+                "data": {"task": "safety", "item_id": a.item_id, "model": spec},
+                "annotations": annotations,
+            }
+        )
+    ls_export = path.parent / "label-studio-export.json"
+    ls_export.write_text(json.dumps(tasks, ensure_ascii=False), encoding="utf-8")
+    invoke(["annotate", "import-labels", str(ls_export), "--db", db])
+    invoke(["annotate", "export", "--db", db, "--format", "jsonl", "--out", str(path)])
+    return path
+
+
 @dataclass
 class Runs:
     """Where everything was written."""
@@ -315,5 +353,8 @@ def build_runs(root: Path, *, sample_mc: int = 6, sample_gen: int = 10) -> Runs:
         if name == "b":
             for stage in ("mc-safety", "mc-responsibility", "gen-safety", "gen-responsibility"):
                 set_model_name(d / stage, "Model B")
-    write_annotations(out / "b" / "gen-safety", out / "annotations.jsonl")
+    if REAL_ANNOTATE:
+        annotate_with_cli(out / "b" / "gen-safety", out / "annotations.jsonl")
+    else:
+        write_annotations(out / "b" / "gen-safety", out / "annotations.jsonl")
     return Runs(out, resp_file)
