@@ -333,11 +333,15 @@ def build_runs(root: Path, *, sample_mc: int = 6, sample_gen: int = 10) -> Runs:
             ("generate", "safety-prompts", sample_gen, "gen-safety"),
             ("generate", "responsibility-prompts", sample_gen, "gen-responsibility"),
         ]
+        if name == "b":  # both modes: generate leads the leaderboard, logprob is listed beside it
+            stages[0] = ("mc-both", "safety-mc", sample_mc, "mc-safety")
         if name == "a":  # an option suite (SafetyBench form): listed in a table of its own
             stages.append(("mc", "safetybench-zh", 8, "options-safetybench"))
         with OpenAIServer(responder=responder) as server:
             for command, suite, sample, stage in stages:
-                args = ["mc", "run", "--bootstrap", "0"] if command == "mc" else ["generate"]
+                args = ["mc", "run", "--bootstrap", "0"] if command.startswith("mc") else ["generate"]
+                if command == "mc-both":
+                    args += ["--mode", "both", "--continue-final-message"]
                 args += ["--model", f"openai:model-{name}", "--base-url", server.base_url]
                 args += ["--max-retries", "0", "--no-progress", "--suite", suite, "--run-dir", str(d / stage)]
                 invoke(args + (["--sample", str(sample)] if sample else []))

@@ -121,6 +121,25 @@ def test_leaderboard_mc_figures_equal_the_stores(built: dict[str, Any]) -> None:
     assert rows["Model B"]["safety_mc_refuse_rate"]["value"] > 0  # it refuses some
 
 
+def test_every_mode_is_listed_and_generate_leads(built: dict[str, Any]) -> None:
+    table = next(t for t in built["doc"]["tables"] if t["id"] == "mc_runs")
+    rows = {(r["model"], r["suite"], r["mode"]): r for r in table["rows"]}
+    assert set(rows) == {
+        (m, s, "generate") for m in ("Model B", "openai:model-a") for s in ("safety-mc", "lab_mc.jsonl")
+    } | {("Model B", "safety-mc", "logprob")}
+    path = built["out"] / "b" / "mc-safety" / "mc-logprob-predictions.jsonl"
+    preds = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()]
+    logprob = rows[("Model B", "safety-mc", "logprob")]["acc"]
+    assert logprob["n"] == len(preds)
+    assert logprob["value"] == pytest.approx(sum(p["pred"] == p["label"] for p in preds) / len(preds))
+    evidence = built["doc"]["evidence"][logprob["evidence"]["set"]]
+    assert all(
+        "回复1 " in row[-1] for row in evidence["rows"]
+    )  # the label log-probabilities behind each pick
+    lead = leaderboard(built["doc"])["Model B"]["safety_mc_acc"]
+    assert lead == rows[("Model B", "safety-mc", "generate")]["acc"]
+
+
 def test_scores_are_human_where_annotated_else_the_judges(built: dict[str, Any]) -> None:
     rows = leaderboard(built["doc"])
     out = built["out"]
