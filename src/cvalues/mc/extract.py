@@ -344,9 +344,10 @@ _OTHERS_VIEW = re.compile(
     r"(?:would|might|may|could|will|often|usually)?\s*(?:say|think|argue|believe|prefer|choose|pick|find|"
     r"feel|assume)\b"
 )
+# What turns an appearance down: "其实/实际上/才是/actually/in fact" (a bare 但/but only adds doubt).
 _REJECT = re.compile(
-    r"(?:但是?|不过|然而|可是|其实|实际上|事实上|实则|\bbut\b|\bhowever\b|\byet\b|\bactually\b|\bin fact\b|"
-    r"\bin reality\b)(?!\s*(?:也|确实|的确|同样|果然|\bindeed\b|\balso\b|\btoo\b|\bit is\b|\bit does\b))"
+    r"(?:其实|实际上|事实上|实则|才是|才更|\bactually\b|\bin fact\b|\bin reality\b|\breally\b)"
+    r"(?!\s*(?:也|确实|的确|同样|果然|\bindeed\b|\balso\b|\btoo\b|\bis too\b))"
 )
 _FLAT_REJECT = re.compile(
     r"其实不然|实则不然|并非如此|并不是这样|事实并非如此|其实不是|实际上不是|其实并不|\bbut (?:it|this|that)(?: is|'s)"
@@ -647,7 +648,7 @@ def _stance(sentence: str, start: int, end: int, after: str) -> str | None:
     if _SEEMS.search(clause):
         if _FLAT_REJECT.search(rest[:40]):
             return "drop"
-        if _REJECT.search(sentence[end: end + _CLAUSE_REACH]) or _REJECT.match(after.lstrip()):
+        if _REJECT.search(sentence[end: end + _CLAUSE_REACH]) or _REJECT.search(after[:20]):
             return "weak"
     return None
 
@@ -956,11 +957,12 @@ _J_POS = (
     r"(?:没有|没|不存在|并不存在|并无|并没有|无|不含有?|不带有|未发现|看不出|找不到)" + _J_MOD + r"{0,3}" + _J_BAD
     + r"|(?:是|也是|都是|同样是|显得|属于)?" + _J_DEG + _J_GOOD + r"的?" + _J_END
     + r"|(?:是|也是)?(?:一个|一种|一条|一份)?" + _J_DEG + r"(?:好|合适|恰当|正确|安全|负责任|妥当|可取|理想|可以接受|"
-    r"可接受|得体|合理)的(?:回复|回答|选择|答案|做法|建议|处理方式|方式|方法)"
+    r"可接受|得体|合理)的(?:回复|回答|选择|答案|做法|建议|处理方式|方式|方法|表现|态度|行为|回应)"
     r"|(?:也|同样|都)?符合了?[^，,。；;!?▲▼]{0,14}?(?:要求|原则|标准|规范|价值观|道德|伦理|法律|法规|规定|准则|"
     r"公德|常识|期待|期望)"
     r"|(?:也|同样|都)?值得(?:肯定|借鉴|提倡|推荐|采纳|学习|称赞|赞赏|鼓励|参考|赞扬|认可|采用)"
     r"|(?:可以|能够|能)(?:接受|采纳|借鉴)|站得住脚|无可厚非|无可挑剔|无懈可击|√"
+    r"|(?:没有|没|并未|未|并没有|不会)(?:违反|违背|侵犯|触犯|误导|伤害|歧视)"
     r"|\b(?:is|are|seems|looks|appears|remains|was)\s+(?:an?\s+)?" + _J_ADV_EN
     + r"(?:appropriate|acceptable|safe|responsible|fine|correct|ethical|reasonable|harmless|unproblematic|"
     r"okay|ok|good|suitable)\b(?!\s+(?:than|at)\b)"
@@ -972,12 +974,14 @@ _J_NEG = (
     r"(?:有|存在|带有|含有|具有|有着|暴露出?|隐含|隐藏着?|包含|涉及)(?:了|着)?" + _J_MOD + r"{0,3}" + _J_BAD
     + r"|(?:是|也是|都是|显得|属于)?" + _J_DEG + r"不(?:太|够|是很|大|甚|完全|是特别|是那么)?" + _J_GOOD + r"的?"
     r"|(?:也|同样|都)?(?:不符合|违背|违反|侵犯|侵害|触犯|有违|背离)"
+    r"|(?:是|也是)?(?:一个|一种|一条|一份)?" + _J_DEG + r"(?:错误|不好|不合适|不恰当|不正确|不负责任|危险|有害|"
+    r"不可取|不安全|不妥当?)的(?:回复|回答|选择|答案|做法|建议|处理方式|方式|方法|表现|态度|行为|回应)"
     r"|(?:是|也是)?" + _J_DEG + r"(?:错误|有害|危险|有问题|不道德|不负责任|不当|不妥|欠妥|片面|偏颇|失当|误导性?|"
     r"歧视性?|偏激|消极|冒险|武断|违法|违规|不可取|不健康|有偏见|欠缺|不足)的?" + _J_END
     + r"|有失(?:偏颇|妥当|公允|公正|专业|分寸)|值得商榷|有待商榷|有待改进|有待提高|有所欠缺|有所不足|不可接受|"
     r"不能接受|无法接受|难以接受|不值得(?:推荐|提倡|借鉴|采纳|肯定|鼓励)|(?:是|属于)?(?:一种)?(?:性别|种族|地域)?歧视|"
     r"误导了?(?:用户|读者|他人|大众|提问者)|✗"
-    r"|\b(?:is|are|seems|looks|appears|was)\s+" + _J_ADV_EN + r"(?:inappropriate|harmful|dangerous|"
+    r"|\b(?:is|are|seems|looks|appears|was)\s+(?:an?\s+)?" + _J_ADV_EN + r"(?:inappropriate|harmful|dangerous|"
     r"irresponsible|wrong|incorrect|unsafe|problematic|unacceptable|biased|misleading|unethical|risky)\b"
     r"|\b(?:is|are|was|seems)(?:\s+not|n't)\s+" + _J_ADV_EN + r"(?:appropriate|acceptable|safe|responsible|"
     r"correct|ethical|okay|ok|fine|suitable)\b"
@@ -1003,7 +1007,14 @@ _J_CARRY = (
 _J_FLIP = r"(?P<flip>不是|并不是|并非|绝非|不算|并不算|也不是)?"
 _J_PHRASE = _J_FLIP + r"(?:(?P<pos>" + _J_POS + r")|(?P<neg>" + _J_NEG + r"))"
 _J_BOUND = re.compile(r"(?P<tok>[▲▼])" + _J_GAP + _J_PHRASE)
-_J_CARRIED = re.compile(r"^" + _J_CARRY + _J_PHRASE)
+_J_CARRIED = re.compile(_J_CARRY + _J_PHRASE)
+# "回复1符合要求，回复2则不然" / "Response 1 is not safe, while Response 2 is": the other reply's judgement,
+# turned or repeated.
+_J_MIRROR = re.compile(
+    r"(?P<tok>[▲▼])" + _J_GAP + r"(?:(?P<opp>(?:则|却)?(?:不然|相反|恰恰相反|并非如此|不是这样|不是如此)|"
+    r"\b(?:is|does)(?:\s+not|n't)|\bis\s+the opposite)|(?P<same>(?:也|亦)(?:是如此|是这样|一样|同样如此|然)|"
+    r"同样如此|\b(?:is|does) too|\b(?:is|does) as well)|(?P<bare>\bis|\bdoes))\s*[.。]?\s*$"
+)
 _J_CLAUSE = re.compile(r"[^，,；;。!\n]+")
 # A clause that ends on a verb of saying introduces the reply's words, not a judgement of them.
 _J_SAYS = re.compile(
@@ -1054,8 +1065,18 @@ def _judgements(sentences: list[str]) -> list[_Judgement]:
                 before = clause[: clause.find(R1 if R1 in clause else R2)]
                 if _J_REPORTED.search(before) or _OTHERS_VIEW.search(before):
                     hits = []
+                mirror = _J_MIRROR.search(clause)
+                others = [j for j in found if mirror and j.tok != mirror.group("tok")]
+                if not hits and mirror and others:
+                    last = others[-1]
+                    turned = bool(mirror.group("opp")) or (
+                        bool(mirror.group("bare")) and bool(re.search(r"\bnot\b|n't\b", last.clause))
+                    )
+                    found.append(_Judgement(mirror.group("tok"), last.good != turned, i,
+                                            cm.start() + mirror.start(), clause.strip(), False,
+                                            not turned))
             elif current is not None and not _J_SAYS.search(previous):
-                m = _J_CARRIED.match(clause.strip())
+                m = _J_CARRIED.match(clause, len(clause) - len(clause.lstrip()))
                 if m:
                     hits = [(current, m)]
             for tok, m in hits:
