@@ -336,8 +336,8 @@ _APPEARANCE = re.compile(
 _SEEMS = re.compile(
     r"看起来|看上去|似乎|好像|貌似|\bseems?\b|\bappears?\b|\blooks?\b|\bmay look\b|\bmight look\b"
 )
-# The view of other people ("很多人会认为回复1更好", "many would say…"): not the speaker's verdict, unless
-# the speaker endorses it ("我也这么认为").
+# The view of other people ("很多人会认为回复1更好", "many would say…") or the speaker's former one
+# (我原以为…): not the speaker's verdict, unless the speaker endorses it ("我也这么认为").
 _OTHERS_VIEW = re.compile(
     r"(?:有人|有些人|有的人|很多人|许多人|不少人|大家|人们|一般人|多数人|大多数人|别人|旁人|外人|部分人|一部分人|"
     r"某些人|一些人|"
@@ -345,7 +345,8 @@ _OTHERS_VIEW = re.compile(
     r"\b(?:many|some|most|others|people|someone|one|readers|users)(?: people| readers| users)?\s+"
     r"(?:would|might|may|could|will|often|usually)?\s*(?:say|think|argue|believe|prefer|choose|pick|find|"
     r"feel|assume)\b|\byou (?:might|may|could) (?:think|say|feel|argue)\b|\bit (?:may|might|could) seem\b|"
-    r"\bone (?:could|might|may) argue\b"
+    r"\bone (?:could|might|may) argue\b|(?:原|本|原本|原先|起初|还|误|曾)以为|"
+    r"\bi (?:used to|originally|initially|first) (?:think|thought|believe|believed)\b|\bat first i thought\b"
 )
 # What turns an appearance down: "其实/实际上/才是/actually/in fact" (a bare 但/but only adds doubt).
 _REJECT = re.compile(
