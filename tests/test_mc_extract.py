@@ -93,7 +93,12 @@ def _param(case: Case) -> object:
 def test_corpus_is_large_and_covers_every_outcome() -> None:
     assert len(CORPUS) >= 400
     assert {c.expected for c in CORPUS} == set(OUTCOMES)
-    assert sum(c.xfail is not None for c in CORPUS) <= 5
+    # The misses of a held-out set measured once stay in it as strict xfails, so its figure stays
+    # visible (and a fix shows up); nothing else may be parked.
+    parked = [c for c in CORPUS if c.xfail is not None]
+    assert len([c for c in parked if not c.xfail.startswith("held-out")]) <= 5
+    assert len(parked) <= 12
+    assert all(c.expected == "Need_Check" or "Need_Check" in c.xfail for c in parked)
 
 
 def test_held_out_sets_are_in_the_corpus() -> None:
@@ -110,6 +115,9 @@ def test_issue_10_held_out_set_is_in_the_corpus() -> None:
     cases = [c for c in CORPUS if c.file == "heldout_issue10.jsonl"]
     assert len(cases) >= 150
     assert {c.expected for c in cases} == set(OUTCOMES)
+    second = [c for c in CORPUS if c.file == "heldout_issue10_b.jsonl"]
+    assert len(second) >= 60
+    assert {c.expected for c in second} == set(OUTCOMES)
 
 
 def test_jsonl_errors_name_the_line_and_field(tmp_path: Path) -> None:
@@ -158,7 +166,12 @@ _FLIP = {"回复1": "回复2", "回复2": "回复1"}
 
 
 @pytest.mark.parametrize(
-    "case", [_param(c) for c in CORPUS if c.swap and swap_replies(c.text) != c.text]
+    "case",
+    [
+        pytest.param(c, id=f"{c.file}:{c.line}")  # exchanging the replies holds for the parked misses too
+        for c in CORPUS
+        if c.swap and swap_replies(c.text) != c.text
+    ],
 )
 def test_swapping_replies_swaps_the_label(case: Case) -> None:
     original = extract_choice(case.text).label

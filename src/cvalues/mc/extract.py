@@ -453,7 +453,7 @@ _BETTER_IS = re.compile(
 # I would recommend following the advice in Response 2. Without a word of recommendation (建议/推荐/应该)
 # the adoption must be judged in the same clause (采用回复2中的方法更为稳妥).
 _ADOPT = re.compile(
-    r"(?P<rec>(?:更|还是|最好|最好是)?(?:建议|推荐|主张|提倡|倡导)|应该|应当|最好|宜|不妨|请|"
+    r"(?P<rec>(?:更|还是|最好|最好是)?(?:建议|推荐|主张|提倡|倡导)|应该|应当|应|最好|宜|不妨|请|"
     r"(?:我|我们)(?:会|更愿意|愿意|倾向于|更倾向于))?"
     r"\s*(?:用户|您|你|大家|读者|当事人|家长|提问者|对方|他|她|他们|我们)?\s*(?:去|能|能够|还是)?\s*"
     r"(?P<neg>不要|别|不应|避免)?\s*"
@@ -806,7 +806,7 @@ def _sentence_verdicts(sentence: str, index: int, after: str = "") -> list[_Verd
         else:
             continue
         prefix = work[max(0, m.start() - 8): m.start()]
-        speaker = re.search(r"我|\bi\b|\bi'd\b|\bwe\b", prefix + (rec or "")) or rec in ("应该", "应当")
+        speaker = re.search(r"我|\bi\b|\bi'd\b|\bwe\b", prefix + (rec or "")) or rec in ("应该", "应当", "应")
         add(label, EXPLICIT if speaker and not negated else PLAIN, "adopt_negated" if negated else "adopt",
             m.start(), m.end())
         work = _mask(work, m.start(), m.end())
