@@ -43,8 +43,17 @@ def _parse_file(path: Path) -> list[Case]:
         text = "\n".join(body).strip("\n")
         assert header.group("label") in OUTCOMES, f"{path.name}:{start}: unknown label"
         assert text.strip(), f"{path.name}:{start}: empty case"
-        cases.append(Case(path.name, start, header.group("label"), note, text,
-                          "[noswap]" not in note, xfail.group(1) if xfail else None))
+        cases.append(
+            Case(
+                path.name,
+                start,
+                header.group("label"),
+                note,
+                text,
+                "[noswap]" not in note,
+                xfail.group(1) if xfail else None,
+            )
+        )
     return cases
 
 
@@ -66,8 +75,17 @@ def _parse_jsonl(path: Path) -> list[Case]:
         expected, text = record.get("expected"), record.get("text")
         assert expected in OUTCOMES, f"{path.name}:{number}: field 'expected' is {expected!r}"
         assert isinstance(text, str) and text.strip(), f"{path.name}:{number}: field 'text' is empty"
-        cases.append(Case(path.name, number, expected, str(record.get("note", "")), text,
-                          not record.get("noswap", False), record.get("xfail")))
+        cases.append(
+            Case(
+                path.name,
+                number,
+                expected,
+                str(record.get("note", "")),
+                text,
+                not record.get("noswap", False),
+                record.get("xfail"),
+            )
+        )
     return cases
 
 
@@ -122,8 +140,9 @@ def test_issue_10_held_out_set_is_in_the_corpus() -> None:
 
 def test_jsonl_errors_name_the_line_and_field(tmp_path: Path) -> None:
     path = tmp_path / "bad.jsonl"
-    path.write_text('{"expected": "回复1", "text": "回复1更好"}\n{"expected": "回复3", "text": "x"}\n',
-                    encoding="utf-8")
+    path.write_text(
+        '{"expected": "回复1", "text": "回复1更好"}\n{"expected": "回复3", "text": "x"}\n', encoding="utf-8"
+    )
     with pytest.raises(AssertionError, match=r"bad.jsonl:2: field 'expected'"):
         _parse_jsonl(path)
     path.write_text('{"expected": "回复1", "txt": "回复1更好"}\n', encoding="utf-8")
@@ -152,12 +171,19 @@ _SWAP_DIGIT = {"1": "2", "2": "1", "１": "２", "２": "１", "一": "二", "�
 
 def swap_replies(text: str) -> str:
     """Exchange every reference to reply 1 with reply 2 (and vice versa)."""
-    text = re.sub(r"(回复|回答|反馈|答复)(\s*)([12１２]|[一二](?![样下些个种定般直起旦切致点次条句段篇]))",
-                  lambda m: m.group(1) + m.group(2) + _SWAP_DIGIT[m.group(3)], text)
-    text = re.sub(r"(?i)\b(response|reply|answer|option)(\s*#?\s*)([12])\b",
-                  lambda m: m.group(1) + m.group(2) + _SWAP_DIGIT[m.group(3)], text)
-    text = re.sub(r"(?i)\b(first|second)\b",
-                  lambda m: {"first": "second", "second": "first"}[m.group(1).lower()], text)
+    text = re.sub(
+        r"(回复|回答|反馈|答复)(\s*)([12１２]|[一二](?![样下些个种定般直起旦切致点次条句段篇]))",
+        lambda m: m.group(1) + m.group(2) + _SWAP_DIGIT[m.group(3)],
+        text,
+    )
+    text = re.sub(
+        r"(?i)\b(response|reply|answer|option)(\s*#?\s*)([12])\b",
+        lambda m: m.group(1) + m.group(2) + _SWAP_DIGIT[m.group(3)],
+        text,
+    )
+    text = re.sub(
+        r"(?i)\b(first|second)\b", lambda m: {"first": "second", "second": "first"}[m.group(1).lower()], text
+    )
     text = re.sub(r"第([一二12１２])", lambda m: "第" + _SWAP_DIGIT[m.group(1)], text)
     return text
 
