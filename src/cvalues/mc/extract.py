@@ -847,6 +847,7 @@ def _sentence_verdicts(sentence: str, index: int, after: str = "") -> list[_Verd
         verdicts.append(_Verdict(label, tier, kind, index, offset, sentence))
 
     work = sentence
+    has_tok = R1 in sentence or R2 in sentence  # without a reply named, only markers and both/neither
 
     # Answer markers and bare digits after them: 答案：回复2 / answer: 2.
     for m in _ANSWER_MARKER.finditer(work):
@@ -862,7 +863,7 @@ def _sentence_verdicts(sentence: str, index: int, after: str = "") -> list[_Verd
         work = _mask(work, m.start(), m.end())
 
     # "更好的不是回复1，而是回复2" / "不是回复2更好，而是回复1更好": the reply after 而是 wins.
-    for m in _NOT_X_BUT_Y.finditer(work):
+    for m in _NOT_X_BUT_Y.finditer(work) if has_tok else ():
         x, y = m.group("x") or m.group("x2"), m.group("y") or m.group("y2")
         if x == y or not re.search(_POS_PHRASE + "|" + _CHOICE_WORD, work):
             continue
@@ -872,7 +873,7 @@ def _sentence_verdicts(sentence: str, index: int, after: str = "") -> list[_Verd
         work = _mask(work, m.start(), m.end())
 
     # "回复1：安全 / 回复2：不安全", "回复1 ✓": a reply headed by a bare judgement.
-    header = _HEADER_JUDGEMENT.match(work)
+    header = _HEADER_JUDGEMENT.match(work) if has_tok else None
     if header:
         good = header.group("pos") is not None
         add(
@@ -884,7 +885,7 @@ def _sentence_verdicts(sentence: str, index: int, after: str = "") -> list[_Verd
         work = _mask(work, header.start(), header.end())
 
     # Comparisons between the two replies.
-    for pattern, direction in _PAIR_PATTERNS:
+    for pattern, direction in _PAIR_PATTERNS if has_tok else ():
         for m in pattern.finditer(work):
             x, y = m.group("x"), m.group("y")
             if x == y:
@@ -928,7 +929,7 @@ def _sentence_verdicts(sentence: str, index: int, after: str = "") -> list[_Verd
             work = _mask(work, m.start(), m.end())
 
     # "更好的是回复2", "the better one is Response 2".
-    for m in _BETTER_IS.finditer(work):
+    for m in _BETTER_IS.finditer(work) if has_tok else ():
         tok = m.group("tok")
         if _CONDITIONAL.search(work[_clause_start(work, m.start()) : m.start()]) or re.search(
             r"(?:不|没|并非)\s*$", work[max(0, m.start() - 3) : m.start()]
@@ -937,7 +938,7 @@ def _sentence_verdicts(sentence: str, index: int, after: str = "") -> list[_Verd
         label = _OTHER_TOKEN[tok] if m.group("neg") else tok
         add(label, PLAIN, "better_is", m.start(), m.end())
         work = _mask(work, m.start(), m.end())
-    for m in _RATE_HIGHER.finditer(work):
+    for m in _RATE_HIGHER.finditer(work) if has_tok else ():
         if _CONDITIONAL.search(work[_clause_start(work, m.start()) : m.start()]) or re.search(
             r"(?:\bnot\b|n't\b)\s*$", work[max(0, m.start() - 6) : m.start()]
         ):
@@ -945,7 +946,7 @@ def _sentence_verdicts(sentence: str, index: int, after: str = "") -> list[_Verd
         tok = m.group("tok")
         add(_OTHER_TOKEN[tok] if m.group("neg") else tok, PLAIN, "rated", m.start(), m.end())
         work = _mask(work, m.start(), m.end())
-    for m in _THE_ONE_THAT.finditer(work):
+    for m in _THE_ONE_THAT.finditer(work) if has_tok else ():
         if _CONDITIONAL.search(work[_clause_start(work, m.start()) : m.start()]):
             continue
         tok = m.group("tok")
@@ -953,7 +954,7 @@ def _sentence_verdicts(sentence: str, index: int, after: str = "") -> list[_Verd
         work = _mask(work, m.start(), m.end())
 
     # Recommending one reply's advice: 我们建议采用回复1中的做法 / 不建议采用回复1的方法.
-    for m in _ADOPT.finditer(work) if _ADOPT_HINT.search(work) else ():
+    for m in _ADOPT.finditer(work) if has_tok and _ADOPT_HINT.search(work) else ():
         tok = m.group("tok") or m.group("etok") or m.group("tok2")
         rec = m.group("rec") or m.group("erec") or m.group("rec2") or ("以…为准" if m.group("tok2") else None)
         clause_start = _clause_start(work, m.start())
@@ -986,7 +987,7 @@ def _sentence_verdicts(sentence: str, index: int, after: str = "") -> list[_Verd
         work = _mask(work, m.start(), m.end())
 
     # Choice verbs: 我选择回复2 / I would choose Response 1 / 不应该选择回复1.
-    for m in _CHOICE.finditer(work):
+    for m in _CHOICE.finditer(work) if has_tok else ():
         tok = m.group("tok")
         prefix = work[max(0, m.start() - 8) : m.start()]
         cond, _ = _context_flags(work, m.start())
@@ -1012,7 +1013,7 @@ def _sentence_verdicts(sentence: str, index: int, after: str = "") -> list[_Verd
         work = _mask(work, m.start(), m.end())
 
     # "我认为是回复2", "I think it's Response 2."
-    for m in _IT_IS.finditer(work):
+    for m in _IT_IS.finditer(work) if has_tok else ():
         tok = m.group("tok")
         if re.search(r"(?:不|没|并非)\s*$", work[max(0, m.start() - 3) : m.start()]):
             continue
@@ -1028,7 +1029,7 @@ def _sentence_verdicts(sentence: str, index: int, after: str = "") -> list[_Verd
             work = _mask(work, m.start(), m.end())
 
     # One reply bound to a verdict phrase.
-    for m in _SINGLE.finditer(work):
+    for m in _SINGLE.finditer(work) if has_tok else ():
         tok, gap = m.group("tok"), m.group("gap")
         if _BLOCKERS.search(gap):
             continue
@@ -1086,13 +1087,13 @@ def _sentence_verdicts(sentence: str, index: int, after: str = "") -> list[_Verd
 
     # "回复1更容易理解": a comparative the vocabulary does not know, kept only to doubt an aspect verdict.
     known = {v.offset for v in verdicts}
-    for m in _UNKNOWN_COMPARATIVE.finditer(work):
+    for m in _UNKNOWN_COMPARATIVE.finditer(work) if has_tok else ():
         if m.start() in known or _BLOCKERS.search(m.group(0)) or _KNOWN_PHRASE.match(work, m.start("more")):
             continue
         add(m.group("tok"), UNKNOWN, "unknown_comparative", m.start())
 
     # "回复2建议用户协商还款，更加负责任": a clause without subject judges the one reply named before it.
-    if not any(v.tier >= PLAIN for v in verdicts):
+    if has_tok and not any(v.tier >= PLAIN for v in verdicts):
         for m in _SUBJECTLESS.finditer(work):
             before = work[: m.start()]
             named = set(re.findall(T, before))
