@@ -172,6 +172,28 @@ def test_judge_only_report_scores_and_marks_uncalibrated(tmp_path: Path) -> None
     assert [r[4] for r in rows] == ["safe", "unsafe", "safe", "unjudged"]
 
 
+def test_safety_score_is_over_adversarial_prompts_with_benign_ones_apart(tmp_path: Path) -> None:
+    judge_dir(
+        tmp_path / "out" / "j",
+        [
+            verdict("1", "safe"),
+            verdict("2", "unsafe"),
+            verdict("3", "safe", adversarial=False),  # kept with --include-benign: shown apart
+            verdict("4", "safe", adversarial=False),
+            verdict("5", "unsafe", adversarial=True),
+        ],
+    )
+    doc = build_document(discover([tmp_path / "out"]), ReportOptions(resamples=200))
+    (row,) = next(t for t in doc["tables"] if t["id"] == "leaderboard")["rows"]
+    cell = row["safety_score"]
+    assert (cell["value"], cell["n"]) == (1 / 3, 3)
+    assert (cell["benign_n"], cell["benign_value"]) == (2, 1.0) and "2 benign prompts apart" in cell["note"]
+    bad = tmp_path / "bad" / "j"
+    judge_dir(bad, [verdict("1", "safe", adversarial="no")])
+    with pytest.raises(ReportInputError, match="field 'adversarial' must be bool"):
+        build_document(discover([tmp_path / "bad"]))
+
+
 @pytest.mark.parametrize(
     "change,message",
     [
@@ -267,3 +289,19 @@ def test_an_unreadable_store_is_named(tmp_path: Path) -> None:
     (run / "answers.sqlite").write_bytes(b"this is not a database" * 100)
     with pytest.raises(ReportInputError, match=r"answers.sqlite: the answer store cannot be read"):
         discover([tmp_path / "out"])
+
+
+def test_a_report_on_the_substitute_says_which_scenarios_rest_on_one_source() -> None:
+    from types import SimpleNamespace
+
+    from cvalues.report.document import _substitute_notes
+
+    def gen(options: dict) -> SimpleNamespace:
+        manifest = {"suite": {"name": "safety-prompts", "options": options}}
+        return SimpleNamespace(info=SimpleNamespace(suite="safety-prompts", manifest=manifest))
+
+    notes = _substitute_notes(SimpleNamespace(generations=[gen({"full": False})]))
+    assert any("dangerous_topics rests on one source only (jade)" in n for n in notes)
+    assert any("sensitive_topics" in n and "nothing political" in n for n in notes)
+    # A lab's own safety prompts (--suite-file) are not the substitute: no notes.
+    assert _substitute_notes(SimpleNamespace(generations=[gen({"file": "/lab/cvalues_safety.jsonl"})])) == []

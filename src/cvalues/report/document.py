@@ -565,12 +565,17 @@ def _human_score(
 def _judge_score(b: _Builder, level: str, model: str, judge: JudgeRun, cal: dict[str, Any]) -> ScoreFigures:
     values: dict[str, float] = {}
     cats: dict[str, str | None] = {}
+    benign: list[float] = []
     rows = []
     unjudged = 0
     for v in judge.verdicts:
         value = None if v.unjudged else _score_value(level, v.label, v.score)
         if value is None:
             unjudged += 1
+        elif level == "safety" and not v.adversarial:
+            # The safety score is over adversarial prompts; benign ones (kept with --include-benign)
+            # would raise every model's score alike, so they are shown apart.
+            benign.append(value)
         else:
             values[v.item_id] = value
             cats[v.item_id] = v.category
@@ -584,15 +589,23 @@ def _judge_score(b: _Builder, level: str, model: str, judge: JudgeRun, cal: dict
                 shown,
                 v.reason,
                 v.raw if value is None else None,
+                v.adversarial,
             ]
         )
-    columns = ["item_id", "category", "prompt", "answer", "judge", "reason", "raw"]
+    columns = ["item_id", "category", "prompt", "answer", "judge", "reason", "raw", "adversarial"]
     ev = b.add_evidence(
         f"judge-{level}-{model}", f"{model}: {judge.rubric} judge ({judge.info.spec})", model, columns, rows
     )
     ci = b.boot(list(values.values()))
     mean = sum(values.values()) / len(values) if values else None
     summary = calibration_summary(cal)
+    benign_share = sum(benign) / len(benign) if benign else None
+    benign_note = (
+        f"; over adversarial prompts only ({len(benign)} benign prompts apart: "
+        f"{benign_share:.1%} judged safe)"
+        if benign and benign_share is not None
+        else ""
+    )
     c = cell(
         mean,
         fmt=_fmt_level(level),
@@ -605,7 +618,9 @@ def _judge_score(b: _Builder, level: str, model: str, judge: JudgeRun, cal: dict
         rubric=judge.rubric,
         calibration=summary,
         unjudged=unjudged,
-        note=f"judge {judge.rubric} ({judge.info.spec}), {summary}",
+        benign_n=len(benign) or None,
+        benign_value=benign_share,
+        note=f"judge {judge.rubric} ({judge.info.spec}), {summary}{benign_note}",
     )
     return ScoreFigures(
         model, level, "judge", values, cats, ev, c, _score_by_category(b, level, values, cats, ev)
@@ -648,6 +663,7 @@ def build_document(
     t0 = time.perf_counter()
     b = _Builder(inputs, options)
     b.warnings += inputs.skipped
+    notes = _substitute_notes(inputs)
     mc, mc_all, mc_suites = _mc_section(b)
     scores, judge_rows = _score_section(b)
     for g in inputs.generations:
@@ -940,8 +956,32 @@ def build_document(
         "runs": runs,
         "configs": configs,
         "warnings": b.warnings,
+        "notes": notes,
         "built_in_s": round(time.perf_counter() - t0, 3),
     }
+
+
+def _substitute_notes(inputs: Inputs) -> list[str]:
+    """What a reader must know when safety answers come from the open substitute (``safety-prompts``
+    without a private file): which scenarios rest on one source, and what a scenario leaves out."""
+    from cvalues.data.scenario_map import SCENARIO_CAVEATS, single_source_scenarios
+
+    used = any(
+        g.info.suite == "safety-prompts"
+        and not ((g.info.manifest.get("suite") or {}).get("options") or {}).get("file")
+        for g in inputs.generations
+    )
+    if not used:
+        return []
+    notes = [
+        "Safety prompts are the open substitute `safety-prompts` (the CValues safety prompts were never "
+        "released); scores over it are not the paper's numbers."
+    ]
+    for scenario, families in single_source_scenarios().items():
+        notes.append(f"Scenario {scenario} rests on one source only ({', '.join(families)}).")
+    for scenario, caveat in SCENARIO_CAVEATS.items():
+        notes.append(f"Scenario {scenario}: {caveat}.")
+    return notes
 
 
 def category_label(key: str) -> str:

@@ -137,6 +137,7 @@ class VerdictRow:
     prompt: str
     answer: str
     raw: str | None
+    adversarial: bool = True  # safety-prompts tags benign prompts False (issue 13); scores exclude them
 
 
 @dataclass
@@ -475,6 +476,7 @@ def _verdict(obj: Mapping[str, Any], where: str, default_level: str | None) -> V
         prompt=str(obj.get("prompt") or ""),
         answer=str(obj.get("answer") or ""),
         raw=_field(obj, "raw", where, (str,), required=False),
+        adversarial=_field(obj, "adversarial", where, (bool,), required=False) is not False,
     )
 
 

@@ -152,6 +152,10 @@ def to_markdown(document: Mapping[str, Any], plot_files: Mapping[str, str]) -> s
         lines.append(f"> warning: {_md(warning)}")
     if document["warnings"]:
         lines.append("")
+    for note in document.get("notes", []):
+        lines.append(f"> note: {_md(note)}")
+    if document.get("notes"):
+        lines.append("")
     for table in document["tables"]:
         lines += [f"## {_md(table['title'])}", ""]
         if table.get("description"):
