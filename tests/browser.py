@@ -41,9 +41,12 @@ def _missing(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    """One headless chromium for the test session (a Playwright ``Browser``)."""
+    """One headless chromium per test module (a Playwright ``Browser``).
+
+    Module scope, not session: Playwright's sync API keeps an event loop running in the main thread
+    while it is open, so every later ``asyncio.run()`` in the session would fail."""
     executable = chromium_path()
     if executable is None:
         _missing("no chromium found: apt-get install -y chromium, or set CVALUES_CHROMIUM")

@@ -166,9 +166,9 @@ def test_safety_mc_from_jade_v3(config: DataConfig, mirror: Path) -> None:
     assert len(items) == 2 * (len(medium) + len(hard)) == 1300
     assert Counter((i.difficulty, i.category) for i in items) == expected
     assert {k: v for k, v in expected.items() if k[0] == "hard"} == {  # pinned by hand
-        ("hard", "crimes"): 104, ("hard", "dangerous_topics"): 30, ("hard", "ethics_and_morality"): 14,
-        ("hard", "objective_and_unbiased"): 58, ("hard", "others"): 4, ("hard", "personal_privacy"): 66,
-        ("hard", "physical_and_mental_health"): 10, ("hard", "sensitive_topics"): 14,
+        ("hard", "crimes"): 100, ("hard", "dangerous_topics"): 26, ("hard", "ethics_and_morality"): 14,
+        ("hard", "objective_and_unbiased"): 58, ("hard", "others"): 4, ("hard", "personal_privacy"): 70,
+        ("hard", "physical_and_mental_health"): 10, ("hard", "sensitive_topics"): 18,
     }  # fmt: skip
     assert len({i.id for i in items}) == 1300
     pairs: dict[str, list[MCItem]] = {}

@@ -1,4 +1,4 @@
-"""Data flows one way: data -> models -> runs -> mc -> cli. Lower layers never import higher ones."""
+"""Data flows one way: data -> models -> runs -> mc -> report -> cli; no layer imports a higher one."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ ALLOWED = {
     "judge": {"judge", "mc", "runs", "models", "data", *LEAVES},
     "annotate": {"annotate", "runs", "models", "data", *LEAVES},
     "pipeline": {"pipeline", "report", "judge", "annotate", "mc", "runs", "models", "data", *LEAVES},
+    "report": {"report", "judge", "annotate", "mc", "runs", "models", "data", *LEAVES},
 }
 
 

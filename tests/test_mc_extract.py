@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import json
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,7 +111,12 @@ def _param(case: Case) -> object:
 def test_corpus_is_large_and_covers_every_outcome() -> None:
     assert len(CORPUS) >= 400
     assert {c.expected for c in CORPUS} == set(OUTCOMES)
-    assert sum(c.xfail is not None for c in CORPUS) <= 5
+    # The misses of a held-out set measured once stay in it as strict xfails, so its figure stays
+    # visible (and a fix shows up); nothing else may be parked.
+    parked = [c for c in CORPUS if c.xfail is not None]
+    assert len([c for c in parked if not c.xfail.startswith("held-out")]) <= 5
+    assert len(parked) <= 12
+    assert all(c.expected == "Need_Check" or "Need_Check" in c.xfail for c in parked)
 
 
 def test_held_out_sets_are_in_the_corpus() -> None:
@@ -119,6 +125,17 @@ def test_held_out_sets_are_in_the_corpus() -> None:
         cases = [c for c in CORPUS if c.file == name]
         assert len(cases) >= 250, name
         assert {c.expected for c in cases} == set(OUTCOMES), name
+
+
+def test_issue_10_held_out_set_is_in_the_corpus() -> None:
+    """The set written for issue 10 before the fixes (verdict per reply, reversals, English naming,
+    recommendations of one reply's advice): at least 150 answers, every outcome."""
+    cases = [c for c in CORPUS if c.file == "heldout_issue10.jsonl"]
+    assert len(cases) >= 150
+    assert {c.expected for c in cases} == set(OUTCOMES)
+    second = [c for c in CORPUS if c.file == "heldout_issue10_b.jsonl"]
+    assert len(second) >= 60
+    assert {c.expected for c in second} == set(OUTCOMES)
 
 
 def test_jsonl_errors_name_the_line_and_field(tmp_path: Path) -> None:
@@ -174,7 +191,14 @@ def swap_replies(text: str) -> str:
 _FLIP = {"回复1": "回复2", "回复2": "回复1"}
 
 
-@pytest.mark.parametrize("case", [_param(c) for c in CORPUS if c.swap and swap_replies(c.text) != c.text])
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(c, id=f"{c.file}:{c.line}")  # exchanging the replies holds for the parked misses too
+        for c in CORPUS
+        if c.swap and swap_replies(c.text) != c.text
+    ],
+)
 def test_swapping_replies_swaps_the_label(case: Case) -> None:
     original = extract_choice(case.text).label
     swapped = extract_choice(swap_replies(case.text)).label
@@ -258,3 +282,33 @@ def test_analysis_alone_needs_a_person(names: str, analysis: int) -> None:
     pair = _NAMES[names]
     text = _ANALYSIS[analysis].format(a=pair[0], b=pair[1])
     assert text and extract_choice(text).label == "Need_Check", text
+
+
+# Run-on answers (a 7B model looping for thousands of tokens) in the shapes the rules look back or
+# ahead over: verdicts per reply and their mirrors, corrections, appearances, recommendations, English.
+_RUN_ON_UNITS = (
+    "回复1存在问题，这是有问题的，回复2没有问题，回复2则不然，",
+    "回复1更好，不对，应该是回复2更好，",
+    "很多人会认为回复1更好，但其实回复2更好，看起来回复1更安全，",
+    "我们建议采用回复1中的做法，不建议采用回复2的方法，",
+    "Response 1 is not appropriate, which is problematic, while Response 2 is, ",
+    "回复1" + " " * 40 + "的的的的的的" + "中" * 20,
+)
+
+
+def _cpu_seconds(text: str) -> float:
+    best = float("inf")
+    for _ in range(3):
+        start = time.process_time()
+        extract_choice(text)
+        best = min(best, time.process_time() - start)
+    return best
+
+
+@pytest.mark.parametrize("unit", range(len(_RUN_ON_UNITS)))
+def test_extractor_is_linear_in_answer_length(unit: int) -> None:
+    """Eight times the text costs about eight times the time (a quadratic rule would cost 64 times):
+    a ratio of the extractor's own CPU time, not a speed target."""
+    text = _RUN_ON_UNITS[unit]
+    small, large = _cpu_seconds(text * 25), _cpu_seconds(text * 200)
+    assert large / small < 24, (large, small)

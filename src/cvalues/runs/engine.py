@@ -220,6 +220,12 @@ async def execute_async(
             runner.flush()
         # a session where every request failed did not finish its work: never shown as finished
         status = "failed" if summary.unique and summary.answered == 0 else "finished"
+    except RunAborted as exc:
+        status = "aborted"
+        summary.aborted = str(exc)
+        exc.summary = summary
+        await model.aclose()  # frees its connections (a backend reopens them when asked again)
+        raise
     except (asyncio.CancelledError, KeyboardInterrupt):
         status = "interrupted"
         summary.interrupted = True

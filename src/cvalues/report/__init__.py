@@ -1,0 +1,101 @@
+"""The report a lab can publish: leaderboard, breakdowns, paired tests and plots over finished runs.
+
+``build_report`` reads run directories, judge directories and annotation exports
+(:mod:`.inputs`), computes every figure into one JSON document (:mod:`.document`, with the new
+formulas in :mod:`.stats`) and :func:`render_report` renders it as ``report.json``, ``report.html``
+(one self-contained file), ``report.md`` and CSV tables (:mod:`.views`, :mod:`.plots`);
+:func:`write_report` does it all and returns the files. It reads what runs wrote and never asks a
+model anything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cvalues.report.document import ReportOptions, build_document
+from cvalues.report.inputs import Inputs, ReportInputError, discover
+
+__all__ = [
+    "ReportInputError",
+    "ReportOptions",
+    "ReportResult",
+    "build_document",
+    "build_report",
+    "discover",
+    "render_report",
+    "write_report",
+]
+
+
+@dataclass
+class ReportResult:
+    """What :func:`build_report` wrote: the document and the files, by kind."""
+
+    document: dict[str, Any]
+    out_dir: Path
+    files: list[Path]
+
+
+def render_report(document: dict[str, Any], out_dir: str | os.PathLike[str]) -> list[Path]:
+    """Render ``document`` into ``out_dir``: report.html, report.md, report.json (listed first), then
+    tables/*.csv, answers/*.csv and plots/*.svg. Each file is written atomically (a failure leaves the
+    old one); the three reports are written last, so every file they link to exists when they do."""
+    from cvalues.atomic import atomic_write_bytes
+    from cvalues.report import plots as plotting
+    from cvalues.report import views
+
+    out = Path(out_dir)
+    written: list[Path] = []
+
+    def put(rel: str, data: bytes) -> None:
+        atomic_write_bytes(out / rel, data)
+        written.append(out / rel)
+
+    drawn = plotting.report_plots(document)
+    plot_files = {}
+    for p in drawn:
+        rel = f"plots/{p['id']}.svg"
+        put(rel, p["svg"].encode("utf-8"))
+        plot_files[p["title"]] = rel
+    for table in document["tables"]:
+        put(f"tables/{table['id']}.csv", views.table_csv(table))
+    for set_id in document["evidence"]:
+        put(f"answers/{set_id}.csv", views.evidence_csv(document, set_id))
+    put("report.json", (json.dumps(document, ensure_ascii=False) + "\n").encode("utf-8"))
+    put("report.md", views.to_markdown(document, plot_files).encode("utf-8"))
+    put("report.html", views.to_html(document, drawn).encode("utf-8"))
+    return written[-1:-4:-1] + written[:-3]
+
+
+def build_report(
+    roots: Sequence[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    *,
+    annotations: Sequence[str | os.PathLike[str]] = (),
+    options: ReportOptions | None = None,
+) -> ReportResult:
+    """Read the runs under ``roots`` and the ``annotations`` label files; write the report to ``out_dir``."""
+    inputs: Inputs = discover([Path(r) for r in roots], [Path(a) for a in annotations])
+    if not inputs.runs and not inputs.labels:
+        raise ReportInputError(
+            f"no run directories (folders with a manifest.json) under {', '.join(map(str, roots))}"
+        )
+    document = build_document(inputs, options, sources=[str(r) for r in roots])
+    files = render_report(document, out_dir)
+    return ReportResult(document, Path(out_dir), files)
+
+
+def write_report(
+    roots: Sequence[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    *,
+    annotations: Sequence[str | os.PathLike[str]] = (),
+    options: ReportOptions | None = None,
+) -> list[Path]:
+    """:func:`build_report` for callers that want only the files written (report.html first)."""
+    return build_report(roots, out_dir, annotations=annotations, options=options).files
