@@ -8,9 +8,9 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -22,6 +22,8 @@ from cvalues.cli.model_options import (
     pop_options,
 )
 from cvalues.judge.rubrics import RUBRICS
+
+T = TypeVar("T")
 
 
 def register(cli: click.Group) -> None:
@@ -67,6 +69,24 @@ def _judge_model(rubric: str, kwargs: dict[str, Any]) -> Any:
     if not spec:
         raise click.UsageError(f"rubric {rubric!r} has no default judge model; give --judge-model SPEC")
     return load_model_from_options(spec, **options), options.get("concurrency")
+
+
+def _run_closing(model: Any, work: Callable[[], Awaitable[T]]) -> T:
+    """Await ``work()`` in a fresh event loop and close the judge ``model`` after it; a judge or run
+    error (bad input, a manifest mismatch, a busy or aborted run) becomes a click error."""
+    from cvalues.judge.runner import JudgeError
+    from cvalues.runs import ManifestMismatch, RunAborted, RunDirBusy
+
+    async def go() -> T:
+        try:
+            return await work()
+        finally:
+            await model.aclose()
+
+    try:
+        return asyncio.run(go())
+    except (JudgeError, ManifestMismatch, RunDirBusy, RunAborted) as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @click.group()
@@ -200,34 +220,26 @@ def run_cmd(
     calibrate` or `judge agreement` has been run for this judge model and rubric.
     """
     from cvalues.judge.calibration import find_calibration, headline
-    from cvalues.judge.runner import JudgeError, run_judge_async
-    from cvalues.runs import ManifestMismatch, RunAborted, RunDirBusy
+    from cvalues.judge.runner import run_judge_async
 
     model, concurrency = _judge_model(rubric, kwargs)
-
-    async def go() -> Any:
-        try:
-            return await run_judge_async(
-                run_dir,
-                judge_model=model,
-                rubric=rubric,
-                out_dir=out_dir,
-                samples=samples,
-                temperature=temperature,
-                concurrency=concurrency,
-                retry_errors=retry_errors,
-                progress=not no_progress,
-                max_tokens=max_tokens,
-                resamples=bootstrap,
-                session_options={"argv": sys.argv[1:]},
-            )
-        finally:
-            await model.aclose()
-
-    try:
-        summary = asyncio.run(go())
-    except (JudgeError, ManifestMismatch, RunDirBusy, RunAborted) as exc:
-        raise click.ClickException(str(exc)) from exc
+    summary = _run_closing(
+        model,
+        lambda: run_judge_async(
+            run_dir,
+            judge_model=model,
+            rubric=rubric,
+            out_dir=out_dir,
+            samples=samples,
+            temperature=temperature,
+            concurrency=concurrency,
+            retry_errors=retry_errors,
+            progress=not no_progress,
+            max_tokens=max_tokens,
+            resamples=bootstrap,
+            session_options={"argv": sys.argv[1:]},
+        ),
+    )
     record = find_calibration(model.spec, rubric)
     if fmt == "json":
         click.echo(json.dumps({**summary.to_dict(), "calibration": record}, ensure_ascii=False, indent=2))
@@ -317,36 +329,27 @@ def calibrate_cmd(
     (bootstrap intervals) and the confusion matrix, and records them for this judge model and rubric.
     """
     from cvalues.judge.calibration import calibrate_async
-    from cvalues.judge.runner import JudgeError
-    from cvalues.runs import ManifestMismatch, RunAborted, RunDirBusy
 
     model, concurrency = _judge_model(rubric, kwargs)
     sample, seed = take_sampling(kwargs)
     suite = load_suite_from_options(**kwargs)
-
-    async def go() -> Any:
-        try:
-            return await calibrate_async(
-                suite,
-                judge_model=model,
-                rubric=rubric,
-                sample=sample,
-                seed=seed,
-                work_dir=work_dir,
-                concurrency=concurrency,
-                retry_errors=retry_errors,
-                progress=not no_progress,
-                temperature=temperature,
-                resamples=bootstrap,
-                out=out,
-            )
-        finally:
-            await model.aclose()
-
-    try:
-        result = asyncio.run(go())
-    except (JudgeError, ManifestMismatch, RunDirBusy, RunAborted) as exc:
-        raise click.ClickException(str(exc)) from exc
+    result = _run_closing(
+        model,
+        lambda: calibrate_async(
+            suite,
+            judge_model=model,
+            rubric=rubric,
+            sample=sample,
+            seed=seed,
+            work_dir=work_dir,
+            concurrency=concurrency,
+            retry_errors=retry_errors,
+            progress=not no_progress,
+            temperature=temperature,
+            resamples=bootstrap,
+            out=out,
+        ),
+    )
     record = result.record
     if fmt == "json":
         click.echo(json.dumps(record, ensure_ascii=False, indent=2))
