@@ -128,12 +128,13 @@ def bootstrap_ratio(
     resamples: int = RESAMPLES,
     seed: int = 0,
     level: float = LEVEL,
-    finite_only: bool = False,
+    finite_only: bool = True,
 ) -> Interval:
     """Percentile interval of ``sum(num) / sum(den)`` resampling units (clusters) with replacement.
 
     ``den=None`` means one per unit, i.e. the interval of the mean of ``num``. A resample whose
-    denominator is zero is left out; no units or ``resamples <= 0`` give ``Interval(None, None)``.
+    denominator is zero (or, unless ``finite_only=False``, whose ratio is infinite) is left out; no
+    units or ``resamples <= 0`` give ``Interval(None, None)``.
     """
     check_level(level)
     if den is not None and len(num) != len(den):

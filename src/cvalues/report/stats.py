@@ -3,8 +3,9 @@
 acc, acc*, pair-consistent accuracy and their pair-resampling bootstrap stay in
 :mod:`cvalues.mc.metrics`; this module holds what the report needs beyond them:
 
-* :func:`bootstrap_ratio`: percentile bootstrap interval of ``sum(num) / sum(den)`` over clusters
-  drawn with replacement (a refusal rate over pairs, a safety score over answers, a mean expert score);
+* :func:`bootstrap_ratio` (from :mod:`cvalues.statistics`): percentile bootstrap interval of
+  ``sum(num) / sum(den)`` over clusters drawn with replacement (a refusal rate over pairs, a safety
+  score over answers, a mean expert score);
 * :func:`mcnemar_exact`: McNemar's exact test for two models scored right/wrong on the same units: the
   two-sided binomial test of the discordant counts ``b`` (only A right) against ``c`` (only B right)
   with ``p = 0.5``;
@@ -16,8 +17,7 @@ acc, acc*, pair-consistent accuracy and their pair-resampling bootstrap stay in
   (``scipy.stats.kendalltau``).
 
 Every resampling function takes a ``seed`` and draws through :mod:`cvalues.statistics` (numpy's
-``default_rng``), so a report is
-reproducible to the digit.
+``default_rng``), so a report is reproducible to the digit.
 """
 
 from __future__ import annotations
@@ -30,27 +30,11 @@ import numpy as np
 
 from cvalues import statistics
 from cvalues.statistics import Interval
+from cvalues.statistics import bootstrap_ratio as bootstrap_ratio  # re-exported for the report
 
 #: Default number of bootstrap resamples and confidence level of the report.
 RESAMPLES = statistics.RESAMPLES
 LEVEL = statistics.LEVEL
-
-
-def bootstrap_ratio(
-    num: Sequence[float],
-    den: Sequence[float] | None = None,
-    *,
-    resamples: int = RESAMPLES,
-    seed: int = 0,
-    level: float = LEVEL,
-) -> Interval:
-    """Percentile interval of ``sum(num) / sum(den)`` resampling clusters (index ``i``) with replacement.
-
-    ``den=None`` means one unit per cluster, i.e. the interval of the mean of ``num``. A resample whose
-    denominator is zero (or whose ratio is not finite) is left out; no clusters or ``resamples=0`` give
-    ``Interval(None, None)``. See :func:`cvalues.statistics.bootstrap_ratio`.
-    """
-    return statistics.bootstrap_ratio(num, den, resamples=resamples, seed=seed, level=level, finite_only=True)
 
 
 @dataclass(frozen=True, slots=True)
