@@ -27,7 +27,7 @@ from typing import Any
 
 from cvalues.judge.rubrics import JudgeInput, get_rubric
 from cvalues.judge.runner import JudgeError, judge_async, judge_extra, judge_settings, slug
-from cvalues.judge.verdicts import Verdict, read_verdicts
+from cvalues.judge.verdicts import Verdict, json_objects, read_verdicts
 from cvalues.runs import select
 from cvalues.runs.manifest import read_manifest, write_json_atomic
 from cvalues.runs.store import utc_now
@@ -274,16 +274,7 @@ def _rows(path: Path) -> Iterable[tuple[int, dict[str, Any]]]:
         for line, row in enumerate(reader, 2):
             yield line, {k.strip(): (v.strip() if isinstance(v, str) else v) for k, v in row.items() if k}
         return
-    for line, content in enumerate(text.splitlines(), 1):
-        if not content.strip():
-            continue
-        try:
-            data = json.loads(content)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}:{line}: not valid JSON ({exc.msg})") from None
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}:{line}: expected a JSON object")
-        yield line, data
+    yield from json_objects(path, text.splitlines())
 
 
 def read_labels(path: str | os.PathLike[str], *, task: str | None = None) -> list[HumanLabel]:
