@@ -62,6 +62,14 @@ bootstrap_option = click.option(
     help="Bootstrap resamples (over items) for the intervals; 0 skips them.",
 )
 
+temperature_option = click.option(
+    "--temperature", type=click.FloatRange(min=0), default=None, help="Judge sampling temperature [0]."
+)
+retry_errors_option = click.option(
+    "--retry-errors", is_flag=True, help="Ask again the judge requests whose stored result is a failure."
+)
+no_progress_option = click.option("--no-progress", is_flag=True, help="No progress bar.")
+
 
 def _judge_model(rubric: str, kwargs: dict[str, Any]) -> Any:
     options = pop_options(kwargs, MODEL_OPTION_NAMES)
@@ -181,9 +189,7 @@ def _print_scores(scores: dict[str, Any], calibration: str) -> None:
     show_default=True,
     help="Judge each answer K times (needs --temperature > 0); majority / mean, spread kept.",
 )
-@click.option(
-    "--temperature", type=click.FloatRange(min=0), default=None, help="Judge sampling temperature [0]."
-)
+@temperature_option
 @click.option(
     "--max-tokens", type=click.IntRange(min=1), default=None, help="Judge reply limit [the rubric's]."
 )
@@ -194,10 +200,8 @@ def _print_scores(scores: dict[str, Any], calibration: str) -> None:
     default=None,
     help="Judge directory [RUN_DIR/judge/<rubric>(-<judge model>)].",
 )
-@click.option(
-    "--retry-errors", is_flag=True, help="Ask again the judge requests whose stored result is a failure."
-)
-@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@retry_errors_option
+@no_progress_option
 @bootstrap_option
 @format_option
 def run_cmd(
@@ -301,13 +305,9 @@ def combine_cmd(judge_dirs: tuple[Path, ...], out_dir: Path, fmt: str) -> None:
     default=None,
     help="Also write the figures to this JSON file.",
 )
-@click.option(
-    "--retry-errors", is_flag=True, help="Ask again the judge requests whose stored result is a failure."
-)
-@click.option("--no-progress", is_flag=True, help="No progress bar.")
-@click.option(
-    "--temperature", type=click.FloatRange(min=0), default=None, help="Judge sampling temperature [0]."
-)
+@retry_errors_option
+@no_progress_option
+@temperature_option
 @bootstrap_option
 @format_option
 @reports_data_errors
