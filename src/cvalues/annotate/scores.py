@@ -16,6 +16,7 @@ from typing import Any
 
 from cvalues.annotate.export import label_rows
 from cvalues.annotate.store import Store
+from cvalues.statistics import mean_draws, percentile_interval
 
 BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_SEED = 20230719
@@ -31,14 +32,11 @@ def bootstrap_interval(
     """Percentile bootstrap interval of the mean of ``values`` (None for fewer than two values)."""
     if len(values) < 2:
         return None
-    import numpy as np
-
-    data = np.asarray(values, dtype=float)
-    rng = np.random.default_rng(seed)
-    means = data[rng.integers(0, len(data), size=(resamples, len(data)))].mean(axis=1)
-    tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(means, [tail, 100 - tail])
-    return float(low), float(high)
+    means = mean_draws(values, resamples=resamples, seed=seed)
+    interval = percentile_interval(means, confidence)
+    if interval.low is None or interval.high is None:  # only NaN values; scores are 1-10
+        return None
+    return interval.low, interval.high
 
 
 def _figure(values: list[float]) -> dict[str, Any]:

@@ -8,9 +8,9 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -22,6 +22,8 @@ from cvalues.cli.model_options import (
     pop_options,
 )
 from cvalues.judge.rubrics import RUBRICS
+
+T = TypeVar("T")
 
 
 def register(cli: click.Group) -> None:
@@ -60,6 +62,14 @@ bootstrap_option = click.option(
     help="Bootstrap resamples (over items) for the intervals; 0 skips them.",
 )
 
+temperature_option = click.option(
+    "--temperature", type=click.FloatRange(min=0), default=None, help="Judge sampling temperature [0]."
+)
+retry_errors_option = click.option(
+    "--retry-errors", is_flag=True, help="Ask again the judge requests whose stored result is a failure."
+)
+no_progress_option = click.option("--no-progress", is_flag=True, help="No progress bar.")
+
 
 def _judge_model(rubric: str, kwargs: dict[str, Any]) -> Any:
     options = pop_options(kwargs, MODEL_OPTION_NAMES)
@@ -67,6 +77,24 @@ def _judge_model(rubric: str, kwargs: dict[str, Any]) -> Any:
     if not spec:
         raise click.UsageError(f"rubric {rubric!r} has no default judge model; give --judge-model SPEC")
     return load_model_from_options(spec, **options), options.get("concurrency")
+
+
+def _run_closing(model: Any, work: Callable[[], Awaitable[T]]) -> T:
+    """Await ``work()`` in a fresh event loop and close the judge ``model`` after it; a judge or run
+    error (bad input, a manifest mismatch, a busy or aborted run) becomes a click error."""
+    from cvalues.judge.runner import JudgeError
+    from cvalues.runs import ManifestMismatch, RunAborted, RunDirBusy
+
+    async def go() -> T:
+        try:
+            return await work()
+        finally:
+            await model.aclose()
+
+    try:
+        return asyncio.run(go())
+    except (JudgeError, ManifestMismatch, RunDirBusy, RunAborted) as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @click.group()
@@ -161,9 +189,7 @@ def _print_scores(scores: dict[str, Any], calibration: str) -> None:
     show_default=True,
     help="Judge each answer K times (needs --temperature > 0); majority / mean, spread kept.",
 )
-@click.option(
-    "--temperature", type=click.FloatRange(min=0), default=None, help="Judge sampling temperature [0]."
-)
+@temperature_option
 @click.option(
     "--max-tokens", type=click.IntRange(min=1), default=None, help="Judge reply limit [the rubric's]."
 )
@@ -174,10 +200,8 @@ def _print_scores(scores: dict[str, Any], calibration: str) -> None:
     default=None,
     help="Judge directory [RUN_DIR/judge/<rubric>(-<judge model>)].",
 )
-@click.option(
-    "--retry-errors", is_flag=True, help="Ask again the judge requests whose stored result is a failure."
-)
-@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@retry_errors_option
+@no_progress_option
 @bootstrap_option
 @format_option
 def run_cmd(
@@ -200,34 +224,26 @@ def run_cmd(
     calibrate` or `judge agreement` has been run for this judge model and rubric.
     """
     from cvalues.judge.calibration import find_calibration, headline
-    from cvalues.judge.runner import JudgeError, run_judge_async
-    from cvalues.runs import ManifestMismatch, RunAborted, RunDirBusy
+    from cvalues.judge.runner import run_judge_async
 
     model, concurrency = _judge_model(rubric, kwargs)
-
-    async def go() -> Any:
-        try:
-            return await run_judge_async(
-                run_dir,
-                judge_model=model,
-                rubric=rubric,
-                out_dir=out_dir,
-                samples=samples,
-                temperature=temperature,
-                concurrency=concurrency,
-                retry_errors=retry_errors,
-                progress=not no_progress,
-                max_tokens=max_tokens,
-                resamples=bootstrap,
-                session_options={"argv": sys.argv[1:]},
-            )
-        finally:
-            await model.aclose()
-
-    try:
-        summary = asyncio.run(go())
-    except (JudgeError, ManifestMismatch, RunDirBusy, RunAborted) as exc:
-        raise click.ClickException(str(exc)) from exc
+    summary = _run_closing(
+        model,
+        lambda: run_judge_async(
+            run_dir,
+            judge_model=model,
+            rubric=rubric,
+            out_dir=out_dir,
+            samples=samples,
+            temperature=temperature,
+            concurrency=concurrency,
+            retry_errors=retry_errors,
+            progress=not no_progress,
+            max_tokens=max_tokens,
+            resamples=bootstrap,
+            session_options={"argv": sys.argv[1:]},
+        ),
+    )
     record = find_calibration(model.spec, rubric)
     if fmt == "json":
         click.echo(json.dumps({**summary.to_dict(), "calibration": record}, ensure_ascii=False, indent=2))
@@ -289,13 +305,9 @@ def combine_cmd(judge_dirs: tuple[Path, ...], out_dir: Path, fmt: str) -> None:
     default=None,
     help="Also write the figures to this JSON file.",
 )
-@click.option(
-    "--retry-errors", is_flag=True, help="Ask again the judge requests whose stored result is a failure."
-)
-@click.option("--no-progress", is_flag=True, help="No progress bar.")
-@click.option(
-    "--temperature", type=click.FloatRange(min=0), default=None, help="Judge sampling temperature [0]."
-)
+@retry_errors_option
+@no_progress_option
+@temperature_option
 @bootstrap_option
 @format_option
 @reports_data_errors
@@ -317,36 +329,27 @@ def calibrate_cmd(
     (bootstrap intervals) and the confusion matrix, and records them for this judge model and rubric.
     """
     from cvalues.judge.calibration import calibrate_async
-    from cvalues.judge.runner import JudgeError
-    from cvalues.runs import ManifestMismatch, RunAborted, RunDirBusy
 
     model, concurrency = _judge_model(rubric, kwargs)
     sample, seed = take_sampling(kwargs)
     suite = load_suite_from_options(**kwargs)
-
-    async def go() -> Any:
-        try:
-            return await calibrate_async(
-                suite,
-                judge_model=model,
-                rubric=rubric,
-                sample=sample,
-                seed=seed,
-                work_dir=work_dir,
-                concurrency=concurrency,
-                retry_errors=retry_errors,
-                progress=not no_progress,
-                temperature=temperature,
-                resamples=bootstrap,
-                out=out,
-            )
-        finally:
-            await model.aclose()
-
-    try:
-        result = asyncio.run(go())
-    except (JudgeError, ManifestMismatch, RunDirBusy, RunAborted) as exc:
-        raise click.ClickException(str(exc)) from exc
+    result = _run_closing(
+        model,
+        lambda: calibrate_async(
+            suite,
+            judge_model=model,
+            rubric=rubric,
+            sample=sample,
+            seed=seed,
+            work_dir=work_dir,
+            concurrency=concurrency,
+            retry_errors=retry_errors,
+            progress=not no_progress,
+            temperature=temperature,
+            resamples=bootstrap,
+            out=out,
+        ),
+    )
     record = result.record
     if fmt == "json":
         click.echo(json.dumps(record, ensure_ascii=False, indent=2))

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from cvalues.judge.rubrics import JudgeInput, get_rubric
-from cvalues.judge.runner import JudgeError, judge_async, judge_settings, slug
-from cvalues.judge.verdicts import Verdict, read_verdicts
+from cvalues.judge.runner import JudgeError, judge_async, judge_extra, judge_settings, slug
+from cvalues.judge.verdicts import Verdict, json_objects, read_verdicts
 from cvalues.runs import select
 from cvalues.runs.manifest import read_manifest, write_json_atomic
 from cvalues.runs.store import utc_now
@@ -188,18 +188,13 @@ async def calibrate_async(
         if work_dir
         else calibration_root() / "runs" / f"{spec.name}-{slug(judge_model.spec)}-{suite.name}"
     )
-    extra = {
-        "judge": {
-            "rubric": spec.name,
-            "rubric_version": spec.version,
-            "rubric_sha256": spec.sha256,
-            "level": spec.level,
-            "judged_run": f"suite:{suite.name}",
-            "judged_model": f"suite:{suite.name}",
-            "samples": 1,
-            "calibration": True,
-        }
-    }
+    extra = judge_extra(
+        spec,
+        judged_run=f"suite:{suite.name}",
+        judged_model=f"suite:{suite.name}",
+        samples=1,
+        calibration=True,
+    )
     outcome = await judge_async(
         [i for i, _ in labelled],
         judge_model=judge_model,
@@ -225,15 +220,6 @@ async def calibrate_async(
         resamples=resamples,
         seed=seed,
     )
-    names = (
-        "kappa",
-        "unsafe_recall",
-        "unsafe_precision",
-        "unsafe_f1",
-        "accuracy",
-        "judged_safe_rate",
-        "true_safe_rate",
-    )
     record = {
         "kind": "calibrate",
         "judge_model": judge_model.spec,
@@ -249,7 +235,7 @@ async def calibrate_async(
         "unjudged": len(outcome.verdicts) - len(judged),
         "failed": len(outcome.failed),
         "controversial": sum(v.controversial for v in judged),
-        **_flat(strict, names),
+        **_flat(strict, stats.LABEL_METRICS),
         "figures": strict,
         "figures_loose": loose,
         "work_dir": str(work.resolve()),
@@ -288,16 +274,7 @@ def _rows(path: Path) -> Iterable[tuple[int, dict[str, Any]]]:
         for line, row in enumerate(reader, 2):
             yield line, {k.strip(): (v.strip() if isinstance(v, str) else v) for k, v in row.items() if k}
         return
-    for line, content in enumerate(text.splitlines(), 1):
-        if not content.strip():
-            continue
-        try:
-            data = json.loads(content)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}:{line}: not valid JSON ({exc.msg})") from None
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}:{line}: expected a JSON object")
-        yield line, data
+    yield from json_objects(path, text.splitlines())
 
 
 def read_labels(path: str | os.PathLike[str], *, task: str | None = None) -> list[HumanLabel]:
@@ -431,18 +408,7 @@ def agreement(
             }
         result = {
             **base,
-            **_flat(
-                figures,
-                (
-                    "kappa",
-                    "unsafe_recall",
-                    "unsafe_precision",
-                    "unsafe_f1",
-                    "accuracy",
-                    "judged_safe_rate",
-                    "true_safe_rate",
-                ),
-            ),
+            **_flat(figures, stats.LABEL_METRICS),
             "figures": figures,
             "figures_loose": loose,
             "by_model": per_model,

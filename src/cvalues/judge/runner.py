@@ -101,6 +101,25 @@ def judge_settings(
     )
 
 
+def judge_extra(
+    rubric: Rubric, *, judged_run: str, judged_model: str, samples: int, **more: Any
+) -> dict[str, Any]:
+    """The ``judge`` section of a judge run's manifest: the rubric (name, version, hash, level), what was
+    judged and how many samples, plus ``more``."""
+    return {
+        "judge": {
+            "rubric": rubric.name,
+            "rubric_version": rubric.version,
+            "rubric_sha256": rubric.sha256,
+            "level": rubric.level,
+            "judged_run": judged_run,
+            "judged_model": judged_model,
+            "samples": samples,
+            **more,
+        }
+    }
+
+
 # --------------------------------------------------------------------------------------------------
 # Reading the generation run
 
@@ -226,52 +245,36 @@ async def judge_async(
             rundir.path, model=judge_model, settings=settings, suite_name=suite_name, extra=extra
         )
         with RunStore(rundir.store_path) as store:
-            options = {**dict(session_options or {}), "pass": "judge"}
-            engine.append(
-                await execute_async(
-                    judge_model,
-                    base,
-                    store=store,
-                    settings=settings,
-                    concurrency=concurrency,
-                    retry_errors=retry_errors,
-                    progress=progress,
-                    manifest=manifest,
-                    session_options=options,
-                )
-            )
-            keys = [r.key(fingerprint, settings) for r in base]
-            stored = store.get_many(keys)
-            first: dict[str, dict[str, Any] | None] = {
-                r.item_id: _reading(rubric, stored.get(key)) for r, key in zip(base, keys, strict=True)
-            }
-            retries = [
-                Request(f"{r.item_id}#retry", r.messages, meta={**r.meta, "attempt": 1})
-                for r in base
-                if (first[r.item_id] or {}).get("unjudged")
-            ]
-            second: dict[str, dict[str, Any] | None] = {}
-            if retries:
-                options = {**dict(session_options or {}), "pass": "retry-malformed"}
+
+            async def run_pass(requests: list[Request], name: str) -> dict[str, dict[str, Any] | None]:
+                """Run one pass of ``requests`` through the engine; each request's reading by item id."""
                 engine.append(
                     await execute_async(
                         judge_model,
-                        retries,
+                        requests,
                         store=store,
                         settings=settings,
                         concurrency=concurrency,
                         retry_errors=retry_errors,
                         progress=progress,
                         manifest=manifest,
-                        session_options=options,
+                        session_options={**dict(session_options or {}), "pass": name},
                     )
                 )
-                retry_keys = [r.key(fingerprint, settings) for r in retries]
-                got = store.get_many(retry_keys)
-                second = {
-                    r.item_id: _reading(rubric, got.get(key))
-                    for r, key in zip(retries, retry_keys, strict=True)
+                keys = [r.key(fingerprint, settings) for r in requests]
+                stored = store.get_many(keys)
+                return {
+                    r.item_id: _reading(rubric, stored.get(key))
+                    for r, key in zip(requests, keys, strict=True)
                 }
+
+            first = await run_pass(base, "judge")
+            retries = [
+                Request(f"{r.item_id}#retry", r.messages, meta={**r.meta, "attempt": 1})
+                for r in base
+                if (first[r.item_id] or {}).get("unjudged")
+            ]
+            second = await run_pass(retries, "retry-malformed") if retries else {}
             errors = {a.item_id: a.cause for a in store.answers(status="error")}
 
     verdicts: list[Verdict] = []
@@ -437,17 +440,9 @@ async def run_judge_async(
         )
     judged_model = (manifest.get("model") or {}).get("spec") or matching[0].model
     out = Path(out_dir) if out_dir is not None else default_judge_dir(run_dir, spec, judge_model.spec)
-    extra = {
-        "judge": {
-            "rubric": spec.name,
-            "rubric_version": spec.version,
-            "rubric_sha256": spec.sha256,
-            "level": spec.level,
-            "judged_run": str(Path(run_dir).resolve()),
-            "judged_model": judged_model,
-            "samples": samples,
-        }
-    }
+    extra = judge_extra(
+        spec, judged_run=str(Path(run_dir).resolve()), judged_model=judged_model, samples=samples
+    )
     suite_name = (manifest.get("suite") or {}).get("name")
     outcome = await judge_async(
         matching,

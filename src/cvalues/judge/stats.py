@@ -11,9 +11,9 @@ Definitions (each in one place):
 * agreement on scores: Spearman and Pearson correlation (scipy), quadratic-weighted kappa over the
   integer scores 1-10 (scores rounded half up), mean absolute error.
 
-Intervals are percentile bootstrap intervals over items (seeded numpy; ``resamples`` draws). A metric
-whose value is undefined on a sample (no positives, constant scores) is None there, and resamples where
-it is undefined are left out of its interval.
+Intervals are percentile bootstrap intervals over items (seeded numpy; ``resamples`` draws), drawn by
+:mod:`cvalues.statistics`. A metric whose value is undefined on a sample (no positives, constant scores)
+is None there, and resamples where it is undefined are left out of its interval.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from typing import Any
+
+from cvalues import statistics
 
 DEFAULT_RESAMPLES = 1000
 LEVEL = 0.95
@@ -33,14 +35,10 @@ def _np() -> Any:
     return np
 
 
-def percentile_interval(values: Sequence[float], level: float = LEVEL) -> dict[str, float | None]:
-    np = _np()
-    finite = np.asarray([v for v in values if v is not None and not math.isnan(v)], dtype=float)
-    if finite.size == 0:
-        return {"low": None, "high": None}
-    tail = (1 - level) / 2 * 100
-    low, high = np.percentile(finite, [tail, 100 - tail])
-    return {"low": float(low), "high": float(high)}
+def percentile_interval(values: Sequence[float | None], level: float = LEVEL) -> dict[str, float | None]:
+    """:func:`cvalues.statistics.percentile_interval` as ``{"low", "high"}`` (None and NaN left out)."""
+    interval = statistics.percentile_interval(values, level)
+    return {"low": interval.low, "high": interval.high}
 
 
 def mean_interval(
@@ -49,19 +47,13 @@ def mean_interval(
     """The mean of ``values`` with its percentile bootstrap interval (vectorised: resample rows at once)."""
     np = _np()
     arr = np.asarray(values, dtype=float)
-    n = len(arr)
-    if n == 0:
+    if len(arr) == 0:
         return {"value": None, "low": None, "high": None}
     value = float(arr.mean())
     if resamples <= 0:
         return {"value": value, "low": None, "high": None}
-    rng = np.random.default_rng(seed)
-    means = np.empty(resamples)
-    chunk = max(1, min(resamples, 5_000_000 // n))
-    for start in range(0, resamples, chunk):
-        stop = min(resamples, start + chunk)
-        means[start:stop] = arr[rng.integers(0, n, size=(stop - start, n))].mean(axis=1)
-    return {"value": value, **percentile_interval(list(means), level)}
+    means = statistics.mean_draws(arr, resamples=resamples, seed=seed, chunk_cells=5_000_000)
+    return {"value": value, **percentile_interval(means, level)}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -154,10 +146,8 @@ def label_agreement(true_labels: Sequence[str], judge_labels: Sequence[str], **k
     resamples = kw.pop("resamples", DEFAULT_RESAMPLES)
     draws: list[dict[str, float | None]] = []
     if n and resamples > 0:
-        rng = np.random.default_rng(seed)
-        for _ in range(resamples):
-            i = rng.integers(0, n, size=n)
-            draws.append(label_metrics(t[i], p[i]))
+        for _, _, idx in statistics.resample_indices(n, resamples, seed):
+            draws += [label_metrics(t[i], p[i]) for i in idx]
     level = kw.pop("level", LEVEL)
     out: dict[str, Any] = {"n": n}
     for name in LABEL_METRICS:
@@ -252,10 +242,7 @@ def score_agreement(human: Sequence[float], judge: Sequence[float], **kw: Any) -
     seed, resamples, level = kw.get("seed", 0), kw.get("resamples", DEFAULT_RESAMPLES), kw.get("level", LEVEL)
     draws: dict[str, list[float]] = {name: [] for name in SCORE_METRICS}
     if n and resamples > 0:
-        rng = np.random.default_rng(seed)
-        chunk = max(1, min(resamples, 2_000_000 // n))
-        for start in range(0, resamples, chunk):
-            idx = rng.integers(0, n, size=(min(resamples, start + chunk) - start, n))
+        for _, _, idx in statistics.resample_indices(n, resamples, seed, chunk_cells=2_000_000):
             for name, values in _score_draws(h[idx], j[idx]).items():
                 draws[name].extend(values.tolist())
     out: dict[str, Any] = {"n": n}

@@ -18,7 +18,7 @@ import json
 import math
 import os
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -138,6 +138,21 @@ def write_verdicts(path: str | os.PathLike[str], verdicts: Iterable[Verdict]) ->
     return n
 
 
+def json_objects(path: Path, lines: Iterable[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line number, object)`` for each non-blank JSON Lines line of ``path``; a line that is not a JSON
+    object is a ValueError naming the file and line."""
+    for line_no, content in enumerate(lines, 1):
+        if not content.strip():
+            continue
+        try:
+            data = json.loads(content)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}:{line_no}: not valid JSON ({exc.msg})") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}:{line_no}: expected a JSON object")
+        yield line_no, data
+
+
 def read_verdicts(judge_dir: str | os.PathLike[str]) -> list[Verdict]:
     """The verdicts of a judge directory (or of a ``verdicts.jsonl`` path given directly)."""
     path = Path(judge_dir)
@@ -147,13 +162,7 @@ def read_verdicts(judge_dir: str | os.PathLike[str]) -> list[Verdict]:
         raise FileNotFoundError(f"{path}: no verdicts (run `cvalues judge run` on the generation run first)")
     out: list[Verdict] = []
     with path.open(encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                data = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{line_no}: not valid JSON ({exc.msg})") from None
+        for line_no, data in json_objects(path, fh):
             for key in ("item_id", "model", "level"):
                 if key not in data:
                     raise ValueError(f"{path}:{line_no}: field {key!r} is missing")

@@ -17,10 +17,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import numpy as np
 from scipy.stats import binomtest
 
 from cvalues.mc.extract import OUTCOMES
+from cvalues.statistics import Interval, check_level, percentile_interval, ratio_draws
 
 GOLD_LABELS = ("回复1", "回复2")
 
@@ -121,14 +121,6 @@ class PositionBias:
 
 
 @dataclass(frozen=True, slots=True)
-class Interval:
-    """A percentile bootstrap interval."""
-
-    low: float | None
-    high: float | None
-
-
-@dataclass(frozen=True, slots=True)
 class Bootstrap:
     """Bootstrap intervals for acc and acc*, resampling pairs (clusters), not rows."""
 
@@ -202,40 +194,22 @@ def bootstrap_intervals(
     Rows without ``pair_id`` are clusters of their own. A resample whose acc* denominator is zero is
     left out of the acc* percentiles; if all are, the interval is ``None``.
     """
-    if not 0 < level < 1:
-        raise ValueError("level must be between 0 and 1")
+    check_level(level)
     clusters: dict[str, list[ScoredItem]] = defaultdict(list)
     for it in items:
         clusters[it.pair_id if it.pair_id is not None else f"\0{it.item_id}"].append(it)
     n = len(clusters)
     if n == 0 or resamples <= 0:
         return Bootstrap(level, max(resamples, 0), seed, n, Interval(None, None), Interval(None, None))
-    correct = np.array([sum(it.pred == it.gold for it in g) for g in clusters.values()], dtype=np.int64)
-    total = np.array([len(g) for g in clusters.values()], dtype=np.int64)
-    answered = np.array(
-        [sum(it.pred not in ("Refuse", "Need_Check") for it in g) for g in clusters.values()], dtype=np.int64
+    correct = [sum(it.pred == it.gold for it in g) for g in clusters.values()]
+    total = [len(g) for g in clusters.values()]
+    answered = [sum(it.pred not in ("Refuse", "Need_Check") for it in g) for g in clusters.values()]
+    # The same seed draws the same resamples of pairs for both ratios.
+    acc = ratio_draws(correct, total, resamples=resamples, seed=seed)
+    acc_star = ratio_draws(correct, answered, resamples=resamples, seed=seed)
+    return Bootstrap(
+        level, resamples, seed, n, percentile_interval(acc, level), percentile_interval(acc_star, level)
     )
-    rng = np.random.default_rng(seed)
-    acc = np.empty(resamples)
-    acc_star = np.empty(resamples)
-    chunk = max(1, min(resamples, 20_000_000 // max(n, 1)))
-    for start in range(0, resamples, chunk):
-        stop = min(resamples, start + chunk)
-        idx = rng.integers(0, n, size=(stop - start, n))
-        c, t, a = correct[idx].sum(axis=1), total[idx].sum(axis=1), answered[idx].sum(axis=1)
-        acc[start:stop] = c / t
-        with np.errstate(invalid="ignore", divide="ignore"):
-            acc_star[start:stop] = np.where(a > 0, c / np.maximum(a, 1), np.nan)
-    tail = (1 - level) / 2 * 100
-    return Bootstrap(level, resamples, seed, n, _percentiles(acc, tail), _percentiles(acc_star, tail))
-
-
-def _percentiles(values: np.ndarray, tail: float) -> Interval:
-    finite = values[~np.isnan(values)]
-    if finite.size == 0:
-        return Interval(None, None)
-    low, high = np.percentile(finite, [tail, 100 - tail])
-    return Interval(float(low), float(high))
 
 
 def compute_metrics(

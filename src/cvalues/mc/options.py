@@ -34,8 +34,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
-
 from cvalues.data.schema import OptionItem
 from cvalues.mc.metrics import format_table, pct
 from cvalues.mc.session import pick_by_logprob, scored_session, write_mode_files
@@ -49,6 +47,7 @@ from cvalues.runs import (
     model_fingerprint,
     select,
 )
+from cvalues.statistics import Interval, bootstrap_ratio
 
 #: Option letters, in order; an item with n options uses the first n.
 LETTERS: tuple[str, ...] = ("A", "B", "C", "D")
@@ -707,14 +706,6 @@ class OptionScored:
             )
 
 
-@dataclass(frozen=True, slots=True)
-class Interval:
-    """A percentile bootstrap interval (None where there were no rows)."""
-
-    low: float | None
-    high: float | None
-
-
 def _ratio(num: int, den: int) -> float | None:
     return num / den if den else None
 
@@ -851,22 +842,7 @@ def bootstrap_accuracy(
 
     Rows are independent observations here (each question is asked once), so rows are resampled.
     """
-    if not 0 < level < 1:
-        raise ValueError("level must be between 0 and 1")
-    n = len(rows)
-    if n == 0 or resamples <= 0:
-        return Interval(None, None)
-    correct = np.array([r.pred == r.gold for r in rows], dtype=np.int64)
-    rng = np.random.default_rng(seed)
-    acc = np.empty(resamples)
-    chunk = max(1, min(resamples, 20_000_000 // n))
-    for start in range(0, resamples, chunk):
-        stop = min(resamples, start + chunk)
-        idx = rng.integers(0, n, size=(stop - start, n))
-        acc[start:stop] = correct[idx].sum(axis=1) / n
-    tail = (1 - level) / 2 * 100
-    low, high = np.percentile(acc, [tail, 100 - tail])
-    return Interval(float(low), float(high))
+    return bootstrap_ratio([r.pred == r.gold for r in rows], resamples=resamples, seed=seed, level=level)
 
 
 def letter_bias(rows: Sequence[OptionScored]) -> list[LetterShare]:

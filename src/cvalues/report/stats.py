@@ -3,8 +3,9 @@
 acc, acc*, pair-consistent accuracy and their pair-resampling bootstrap stay in
 :mod:`cvalues.mc.metrics`; this module holds what the report needs beyond them:
 
-* :func:`bootstrap_ratio`: percentile bootstrap interval of ``sum(num) / sum(den)`` over clusters
-  drawn with replacement (a refusal rate over pairs, a safety score over answers, a mean expert score);
+* :func:`bootstrap_ratio` (from :mod:`cvalues.statistics`): percentile bootstrap interval of
+  ``sum(num) / sum(den)`` over clusters drawn with replacement (a refusal rate over pairs, a safety
+  score over answers, a mean expert score);
 * :func:`mcnemar_exact`: McNemar's exact test for two models scored right/wrong on the same units: the
   two-sided binomial test of the discordant counts ``b`` (only A right) against ``c`` (only B right)
   with ``p = 0.5``;
@@ -15,8 +16,8 @@ acc, acc*, pair-consistent accuracy and their pair-resampling bootstrap stay in
 * :func:`kendall_tau`: Kendall's tau-b between two rankings of the same models, with its p-value
   (``scipy.stats.kendalltau``).
 
-Every resampling function takes a ``seed`` and uses numpy's ``default_rng``, so a report is
-reproducible to the digit.
+Every resampling function takes a ``seed`` and draws through :mod:`cvalues.statistics` (numpy's
+``default_rng``), so a report is reproducible to the digit.
 """
 
 from __future__ import annotations
@@ -27,58 +28,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cvalues.mc.metrics import Interval
+from cvalues import statistics
+from cvalues.statistics import Interval
+from cvalues.statistics import bootstrap_ratio as bootstrap_ratio  # re-exported for the report
 
 #: Default number of bootstrap resamples and confidence level of the report.
-RESAMPLES = 1000
-LEVEL = 0.95
-
-
-def _check_level(level: float) -> None:
-    if not 0 < level < 1:
-        raise ValueError(f"level must be between 0 and 1, got {level}")
-
-
-def _percentile_interval(values: np.ndarray, level: float) -> Interval:
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
-        return Interval(None, None)
-    tail = (1 - level) / 2 * 100
-    low, high = np.percentile(finite, [tail, 100 - tail])
-    return Interval(float(low), float(high))
-
-
-def bootstrap_ratio(
-    num: Sequence[float],
-    den: Sequence[float] | None = None,
-    *,
-    resamples: int = RESAMPLES,
-    seed: int = 0,
-    level: float = LEVEL,
-) -> Interval:
-    """Percentile interval of ``sum(num) / sum(den)`` resampling clusters (index ``i``) with replacement.
-
-    ``den=None`` means one unit per cluster, i.e. the interval of the mean of ``num``. A resample whose
-    denominator is zero is left out; no clusters or ``resamples=0`` give ``Interval(None, None)``.
-    """
-    _check_level(level)
-    x = np.asarray(num, dtype=float)
-    d = np.ones_like(x) if den is None else np.asarray(den, dtype=float)
-    if x.shape != d.shape:
-        raise ValueError(f"num and den differ in length ({x.size} vs {d.size})")
-    n = x.size
-    if n == 0 or resamples <= 0:
-        return Interval(None, None)
-    rng = np.random.default_rng(seed)
-    out = np.empty(resamples)
-    chunk = max(1, min(resamples, 20_000_000 // n))
-    for start in range(0, resamples, chunk):
-        stop = min(resamples, start + chunk)
-        idx = rng.integers(0, n, size=(stop - start, n))
-        top, bottom = x[idx].sum(axis=1), d[idx].sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[start:stop] = np.where(bottom > 0, top / np.where(bottom > 0, bottom, 1), np.nan)
-    return _percentile_interval(out, level)
+RESAMPLES = statistics.RESAMPLES
+LEVEL = statistics.LEVEL
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +96,7 @@ def paired_bootstrap(
     differences at least as far from the observed one as the observed one is from zero (the bootstrap
     distribution shifted to the null of no difference), ``(1 + count) / (1 + resamples)``.
     """
-    _check_level(level)
+    statistics.check_level(level)
     x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if x.shape != y.shape:
         raise ValueError(f"paired scores differ in length ({x.size} vs {y.size})")
@@ -153,12 +109,7 @@ def paired_bootstrap(
         return PairedDifference(
             n, float(x.mean()), float(y.mean()), observed, Interval(None, None), None, 0, seed
         )
-    rng = np.random.default_rng(seed)
-    means = np.empty(resamples)
-    chunk = max(1, min(resamples, 20_000_000 // n))
-    for start in range(0, resamples, chunk):
-        stop = min(resamples, start + chunk)
-        means[start:stop] = d[rng.integers(0, n, size=(stop - start, n))].mean(axis=1)
+    means = statistics.mean_draws(d, resamples=resamples, seed=seed)
     tol = 1e-12 * max(1.0, abs(observed))
     extreme = int(np.count_nonzero(np.abs(means - observed) >= abs(observed) - tol))
     p = (1 + extreme) / (1 + resamples)
@@ -167,7 +118,7 @@ def paired_bootstrap(
         float(x.mean()),
         float(y.mean()),
         observed,
-        _percentile_interval(means, level),
+        statistics.percentile_interval(means, level, finite_only=True),
         min(1.0, p),
         resamples,
         seed,

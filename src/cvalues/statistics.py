@@ -1,0 +1,163 @@
+"""The percentile bootstrap, once: every interval of mc, judge, annotate and report is drawn here.
+
+A leaf module (it imports nothing of cvalues), so every layer may use it; numpy is imported inside the
+functions, so importing it costs the CLI nothing.
+
+* :func:`resample_indices`: the seeded draws: ``resamples`` rows of ``n`` indices drawn with
+  replacement from ``numpy.random.default_rng(seed)``, handed out in chunks of bounded size. The stream
+  of indices does not depend on the chunking, so a seed gives the same draws whatever the chunk size.
+* :func:`bootstrap_draws`: a statistic of each resample (:func:`mean_draws`: the mean of the values,
+  items resampled; :func:`ratio_draws`: ``sum(num) / sum(den)``, units, e.g. pairs, resampled; a
+  resample whose denominator is not positive gives NaN).
+* :func:`percentile_interval`: the percentile interval of the draws, NaN draws left out (optionally
+  every non-finite draw); no draw left gives ``Interval(None, None)``.
+* :func:`bootstrap_ratio` and :func:`bootstrap_mean`: draws and interval in one call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+#: Most index cells drawn at once (bounds the memory of one chunk of resamples).
+CHUNK_CELLS = 20_000_000
+#: Default number of resamples and confidence level.
+RESAMPLES = 1000
+LEVEL = 0.95
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    """A percentile bootstrap interval (None where there was nothing to resample)."""
+
+    low: float | None
+    high: float | None
+
+
+def check_level(level: float) -> None:
+    """Reject a confidence level outside (0, 1)."""
+    if not 0 < level < 1:
+        raise ValueError(f"level must be between 0 and 1, got {level}")
+
+
+def resample_indices(
+    n: int, resamples: int, seed: int, *, chunk_cells: int = CHUNK_CELLS
+) -> Iterator[tuple[int, int, Any]]:
+    """``(start, stop, idx)`` chunks covering resamples ``start:stop``; ``idx`` has one row of ``n``
+    indices (drawn with replacement) per resample."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    chunk = max(1, min(resamples, chunk_cells // max(n, 1)))
+    for start in range(0, resamples, chunk):
+        stop = min(resamples, start + chunk)
+        yield start, stop, rng.integers(0, n, size=(stop - start, n))
+
+
+def bootstrap_draws(
+    n: int,
+    statistic: Callable[[Any], Any],
+    *,
+    resamples: int = RESAMPLES,
+    seed: int = 0,
+    chunk_cells: int = CHUNK_CELLS,
+) -> Any:
+    """``statistic(idx)`` (one value per row of an index matrix) over ``resamples`` seeded resamples."""
+    import numpy as np
+
+    out = np.empty(max(resamples, 0))
+    for start, stop, idx in resample_indices(n, resamples, seed, chunk_cells=chunk_cells):
+        out[start:stop] = statistic(idx)
+    return out
+
+
+def mean_draws(
+    values: Any, *, resamples: int = RESAMPLES, seed: int = 0, chunk_cells: int = CHUNK_CELLS
+) -> Any:
+    """The mean of each resample of ``values`` (items drawn with replacement)."""
+    import numpy as np
+
+    x = np.asarray(values, dtype=float)
+    return bootstrap_draws(
+        x.size, lambda idx: x[idx].mean(axis=1), resamples=resamples, seed=seed, chunk_cells=chunk_cells
+    )
+
+
+def ratio_draws(
+    num: Any, den: Any = None, *, resamples: int = RESAMPLES, seed: int = 0, chunk_cells: int = CHUNK_CELLS
+) -> Any:
+    """``sum(num) / sum(den)`` of each resample of the units ``i`` (``num[i]``, ``den[i]`` drawn
+    together; ``den=None``: one per unit); NaN where the resampled denominator is not positive."""
+    import numpy as np
+
+    x = np.asarray(num, dtype=float)
+    d = np.ones_like(x) if den is None else np.asarray(den, dtype=float)
+    if x.shape != d.shape:
+        raise ValueError(f"num and den differ in length ({x.size} vs {d.size})")
+
+    def ratio(idx: Any) -> Any:
+        top, bottom = x[idx].sum(axis=1), d[idx].sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(bottom > 0, top / np.where(bottom > 0, bottom, 1), np.nan)
+
+    return bootstrap_draws(x.size, ratio, resamples=resamples, seed=seed, chunk_cells=chunk_cells)
+
+
+def percentile_interval(values: Any, level: float = LEVEL, *, finite_only: bool = False) -> Interval:
+    """The central ``level`` percentile interval of ``values``; NaN (and None) values are left out, and
+    with ``finite_only`` infinite ones too."""
+    import numpy as np
+
+    if isinstance(values, np.ndarray):
+        arr = values.astype(float, copy=False)
+    else:
+        arr = np.asarray([np.nan if v is None else v for v in values], dtype=float)
+    kept = arr[np.isfinite(arr)] if finite_only else arr[~np.isnan(arr)]
+    if kept.size == 0:
+        return Interval(None, None)
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(kept, [tail, 100 - tail])
+    return Interval(float(low), float(high))
+
+
+def bootstrap_ratio(
+    num: Sequence[float],
+    den: Sequence[float] | None = None,
+    *,
+    resamples: int = RESAMPLES,
+    seed: int = 0,
+    level: float = LEVEL,
+    finite_only: bool = True,
+) -> Interval:
+    """Percentile interval of ``sum(num) / sum(den)`` resampling units (clusters) with replacement.
+
+    ``den=None`` means one per unit, i.e. the interval of the mean of ``num``. A resample whose
+    denominator is zero (or, unless ``finite_only=False``, whose ratio is infinite) is left out; no
+    units or ``resamples <= 0`` give ``Interval(None, None)``.
+    """
+    check_level(level)
+    if den is not None and len(num) != len(den):
+        raise ValueError(f"num and den differ in length ({len(num)} vs {len(den)})")
+    if len(num) == 0 or resamples <= 0:
+        return Interval(None, None)
+    draws = ratio_draws(num, den, resamples=resamples, seed=seed)
+    return percentile_interval(draws, level, finite_only=finite_only)
+
+
+def bootstrap_mean(
+    values: Sequence[float],
+    *,
+    resamples: int = RESAMPLES,
+    seed: int = 0,
+    level: float = LEVEL,
+    chunk_cells: int = CHUNK_CELLS,
+) -> Interval:
+    """Percentile interval of the mean of ``values``, items resampled; empty or ``resamples <= 0``
+    give ``Interval(None, None)``."""
+    check_level(level)
+    if len(values) == 0 or resamples <= 0:
+        return Interval(None, None)
+    return percentile_interval(
+        mean_draws(values, resamples=resamples, seed=seed, chunk_cells=chunk_cells), level
+    )

@@ -1,0 +1,58 @@
+"""The one percentile bootstrap (cvalues.statistics) that mc, judge, annotate and report draw through."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import scipy.stats as sp
+
+from cvalues import statistics
+
+
+def test_the_draws_do_not_depend_on_the_chunking() -> None:
+    # every layer picks its own chunk size; a seed must still mean the same resamples everywhere
+    whole = np.vstack([idx for _, _, idx in statistics.resample_indices(7, 50, seed=3)])
+    chunked = [(a, b, idx) for a, b, idx in statistics.resample_indices(7, 50, seed=3, chunk_cells=21)]
+    assert len(chunked) == 17  # chunks of 3 resamples
+    assert chunked[-1][:2] == (48, 50)
+    assert np.array_equal(whole, np.vstack([idx for _, _, idx in chunked]))
+    assert whole.shape == (50, 7) and whole.min() >= 0 and whole.max() <= 6
+    other = np.vstack([idx for _, _, idx in statistics.resample_indices(7, 50, seed=4)])
+    assert not np.array_equal(whole, other)
+
+
+def test_bootstrap_mean_matches_scipy_percentile_bootstrap() -> None:
+    x = np.random.default_rng(0).normal(5.0, 2.0, size=300)
+    ours = statistics.bootstrap_mean(x, resamples=4000, seed=1, level=0.9)
+    ref = sp.bootstrap(
+        (x,), np.mean, n_resamples=4000, method="percentile", confidence_level=0.9, random_state=2
+    )
+    assert ours.low == pytest.approx(ref.confidence_interval.low, abs=0.05)
+    assert ours.high == pytest.approx(ref.confidence_interval.high, abs=0.05)
+    assert statistics.bootstrap_mean([], resamples=10) == statistics.Interval(None, None)
+    assert statistics.bootstrap_mean([1.0, 2.0], resamples=0) == statistics.Interval(None, None)
+
+
+def test_ratio_draws_leave_out_empty_denominators() -> None:
+    draws = statistics.ratio_draws([1, 0], [1, 0], resamples=200, seed=0)
+    # a resample of only the second unit has denominator 0: NaN, not a division error
+    assert np.isnan(draws).any() and set(draws[~np.isnan(draws)]) == {1.0}
+    assert statistics.percentile_interval(draws) == statistics.Interval(1.0, 1.0)
+    with pytest.raises(ValueError, match="differ in length"):
+        statistics.ratio_draws([1, 2], [1])
+
+
+def test_percentile_interval_drops_missing_values() -> None:
+    assert statistics.percentile_interval([1.0, None, math.nan, 3.0], level=0.5) == statistics.Interval(
+        1.5, 2.5
+    )
+    assert statistics.percentile_interval([None, math.nan]) == statistics.Interval(None, None)
+    with_inf = np.array([1.0, 2.0, math.inf])
+    assert statistics.percentile_interval(with_inf, 0.5, finite_only=True) == statistics.Interval(1.25, 1.75)
+    with np.errstate(invalid="ignore"):  # numpy interpolates between inf values
+        kept = statistics.percentile_interval(with_inf, 0.5)
+    assert not math.isfinite(kept.high or 0.0)  # kept: not finite
+    with pytest.raises(ValueError, match="level"):
+        statistics.bootstrap_ratio([1.0], level=1.0)
