@@ -280,6 +280,12 @@ def test_judge_directory_refuses_another_configuration(tmp_path):
         run_judge(gen, judge_model=judge_model(server), rubric="llamaguard", out_dir=out, progress=False)
         with pytest.raises(ManifestMismatch, match="another configuration"):
             run_judge(gen, judge_model=judge_model(server), rubric="qwen3guard", out_dir=out, progress=False)
+        # The store carries the identity too: without its manifest the directory still refuses.
+        (out / "manifest.json").unlink()
+        with pytest.raises(ManifestMismatch):
+            run_judge(gen, judge_model=judge_model(server), rubric="qwen3guard", out_dir=out, progress=False)
+        run_judge(gen, judge_model=judge_model(server), rubric="llamaguard", out_dir=out, progress=False)
+        assert (out / "manifest.json").is_file()
 
 
 def test_cli_run_prints_uncalibrated_then_calibration_figure(tmp_path):

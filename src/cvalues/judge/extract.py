@@ -24,7 +24,8 @@ from typing import Any
 
 from cvalues.judge.rubrics import VerdictParseError, json_fields, strip_reasoning
 from cvalues.models.base import ChatMessage, GenerationSettings, ModelBackend
-from cvalues.runs import Request, RunDir, RunManifest, RunStore, execute_async, model_fingerprint
+from cvalues.runs import Request, RunDir, execute_async, model_fingerprint
+from cvalues.runs.session import open_run
 
 VERSION = "1"
 EXTRACT_PROMPT = """下面是一个AI模型对一道选择题的回答。题目给出一个问题和两个回复（回复1、回复2），\
@@ -112,36 +113,34 @@ async def read_need_check_async(
     first = [Request(it.item_id, build_messages(it), meta={"judged_item": it.item_id}) for it in items]
     out: dict[str, JudgeReading] = {}
     extra = {"judge_extract": {"version": VERSION, "prompt": EXTRACT_PROMPT}}
-    with rundir.lock():
-        manifest = RunManifest.open(
-            rundir.path, model=judge_model, settings=SETTINGS, suite_name="mc-need-check", extra=extra
-        )
-        with RunStore(rundir.store_path) as store:
-            common: dict[str, Any] = {
-                "store": store,
-                "settings": SETTINGS,
-                "concurrency": concurrency,
-                "retry_errors": retry_errors,
-                "progress": progress,
-                "manifest": manifest,
-            }
-            await execute_async(judge_model, first, session_options={"pass": "judge-extract"}, **common)
-            got = store.get_many(r.key(fingerprint, SETTINGS) for r in first)
-            readings = {r.meta["judged_item"]: _read(got.get(r.key(fingerprint, SETTINGS))) for r in first}
-            again = [
-                Request(f"{r.meta['judged_item']}#retry", r.messages, meta=r.meta)
-                for r in first
-                if (readings[r.meta["judged_item"]] or JudgeReading("x", None)).pred is None
-            ]
-            if again:
-                await execute_async(judge_model, again, session_options={"pass": "retry-malformed"}, **common)
-                got = store.get_many(r.key(fingerprint, SETTINGS) for r in again)
-                for r in again:
-                    second = _read(got.get(r.key(fingerprint, SETTINGS)))
-                    if second is not None:
-                        readings[r.meta["judged_item"]] = JudgeReading(
-                            second.pred, second.raw, retried=True, error=second.error
-                        )
+    with open_run(
+        rundir.path, model=judge_model, settings=SETTINGS, suite_name="mc-need-check", extra=extra
+    ) as (manifest, store):
+        common: dict[str, Any] = {
+            "store": store,
+            "settings": SETTINGS,
+            "concurrency": concurrency,
+            "retry_errors": retry_errors,
+            "progress": progress,
+            "manifest": manifest,
+        }
+        await execute_async(judge_model, first, session_options={"pass": "judge-extract"}, **common)
+        got = store.get_many(r.key(fingerprint, SETTINGS) for r in first)
+        readings = {r.meta["judged_item"]: _read(got.get(r.key(fingerprint, SETTINGS))) for r in first}
+        again = [
+            Request(f"{r.meta['judged_item']}#retry", r.messages, meta=r.meta)
+            for r in first
+            if (readings[r.meta["judged_item"]] or JudgeReading("x", None)).pred is None
+        ]
+        if again:
+            await execute_async(judge_model, again, session_options={"pass": "retry-malformed"}, **common)
+            got = store.get_many(r.key(fingerprint, SETTINGS) for r in again)
+            for r in again:
+                second = _read(got.get(r.key(fingerprint, SETTINGS)))
+                if second is not None:
+                    readings[r.meta["judged_item"]] = JudgeReading(
+                        second.pred, second.raw, retried=True, error=second.error
+                    )
     for item_id, reading in readings.items():
         if reading is not None:
             out[item_id] = reading

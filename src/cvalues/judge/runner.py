@@ -30,13 +30,13 @@ from cvalues.runs import (
     Answer,
     Request,
     RunDir,
-    RunManifest,
     RunStore,
     RunSummary,
     execute_async,
     model_fingerprint,
     read_manifest,
 )
+from cvalues.runs.session import open_run
 
 ERRORS_NAME = "judge-errors.jsonl"
 SCORES_NAME = "judge-scores.json"
@@ -240,42 +240,40 @@ async def judge_async(
         for k in range(samples)
     ]
     engine: list[RunSummary] = []
-    with rundir.lock():
-        manifest = RunManifest.open(
-            rundir.path, model=judge_model, settings=settings, suite_name=suite_name, extra=extra
-        )
-        with RunStore(rundir.store_path) as store:
+    with open_run(rundir.path, model=judge_model, settings=settings, suite_name=suite_name, extra=extra) as (
+        manifest,
+        store,
+    ):
 
-            async def run_pass(requests: list[Request], name: str) -> dict[str, dict[str, Any] | None]:
-                """Run one pass of ``requests`` through the engine; each request's reading by item id."""
-                engine.append(
-                    await execute_async(
-                        judge_model,
-                        requests,
-                        store=store,
-                        settings=settings,
-                        concurrency=concurrency,
-                        retry_errors=retry_errors,
-                        progress=progress,
-                        manifest=manifest,
-                        session_options={**dict(session_options or {}), "pass": name},
-                    )
+        async def run_pass(requests: list[Request], name: str) -> dict[str, dict[str, Any] | None]:
+            """Run one pass of ``requests`` through the engine; each request's reading by item id."""
+            engine.append(
+                await execute_async(
+                    judge_model,
+                    requests,
+                    store=store,
+                    settings=settings,
+                    concurrency=concurrency,
+                    retry_errors=retry_errors,
+                    progress=progress,
+                    manifest=manifest,
+                    session_options={**dict(session_options or {}), "pass": name},
                 )
-                keys = [r.key(fingerprint, settings) for r in requests]
-                stored = store.get_many(keys)
-                return {
-                    r.item_id: _reading(rubric, stored.get(key))
-                    for r, key in zip(requests, keys, strict=True)
-                }
+            )
+            keys = [r.key(fingerprint, settings) for r in requests]
+            stored = store.get_many(keys)
+            return {
+                r.item_id: _reading(rubric, stored.get(key)) for r, key in zip(requests, keys, strict=True)
+            }
 
-            first = await run_pass(base, "judge")
-            retries = [
-                Request(f"{r.item_id}#retry", r.messages, meta={**r.meta, "attempt": 1})
-                for r in base
-                if (first[r.item_id] or {}).get("unjudged")
-            ]
-            second = await run_pass(retries, "retry-malformed") if retries else {}
-            errors = {a.item_id: a.cause for a in store.answers(status="error")}
+        first = await run_pass(base, "judge")
+        retries = [
+            Request(f"{r.item_id}#retry", r.messages, meta={**r.meta, "attempt": 1})
+            for r in base
+            if (first[r.item_id] or {}).get("unjudged")
+        ]
+        second = await run_pass(retries, "retry-malformed") if retries else {}
+        errors = {a.item_id: a.cause for a in store.answers(status="error")}
 
     verdicts: list[Verdict] = []
     failed: list[dict[str, Any]] = []
