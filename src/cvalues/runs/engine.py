@@ -151,7 +151,10 @@ async def execute_async(
     runner = _Runner(model, settings, store, fingerprint, summary, causes, bar)
     status = "failed"
     try:
-        units = _units(todo, max(1, int(model.preferred_batch_size or 1)))
+        batch_size = max(1, int(model.preferred_batch_size or 1))
+        if batch_size > 1:  # batches of similar length waste less on padding; longest first
+            todo.sort(key=lambda kv: (kv[1].kind, -sum(len(m.content) for m in kv[1].messages)))
+        units = _units(todo, batch_size)
         workers = [asyncio.create_task(runner.work(units)) for _ in range(min(concurrency, len(todo)))]
         try:
             await asyncio.gather(*workers)
@@ -175,16 +178,19 @@ async def execute_async(
 
 
 def _units(todo: Sequence[tuple[str, Request]], batch_size: int) -> Iterator[list[tuple[str, Request]]]:
-    """Work units in order: one request each, or up to ``batch_size`` consecutive generate requests."""
+    """Work units in order: one request each, or up to ``batch_size`` consecutive requests of one kind."""
     batch: list[tuple[str, Request]] = []
     for key, request in todo:
-        if batch_size > 1 and request.kind == "generate":
-            batch.append((key, request))
-            if len(batch) == batch_size:
-                yield batch
-                batch = []
-        else:
+        if batch_size == 1:
             yield [(key, request)]
+            continue
+        if batch and batch[0][1].kind != request.kind:
+            yield batch
+            batch = []
+        batch.append((key, request))
+        if len(batch) == batch_size:
+            yield batch
+            batch = []
     if batch:
         yield batch
 
@@ -242,13 +248,22 @@ class _Runner:
     async def _batch(self, unit: list[tuple[str, Request]]) -> None:
         started, t0 = utc_now(), time.perf_counter()
         try:
-            results: list[Any] = list(
-                await self.model.generate_batch([r.messages for _, r in unit], self.settings)
-            )
+            if unit[0][1].kind == "logprobs":
+                method = "candidate_logprobs_batch"
+                scored = await self.model.candidate_logprobs_batch(
+                    [(r.messages, r.candidates) for _, r in unit]
+                )
+                results: list[Any] = [
+                    v if isinstance(v, BaseException) else self._check_logprobs(r, v)
+                    for (_, r), v in zip(unit, scored, strict=False)
+                ]
+            else:
+                method = "generate_batch"
+                results = list(await self.model.generate_batch([r.messages for _, r in unit], self.settings))
             if len(results) != len(unit):
                 raise ModelError(
-                    f"{type(self.model).__name__}.generate_batch returned {len(results)} results "
-                    f"for {len(unit)} prompts"
+                    f"{type(self.model).__name__}.{method} returned {len(results)} results "
+                    f"for {len(unit)} requests"
                 )
         except Exception as exc:
             results = [exc] * len(unit)
