@@ -89,10 +89,29 @@ def run_dir_options(func: Callable[..., Any]) -> Callable[..., Any]:
             "--retry-errors", is_flag=True, help="Ask again the items whose stored result is a failure."
         ),
         click.option("--no-progress", is_flag=True, help="No progress bar."),
+        click.option(
+            "--executor",
+            type=click.Choice(["local", "ray"]),
+            default="local",
+            show_default=True,
+            expose_value=False,
+            callback=_use_executor,
+            help="Who asks the model: this process, or a Ray Data job over model-holding actors "
+            "(hf: models; RAY_ADDRESS picks a cluster; --concurrency actors).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def _use_executor(ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    """Set the run engine's executor for this command only (reset when the command ends)."""
+    from cvalues.runs.engine import EXECUTOR
+
+    token = EXECUTOR.set(value)
+    ctx.call_on_close(lambda: EXECUTOR.reset(token))
+    return value
 
 
 def settings_options(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -228,6 +228,15 @@ class HFBackend(ModelBackend):
         if threads is not None and threads < 1:
             raise ValueError(f"threads must be >= 1, got {threads}")
         self.threads = int(threads or torch.get_num_threads())
+        #: What this backend was built with, so that another process can build the same (Ray actors).
+        self.load_options: dict[str, Any] = {
+            "device": device,
+            "dtype": dtype,
+            "batch_size": batch_size,
+            "revision": revision,
+            "trust_remote_code": trust_remote_code,
+            "threads": threads,
+        }
         self.spec = spec or f"hf:{path}"
         self.path = path
         self.preferred_batch_size = batch_size

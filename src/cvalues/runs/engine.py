@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextvars
 import logging
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -28,6 +29,12 @@ from cvalues.runs.request import Request, model_fingerprint
 from cvalues.runs.store import Answer, RunStore, utc_now
 
 log = logging.getLogger(__name__)
+
+#: Who asks the model: ``local`` (this process's event loop) or ``ray`` (a Ray Data batch inference
+#: job, :mod:`cvalues.runs.ray_executor`). Set by ``--executor`` for one command; everything else
+#: (what is pending, the manifest session, how answers are stored) is the same either way.
+EXECUTOR: contextvars.ContextVar[str] = contextvars.ContextVar("cvalues_executor", default="local")
+EXECUTORS = ("local", "ray")
 
 
 @dataclass
@@ -154,15 +161,20 @@ async def execute_async(
         batch_size = max(1, int(model.preferred_batch_size or 1))
         if batch_size > 1:  # batches of similar length waste less on padding; longest first
             todo.sort(key=lambda kv: (kv[1].kind, -sum(len(m.content) for m in kv[1].messages)))
-        units = _units(todo, batch_size)
-        workers = [asyncio.create_task(runner.work(units)) for _ in range(min(concurrency, len(todo)))]
-        try:
-            await asyncio.gather(*workers)
-        except BaseException:
-            for w in workers:
-                w.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
-            raise
+        if EXECUTOR.get() == "ray" and todo:  # the same plan and records, asked by a Ray Data job
+            from cvalues.runs.ray_executor import run_on_ray
+
+            run_on_ray(model, todo, runner, actors=concurrency, progress=progress)
+        else:
+            units = _units(todo, batch_size)
+            workers = [asyncio.create_task(runner.work(units)) for _ in range(min(concurrency, len(todo)))]
+            try:
+                await asyncio.gather(*workers)
+            except BaseException:
+                for w in workers:
+                    w.cancel()
+                await asyncio.gather(*workers, return_exceptions=True)
+                raise
         status = "finished"
     except (asyncio.CancelledError, KeyboardInterrupt):
         status = "interrupted"
@@ -232,7 +244,7 @@ class _Runner:
                 result = await self._generate(request)
         except Exception as exc:
             result = exc
-        self._record([(key, request, result)], started, time.perf_counter() - t0)
+        self.record([(key, request, result)], started, time.perf_counter() - t0)
 
     async def _generate(self, request: Request) -> Generation:
         """``generate``; a replay backend is asked by item id first (its preferred way, see
@@ -268,7 +280,7 @@ class _Runner:
         except Exception as exc:
             results = [exc] * len(unit)
         latency = time.perf_counter() - t0
-        self._record([(k, r, res) for (k, r), res in zip(unit, results, strict=True)], started, latency)
+        self.record([(k, r, res) for (k, r), res in zip(unit, results, strict=True)], started, latency)
 
     @staticmethod
     def _check_logprobs(request: Request, values: Sequence[float]) -> list[float] | ModelError:
@@ -279,7 +291,7 @@ class _Runner:
             )
         return values
 
-    def _record(self, results: list[tuple[str, Request, Any]], started: str, latency: float) -> None:
+    def record(self, results: list[tuple[str, Request, Any]], started: str, latency: float) -> None:
         finished = utc_now()
         answers = []
         for key, request, result in results:
