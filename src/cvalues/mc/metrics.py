@@ -216,7 +216,8 @@ def bootstrap_intervals(
     rng = np.random.default_rng(seed)
     acc = np.empty(resamples)
     acc_star = np.empty(resamples)
-    chunk = max(1, min(resamples, 20_000_000 // max(n, 1)))
+    # draws in chunks of ~2M indices (16 MB): the same random stream as one draw, bounded memory
+    chunk = max(1, min(resamples, 2_000_000 // max(n, 1)))
     for start in range(0, resamples, chunk):
         stop = min(resamples, start + chunk)
         idx = rng.integers(0, n, size=(stop - start, n))
