@@ -15,12 +15,12 @@ import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
-
-import numpy as np
-from scipy.stats import binomtest
+from typing import TYPE_CHECKING, Any
 
 from cvalues.mc.extract import OUTCOMES
+
+if TYPE_CHECKING:
+    import numpy as np
 
 GOLD_LABELS = ("回复1", "回复2")
 
@@ -183,6 +183,8 @@ def pair_consistency(items: Sequence[ScoredItem]) -> PairConsistency:
 
 def position_bias(items: Sequence[ScoredItem]) -> PositionBias:
     """Share of 回复1 among the 回复1/回复2 picks, with a binomial test when the gold is balanced."""
+    from scipy.stats import binomtest
+
     p1 = sum(it.pred == "回复1" for it in items)
     p2 = sum(it.pred == "回复2" for it in items)
     g1 = sum(it.gold == "回复1" for it in items)
@@ -201,6 +203,8 @@ def bootstrap_intervals(
     Rows without ``pair_id`` are clusters of their own. A resample whose acc* denominator is zero is
     left out of the acc* percentiles; if all are, the interval is ``None``.
     """
+    import numpy as np
+
     if not 0 < level < 1:
         raise ValueError("level must be between 0 and 1")
     clusters: dict[str, list[ScoredItem]] = defaultdict(list)
@@ -230,6 +234,8 @@ def bootstrap_intervals(
 
 
 def _percentiles(values: np.ndarray, tail: float) -> Interval:
+    import numpy as np
+
     finite = values[~np.isnan(values)]
     if finite.size == 0:
         return Interval(None, None)

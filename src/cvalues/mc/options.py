@@ -34,8 +34,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
-
 from cvalues.data.schema import OptionItem
 from cvalues.mc.metrics import format_table, pct
 from cvalues.mc.session import pick_by_logprob, scored_session, write_mode_files
@@ -851,6 +849,8 @@ def bootstrap_accuracy(
 
     Rows are independent observations here (each question is asked once), so rows are resampled.
     """
+    import numpy as np
+
     if not 0 < level < 1:
         raise ValueError("level must be between 0 and 1")
     n = len(rows)
