@@ -33,3 +33,12 @@ def test_documented_served_model_command_runs(mirror, tmp_path):
         assert result.exit_code == 0, result.output
         assert "20 items: 20 answered" in result.output
         assert server.stats()["chat_requests"] == 20
+
+
+def test_ray_executor_refuses_a_served_model_before_anything_is_written(mirror, tmp_path):
+    args = ["generate", "--model", "openai:x", "--base-url", "http://127.0.0.1:9/v1", "--suite",
+            "responsibility-prompts", "--limit", "2", "--run-dir", str(tmp_path / "r"), "--executor",
+            "ray"]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code != 0 and "--executor ray runs local models" in result.output
+    assert not (tmp_path / "r").exists()

@@ -143,7 +143,13 @@ def pop_options(kwargs: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any
 def load_model_from_options(model_spec: str, **options: Any) -> ModelBackend:
     """Build the backend; a failure a person can fix becomes a :class:`click.ClickException`."""
     from cvalues.models.registry import load_model
+    from cvalues.runs.engine import EXECUTOR
 
+    if EXECUTOR.get() == "ray" and not model_spec.startswith("hf:"):
+        raise click.ClickException(
+            f"--executor ray runs local models (hf:...), not {model_spec!r}; for a served model use "
+            "openai: with a high --concurrency (docs/scale.md)"
+        )
     options = {k: (None if v is False else v) for k, v in options.items()}  # unset flags: backend default
     try:
         return load_model(model_spec, **options)
