@@ -456,37 +456,64 @@ class HFBackend(ModelBackend):
         still the exact probability of the candidate's text after the unchanged context, through that
         (possibly non-canonical) tokenization.
         """
-        ctx = self.encode(context_text)
-        if not ctx:
-            raise ModelError("the rendered context is empty; cannot score candidates without a context")
-        out: list[list[int]] = []
-        for cand in candidates:
-            joint = self.encode(context_text + cand)
-            if len(joint) > len(ctx) and joint[: len(ctx)] == ctx:
-                out.append(joint[len(ctx) :])
-            else:
+        (result,) = self._token_ids_many([(context_text, candidates)])
+        if isinstance(result, ModelError):
+            raise result
+        return result
+
+    def _token_ids_many(
+        self, items: Sequence[tuple[str, Sequence[str]]]
+    ) -> list[tuple[list[int], list[list[int]]] | ModelError]:
+        """:meth:`candidate_token_ids` for several items, the texts encoded in one tokenizer call."""
+        texts: list[str] = []
+        for context_text, candidates in items:
+            texts.append(context_text)
+            texts.extend(context_text + cand for cand in candidates)
+        encoded = self.tokenizer(texts, add_special_tokens=self.chat_template is None)["input_ids"]
+        results: list[tuple[list[int], list[list[int]]] | ModelError] = []
+        at = 0
+        for _, candidates in items:
+            ctx = list(encoded[at])
+            joints = encoded[at + 1 : at + 1 + len(candidates)]
+            at += 1 + len(candidates)
+            if not ctx:
+                results.append(
+                    ModelError("the rendered context is empty; cannot score candidates without a context")
+                )
+                continue
+            out: list[list[int]] = []
+            for cand, joint in zip(candidates, joints, strict=True):
+                if len(joint) > len(ctx) and joint[: len(ctx)] == ctx:
+                    out.append(list(joint[len(ctx) :]))
+                    continue
                 log.debug("token boundary merges between the context and candidate %r", cand)
                 alone = list(self.tokenizer(cand, add_special_tokens=False)["input_ids"])
                 if not alone:
-                    raise ModelError(f"candidate {cand!r} tokenizes to nothing")
+                    out = []
+                    results.append(ModelError(f"candidate {cand!r} tokenizes to nothing"))
+                    break
                 out.append(alone)
-        return ctx, out
+            else:
+                results.append((ctx, out))
+        return results
 
     def _score_batch_sync(
         self, items: Sequence[tuple[Sequence[ChatMessage], Sequence[str]]]
     ) -> list[list[float] | ModelError]:
         results: list[list[float] | ModelError | None] = [None] * len(items)
         plans: list[_ScorePlan] = []
+        rendered: list[tuple[int, str, Sequence[str]]] = []
         for i, (context, candidates) in enumerate(items):
             try:
-                ctx, cands = self.candidate_token_ids(self.render(context), candidates)
-            except ModelError as exc:
-                results[i] = exc
-                continue
+                rendered.append((i, self.render(context), candidates))
             except Exception as exc:  # a template may reject a message order
                 results[i] = ModelError(f"cannot render the chat template: {exc}")
-                continue
-            plans.append(_ScorePlan(i, ctx, cands))
+        token_ids = self._token_ids_many([(text, cands) for _, text, cands in rendered])
+        for (i, _, _), ids in zip(rendered, token_ids, strict=True):
+            if isinstance(ids, ModelError):
+                results[i] = ids
+            else:
+                plans.append(_ScorePlan(i, *ids))
 
         def tokens(plan: _ScorePlan) -> str:
             return f"one item of {len(plan.row)} tokens"
