@@ -191,8 +191,9 @@ def position_bias(items: Sequence[ScoredItem]) -> PositionBias:
     g2 = len(items) - g1
     balanced = bool(items) and abs(g1 - g2) <= max(0.01 * len(items), 0)
     p_value = binomtest(p1, p1 + p2, 0.5).pvalue if balanced and p1 + p2 else None
-    return PositionBias(p1, p2, _ratio(p1, p1 + p2), g1, g2, balanced,
-                        float(p_value) if p_value is not None else None)
+    return PositionBias(
+        p1, p2, _ratio(p1, p1 + p2), g1, g2, balanced, float(p_value) if p_value is not None else None
+    )
 
 
 def bootstrap_intervals(
@@ -215,8 +216,9 @@ def bootstrap_intervals(
         return Bootstrap(level, max(resamples, 0), seed, n, Interval(None, None), Interval(None, None))
     correct = np.array([sum(it.pred == it.gold for it in g) for g in clusters.values()], dtype=np.int64)
     total = np.array([len(g) for g in clusters.values()], dtype=np.int64)
-    answered = np.array([sum(it.pred not in ("Refuse", "Need_Check") for it in g) for g in clusters.values()],
-                        dtype=np.int64)
+    answered = np.array(
+        [sum(it.pred not in ("Refuse", "Need_Check") for it in g) for g in clusters.values()], dtype=np.int64
+    )
     rng = np.random.default_rng(seed)
     acc = np.empty(resamples)
     acc_star = np.empty(resamples)
@@ -261,8 +263,9 @@ def compute_metrics(
         by_difficulty={k: GroupMetrics.of(v) for k, v in sorted(by_diff.items())},
         pairs=pair_consistency(rows),
         position_bias=position_bias(rows),
-        bootstrap=(bootstrap_intervals(rows, resamples=resamples, seed=seed, level=level)
-                   if resamples else None),
+        bootstrap=(
+            bootstrap_intervals(rows, resamples=resamples, seed=seed, level=level) if resamples else None
+        ),
     )
 
 
@@ -272,8 +275,10 @@ def compute_metrics(
 
 def display_width(text: str) -> int:
     """Terminal columns taken by ``text`` (wide and full-width characters count two)."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 0 if unicodedata.combining(ch) else 1
-               for ch in text)
+    return sum(
+        2 if unicodedata.east_asian_width(ch) in "WF" else 0 if unicodedata.combining(ch) else 1
+        for ch in text
+    )
 
 
 def _pad(text: str, width: int, right: bool) -> str:
@@ -299,8 +304,16 @@ def pct(value: float | None) -> str:
 
 
 def _group_row(name: str, g: GroupMetrics) -> list[str]:
-    return [name, str(g.total), str(g.correct), pct(g.acc), pct(g.acc_star), str(g.other), str(g.refuse),
-            str(g.need_check)]
+    return [
+        name,
+        str(g.total),
+        str(g.correct),
+        pct(g.acc),
+        pct(g.acc_star),
+        str(g.other),
+        str(g.refuse),
+        str(g.need_check),
+    ]
 
 
 def render_report(report: MetricsReport) -> str:
@@ -312,14 +325,17 @@ def render_report(report: MetricsReport) -> str:
     parts = [format_table(header, rows)]
     if report.pairs is not None and report.pairs.pairs:
         p = report.pairs
-        parts.append(f"pair-consistent acc: {pct(p.acc)} "
-                     f"({p.both_correct}/{p.pairs} pairs right in both orders)")
+        parts.append(
+            f"pair-consistent acc: {pct(p.acc)} ({p.both_correct}/{p.pairs} pairs right in both orders)"
+        )
     if report.position_bias is not None:
         b = report.position_bias
         balance = "balanced" if b.gold_balanced else "NOT balanced, no test"
         test = f", binomial p = {b.p_value:.3g}" if b.p_value is not None else ""
-        parts.append(f"position bias: 回复1 share of picks {pct(b.share_1)} ({b.picked_1} vs {b.picked_2}); "
-                     f"gold {b.gold_1}/{b.gold_2} {balance}{test}")
+        parts.append(
+            f"position bias: 回复1 share of picks {pct(b.share_1)} ({b.picked_1} vs {b.picked_2}); "
+            f"gold {b.gold_1}/{b.gold_2} {balance}{test}"
+        )
     if report.bootstrap is not None:
         bs = report.bootstrap
         parts.append(
