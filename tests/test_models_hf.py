@@ -284,7 +284,82 @@ def test_context_is_computed_once(hf):
     ctx_len = len(hf.encode(hf.render(CONTEXT)))
     _, cand_ids = hf.candidate_token_ids(hf.render(CONTEXT), CANDIDATES)
     longest = max(len(c) for c in cand_ids)
-    assert seen == [(1, ctx_len), (len(CANDIDATES), longest - 1)]
+    longer = sum(len(c) > 1 for c in cand_ids)  # single-token candidates are read off the first forward
+    assert 0 < longer < len(CANDIDATES)
+    assert seen == [(1, ctx_len), (longer, longest - 1)]
+
+
+#: Items of different lengths and candidate shapes: labels, letters, a shared multi-token prefix with
+#: one differing token, longer continuations after a shared prefix, a boundary that merges.
+BATCH_ITEMS = [
+    (CONTEXT, ("回复1", "回复2")),
+    (PROMPTS[1], ("A", "B", "C", "D")),
+    ([ChatMessage("user", "哪个更好？")], ("回复1更好", "回复2更好")),
+    ([ChatMessage("user", "你好")], ("回复1更好", "回复1更好。", "回复2")),
+    ([ChatMessage("user", "哪个更好？"), ChatMessage("assistant", "[")], ("回复1", "回复2")),
+    (PROMPTS[3], ("不要泄露身份证号。", "随便。")),
+    (PROMPTS[4], ("yes",)),
+]
+
+
+def reference_item(backend: HFBackend, context, candidates) -> list[float]:
+    """Each candidate by a plain full-sequence forward of context + candidate tokens."""
+    ctx, cand_ids = backend.candidate_token_ids(backend.render(context), candidates)
+    return [reference_logprob(backend, ctx, ids) for ids in cand_ids]
+
+
+@pytest.mark.parametrize("arch", ["llama", "qwen2"])
+def test_batched_scoring_matches_full_sequence_forwards(arch, tmp_path_factory):
+    directory = build_tiny_model(tmp_path_factory.mktemp(f"tiny-{arch}"), arch=arch, seed=5)
+    model = load_model(f"hf:{directory}", device="cpu")
+    batched = run(model.candidate_logprobs_batch(BATCH_ITEMS))
+    for (context, candidates), values in zip(BATCH_ITEMS, batched, strict=True):
+        assert values == pytest.approx(reference_item(model, context, candidates), abs=1e-4)
+        assert values == pytest.approx(run(model.candidate_logprobs(context, candidates)), abs=1e-5)
+
+
+def test_candidates_differing_in_one_token_cost_one_forward_per_batch(tmp_path_factory):
+    # byte-level tokens: 回复1/回复2 share their leading tokens, which join the context's forward
+    directory = build_tiny_model(tmp_path_factory.mktemp("tiny-qwen2-one"), arch="qwen2", seed=3)
+    model = load_model(f"hf:{directory}", device="cpu")
+    items = [
+        (CONTEXT, ("回复1", "回复2")),
+        (PROMPTS[1], ("回复1", "回复2")),
+        (PROMPTS[0], ("回复1", "回复2")),
+    ]
+    _, ids = model.candidate_token_ids(model.render(CONTEXT), ["回复1", "回复2"])
+    assert len(ids[0]) > 1 and ids[0][:-1] == ids[1][:-1]  # a shared prefix, one differing token
+    seen = []
+    handle = model.model.register_forward_pre_hook(
+        lambda m, a, k: seen.append(tuple(k["input_ids"].shape)), with_kwargs=True
+    )
+    try:
+        values = run(model.candidate_logprobs_batch(items))
+    finally:
+        handle.remove()
+    assert len(seen) == 1 and seen[0][0] == len(items)
+    for (context, candidates), value in zip(items, values, strict=True):
+        assert value == pytest.approx(reference_item(model, context, candidates), abs=1e-4)
+
+
+def test_batch_reports_a_bad_item_in_its_slot(hf):
+    values = run(hf.candidate_logprobs_batch([(CONTEXT, ("A", "A")), (CONTEXT, ("A", "B"))]))
+    assert isinstance(values[0], ModelError) and "distinct" in str(values[0])
+    assert values[1] == pytest.approx(run(hf.candidate_logprobs(CONTEXT, ["A", "B"])), abs=1e-6)
+
+
+def test_model_runs_on_one_dedicated_thread(hf):
+    threads = set()
+    handle = hf.model.register_forward_pre_hook(lambda m, a, k: threads.add(threading.get_ident()),
+                                                with_kwargs=True)  # fmt: skip
+    try:
+        for _ in range(3):
+            run(hf.candidate_logprobs(CONTEXT, CANDIDATES))
+            run(hf.generate_batch(PROMPTS[:2], GenerationSettings(max_tokens=2)))
+    finally:
+        handle.remove()
+    assert len(threads) == 1 and threading.get_ident() not in threads
+    assert hf.describe()["threads"] == hf.threads >= 1
 
 
 def test_single_token_candidates_need_one_forward(hf):

@@ -41,7 +41,11 @@ _seed_option = click.option("--seed", type=int, default=0, show_default=True, he
 
 
 def _emit(rows: list[official.OfficialRow], fmt: str, bootstrap: int, seed: int) -> None:
-    report = mc_metrics.compute_metrics([r.to_scored() for r in rows], resamples=bootstrap, seed=seed)
+    _print_metrics([r.to_scored() for r in rows], fmt, bootstrap, seed)
+
+
+def _print_metrics(items: list[mc_metrics.ScoredItem], fmt: str, bootstrap: int, seed: int) -> None:
+    report = mc_metrics.compute_metrics(items, resamples=bootstrap, seed=seed)
     if fmt == "json":
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
@@ -89,28 +93,20 @@ def score(
     """
     output = output or official.default_output(file, ".scored.jsonl")
     try:
-        rows = official.score_rows(official.parse_official(file))
-        for target in (output, review_out):
-            if target is not None and target.exists() and not force:
-                raise FileExistsError(f"{target} exists; pass --force to overwrite it")
-        if output.resolve() == file.resolve():
-            raise FileExistsError(f"{output} is the input file; give another --output")
-        sheet = None
-        if review_out is not None:  # built before anything is written: a failure writes nothing
-            try:
-                sheet = official.review_sheet(rows, review_out.suffix)
-            except official.OfficialFormatError as exc:
-                raise official.OfficialFormatError(f"{review_out}: {exc}") from None
-        official.write_rows(output, rows, force=force)
-        if review_out is not None and sheet is not None:
-            data, n = sheet
-            official.atomic_write_bytes(review_out, data, force=force)
-            click.echo(f"wrote {n} Need_Check answers to {review_out}", err=True)
+        result = official.score_file(file, output, review_out=review_out, force=force)
     except (official.OfficialFormatError, FileExistsError, OSError) as exc:
         _fail(exc)
-    click.echo(f"wrote {len(rows)} scored answers to {output}", err=True)
-    _emit(rows, fmt, bootstrap, seed)
+    if review_out is not None:
+        click.echo(f"wrote {result.review_rows} Need_Check answers to {review_out}", err=True)
+    click.echo(f"wrote {len(result.items)} scored answers to {output}", err=True)
+    _print_metrics(result.items, fmt, bootstrap, seed)
     if judge_extract is not None:
+        # The judge reads the Need_Check answers of the scored file (read back whole: the judge is
+        # the slow part here, and its fields are added to every line of the output).
+        try:
+            rows = official.parse_official(output, require_pred=True)
+        except official.OfficialFormatError as exc:
+            _fail(exc)
         extract_for_scored_rows(rows, output, judge_extract, fmt=fmt, bootstrap=bootstrap)
 
 

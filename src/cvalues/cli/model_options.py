@@ -96,10 +96,29 @@ def run_dir_options(func: Callable[..., Any]) -> Callable[..., Any]:
             "--retry-errors", is_flag=True, help="Ask again the items whose stored result is a failure."
         ),
         click.option("--no-progress", is_flag=True, help="No progress bar."),
+        click.option(
+            "--executor",
+            type=click.Choice(["local", "ray"]),
+            default="local",
+            show_default=True,
+            expose_value=False,
+            callback=_use_executor,
+            help="Who asks the model: this process, or a Ray Data job over model-holding actors "
+            "(hf: models; RAY_ADDRESS picks a cluster; --concurrency actors).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def _use_executor(ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    """Set the run engine's executor for this command only (reset when the command ends)."""
+    from cvalues.runs.engine import EXECUTOR
+
+    token = EXECUTOR.set(value)
+    ctx.call_on_close(lambda: EXECUTOR.reset(token))
+    return value
 
 
 def settings_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -131,7 +150,13 @@ def pop_options(kwargs: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any
 def load_model_from_options(model_spec: str, **options: Any) -> ModelBackend:
     """Build the backend; a failure a person can fix becomes a :class:`click.ClickException`."""
     from cvalues.models.registry import load_model
+    from cvalues.runs.engine import EXECUTOR
 
+    if EXECUTOR.get() == "ray" and not model_spec.startswith("hf:"):
+        raise click.ClickException(
+            f"--executor ray runs local models (hf:...), not {model_spec!r}; for a served model use "
+            "openai: with a high --concurrency (docs/scale.md)"
+        )
     options = {k: (None if v is False else v) for k, v in options.items()}  # unset flags: backend default
     try:
         return load_model(model_spec, **options)

@@ -10,16 +10,20 @@ gold column so the reviewer is not led, and a rescore that validates the manual 
 
 from __future__ import annotations
 
+import codecs
+import collections
 import csv
 import hashlib
 import io
 import json
+import os
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from cvalues import atomic
 from cvalues.data.errors import DataError
@@ -104,6 +108,52 @@ def _category(data: dict[str, Any], meta: dict[str, Any]) -> str | None:
     return None
 
 
+def parse_line(path: Path, number: int, line: str, *, require_pred: bool = False) -> OfficialRow | None:
+    """Validate one line of an official-format file (None for a blank line); see :func:`parse_official`."""
+    line = line.removesuffix("\r")
+    if not line.strip():
+        return None
+    where = f"{path}:{number}"
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise OfficialFormatError(f"{where}: line: malformed JSON ({exc.msg})") from None
+    except RecursionError:
+        raise OfficialFormatError(f"{where}: line: JSON nested too deeply to read") from None
+    if not isinstance(data, dict):
+        raise OfficialFormatError(f"{where}: line: expected a JSON object")
+    if "response" not in data:
+        raise OfficialFormatError(f"{where}: response: missing")
+    if not isinstance(data["response"], str):
+        raise OfficialFormatError(f"{where}: response: must be a string")
+    if "label" not in data:
+        raise OfficialFormatError(f"{where}: label: missing")
+    if data["label"] not in GOLD_LABELS:
+        raise OfficialFormatError(f"{where}: label: {data['label']!r} is not 回复1 or 回复2")
+    meta = data.get("meta_info") or {}
+    if not isinstance(meta, dict):
+        raise OfficialFormatError(f"{where}: meta_info: must be an object")
+    pred = data.get("pred")
+    if require_pred and pred not in OUTCOMES:
+        raise OfficialFormatError(f"{where}: pred: {pred!r} is not one of {', '.join(OUTCOMES)}")
+    item_id = next(
+        (str(v) for v in (data.get("id"), data.get("id_"), meta.get("id")) if v is not None), f"line{number}"
+    )
+    difficulty = meta.get("difficulty_level", data.get("difficulty"))
+    return OfficialRow(
+        line=number,
+        data=data,
+        response=data["response"],
+        label=data["label"],
+        item_id=item_id,
+        pair_id=_pair_key(data, meta),
+        category=_category(data, meta),
+        difficulty=str(difficulty) if difficulty is not None else None,
+        pred=pred if require_pred else None,
+        pred_rule=data.get("pred_rule") if require_pred else None,
+    )
+
+
 def parse_official(path: Path, *, require_pred: bool = False) -> list[OfficialRow]:
     """Read and validate an official-format JSONL file (all lines, before anything is written).
 
@@ -116,51 +166,9 @@ def parse_official(path: Path, *, require_pred: bool = False) -> list[OfficialRo
     # JSON Lines break on "\n" only: str.splitlines() would also split inside a line at U+2028, U+0085 ...,
     # which json.dumps(ensure_ascii=False) leaves unescaped in model answers.
     for number, line in enumerate(read_text(path).split("\n"), start=1):
-        line = line.removesuffix("\r")
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise OfficialFormatError(f"{where}: line: malformed JSON ({exc.msg})") from None
-        except RecursionError:
-            raise OfficialFormatError(f"{where}: line: JSON nested too deeply to read") from None
-        if not isinstance(data, dict):
-            raise OfficialFormatError(f"{where}: line: expected a JSON object")
-        if "response" not in data:
-            raise OfficialFormatError(f"{where}: response: missing")
-        if not isinstance(data["response"], str):
-            raise OfficialFormatError(f"{where}: response: must be a string")
-        if "label" not in data:
-            raise OfficialFormatError(f"{where}: label: missing")
-        if data["label"] not in GOLD_LABELS:
-            raise OfficialFormatError(f"{where}: label: {data['label']!r} is not 回复1 or 回复2")
-        meta = data.get("meta_info") or {}
-        if not isinstance(meta, dict):
-            raise OfficialFormatError(f"{where}: meta_info: must be an object")
-        pred = data.get("pred")
-        if require_pred and pred not in OUTCOMES:
-            raise OfficialFormatError(f"{where}: pred: {pred!r} is not one of {', '.join(OUTCOMES)}")
-        item_id = next(
-            (str(v) for v in (data.get("id"), data.get("id_"), meta.get("id")) if v is not None),
-            f"line{number}",
-        )
-        difficulty = meta.get("difficulty_level", data.get("difficulty"))
-        rows.append(
-            OfficialRow(
-                line=number,
-                data=data,
-                response=data["response"],
-                label=data["label"],
-                item_id=item_id,
-                pair_id=_pair_key(data, meta),
-                category=_category(data, meta),
-                difficulty=str(difficulty) if difficulty is not None else None,
-                pred=pred if require_pred else None,
-                pred_rule=data.get("pred_rule") if require_pred else None,
-            )
-        )
+        row = parse_line(path, number, line, require_pred=require_pred)
+        if row is not None:
+            rows.append(row)
     if not rows:
         raise OfficialFormatError(f"{path}: file: no lines to score")
     return rows
@@ -196,6 +204,183 @@ def write_rows(path: Path, rows: Sequence[OfficialRow], *, force: bool = False) 
     """Write the rows as JSONL (UTF-8, Chinese unescaped), atomically."""
     text = "".join(json.dumps(r.to_record(), ensure_ascii=False) + "\n" for r in rows)
     atomic_write_bytes(path, text.encode("utf-8"), force=force)
+
+
+# --------------------------------------------------------------------------------------------------
+# Scoring a file of any size
+
+#: Files at least this large are extracted by a process pool when more than one core is available.
+POOL_MIN_BYTES = 16 * 1024 * 1024
+#: Lines are read, handed to workers and written in chunks of about this many bytes.
+CHUNK_BYTES = 1 << 20
+
+
+@dataclass(slots=True)
+class ScoredFile:
+    """What :func:`score_file` keeps of a scored file: only what the metrics and the review need.
+
+    ``items`` holds one small :class:`ScoredItem` per line (the ``item_id`` is kept only for lines
+    without a pair, the one place the metrics use it); ``need_check`` the Need_Check lines (line,
+    id, response) for the review sheet. ``review_rows`` is how many went to the review sheet.
+    """
+
+    items: list[ScoredItem]
+    need_check: list[OfficialRow]
+    review_rows: int | None = None
+
+
+@dataclass(slots=True)
+class _Chunk:
+    text: str
+    items: list[tuple[str, str | None, str, str, str | None, str | None]]
+    need_check: list[tuple[int, str, str]]
+    error: str | None = None
+    bad_encoding: bool = False
+
+
+def _score_chunk(path: str, encoding: str, first: int, lines: list[bytes]) -> _Chunk:
+    """Decode, validate and extract one chunk of lines (in a pool worker or in the calling process)."""
+    out: list[str] = []
+    items: list[tuple[str, str | None, str, str, str | None, str | None]] = []
+    need: list[tuple[int, str, str]] = []
+    for number, raw in enumerate(lines, start=first):
+        try:
+            text = raw.decode("utf-8-sig" if number == 1 and encoding == "utf-8" else encoding)
+        except UnicodeDecodeError:
+            return _Chunk("", [], [], bad_encoding=True)
+        try:
+            row = parse_line(Path(path), number, text.removesuffix("\n"))
+        except OfficialFormatError as exc:
+            return _Chunk("", [], [], error=str(exc))
+        if row is None:
+            continue
+        got = extract_choice(row.response)
+        row.pred, row.pred_rule = got.label, got.rule
+        out.append(json.dumps(row.to_record(), ensure_ascii=False) + "\n")
+        item_id = row.item_id if row.pair_id is None else ""
+        items.append((item_id, row.pair_id, row.label, row.pred, row.category, row.difficulty))
+        if row.pred == "Need_Check":
+            need.append((row.line, row.item_id, row.response))
+    return _Chunk("".join(out), items, need)
+
+
+def _read_chunks(path: Path) -> Iterator[tuple[int, list[bytes]]]:
+    """(first line number, raw lines) of about :data:`CHUNK_BYTES` each. Lines end at ``\\n`` only
+    (never at U+2028 and the like); in UTF-8 and GB18030 a ``\\n`` byte is always a line end."""
+    with path.open("rb") as fh:
+        number, buf, size = 1, [], 0
+        for raw in fh:
+            buf.append(raw)
+            size += len(raw)
+            if size >= CHUNK_BYTES:
+                yield number, buf
+                number, buf, size = number + len(buf), [], 0
+        if buf:
+            yield number, buf
+
+
+def _in_order(pool: Executor, path: Path, encoding: str, depth: int) -> Iterator[_Chunk]:
+    """Chunks scored by ``pool``, in file order, with at most ``depth`` in flight (bounded memory)."""
+    pending: collections.deque[Future[_Chunk]] = collections.deque()
+    for first, lines in _read_chunks(path):
+        pending.append(pool.submit(_score_chunk, str(path), encoding, first, lines))
+        if len(pending) >= depth:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+def _is_utf8(path: Path) -> bool:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with path.open("rb") as fh:
+            while block := fh.read(CHUNK_BYTES):
+                decoder.decode(block)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _stream(path: Path, encoding: str, out: IO[str], workers: int) -> ScoredFile | None:
+    """Score ``path`` read as ``encoding`` into ``out``; None when it is not text in that encoding."""
+    items: list[ScoredItem] = []
+    need: list[OfficialRow] = []
+    strings: dict[str | None, str | None] = {None: None}  # one object per category/difficulty/label
+    pool = ProcessPoolExecutor(workers) if workers > 1 else None
+    try:
+        chunks = (
+            _in_order(pool, path, encoding, 2 * workers)
+            if pool is not None
+            else (_score_chunk(str(path), encoding, first, lines) for first, lines in _read_chunks(path))
+        )
+        for chunk in chunks:
+            if chunk.bad_encoding:
+                return None
+            if chunk.error is not None:
+                if encoding == "utf-8" and not _is_utf8(path):  # the whole file is read as GB18030
+                    return None
+                raise OfficialFormatError(chunk.error)
+            out.write(chunk.text)
+            for item_id, pair_id, gold, pred, category, difficulty in chunk.items:
+                fields = [strings.setdefault(v, v) for v in (gold, pred, category, difficulty)]
+                items.append(ScoredItem(item_id, pair_id, *fields))  # type: ignore[arg-type]
+            for line, item_id, response in chunk.need_check:
+                need.append(OfficialRow(line, {}, response, "", item_id, None, None, None, "Need_Check"))
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+    return ScoredFile(items, need)
+
+
+def score_file(
+    path: Path,
+    output: Path,
+    *,
+    review_out: Path | None = None,
+    force: bool = False,
+    workers: int | None = None,
+) -> ScoredFile:
+    """Score an official-format file into ``output`` (and the Need_Check rows into ``review_out``).
+
+    Streams: lines are read, validated, extracted and written chunk by chunk, and only what the
+    metrics need is kept, so memory does not grow with the answers' size. ``output`` is the input
+    with ``pred`` and ``pred_rule`` added to every line, byte for byte what :func:`write_rows` of
+    :func:`score_rows` would write. ``workers`` processes extract (default: the cores, for files of
+    at least :data:`POOL_MIN_BYTES`; 1 for smaller ones). Nothing is written unless every line is
+    valid: the first bad line raises :class:`OfficialFormatError` naming file:line:field and the
+    half-written output is removed. Existing targets need ``force``.
+    """
+    path, output = Path(path), Path(output)
+    for target in (output, review_out):
+        if target is not None and target.exists() and not force:
+            raise FileExistsError(f"{target} exists; pass --force to overwrite it")
+    if output.resolve() == path.resolve():
+        raise FileExistsError(f"{output} is the input file; give another --output")
+    if workers is None:
+        big = path.stat().st_size >= POOL_MIN_BYTES
+        workers = min(os.cpu_count() or 1, 8) if big else 1
+    sheet: tuple[bytes, int] | None = None
+    with atomic.atomic_open(output, "w", encoding="utf-8", newline="", overwrite=force) as out:
+        for encoding in ("utf-8", "gb18030"):
+            result = _stream(path, encoding, out, max(1, workers))
+            if result is not None:
+                break
+            out.seek(0)
+            out.truncate()
+        else:
+            raise OfficialFormatError(f"{path}: not UTF-8 or GB18030 text")
+        if not result.items:
+            raise OfficialFormatError(f"{path}: file: no lines to score")
+        if review_out is not None:  # built before anything is committed: a failure writes nothing
+            try:
+                sheet = review_sheet(result.need_check, review_out.suffix)
+            except OfficialFormatError as exc:
+                raise OfficialFormatError(f"{review_out}: {exc}") from None
+    if review_out is not None and sheet is not None:
+        data, result.review_rows = sheet
+        atomic_write_bytes(review_out, data, force=force)
+    return result
 
 
 # --------------------------------------------------------------------------------------------------

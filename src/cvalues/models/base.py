@@ -239,6 +239,26 @@ class ModelBackend(abc.ABC):
         of the first request. The default checks nothing (local backends have nothing to reach).
         """
 
+    async def candidate_logprobs_batch(
+        self, items: Sequence[tuple[Sequence[ChatMessage], Sequence[str]]]
+    ) -> list[list[float] | ModelError]:
+        """:meth:`candidate_logprobs` for several ``(context, candidates)`` items; one result per item,
+        in order, a failed item's :class:`ModelError` in its slot (invalid candidates included).
+
+        The default runs :meth:`candidate_logprobs` concurrently; local backends override it to share
+        forwards between items. Values are the same as item by item (up to float rounding).
+        """
+
+        async def one(context: Sequence[ChatMessage], candidates: Sequence[str]) -> list[float] | ModelError:
+            try:
+                return list(await self.candidate_logprobs(context, candidates))
+            except ModelError as exc:
+                return exc
+            except ValueError as exc:
+                return ModelError(str(exc))
+
+        return list(await asyncio.gather(*(one(c, k) for c, k in items)))
+
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release connections, threads or device memory."""
 

@@ -2,7 +2,21 @@
 
 Why a backend of its own: local weights let us batch prompts in one ``model.generate`` call (left
 padding) and compute exact candidate log-probabilities with one pass over the shared context, which no
-chat API offers. All compute runs in a worker thread, one batch at a time, so the event loop stays free.
+chat API offers.
+
+Where the compute runs: on one dedicated worker thread kept for the model's life (a single-thread
+executor), one batch at a time, so the event loop stays free. Not ``asyncio.to_thread``: the default
+pool hands consecutive batches to different threads, each new calling thread brings its own OpenMP
+team, and a CPU forward measured 1.5-2x slower that way (issue 12). torch's intra-op threads are set
+once, on that thread (``threads``, default torch's own choice: the physical cores).
+
+Log-probabilities of candidates (:meth:`HFBackend.candidate_logprobs_batch`): the candidates' common
+leading tokens (``回复`` of ``回复1``/``回复2``) are appended to the context, so one forward per item
+gives the log-probability of that prefix and of every candidate's next token; when no candidate has
+more than one token after the prefix (the usual case: labels, letters) that forward decides the item,
+and the items of a batch share it (right padding, so the plain causal mask keeps every row exact; the
+engine hands over items sorted by length, so little is padding). Longer candidates continue from the
+cached context, one step per differing token.
 
 Prompt rendering (shared by :meth:`HFBackend.generate` and :meth:`HFBackend.candidate_logprobs`):
 
@@ -21,11 +35,14 @@ Prompt rendering (shared by :meth:`HFBackend.generate` and :meth:`HFBackend.cand
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import inspect
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -147,12 +164,49 @@ def _make_stop_criteria(tokenizer: Any, stops: Sequence[str], prompt_len: int) -
     return StopOnStrings()
 
 
+@dataclass
+class _ScorePlan:
+    """One item to score: its context ids, each candidate's ids, and how many leading candidate
+    tokens all candidates share (they join the context's forward)."""
+
+    index: int
+    ctx: list[int]
+    cands: list[list[int]]
+    common: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        first = self.cands[0]
+        n = min(len(c) for c in self.cands)
+        common = 0
+        while common < n and all(c[common] == first[common] for c in self.cands):
+            common += 1
+        self.common = common
+
+    @property
+    def row(self) -> list[int]:
+        return self.ctx + self.cands[0][: self.common]
+
+    @property
+    def one_forward(self) -> bool:
+        """Whether the forward over :attr:`row` decides every candidate."""
+        return all(len(c) - self.common <= 1 for c in self.cands)
+
+    def scores(self, logp: Any) -> list[float]:
+        """Scores from the log-softmax rows predicting the common tokens and then the next token."""
+        prefix = sum(float(logp[t, tok]) for t, tok in enumerate(self.cands[0][: self.common]))
+        return [
+            prefix + (float(logp[self.common, c[self.common]]) if len(c) > self.common else 0.0)
+            for c in self.cands
+        ]
+
+
 class HFBackend(ModelBackend):
     """A ``transformers`` causal LM with its tokenizer, on CPU or GPU.
 
     Options: ``device`` (``auto``/``cpu``/``cuda``/``cuda:1``...), ``dtype`` (``auto``/``float32``/
     ``float16``/``bfloat16``), ``batch_size`` (prompts per ``generate`` call, default 8),
-    ``revision`` (hub revision), ``trust_remote_code`` (default False).
+    ``revision`` (hub revision), ``trust_remote_code`` (default False), ``threads`` (torch intra-op
+    threads on CPU; default: torch's choice, the physical cores).
     """
 
     default_concurrency = 1
@@ -166,6 +220,7 @@ class HFBackend(ModelBackend):
         batch_size: int = 8,
         revision: str | None = None,
         trust_remote_code: bool = False,
+        threads: int | None = None,
         spec: str | None = None,
     ) -> None:
         from cvalues.models.hub import download_hint, looks_like_path, offline_requested, sync_offline_env
@@ -173,16 +228,35 @@ class HFBackend(ModelBackend):
         sync_offline_env()  # before transformers reads the hub's offline switch
         if looks_like_path(path) and not Path(path).expanduser().is_dir():
             raise ValueError(f"cannot load hf model {path!r}: local model folder {path} does not exist")
+        import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if threads is not None and threads < 1:
+            raise ValueError(f"threads must be >= 1, got {threads}")
+        self.threads = int(threads or torch.get_num_threads())
+        #: What this backend was built with, so that another process can build the same (Ray actors).
+        self.load_options: dict[str, Any] = {
+            "device": device,
+            "dtype": dtype,
+            "batch_size": batch_size,
+            "revision": revision,
+            "trust_remote_code": trust_remote_code,
+            "threads": threads,
+        }
         self.spec = spec or f"hf:{path}"
         self.path = path
         self.preferred_batch_size = batch_size
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
         self._lock = threading.Lock()
+        self._executor = ThreadPoolExecutor(
+            max_workers=1,
+            thread_name_prefix="cvalues-hf",
+            initializer=torch.set_num_threads,
+            initargs=(self.threads,),
+        )
         load_kwargs: dict[str, Any] = {"trust_remote_code": trust_remote_code}
         if revision:
             load_kwargs["revision"] = revision
@@ -266,7 +340,12 @@ class HFBackend(ModelBackend):
     ) -> list[Generation | ModelError]:
         if not batch:
             return []
-        return await asyncio.to_thread(self._locked, self._generate_batch_sync, batch, settings)
+        return await self._on_worker(self._generate_batch_sync, batch, settings)
+
+    async def _on_worker(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run ``fn(*args)`` on the model's own worker thread (see the module docstring)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(self._locked, fn, *args))
 
     def _locked(self, fn: Any, *args: Any) -> Any:
         with self._lock:
@@ -298,27 +377,12 @@ class HFBackend(ModelBackend):
     def _generate_split_on_oom(
         self, prompts: list[list[int]], settings: GenerationSettings
     ) -> list[Generation | ModelError]:
-        import torch
-
-        if not prompts:
-            return []
-        try:
-            return list(self._generate_ids(prompts, settings))
-        except torch.cuda.OutOfMemoryError as exc:
-            if self.device.startswith("cuda"):
-                torch.cuda.empty_cache()
-            if len(prompts) == 1:
-                return [ModelError(f"out of device memory for one prompt of {len(prompts[0])} tokens: {exc}")]
-            half = len(prompts) // 2
-            log.warning(
-                "out of memory on a batch of %d; retrying as %d + %d", len(prompts), half, len(prompts) - half
-            )
-            return self._generate_split_on_oom(prompts[:half], settings) + self._generate_split_on_oom(
-                prompts[half:], settings
-            )
-        except Exception as exc:  # e.g. a CUDA error: every prompt of this batch gets the error
-            log.exception("generation failed for a batch of %d prompts", len(prompts))
-            return [ModelError(f"generation failed: {type(exc).__name__}: {exc}") for _ in prompts]
+        return self._split_on_oom(
+            lambda ps: self._generate_ids(ps, settings),
+            prompts,
+            lambda p: f"one prompt of {len(p)} tokens",
+            "generation",
+        )
 
     def _generate_ids(self, prompts: list[list[int]], settings: GenerationSettings) -> list[Generation]:
         import torch
@@ -372,7 +436,28 @@ class HFBackend(ModelBackend):
         self, context: Sequence[ChatMessage], candidates: Sequence[str]
     ) -> list[float]:
         check_candidates(candidates)
-        return await asyncio.to_thread(self._locked, self._candidate_logprobs_sync, context, candidates)
+        (result,) = await self._on_worker(self._score_batch_sync, [(context, candidates)])
+        if isinstance(result, ModelError):
+            raise result
+        return result
+
+    async def candidate_logprobs_batch(
+        self, items: Sequence[tuple[Sequence[ChatMessage], Sequence[str]]]
+    ) -> list[list[float] | ModelError]:
+        """Score several items in as few forwards as their candidates allow (module docstring)."""
+        results: list[list[float] | ModelError | None] = [None] * len(items)
+        valid: list[int] = []
+        for i, (_, candidates) in enumerate(items):
+            try:
+                check_candidates(candidates)
+                valid.append(i)
+            except ValueError as exc:
+                results[i] = ModelError(str(exc))
+        if valid:
+            scored = await self._on_worker(self._score_batch_sync, [items[i] for i in valid])
+            for i, value in zip(valid, scored, strict=True):
+                results[i] = value
+        return [r for r in results if r is not None]
 
     def candidate_token_ids(
         self, context_text: str, candidates: Sequence[str]
@@ -386,62 +471,132 @@ class HFBackend(ModelBackend):
         still the exact probability of the candidate's text after the unchanged context, through that
         (possibly non-canonical) tokenization.
         """
-        ctx = self.encode(context_text)
-        if not ctx:
-            raise ModelError("the rendered context is empty; cannot score candidates without a context")
-        out: list[list[int]] = []
-        for cand in candidates:
-            joint = self.encode(context_text + cand)
-            if len(joint) > len(ctx) and joint[: len(ctx)] == ctx:
-                out.append(joint[len(ctx) :])
-            else:
+        (result,) = self._token_ids_many([(context_text, candidates)])
+        if isinstance(result, ModelError):
+            raise result
+        return result
+
+    def _token_ids_many(
+        self, items: Sequence[tuple[str, Sequence[str]]]
+    ) -> list[tuple[list[int], list[list[int]]] | ModelError]:
+        """:meth:`candidate_token_ids` for several items, the texts encoded in one tokenizer call."""
+        texts: list[str] = []
+        for context_text, candidates in items:
+            texts.append(context_text)
+            texts.extend(context_text + cand for cand in candidates)
+        encoded = self.tokenizer(texts, add_special_tokens=self.chat_template is None)["input_ids"]
+        results: list[tuple[list[int], list[list[int]]] | ModelError] = []
+        at = 0
+        for _, candidates in items:
+            ctx = list(encoded[at])
+            joints = encoded[at + 1 : at + 1 + len(candidates)]
+            at += 1 + len(candidates)
+            if not ctx:
+                results.append(
+                    ModelError("the rendered context is empty; cannot score candidates without a context")
+                )
+                continue
+            out: list[list[int]] = []
+            for cand, joint in zip(candidates, joints, strict=True):
+                if len(joint) > len(ctx) and joint[: len(ctx)] == ctx:
+                    out.append(list(joint[len(ctx) :]))
+                    continue
                 log.debug("token boundary merges between the context and candidate %r", cand)
                 alone = list(self.tokenizer(cand, add_special_tokens=False)["input_ids"])
                 if not alone:
-                    raise ModelError(f"candidate {cand!r} tokenizes to nothing")
+                    out = []
+                    results.append(ModelError(f"candidate {cand!r} tokenizes to nothing"))
+                    break
                 out.append(alone)
-        return ctx, out
+            else:
+                results.append((ctx, out))
+        return results
 
-    def _candidate_logprobs_sync(
-        self, context: Sequence[ChatMessage], candidates: Sequence[str]
-    ) -> list[float]:
+    def _score_batch_sync(
+        self, items: Sequence[tuple[Sequence[ChatMessage], Sequence[str]]]
+    ) -> list[list[float] | ModelError]:
+        results: list[list[float] | ModelError | None] = [None] * len(items)
+        plans: list[_ScorePlan] = []
+        rendered: list[tuple[int, str, Sequence[str]]] = []
+        for i, (context, candidates) in enumerate(items):
+            try:
+                rendered.append((i, self.render(context), candidates))
+            except Exception as exc:  # a template may reject a message order
+                results[i] = ModelError(f"cannot render the chat template: {exc}")
+        token_ids = self._token_ids_many([(text, cands) for _, text, cands in rendered])
+        for (i, _, _), ids in zip(rendered, token_ids, strict=True):
+            if isinstance(ids, ModelError):
+                results[i] = ids
+            else:
+                plans.append(_ScorePlan(i, *ids))
+
+        def tokens(plan: _ScorePlan) -> str:
+            return f"one item of {len(plan.row)} tokens"
+
+        short = [p for p in plans if p.one_forward]
+        for plan, value in zip(short, self._split_on_oom(self._score_one_forward, short, tokens, "scoring"),
+                               strict=True):  # fmt: skip
+            results[plan.index] = value
+        for plan in (p for p in plans if not p.one_forward):
+            (results[plan.index],) = self._split_on_oom(
+                lambda ps: [self._score_with_cache(ps[0])], [plan], tokens, "scoring"
+            )
+        return [r for r in results if r is not None]
+
+    def _score_one_forward(self, plans: list[_ScorePlan]) -> list[list[float]]:
+        """Items whose candidates differ in at most their last token: one (batched) forward for all.
+
+        Rows are right-padded: a real token never attends to the pads after it, so with the plain
+        causal mask (no attention mask, the fast attention path) each row's logits are those of its
+        own unpadded forward. Only the positions some row needs (its last ``common + 1``) become logits.
+        """
         import torch
 
-        ctx, cands = self.candidate_token_ids(self.render(context), candidates)
-        try:
-            return self._score_ids(ctx, cands)
-        except torch.cuda.OutOfMemoryError as exc:
-            if self.device.startswith("cuda"):
-                torch.cuda.empty_cache()
-            raise ModelError(f"out of device memory scoring {len(cands)} candidates: {exc}") from exc
+        rows = [p.row for p in plans]
+        width = max(len(r) for r in rows)
+        wanted = sorted({t for p in plans for t in range(len(p.row) - p.common - 1, len(p.row))})
+        pad = self.tokenizer.pad_token_id
+        ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows], device=self.device)
+        kwargs: dict[str, Any] = {}
+        if self._keep_last_logits:
+            kwargs["logits_to_keep"] = torch.tensor(wanted, device=self.device)
+            column = {t: k for k, t in enumerate(wanted)}
+        else:
+            column = {t: t for t in wanted}
+        with torch.inference_mode():
+            logits = self.model(input_ids=ids, use_cache=False, **kwargs).logits
+            out = []
+            for j, p in enumerate(plans):
+                cols = [column[t] for t in range(len(p.row) - p.common - 1, len(p.row))]
+                logp = torch.log_softmax(logits[j, cols].float(), dim=-1).cpu()
+                out.append(p.scores(logp))
+        return out
 
-    def _score_ids(self, ctx: list[int], cands: list[list[int]]) -> list[float]:
-        """Summed log-probabilities of each candidate's ids after ``ctx``, the context computed once."""
+    def _score_with_cache(self, plan: _ScorePlan) -> list[float]:
+        """One item with longer candidates: the context and common prefix computed once, then every
+        candidate's remaining tokens as one batch continuing from its cache."""
         import copy
 
         import torch
 
+        row = plan.row
+        kwargs = {"logits_to_keep": plan.common + 1} if self._keep_last_logits else {}
         with torch.inference_mode():
-            out = self.model(
-                input_ids=torch.tensor([ctx], device=self.device), use_cache=True, **self._keep_last_logits
-            )
-            first = torch.log_softmax(out.logits[0, -1].float(), dim=-1)
-            scores = [float(first[c[0]]) for c in cands]
-            longest = max(len(c) for c in cands)
-            if longest == 1:
-                return scores
+            out = self.model(input_ids=torch.tensor([row], device=self.device), use_cache=True, **kwargs)
+            first = torch.log_softmax(out.logits[0, -(plan.common + 1) :].float(), dim=-1).cpu()
+            scores = plan.scores(first)
+            longer = [j for j, c in enumerate(plan.cands) if len(c) - plan.common > 1]
             cache = out["cache"] if "cache" in out else out.past_key_values
-            rest = [c[:-1] for c in cands]  # inputs that predict tokens 1..n-1 of each candidate
+            rest = [plan.cands[j][plan.common : -1] for j in longer]  # inputs predicting tokens 2..n
             if hasattr(cache, "batch_repeat_interleave"):
-                cache.batch_repeat_interleave(len(cands))
-                logits = self._continue(cache, rest, len(ctx))
+                cache.batch_repeat_interleave(len(rest))
+                logits = self._continue(cache, rest, len(row))
             else:  # exotic cache types: one copy per candidate, still without recomputing the context
-                logits = [self._continue(copy.deepcopy(cache), [r], len(ctx))[0] for r in rest]
-            for j, cand in enumerate(cands):
-                if len(cand) < 2:
-                    continue
-                lp = torch.log_softmax(logits[j][: len(cand) - 1].float(), dim=-1)
-                target = torch.tensor(cand[1:], device=lp.device)
+                logits = [self._continue(copy.deepcopy(cache), [r], len(row))[0] for r in rest]
+            for k, j in enumerate(longer):
+                target_ids = plan.cands[j][plan.common + 1 :]
+                lp = torch.log_softmax(logits[k][: len(target_ids)].float(), dim=-1)
+                target = torch.tensor(target_ids, device=lp.device)
                 scores[j] += float(lp.gather(1, target[:, None]).sum())
         return scores
 
@@ -456,6 +611,33 @@ class HFBackend(ModelBackend):
         mask = torch.ones((len(rows), ctx_len + width), dtype=torch.long, device=self.device)
         kwargs = {self._cache_kw: cache}
         return self.model(input_ids=ids, attention_mask=mask, use_cache=True, **kwargs).logits
+
+    def _split_on_oom(
+        self, fn: Callable[[list[Any]], list[Any]], items: list[Any], what: Callable[[Any], str], task: str
+    ) -> list[Any]:
+        """``fn(items)``; on device OOM, retried in halves down to one item, which then fails alone.
+        Any other failure is every item's :class:`ModelError`."""
+        import torch
+
+        if not items:
+            return []
+        try:
+            return list(fn(items))
+        except torch.cuda.OutOfMemoryError as exc:
+            if self.device.startswith("cuda"):
+                torch.cuda.empty_cache()
+            if len(items) == 1:
+                return [ModelError(f"out of device memory for {what(items[0])}: {exc}")]
+            half = len(items) // 2
+            log.warning(
+                "out of memory on a batch of %d; retrying as %d + %d", len(items), half, len(items) - half
+            )
+            return self._split_on_oom(fn, items[:half], what, task) + self._split_on_oom(
+                fn, items[half:], what, task
+            )
+        except Exception as exc:  # e.g. a CUDA error: every item of this batch gets the error
+            log.exception("%s failed for a batch of %d", task, len(items))
+            return [ModelError(f"{task} failed: {type(exc).__name__}: {exc}") for _ in items]
 
     # -- facts -----------------------------------------------------------------------------------
 
@@ -475,12 +657,14 @@ class HFBackend(ModelBackend):
             "chat_template": "model" if template else "plain-fallback",
             "chat_template_sha256": template_sha,
             "batch_size": self.preferred_batch_size,
+            "threads": self.threads,
             "num_parameters": sum(p.numel() for p in self.model.parameters()),
         }
 
     async def aclose(self) -> None:
         import torch
 
+        self._executor.shutdown(wait=False, cancel_futures=True)
         self.model = None  # type: ignore[assignment]
         if torch.cuda.is_available():
             torch.cuda.empty_cache()

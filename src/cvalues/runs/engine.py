@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import contextvars
 import errno
 import logging
 import time
@@ -78,6 +79,13 @@ def resource_failure(exc: BaseException | None) -> str | None:
         exc = exc.__cause__ or exc.__context__
         seen += 1
     return None
+
+
+#: Who asks the model: ``local`` (this process's event loop) or ``ray`` (a Ray Data batch inference
+#: job, :mod:`cvalues.runs.ray_executor`). Set by ``--executor`` for one command; everything else
+#: (what is pending, the manifest session, how answers are stored) is the same either way.
+EXECUTOR: contextvars.ContextVar[str] = contextvars.ContextVar("cvalues_executor", default="local")
+EXECUTORS = ("local", "ray")
 
 
 @dataclass
@@ -207,16 +215,26 @@ async def execute_async(
             dynamic_ncols=True,
         )
         runner = _Runner(model, settings, store, fingerprint, summary, causes, bar)
+        batch_size = max(1, int(model.preferred_batch_size or 1))
+        if batch_size > 1:  # batches of similar length waste less on padding; longest first
+            todo.sort(key=lambda kv: (kv[1].kind, -sum(len(m.content) for m in kv[1].messages)))
         with logging_redirect_tqdm(tqdm_class=tqdm) if progress else contextlib.nullcontext():
-            units = _units(todo, max(1, int(model.preferred_batch_size or 1)))
-            workers = [asyncio.create_task(runner.work(units)) for _ in range(min(concurrency, len(todo)))]
-            try:
-                await asyncio.gather(*workers)
-            except BaseException:
-                for w in workers:
-                    w.cancel()
-                await asyncio.gather(*workers, return_exceptions=True)
-                raise
+            if EXECUTOR.get() == "ray" and todo:  # the same plan and records, asked by a Ray Data job
+                from cvalues.runs.ray_executor import run_on_ray
+
+                run_on_ray(model, todo, runner, actors=concurrency, progress=progress)
+            else:
+                units = _units(todo, batch_size)
+                workers = [
+                    asyncio.create_task(runner.work(units)) for _ in range(min(concurrency, len(todo)))
+                ]
+                try:
+                    await asyncio.gather(*workers)
+                except BaseException:
+                    for w in workers:
+                        w.cancel()
+                    await asyncio.gather(*workers, return_exceptions=True)
+                    raise
             runner.flush()
         # a session where every request failed did not finish its work: never shown as finished
         status = "failed" if summary.unique and summary.answered == 0 else "finished"
@@ -255,16 +273,19 @@ async def _preflight(model: ModelBackend) -> None:
 
 
 def _units(todo: Sequence[tuple[str, Request]], batch_size: int) -> Iterator[list[tuple[str, Request]]]:
-    """Work units in order: one request each, or up to ``batch_size`` consecutive generate requests."""
+    """Work units in order: one request each, or up to ``batch_size`` consecutive requests of one kind."""
     batch: list[tuple[str, Request]] = []
     for key, request in todo:
-        if batch_size > 1 and request.kind == "generate":
-            batch.append((key, request))
-            if len(batch) == batch_size:
-                yield batch
-                batch = []
-        else:
+        if batch_size == 1:
             yield [(key, request)]
+            continue
+        if batch and batch[0][1].kind != request.kind:
+            yield batch
+            batch = []
+        batch.append((key, request))
+        if len(batch) == batch_size:
+            yield batch
+            batch = []
     if batch:
         yield batch
 
@@ -308,7 +329,7 @@ class _Runner:
                 result = await self._generate(request)
         except Exception as exc:
             result = exc
-        self._record([(key, request, result)], started, time.perf_counter() - t0)
+        self.record([(key, request, result)], started, time.perf_counter() - t0)
 
     async def _generate(self, request: Request) -> Generation:
         """``generate``; a replay backend is asked by item id first (its preferred way, see
@@ -324,18 +345,27 @@ class _Runner:
     async def _batch(self, unit: list[tuple[str, Request]]) -> None:
         started, t0 = utc_now(), time.perf_counter()
         try:
-            results: list[Any] = list(
-                await self.model.generate_batch([r.messages for _, r in unit], self.settings)
-            )
+            if unit[0][1].kind == "logprobs":
+                method = "candidate_logprobs_batch"
+                scored = await self.model.candidate_logprobs_batch(
+                    [(r.messages, r.candidates) for _, r in unit]
+                )
+                results: list[Any] = [
+                    v if isinstance(v, BaseException) else self._check_logprobs(r, v)
+                    for (_, r), v in zip(unit, scored, strict=False)
+                ]
+            else:
+                method = "generate_batch"
+                results = list(await self.model.generate_batch([r.messages for _, r in unit], self.settings))
             if len(results) != len(unit):
                 raise ModelError(
-                    f"{type(self.model).__name__}.generate_batch returned {len(results)} results "
-                    f"for {len(unit)} prompts"
+                    f"{type(self.model).__name__}.{method} returned {len(results)} results "
+                    f"for {len(unit)} requests"
                 )
         except Exception as exc:
             results = [exc] * len(unit)
         latency = time.perf_counter() - t0
-        self._record([(k, r, res) for (k, r), res in zip(unit, results, strict=True)], started, latency)
+        self.record([(k, r, res) for (k, r), res in zip(unit, results, strict=True)], started, latency)
 
     @staticmethod
     def _check_logprobs(request: Request, values: Sequence[float]) -> list[float] | ModelError:
@@ -346,7 +376,8 @@ class _Runner:
             )
         return values
 
-    def _record(self, results: list[tuple[str, Request, Any]], started: str, latency: float) -> None:
+    def record(self, results: list[tuple[str, Request, Any]], started: str, latency: float) -> None:
+        """Store a unit's results (the local workers and the Ray executor both hand them here)."""
         for _, _, result in results:
             advice = resource_failure(result) if isinstance(result, BaseException) else None
             if advice is not None:

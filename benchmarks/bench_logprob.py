@@ -1,0 +1,260 @@
+"""Log-prob multi-choice scoring: cvalues against lm-evaluation-harness, same items, same prompts.
+
+Both sides score the same 1,300 safety-mc items (650 JADE pairs in both orders, ``cvalues-official-v1``
+prompt rendered with the model's chat template) with the candidates ``回复1``/``回复2`` on the same
+random model, at the same batch size, on CPU. Runs are interleaved (cvalues, lm-eval, cvalues, ...),
+each in a fresh process, and the script prints min/median per side and the ratios:
+
+* ``loop``: the scoring itself (cvalues: the run engine's session time from ``manifest.json``, store
+  writes included; lm-eval: ``HFLM.loglikelihood`` over the 2,600 requests);
+* ``whole``: the whole process (cvalues: the ``cvalues mc run --mode logprob`` command, metrics and
+  files included; lm-eval: import, model load and ``loglikelihood``, without its task machinery, which
+  favours lm-eval) and its peak resident memory.
+
+It also prints the largest difference of ``lp(回复1) - lp(回复2)`` between the two sides.
+
+lm-eval is never a dependency of cvalues: install it in a virtual environment of its own, e.g.
+``python -m venv --system-site-packages /work/bench-venv && /work/bench-venv/bin/pip install lm-eval``
+(with system site packages it shares torch/transformers with cvalues' environment).
+
+    .venv/bin/python benchmarks/bench_logprob.py --peer-python /work/bench-venv/bin/python \\
+        [--reps 3] [--batch-size 8] [--shape tiny|qwen2.5-0.5b] [--dtype float32|bfloat16] [--pairs 650]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: lm-eval's side, run with the peer's interpreter: read the requests, score them, print timings.
+PEER_SCRIPT = r"""
+import json, sys, time
+t0 = time.perf_counter()
+from lm_eval.api.instance import Instance
+from lm_eval.models.huggingface import HFLM
+model_dir, requests_file, batch_size, dtype, out_file = sys.argv[1:6]
+lm = HFLM(pretrained=model_dir, batch_size=int(batch_size), device="cpu", dtype=dtype)
+rows = [json.loads(line) for line in open(requests_file, encoding="utf-8")]
+reqs = [Instance("loglikelihood", r, (r["context"], r["continuation"]), i) for i, r in enumerate(rows)]
+t1 = time.perf_counter()
+values = lm.loglikelihood(reqs, disable_tqdm=True)
+t2 = time.perf_counter()
+json.dump([v[0] for v in values], open(out_file, "w"))
+print(json.dumps({"loop_s": t2 - t1, "setup_s": t1 - t0}))
+"""
+
+
+def build_model(directory: Path, shape: str) -> Path:
+    """The tiny test model, or a random model with Qwen2.5-0.5B's shape (config built here)."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from tiny_model import build_tiny_model, build_tokenizer
+
+    if shape == "tiny":
+        build_tiny_model(directory)
+        # JADE pairs reach ~1,200 tokens with the tiny character-level tokenizer: lm-eval would cut
+        # contexts longer than the model's positions, so give it room (RoPE needs no weights for it).
+        config_file = directory / "config.json"
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+        config["max_position_embeddings"] = 8192
+        config_file.write_text(json.dumps(config), encoding="utf-8")
+        return directory
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    tokenizer = build_tokenizer(byte_level=True)
+    config = Qwen2Config(  # Qwen/Qwen2.5-0.5B-Instruct's config.json, random weights
+        vocab_size=151936,
+        hidden_size=896,
+        intermediate_size=4864,
+        num_hidden_layers=24,
+        num_attention_heads=14,
+        num_key_value_heads=2,
+        max_position_embeddings=32768,
+        rope_theta=1000000.0,
+        rms_norm_eps=1e-6,
+        tie_word_embeddings=True,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    torch.manual_seed(0)
+    Qwen2ForCausalLM(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+def write_requests(model_dir: Path, pairs: int, path: Path) -> int:
+    """The rendered contexts and candidates, exactly as cvalues asks them."""
+    from cvalues.data.config import DataConfig
+    from cvalues.data.schema import MCItem
+    from cvalues.data.suites import load_suite
+    from cvalues.mc.runner import build_requests, select_pairs
+    from cvalues.mc.templates import OFFICIAL_V1
+    from cvalues.models.base import GenerationSettings
+    from cvalues.models.registry import load_model
+
+    suite = load_suite("safety-mc", DataConfig.from_env())
+    items = select_pairs([r for r in suite.records() if isinstance(r, MCItem)], sample=pairs, seed=0)
+    model = load_model(f"hf:{model_dir}", device="cpu")
+    with path.open("w", encoding="utf-8") as f:
+        for request in build_requests(items, "logprob", OFFICIAL_V1, GenerationSettings()):
+            context = model.render(request.messages)
+            for cand in request.candidates:
+                f.write(
+                    json.dumps(
+                        {"id": request.item_id, "context": context, "continuation": cand}, ensure_ascii=False
+                    )
+                    + "\n"
+                )
+    return len(items)
+
+
+def run_child(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """(wall seconds, the child's own peak RSS in MB from ``wait4``, stdout) of one child process."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert proc.stdout is not None and proc.stderr is not None
+    out = proc.stdout.read().decode()
+    err = proc.stderr.read().decode()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - t0
+    if proc.returncode:
+        raise RuntimeError(f"{' '.join(cmd[:5])} failed ({proc.returncode}):\n{err[-3000:]}")
+    return wall, usage.ru_maxrss / 1024, out
+
+
+def summary(name: str, values: list[float], unit: str) -> str:
+    return f"{name}: min {min(values):.2f}{unit} median {statistics.median(values):.2f}{unit}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--peer-python", default="/work/bench-venv/bin/python")
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--pairs", type=int, default=650)
+    parser.add_argument("--shape", choices=["tiny", "qwen2.5-0.5b"], default="tiny")
+    parser.add_argument("--dtype", default="float32")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads of both sides (OMP_NUM_THREADS); default torch's choice",
+    )
+    parser.add_argument("--skip-peer", action="store_true", help="cvalues only (no lm-eval installed)")
+    args = parser.parse_args()
+
+    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    env.setdefault("CVALUES_DATA_MIRROR", str(ROOT.parent / "shared" / "data"))
+    os.environ.update({"CVALUES_DATA_MIRROR": env["CVALUES_DATA_MIRROR"]})
+    if args.threads:
+        env["OMP_NUM_THREADS"] = str(args.threads)
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        model_dir = build_model(tmp / "model", args.shape)
+        items = write_requests(model_dir, args.pairs, tmp / "requests.jsonl")
+        (tmp / "peer.py").write_text(PEER_SCRIPT, encoding="utf-8")
+        print(
+            f"{items} items, {2 * items} candidates, shape {args.shape}, dtype {args.dtype}, "
+            f"batch {args.batch_size}, threads {args.threads or 'default'}, "
+            f"python {sys.version.split()[0]}, {os.cpu_count()} cpus"
+        )
+        ours: dict[str, list[float]] = {"loop": [], "whole": [], "rss": []}
+        peer: dict[str, list[float]] = {"loop": [], "whole": [], "rss": []}
+        diffs: list[float] = []
+        for rep in range(args.reps):
+            run_dir = tmp / f"run{rep}"
+            cmd = [
+                sys.executable,
+                "-m",
+                "cvalues",
+                "mc",
+                "run",
+                "--model",
+                f"hf:{model_dir}",
+                "--device",
+                "cpu",
+                "--dtype",
+                args.dtype,
+                "--suite",
+                "safety-mc",
+                "--sample",
+                str(args.pairs),
+                "--mode",
+                "logprob",
+                "--batch-size",
+                str(args.batch_size),
+                "--run-dir",
+                str(run_dir),
+                "--no-progress",
+            ]
+            wall, rss, _ = run_child(cmd, env)
+            manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+            ours["loop"].append(manifest["sessions"][-1]["summary"]["elapsed_s"])
+            ours["whole"].append(wall)
+            ours["rss"].append(rss)
+            line = f"rep {rep}: cvalues loop {ours['loop'][-1]:.2f}s whole {wall:.2f}s {rss:.0f}MB"
+            if not args.skip_peer:
+                out_file = tmp / f"peer{rep}.json"
+                cmd = [
+                    args.peer_python,
+                    str(tmp / "peer.py"),
+                    str(model_dir),
+                    str(tmp / "requests.jsonl"),
+                    str(args.batch_size),
+                    args.dtype,
+                    str(out_file),
+                ]
+                wall, rss, out = run_child(cmd, env)
+                peer["loop"].append(json.loads(out.strip().splitlines()[-1])["loop_s"])
+                peer["whole"].append(wall)
+                peer["rss"].append(rss)
+                line += f" | lm-eval loop {peer['loop'][-1]:.2f}s whole {wall:.2f}s {rss:.0f}MB"
+                if rep == 0:
+                    diffs = compare(run_dir, tmp / "requests.jsonl", out_file)
+            print(line, flush=True)
+        print(summary("cvalues loop", ours["loop"], "s"), f"({items / min(ours['loop']):.0f} items/s best)")
+        print(summary("cvalues whole", ours["whole"], "s"), summary("peak", ours["rss"], "MB"))
+        if peer["loop"]:
+            print(
+                summary("lm-eval loop", peer["loop"], "s"), f"({items / min(peer['loop']):.0f} items/s best)"
+            )
+            print(summary("lm-eval whole", peer["whole"], "s"), summary("peak", peer["rss"], "MB"))
+            for key in ("loop", "whole"):
+                ratio = statistics.median(peer[key]) / statistics.median(ours[key])
+                best = min(peer[key]) / min(ours[key])
+                print(f"{key}: lm-eval/cvalues median {ratio:.2f}x, min {best:.2f}x")
+            print(f"max |Δ(lp1-lp2)| cvalues vs lm-eval: {max(diffs):.2e} over {len(diffs)} items")
+
+
+def compare(run_dir: Path, requests_file: Path, peer_file: Path) -> list[float]:
+    """|(lp1 - lp2)_cvalues - (lp1 - lp2)_lm-eval| per item."""
+    rows = [json.loads(line) for line in requests_file.read_text(encoding="utf-8").splitlines()]
+    values = json.loads(peer_file.read_text(encoding="utf-8"))
+    theirs: dict[str, dict[str, float]] = {}
+    for row, value in zip(rows, values, strict=True):
+        theirs.setdefault(row["id"], {})[row["continuation"]] = value
+    diffs = []
+    with (run_dir / "mc-logprob-predictions.jsonl").open(encoding="utf-8") as f:
+        for line in f:
+            pred = json.loads(line)
+            ours = pred.get("label_logprobs") or {}
+            if "回复1" in ours and pred["id"] in theirs:
+                peer = theirs[pred["id"]]
+                diffs.append(abs((ours["回复1"] - ours["回复2"]) - (peer["回复1"] - peer["回复2"])))
+    return diffs
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""`mc score` streams: chunked (and, on large files, pooled) scoring writes exactly what scoring the
+whole file in memory writes, computes the same metrics, and on a bad line names file:line:field and
+leaves nothing behind."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cvalues.mc import official
+from cvalues.mc.metrics import compute_metrics
+from test_mc_official import line
+
+ANSWERS = [
+    "回复1更好，因为它更负责任。",
+    "综上所述，回复2更好。",
+    "两个回复都不好。",
+    "作为AI语言模型，我不能回答这个问题。",
+    "回复1提到了法律，回复2提到了道德。",
+    "我选择【回复２】。",
+    "第一段\u2028第二段：回复1较好",  # a Unicode line separator inside an answer is not a line end
+    "=SUM(A1)",  # a Need_Check answer that a spreadsheet would run
+]
+
+
+def big_file(path: Path, n: int, *, encoding: str = "utf-8", bom: bool = False) -> Path:
+    """``n`` lines over several domains, with blank lines and CRLF endings mixed in."""
+    parts = []
+    for i in range(n):
+        row = line(i, ANSWERS[i % len(ANSWERS)], "回复1" if i % 2 == 0 else "回复2",
+                   domain=["law", "psychology", "环境"][i % 3], level=["easy", "hard"][i % 2])  # fmt: skip
+        parts.append(json.dumps(row, ensure_ascii=False) + ("\r\n" if i % 7 == 0 else "\n"))
+        if i % 11 == 0:
+            parts.append("\n")
+    text = ("\ufeff" if bom else "") + "".join(parts)
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def in_memory(path: Path, output: Path) -> list:
+    """The reference: the whole file parsed, scored and written at once."""
+    rows = official.score_rows(official.parse_official(path))
+    official.write_rows(output, rows)
+    return rows
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_streamed_output_and_metrics_equal_scoring_in_memory(tmp_path, monkeypatch, workers):
+    monkeypatch.setattr(official, "CHUNK_BYTES", 4096)  # many chunks, several in flight in the pool
+    src = big_file(tmp_path / "answers.jsonl", 600, bom=True)
+    rows = in_memory(src, tmp_path / "reference.jsonl")
+    result = official.score_file(src, tmp_path / "out.jsonl", review_out=tmp_path / "r.csv", workers=workers)
+    assert (tmp_path / "out.jsonl").read_bytes() == (tmp_path / "reference.jsonl").read_bytes()
+    expected = compute_metrics([r.to_scored() for r in rows], resamples=200, seed=3).to_dict()
+    assert compute_metrics(result.items, resamples=200, seed=3).to_dict() == expected
+    assert expected["pairs"]["pairs"] > 0 and expected["need_check"] > 0
+    sheet, n = official.review_sheet(rows, ".csv")
+    assert (tmp_path / "r.csv").read_bytes() == sheet and result.review_rows == n > 0
+
+
+def test_large_files_use_the_pool_by_default(tmp_path, monkeypatch):
+    monkeypatch.setattr(official, "CHUNK_BYTES", 2048)
+    monkeypatch.setattr(official, "POOL_MIN_BYTES", 10_000)
+    monkeypatch.setattr(official.os, "cpu_count", lambda: 2)
+    made = []
+    real = official.ProcessPoolExecutor
+
+    def counting(workers):
+        made.append(workers)
+        return real(workers)
+
+    monkeypatch.setattr(official, "ProcessPoolExecutor", counting)
+    src = big_file(tmp_path / "a.jsonl", 200)
+    assert src.stat().st_size > 10_000
+    in_memory(src, tmp_path / "reference.jsonl")
+    official.score_file(src, tmp_path / "out.jsonl")
+    assert made == [2]
+    assert (tmp_path / "out.jsonl").read_bytes() == (tmp_path / "reference.jsonl").read_bytes()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_bad_line_late_in_the_file_names_it_and_leaves_nothing(tmp_path, monkeypatch, workers):
+    monkeypatch.setattr(official, "CHUNK_BYTES", 2048)
+    src = big_file(tmp_path / "a.jsonl", 300)
+    lines = src.read_text(encoding="utf-8").split("\n")
+    bad = json.loads(lines[250])
+    bad["label"] = "回复3"
+    lines[250] = json.dumps(bad, ensure_ascii=False)
+    src.write_text("\n".join(lines), encoding="utf-8")
+    (tmp_path / "out.jsonl").write_text("old\n", encoding="utf-8")
+    with pytest.raises(official.OfficialFormatError, match=r"a\.jsonl:251: label: '回复3'"):
+        official.score_file(src, tmp_path / "out.jsonl", review_out=tmp_path / "r.csv", force=True,
+                            workers=workers)  # fmt: skip
+    assert (tmp_path / "out.jsonl").read_text(encoding="utf-8") == "old\n"  # kept as it was
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jsonl", "out.jsonl"]  # no temporary left
+
+
+def test_gb18030_late_in_the_file_reads_the_whole_file_as_gb18030(tmp_path, monkeypatch):
+    monkeypatch.setattr(official, "CHUNK_BYTES", 1024)  # the first chunks decode as UTF-8 (ASCII only)
+    ascii_rows = [line(i, "Response 1 is better.", "回复1") for i in range(40)]
+    rows = [*ascii_rows, line(40, "我认为回复2更好。", "回复2")]
+    src = tmp_path / "gb.jsonl"
+    src.write_bytes("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("gb18030"))
+    in_memory(src, tmp_path / "reference.jsonl")
+    result = official.score_file(src, tmp_path / "out.jsonl")
+    assert (tmp_path / "out.jsonl").read_bytes() == (tmp_path / "reference.jsonl").read_bytes()
+    assert result.items[-1].pred == "回复2"
+    undecodable = tmp_path / "bin.jsonl"
+    undecodable.write_bytes(b'{"response": "\xff\xff", "label": "\xe5\x9b\x9e\xe5\xa4\x8d1"}\n')
+    with pytest.raises(official.OfficialFormatError, match="not UTF-8 or GB18030"):
+        official.score_file(undecodable, tmp_path / "none.jsonl")
+    assert not (tmp_path / "none.jsonl").exists()
+
+
+def test_existing_output_needs_force_and_empty_files_are_errors(tmp_path):
+    src = big_file(tmp_path / "a.jsonl", 4)
+    (tmp_path / "out.jsonl").write_text("keep\n", encoding="utf-8")
+    with pytest.raises(FileExistsError, match="--force"):
+        official.score_file(src, tmp_path / "out.jsonl")
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n\n", encoding="utf-8")
+    with pytest.raises(official.OfficialFormatError, match="no lines to score"):
+        official.score_file(empty, tmp_path / "e.out.jsonl")
+    assert not (tmp_path / "e.out.jsonl").exists()
