@@ -13,7 +13,6 @@ from typing import Literal
 
 from cvalues.data.checksums import file_digests, mismatch
 from cvalues.data.config import DataConfig
-from cvalues.data.download import download
 from cvalues.data.errors import DataError
 from cvalues.data.sources import SOURCES, SourceFile, get_source
 
@@ -137,6 +136,8 @@ def resolve(source_id: str, config: DataConfig, explicit: Path | None = None) ->
             f"{source.source_id} is not available offline: {manual_instructions(source, config)}",
             path=source.mirror_path,
         )
+    from cvalues.data.download import download  # httpx only when a file is fetched (fast start-up)
+
     download(source, cached, config)
     return _resolved(source, cached, "download")
 
