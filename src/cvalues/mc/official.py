@@ -28,6 +28,7 @@ from typing import IO, Any
 from cvalues import atomic
 from cvalues.data.errors import DataError
 from cvalues.data.readers import decode_bytes
+from cvalues.encoding import NOT_TEXT, SNIFF_BYTES, binary_problem
 from cvalues.mc.extract import OUTCOMES, extract_choice
 from cvalues.mc.metrics import GOLD_LABELS, ScoredItem
 from cvalues.spreadsheet import csv_cell, csv_uncell, xlsx_text
@@ -357,6 +358,10 @@ def score_file(
             raise FileExistsError(f"{target} exists; pass --force to overwrite it")
     if output.resolve() == path.resolve():
         raise FileExistsError(f"{output} is the input file; give another --output")
+    with path.open("rb") as fh:  # binary data (a NUL byte) would decode as GB18030: refuse it first
+        problem = binary_problem(fh.read(SNIFF_BYTES))
+    if problem is not None:
+        raise OfficialFormatError(f"{path}: {problem}")
     if workers is None:
         big = path.stat().st_size >= POOL_MIN_BYTES
         workers = min(os.cpu_count() or 1, 8) if big else 1
@@ -369,7 +374,7 @@ def score_file(
             out.seek(0)
             out.truncate()
         else:
-            raise OfficialFormatError(f"{path}: not UTF-8 or GB18030 text")
+            raise OfficialFormatError(f"{path}: {NOT_TEXT}")
         if not result.items:
             raise OfficialFormatError(f"{path}: file: no lines to score")
         if review_out is not None:  # built before anything is committed: a failure writes nothing
