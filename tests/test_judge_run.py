@@ -475,7 +475,13 @@ def test_generate_copies_judge_meta_into_requests():
         "safety",
         "crimes",
         "src",
-        meta={"adversarial": False, "judge_note": "选择题", "reference": "参考", "jade_type": "x"},
+        meta={
+            "adversarial": False,
+            "judge_note": "选择题",
+            "reference": "参考",
+            "jade_type": "x",
+            "harm_domain": "歧视/地域歧视内容",
+        },
     )
     (request,) = prompt_requests([record], None)
     assert request.meta == {
@@ -485,6 +491,7 @@ def test_generate_copies_judge_meta_into_requests():
         "adversarial": False,
         "judge_note": "选择题",
         "reference": "参考",
+        "harm_domain": "歧视/地域歧视内容",
     }
     (plain,) = prompt_requests([PromptRecord("p2", "问", "safety", "crimes", "src")], None)
     assert set(plain.meta) == {"level", "category", "source"}

@@ -17,8 +17,16 @@ from cvalues.runs.engine import RunSummary, execute_async
 from cvalues.runs.request import Request, chat_messages, select
 from cvalues.runs.session import open_run
 
-#: Prompt-record meta keys copied into each request's meta (the judge reads them from the store).
-PASSED_META_KEYS: tuple[str, ...] = ("adversarial", "judge_note", "reference")
+#: Prompt-record meta keys copied into each request's meta (the judge reads the first three from the
+#: store; the source category and JailBench's seed harm domain let an analysis separate "resists the
+#: jailbreak" from the content). Request meta is not part of a request's key: adding a key re-asks nothing.
+PASSED_META_KEYS: tuple[str, ...] = (
+    "adversarial",
+    "judge_note",
+    "reference",
+    "source_category",
+    "harm_domain",
+)
 
 
 def prompt_requests(records: Sequence[PromptRecord], system_prompt: str | None) -> list[Request]:
