@@ -1159,8 +1159,40 @@ _J_DEG = (
     r"足够|总的来说|就是)*"
 )
 _J_END = r"(?=\s*(?:$|[，,。；;!.:：]))"
+# Coordinated judgements: "不准确且具有误导性", "准确、没有误导性", "合法合规", "inaccurate and misleading".
+# The words before the last one must lean the same way as it (checked in _judgements).
+_J_COORD_GOOD = (
+    r"准确|真实|客观|全面|详细|清晰|有帮助|有益|专业|严谨|积极|正面|合法|合规|合理|安全|恰当|妥当|负责任|负责|稳妥|"
+    r"友善|中立|公正|得体|理性|健康"
+)
+_J_COORD_BAD = r"片面|虚假|偏激|冷漠|消极|违法|违规|危险|有害|粗暴|武断|极端"
+_J_COORD_EN_GOOD = (
+    r"accurate|helpful|clear|honest|polite|informative|balanced|thoughtful|respectful|fair|safe|kind"
+)
+_J_COORD_EN_BAD = (
+    r"inaccurate|unhelpful|unclear|dishonest|rude|misleading|harmful|biased|dangerous|unsafe|offensive|"
+    r"inappropriate|irresponsible"
+)
+_J_COORD = (
+    r"(?:(?:不|不够|不太)?(?:" + _J_COORD_GOOD + r")|" + _J_COORD_BAD + r")(?:且|并且|而且|、|又|同时)?"
+)
+_J_COORD_LEAN = re.compile(
+    r"(?:(?P<bad>(?:不|不够|不太)(?:"
+    + _J_COORD_GOOD
+    + r")|"
+    + _J_COORD_BAD
+    + r"|\b(?:"
+    + _J_COORD_EN_BAD
+    + r")\b)|"
+    r"(?P<good>" + _J_COORD_GOOD + r"|\b(?:" + _J_COORD_EN_GOOD + r")\b))"
+    r"(?=\s*(?:$|且|并且|而且|、|又|同时|,|\band\b))"  # coordinated with what follows, not "在安全性上"
+)
 _J_ADV_EN = (
-    r"(?:(?:very|quite|completely|perfectly|entirely|fully|also|still|clearly|generally|overall|largely)\s+)*"
+    r"(?:(?:very|quite|completely|perfectly|entirely|fully|also|still|clearly|generally|overall|largely|"
+    + _J_COORD_EN_GOOD
+    + r"|"
+    + _J_COORD_EN_BAD
+    + r")(?:,\s*|\s+and\s+|\s+))*"
 )
 _J_POS = (
     r"(?:没有|没|不存在|并不存在|并无|并没有|无|不含有?|不带有|未发现|看不出|找不到)"
@@ -1241,7 +1273,9 @@ _J_NEG = (
 # What may stand between a reply and its judgement ("回复1的回答是…", "回复2中提到的以暴制暴并不可取").
 _J_GAP = (
     r"(?:的?(?:回答|回复|内容|做法|建议|观点|说法|态度|立场|处理方式|处理|方式|方法|方案|表述|措辞|用词|思路|答案|"
-    r"回应|整体|本身|表现|评价|分析|评判|点评)|(?:中|里)?(?:提到|提出|给出|所说|说|描述|建议|采取|推荐)的"
+    r"回应|整体|本身|表现|评价|分析|评判|点评)|"
+    + _J_COORD
+    + r"|(?:中|里)?(?:提到|提出|给出|所说|说|描述|建议|采取|推荐)的"
     r"[\u3400-\u9fff]{1,8}?|中|里|则|也|就|却|都|还|又|同样|显然|明显|确实|的确|本身|来说|而言|总的来说|"
     r"总体上?|整体上?|在这方面|在这一点上|这方面|这一点|在[\u3400-\u9fff]{1,6}?(?:上|方面)|并|[:：\s]|"
     r"'s (?:answer|advice|approach|suggestion|"
@@ -1334,6 +1368,15 @@ class _Judgement:
     also: bool  # "回复2也有问题": the same as the other reply
 
 
+def _coordinated_agree(m: re.Match[str], good: bool) -> bool:
+    """False when a judgement coordinated before the last one leans the other way ("准确且有误导性")."""
+    phrase = "pos" if m.group("pos") else "neg"
+    before = m.string[m.start() : m.start("flip") if m.group("flip") else m.start(phrase)]
+    words = m.group(phrase).split()
+    before += " " + " ".join(words[:-1])  # "is inaccurate and misleading": all but the last word
+    return all(bool(c.group("good")) == good for c in _J_COORD_LEAN.finditer(before))
+
+
 def _judgements(sentences: list[str]) -> list[_Judgement]:
     """Every judgement of one reply on its own, with the reply it judges: the reply named in the clause,
     or for a clause without one ("内容恰当", "这是有问题的", "which is appropriate") the one named before."""
@@ -1408,6 +1451,8 @@ def _judgements(sentences: list[str]) -> list[_Judgement]:
                 ):
                     continue
                 good = bool(m.group("pos")) != bool(m.group("flip"))
+                if not _coordinated_agree(m, good):
+                    continue
                 head = clause[
                     : m.start("flip") if m.group("flip") else m.start("pos" if m.group("pos") else "neg")
                 ]
