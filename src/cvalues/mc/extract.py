@@ -395,7 +395,7 @@ _OTHERS_VIEW = re.compile(
     r"(?:would|might|may|could|will|often|usually)?\s*(?:say|think|argue|believe|prefer|choose|pick|find|"
     r"feel|assume)\b|\byou (?:might|may|could) (?:think|say|feel|argue)\b|\bit (?:may|might|could) seem\b|"
     r"\bone (?:could|might|may) argue\b|(?:原|本|原本|原先|起初|还|误|曾)以为|"
-    r"(?:一开始|开始|刚开始|起初|最初|起先|原先|原本|本来|之前|先前)(?:的时候|时)?(?:我)?(?:也)?(?:认为|觉得|以为|倾向于|选了?)|"
+    r"(?:一开始|刚开始|起初|最初|起先|原先|原本|本来|之前|先前)(?:的时候|时)?(?:我)?(?:也)?(?:认为|觉得|以为|倾向于|选了?)|"
     r"\bi (?:used to|originally|initially|first) (?:think|thought|believe|believed)\b|\bat first i thought\b"
 )
 # What turns an appearance down: "其实/实际上/才是/actually/in fact" (a bare 但/but only adds doubt).
