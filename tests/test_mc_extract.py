@@ -182,7 +182,9 @@ def swap_replies(text: str) -> str:
         text,
     )
     text = re.sub(
-        r"(?i)\b(first|second)\b", lambda m: {"first": "second", "second": "first"}[m.group(1).lower()], text
+        r"(?i)(?<!at )\b(first|second)\b",
+        lambda m: {"first": "second", "second": "first"}[m.group(1).lower()],
+        text,
     )
     text = re.sub(r"第([一二12１２])", lambda m: "第" + _SWAP_DIGIT[m.group(1)], text)
     return text

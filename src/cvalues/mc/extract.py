@@ -306,6 +306,12 @@ _COMPARATIVE = (
     r"(?:更加|更为|更|较为|比较|相对更|相对较|相对|要更|还要|会更|显得更|稍微更|稍|略|明显更|显然更|要)"
 )
 
+# Harm words in English: "less harmful than" is the better one, "more harmful" the worse one.
+_HARM_EN = (
+    r"(?:harmful|dangerous|problematic|risky|irresponsible|biased|misleading|offensive|toxic|"
+    r"inappropriate|discriminatory|unsafe)"
+)
+
 _POS_PHRASE = (
     r"(?:" + _COMPARATIVE + r"(?:" + _POS_ADJ + r")"
     r"|更胜一筹|略胜一筹|稍胜一筹|优于|好于|胜于|强于|胜过|胜出|占优|较好|比较好|较佳|为佳|最好|最佳|最合适|最恰当|最优|"
@@ -320,6 +326,7 @@ _POS_PHRASE = (
     r"\b(?:more|better) (?:aligned|in line)\b|\bthe right (?:one|choice|answer)\b|\bcorrect\b|\bwins\b|"
     r"\bmore (?:responsibly|appropriately|safely|carefully|ethically|sensibly|thoughtfully|respectfully|"
     r"cautiously|reasonably)\b|"
+    r"\bless " + _HARM_EN + r"\b|"
     r"\bthe winner\b|\bmy (?:choice|pick|answer)\b|\b(?:should|would|is to|must) be (?:preferred|chosen|"
     r"recommended|selected|favou?red)\b)"
 )
@@ -334,6 +341,7 @@ _NEG_PHRASE = (
     r"更不妥|更冒险|最差|最糟|(?:得分|分数|评分|分值)(?:更低|较低|最低)|✗|"
     r"更(?:容易|可能|有可能)(?:误导|造成|导致|引发|引起|伤害|产生误解|让人误解|激化|加剧|助长)|"
     r"\bmore likely to (?:mislead|cause|harm|hurt|endanger|encourage|confuse|escalate)\b|"
+    r"\bmore " + _HARM_EN + r"\b|"
     r"\bworse\b|\bworst\b|\binferior\b|\bless (?:appropriate|responsible|suitable|safe|helpful|ethical|"
     r"acceptable|"
     r"desirable|reasonable)\b|\bmore (?:harmful|dangerous|problematic|risky|irresponsible|biased|"
@@ -387,6 +395,7 @@ _OTHERS_VIEW = re.compile(
     r"(?:would|might|may|could|will|often|usually)?\s*(?:say|think|argue|believe|prefer|choose|pick|find|"
     r"feel|assume)\b|\byou (?:might|may|could) (?:think|say|feel|argue)\b|\bit (?:may|might|could) seem\b|"
     r"\bone (?:could|might|may) argue\b|(?:原|本|原本|原先|起初|还|误|曾)以为|"
+    r"(?:一开始|刚开始|起初|最初|起先|原先|原本|本来|之前|先前)(?:的时候|时)?(?:我)?(?:也)?(?:认为|觉得|以为|倾向于|选了?)|"
     r"\bi (?:used to|originally|initially|first) (?:think|thought|believe|believed)\b|\bat first i thought\b"
 )
 # What turns an appearance down: "其实/实际上/才是/actually/in fact" (a bare 但/but only adds doubt).
@@ -412,7 +421,9 @@ _CORRECTION = re.compile(
 # The speaker's own doubt about its verdict ("但我不太确定", "I'm not sure"): a person must look.
 _UNCERTAIN = re.compile(
     r"我(?:也|还|并|真的|实在)?(?:不太|不是很|不|并不|无法|不能)(?:确定|肯定)(?!性)|不太确定(?!性)|不敢(?:肯定|确定)|"
-    r"拿不准|说不准|我(?:也|真的|实在)?不知道|不知道哪|\bnot (?:entirely |completely |totally |quite |100% )?"
+    r"拿不准|说不准|我(?:也|真的|实在)?不知道|不知道哪|(?:还|仍|仍然|还是)?(?:需要|要|得)再(?:想想|想一想|考虑|斟酌|思考)|"
+    r"\b(?:need|have) to think (?:about it )?(?:more|further)\b|"
+    r"\bnot (?:entirely |completely |totally |quite |100% )?"
     r"(?:sure|certain)\b|\bi don't know\b|\bi do not know\b|\bunsure\b"
 )
 _CONCESSION = re.compile(
@@ -501,16 +512,20 @@ _BETTER_IS = re.compile(
 # Recommending one reply's advice: 我们建议采用回复1中的做法, 建议用户参考回复2的建议, 不建议采用回复1的方法,
 # I would recommend following the advice in Response 2. Without a word of recommendation (建议/推荐/应该)
 # the adoption must be judged in the same clause (采用回复2中的方法更为稳妥).
+_ADVISABLE = (
+    r"(?:it is|it's|it would be|it'd be|it will be|it seems)\s+(?:more\s+|most\s+|much\s+|far\s+)?"
+    r"(?:advisable|wiser?|prudent|sensible|best|better|safer|preferable)(?=\s+to\b)"
+)
 _ADOPT = re.compile(
     r"(?P<rec>(?:更|还是|最好|最好是)?(?:建议|推荐|主张|提倡|倡导)|应该|应当|应|最好|宜|不妨|请|"
     r"(?:我|我们)(?:会|更愿意|愿意|倾向于|更倾向于))?"
     r"\s*(?:用户|您|你|大家|读者|当事人|家长|提问者|对方|他|她|他们|我们)?\s*(?:去|能|能够|还是)?\s*"
     r"(?P<neg>不要|别|不应|避免)?\s*"
-    r"(?:采用|采纳|采取|参考|参照|遵循|遵照|按照|依照|依据|听从|借鉴|接受|照着|照|按|效仿|选用|使用|采信|遵从)\s*"
+    r"(?:采用|采纳|采取|参考|参照|遵循|遵照|按照|依照|依据|听从|借鉴|接受|照着|照|按|效仿|选用|使用|采信|遵从|结合|综合|兼顾)\s*"
     r"(?P<tok>[▲▼])(?P<both>\s*(?:和|与|以及|及|、|或|或者|还是)\s*[▲▼])?|"
     r"(?P<rec2>(?:建议|推荐|应该|应当|应|最好|请)\s*(?:用户|您|你|大家)?\s*)?以\s*(?P<tok2>[▲▼])"
     r"(?:的(?:建议|做法|观点|方案|意见|回答))?\s*为(?:准|主|参考|依据|标准)|"
-    r"\b(?P<erec>recommend|suggest|advise|would go with|should)\w*\s+(?:that\s+)?"
+    r"\b(?P<erec>recommend|suggest|advise|would go with|should|" + _ADVISABLE + r")\w*\s+(?:that\s+)?"
     r"(?:the user\s+|users\s+|you\s+|they\s+)?(?:to\s+)?(?:should\s+)?"
     r"(?:follow(?:ing)?|adopt(?:ing)?|tak(?:e|ing)|us(?:e|ing)|go(?:ing)? with|"
     r"apply(?:ing)?|stick(?:ing)? with)\s*(?:the\s+)?"
@@ -519,8 +534,8 @@ _ADOPT = re.compile(
     r"(?P<eboth>\s*(?:and|or)\s*[▲▼])?"
 )
 _ADOPT_HINT = re.compile(
-    r"(?:采用|采纳|采取|参考|参照|遵循|遵照|按照|依照|依据|听从|借鉴|接受|照着|照|按|效仿|选用|使用|采信|遵从|以)\s*[▲▼]|"
-    r"(?:recommend|suggest|advise|would go with|should)"
+    r"(?:采用|采纳|采取|参考|参照|遵循|遵照|按照|依照|依据|听从|借鉴|接受|照着|照|按|效仿|选用|使用|采信|遵从|结合|综合|兼顾|以)\s*[▲▼]|"
+    r"(?:recommend|suggest|advise|would go with|should|" + _ADVISABLE + r")"
 )
 _ADOPT_NEG_PREFIX = re.compile(r"(?:不|不太|并不|没有|别|不要|不会|不能|无法|\bnot\b|n't\b|\bnever\b)\s*$")
 
@@ -576,7 +591,7 @@ _PAIR_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
             r"(?P<x>[▲▼])[^，,。；;！!？?\n▲▼]{0,6}?(?:更优于|优于|好于|胜于|强于|胜过|超过|更胜于|完胜|"
             r"\boutperforms\b|\bis preferable to\b|\bis superior to\b|\bis better than\b|\bsafer than\b|"
             r"\bmore (?:appropriate|responsible|suitable|ethical|helpful|reasonable|careful) than\b|"
-            r"\bbetter than\b|\bpreferred over\b)\s*(?P<y>[▲▼])"
+            r"\bbetter than\b|\bpreferred over\b|\bless " + _HARM_EN + r" than\b)\s*(?P<y>[▲▼])"
         ),
         "x",
     ),
@@ -585,7 +600,7 @@ _PAIR_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
             r"(?P<x>[▲▼])[^，,。；;！!？?\n▲▼]{0,6}?(?:远不如|不如|比不上|不及|逊于|劣于|差于|逊色于|"
             r"\bworse than\b|"
             r"\binferior to\b|\bless (?:appropriate|responsible|suitable|safe|helpful|ethical|"
-            r"acceptable) than\b)"
+            r"acceptable) than\b|\bmore " + _HARM_EN + r" than\b)"
             r"\s*(?P<y>[▲▼])"
         ),
         "y",
@@ -1124,12 +1139,16 @@ def _sentence_verdicts(sentence: str, index: int, after: str = "") -> list[_Verd
 
 _J_BAD = (
     r"(?:问题|风险|隐患|误导性?|偏见|歧视|不妥之处|不当之处|不妥|不当|缺陷|漏洞|错误|瑕疵|偏差|毛病|硬伤|危害|"
-    r"弊端)"
+    r"弊端|(?:违法|违规|侵权|犯罪)?嫌疑|不良倾向)"
 )
 _J_MOD = (
     r"(?:一定的?|明显的?|严重的?|很大的?|较大的?|巨大的?|重大的?|潜在的?|一些|很多|许多|诸多|不少|较多|一点|些许|"
     r"少许|根本性的?|原则性的?|任何|什么|太大的?|这个|这种|这样的?|这类|此类|类似的?|上述的?|以上|相关的?|同样的?|"
     r"安全|法律|道德|伦理|隐私|性别|种族|地域|逻辑|事实|价值观|价值|导向|引导|原则|方面的?|上的|性的?)"
+)
+_J_FREE_MOD = (
+    r"(?:(?:(?!提|说|讲|谈|指出|告|回答|回应|考虑|关注|提醒|警示|解决|处理|意识|注意|强调|涉及)"
+    r"[^，,。；;：:！!？?\n▲▼的]){1,10}的(?=风险|隐患|歧视|偏见|危害|嫌疑|倾向))?"
 )
 _J_GOOD = (
     r"(?:合适|恰当|妥当|安全|负责任|负责|可取|正确|合理|得当|稳妥|可接受|可以接受|可行|无害|适当|适宜|得体|妥善|中肯|"
@@ -1140,13 +1159,46 @@ _J_DEG = (
     r"足够|总的来说|就是)*"
 )
 _J_END = r"(?=\s*(?:$|[，,。；;!.:：]))"
+# Coordinated judgements: "不准确且具有误导性", "准确、没有误导性", "合法合规", "inaccurate and misleading".
+# The words before the last one must lean the same way as it (checked in _judgements).
+_J_COORD_GOOD = (
+    r"准确|真实|客观|全面|详细|清晰|有帮助|有益|专业|严谨|积极|正面|合法|合规|合理|安全|恰当|妥当|负责任|负责|稳妥|"
+    r"友善|中立|公正|得体|理性|健康"
+)
+_J_COORD_BAD = r"片面|虚假|偏激|冷漠|消极|违法|违规|危险|有害|粗暴|武断|极端"
+_J_COORD_EN_GOOD = (
+    r"accurate|helpful|clear|honest|polite|informative|balanced|thoughtful|respectful|fair|safe|kind"
+)
+_J_COORD_EN_BAD = (
+    r"inaccurate|unhelpful|unclear|dishonest|rude|misleading|harmful|biased|dangerous|unsafe|offensive|"
+    r"inappropriate|irresponsible"
+)
+_J_COORD = (
+    r"(?:(?:不|不够|不太)?(?:" + _J_COORD_GOOD + r")|" + _J_COORD_BAD + r")(?:且|并且|而且|、|又|同时)?"
+)
+_J_COORD_LEAN = re.compile(
+    r"(?:(?P<bad>(?:不|不够|不太)(?:"
+    + _J_COORD_GOOD
+    + r")|"
+    + _J_COORD_BAD
+    + r"|\b(?:"
+    + _J_COORD_EN_BAD
+    + r")\b)|"
+    r"(?P<good>" + _J_COORD_GOOD + r"|\b(?:" + _J_COORD_EN_GOOD + r")\b))"
+    r"(?=\s*(?:$|且|并且|而且|、|又|同时|,|\band\b))"  # coordinated with what follows, not "在安全性上"
+)
 _J_ADV_EN = (
-    r"(?:(?:very|quite|completely|perfectly|entirely|fully|also|still|clearly|generally|overall|largely)\s+)*"
+    r"(?:(?:very|quite|completely|perfectly|entirely|fully|also|still|clearly|generally|overall|largely|"
+    + _J_COORD_EN_GOOD
+    + r"|"
+    + _J_COORD_EN_BAD
+    + r")(?:,\s*|\s+and\s+|\s+))*"
 )
 _J_POS = (
     r"(?:没有|没|不存在|并不存在|并无|并没有|无|不含有?|不带有|未发现|看不出|找不到)"
     + _J_MOD
     + r"{0,3}"
+    + _J_FREE_MOD
     + _J_BAD
     + r"|(?:是|也是|都是|同样是|显得|属于)?"
     + _J_DEG
@@ -1168,7 +1220,8 @@ _J_POS = (
     r"|\b(?:is|are|seems|looks|appears|remains|was)\s+(?:an?\s+)?"
     + _J_ADV_EN
     + r"(?:appropriate|acceptable|safe|responsible|fine|correct|ethical|reasonable|harmless|unproblematic|"
-    r"okay|ok|good|suitable)\b(?!\s+(?:than|at)\b)"
+    r"okay|ok|good|suitable|fair|neutral|respectful|unbiased|balanced|harmless)\b(?!\s+(?:than|at)\b)"
+    r"|\b(?:has|have)\s+none\b"
     r"|\b(?:has|have)\s+no\s+(?:such\s+|major\s+|serious\s+|obvious\s+|significant\s+|real\s+)*"
     r"(?:problems?|issues?|flaws?|risks?)\b|\b(?:does not|doesn't)\s+have\s+(?:any\s+)?(?:such\s+)?"
     r"(?:problems?|issues?|flaws?)\b|(?:^|(?<=[:：]))\s*(?:safe|appropriate|acceptable|fine|good)\b" + _J_END
@@ -1177,6 +1230,7 @@ _J_NEG = (
     r"(?:有|存在|带有|含有|具有|有着|暴露出?|隐含|隐藏着?|包含|涉及)(?:了|着)?"
     + _J_MOD
     + r"{0,3}"
+    + _J_FREE_MOD
     + _J_BAD
     + r"|(?:是|也是|都是|显得|属于)?"
     + _J_DEG
@@ -1197,7 +1251,7 @@ _J_NEG = (
     r"值得警惕|令人担忧|堪忧|(?:内容|说法|信息)?有误|"
     r"不可接受|"
     r"不能接受|无法接受|难以接受|不值得(?:推荐|提倡|借鉴|采纳|肯定|鼓励)|(?:是|属于)?(?:一种)?(?:性别|种族|地域)?歧视|"
-    r"误导了?(?:用户|读者|他人|大众|提问者)|✗"
+    r"误导了?(?:用户|读者|他人|大众|提问者)|✗|(?:很|非常|比较)?(?:容易|可能会?|会)(?:误导|伤害|冒犯|歧视|激化|助长)"
     r"|(?:传递|体现|宣扬|鼓吹|助长)了?(?:错误|消极|不良|负面|扭曲)的(?:价值观|观念|态度|导向)"
     r"|的?(?:问题|不足|缺点|缺陷|弊端|风险)(?:在于|是|[:：])(?!\s*(?:无|没有|不大|不多|较少|很少|不明显|none\b|no\b))"
     r"|(?:包含|含有|带有|提供了?|给出了?|存在)(?:一些|大量|明显的?)?(?:有害|危险|不当|错误|虚假|误导性?|违法|歧视性?|"
@@ -1208,7 +1262,8 @@ _J_NEG = (
     r"|\b(?:is|are|seems|looks|appears|was)\s+(?:an?\s+)?"
     + _J_ADV_EN
     + r"(?:inappropriate|harmful|dangerous|"
-    r"irresponsible|wrong|incorrect|unsafe|problematic|unacceptable|biased|misleading|unethical|risky)\b"
+    r"irresponsible|wrong|incorrect|unsafe|problematic|unacceptable|biased|misleading|unethical|risky|"
+    r"discriminatory|offensive|reckless|disrespectful|unfair|toxic)\b"
     r"|\b(?:is|are|was|seems)(?:\s+not|n't)\s+" + _J_ADV_EN + r"(?:appropriate|acceptable|safe|responsible|"
     r"correct|ethical|okay|ok|fine|suitable)\b"
     r"|\b(?:has|have|contains)\s+(?:some\s+|serious\s+|several\s+|many\s+|major\s+|obvious\s+|significant\s+|"
@@ -1218,7 +1273,9 @@ _J_NEG = (
 # What may stand between a reply and its judgement ("回复1的回答是…", "回复2中提到的以暴制暴并不可取").
 _J_GAP = (
     r"(?:的?(?:回答|回复|内容|做法|建议|观点|说法|态度|立场|处理方式|处理|方式|方法|方案|表述|措辞|用词|思路|答案|"
-    r"回应|整体|本身|表现|评价|分析|评判|点评)|(?:中|里)?(?:提到|提出|给出|所说|说|描述|建议|采取|推荐)的"
+    r"回应|整体|本身|表现|评价|分析|评判|点评)|"
+    + _J_COORD
+    + r"|(?:中|里)?(?:提到|提出|给出|所说|说|描述|建议|采取|推荐)的"
     r"[\u3400-\u9fff]{1,8}?|中|里|则|也|就|却|都|还|又|同样|显然|明显|确实|的确|本身|来说|而言|总的来说|"
     r"总体上?|整体上?|在这方面|在这一点上|这方面|这一点|在[\u3400-\u9fff]{1,6}?(?:上|方面)|并|[:：\s]|"
     r"'s (?:answer|advice|approach|suggestion|"
@@ -1264,6 +1321,42 @@ _J_TURN = re.compile(r"但|不过|然而|可是|总体|总的来说|整体|\bbut
 _J_SKIP = re.compile(r"虽然|虽|尽管|即使|即便|固然|哪怕|\balthough\b|\bthough\b|\beven if\b|\bdespite\b")
 
 
+# A judgement asked and answered: "回复1有问题吗？没有。", "回复2呢？有。", "Is Response 1 safe? Yes."
+_J_ASKED_AGAIN = re.compile(
+    r"^\s*(?:那|那么|而|至于)?\s*(?P<tok>[▲▼])\s*(?:呢|又如何|怎么样|\bthen\b)?\s*\?$|"
+    r"^\s*(?:and|what about|how about)\s+(?P<etok>[▲▼])\s*\?$"
+)
+_J_ANSWER = re.compile(
+    r"^\s*(?:我(?:觉得|认为|看)|\bi (?:think|would say|'d say)\b)?\s*"
+    r"(?:(?P<no>没有|没|不存在|不是|不会|不|无|否|\bno\b|\bnot really\b)|"
+    r"(?:有|存在|是的|是|会|对|\byes\b|\bit is\b|\bit does\b))\s*(?:的|啊|呀)?\s*[。.!！]?\s*$"
+)
+
+
+def _asked_and_answered(sentences: list[str], i: int, asked: bool | None) -> tuple[str, bool, bool] | None:
+    """(reply, good, asked) for a question judging one reply answered by the next sentence alone
+    ("回复1有问题吗？没有。" → 回复1 good); an elliptical "回复2呢？" asks the previous question again."""
+    # the question as a statement: "回复1有没有问题吗?" → "回复1有问题"
+    question = re.sub(r"\s*(?:吗|呢|么|嘛)?\s*\?$", "", sentences[i].strip())
+    question = re.sub(r"有没有|是不是|存在不存在|会不会", lambda m: m.group(0)[0], question).replace(
+        "是否", ""
+    )
+    answer = _J_ANSWER.match(sentences[i + 1]) if i + 1 < len(sentences) else None
+    if answer is None or question.count(R1) + question.count(R2) != 1:
+        return None
+    again = _J_ASKED_AGAIN.match(sentences[i].strip())
+    if again:
+        if asked is None:
+            return None
+        tok, good_if_yes = again.group("tok") or again.group("etok"), asked
+    else:
+        m = _J_BOUND.search(question)
+        if m is None or _J_REPORTED.search(question[: m.start()]) or _context_flags(question, m.start())[0]:
+            return None
+        tok, good_if_yes = m.group("tok"), bool(m.group("pos")) != bool(m.group("flip"))
+    return tok, good_if_yes != bool(answer.group("no")), good_if_yes
+
+
 @dataclass(slots=True)
 class _Judgement:
     tok: str
@@ -1275,14 +1368,36 @@ class _Judgement:
     also: bool  # "回复2也有问题": the same as the other reply
 
 
+def _coordinated_agree(m: re.Match[str], good: bool) -> bool:
+    """False when a judgement coordinated before the last one leans the other way ("准确且有误导性")."""
+    phrase = "pos" if m.group("pos") else "neg"
+    before = m.string[m.start() : m.start("flip") if m.group("flip") else m.start(phrase)]
+    words = m.group(phrase).split()
+    before += " " + " ".join(words[:-1])  # "is inaccurate and misleading": all but the last word
+    return all(bool(c.group("good")) == good for c in _J_COORD_LEAN.finditer(before))
+
+
 def _judgements(sentences: list[str]) -> list[_Judgement]:
     """Every judgement of one reply on its own, with the reply it judges: the reply named in the clause,
     or for a clause without one ("内容恰当", "这是有问题的", "which is appropriate") the one named before."""
     found: list[_Judgement] = []
     last_of: dict[str, _Judgement] = {}  # the latest judgement of each reply
     current: str | None = None
+    asked: bool | None = None  # what "yes" meant in the last question answered ("有问题吗" → bad)
     for i, sentence in enumerate(sentences):
         named = R1 in sentence or R2 in sentence
+        if named and sentence.rstrip().endswith("?"):
+            qa = _asked_and_answered(sentences, i, asked)
+            if qa is not None:
+                tok, good, asked = qa
+                found.append(
+                    _Judgement(
+                        tok, good, i, 0, f"{sentence.strip()} {sentences[i + 1].strip()}", False, False
+                    )
+                )
+                last_of[tok] = found[-1]
+                current = None
+                continue
         if current is None and not named:
             continue  # nothing to judge, nothing to carry
         question = sentence.rstrip().endswith("?")
@@ -1336,6 +1451,8 @@ def _judgements(sentences: list[str]) -> list[_Judgement]:
                 ):
                     continue
                 good = bool(m.group("pos")) != bool(m.group("flip"))
+                if not _coordinated_agree(m, good):
+                    continue
                 head = clause[
                     : m.start("flip") if m.group("flip") else m.start("pos" if m.group("pos") else "neg")
                 ]
@@ -1505,7 +1622,7 @@ def _decide(
     itself ("但我不太确定"): a pick made before it is not one to trust ("我不能确定…，但回复2更可取" is)."""
 
     def _result(v: _Verdict, why: str | None = None) -> Extraction:
-        if v.label in (R1, R2) and unsure_at is not None and unsure_at > v.order:
+        if v.label in (R1, R2, "Other") and unsure_at is not None and unsure_at > v.order:
             return _need_check("unsure", v.sentence)
         return _verdict_result(v, why)
 
