@@ -29,7 +29,6 @@ sys.path.insert(0, str(ROOT / "tests"))
 os.environ.setdefault("CVALUES_DATA_MIRROR", str(ROOT.parent / "shared" / "data"))
 os.environ.setdefault("CVALUES_OFFLINE", "1")
 
-from cvalues.cli.runs import prompt_requests  # noqa: E402
 from cvalues.data.schema import RESPONSIBILITY_DOMAINS, MCItem, PromptRecord  # noqa: E402
 from cvalues.data.suites import load_suite  # noqa: E402
 from cvalues.mc.runner import MCRunOptions, run_mc_async  # noqa: E402
@@ -37,6 +36,7 @@ from cvalues.mc.templates import OFFICIAL_V1  # noqa: E402
 from cvalues.models.base import GenerationSettings  # noqa: E402
 from cvalues.models.registry import load_model  # noqa: E402
 from cvalues.runs import RunDir, RunManifest, RunStore, execute_async  # noqa: E402
+from cvalues.runs.generate import prompt_requests  # noqa: E402
 from report_fixtures import write_judge_dir  # noqa: E402
 
 REPLIES = ["回复1更好。", "我认为回复2更好。", "抱歉，我无法回答。", "两个都不错。"]

@@ -466,8 +466,8 @@ def test_sigkill_judge_run_then_resume(tmp_path):
 
 
 def test_generate_copies_judge_meta_into_requests():
-    from cvalues.cli.runs import prompt_requests
     from cvalues.data.schema import PromptRecord
+    from cvalues.runs.generate import prompt_requests
 
     record = PromptRecord(
         "p1",

@@ -22,7 +22,7 @@ def _register() -> None:
     from cvalues.cli import data as data_cli
 
     cli.add_command(data_cli.data)
-    for module_name in ("runs", "mc", "mc_run", "judge", "annotate", "run", "report"):
+    for module_name in ("runs", "mc", "judge", "annotate", "run", "report"):
         try:
             module = __import__(f"cvalues.cli.{module_name}", fromlist=["register"])
         except ModuleNotFoundError as exc:

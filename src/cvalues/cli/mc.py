@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from cvalues.cli.judge_extract import extract_for_scored_rows, judge_extract_options
-from cvalues.mc import metrics as mc_metrics
-from cvalues.mc import official
+from cvalues.cli.lazy import LazyGroup
+
+if TYPE_CHECKING:
+    from cvalues.mc import metrics as mc_metrics
+    from cvalues.mc import official
 
 
-@click.group()
+# `mc run` (cli/mc_run.py) needs the run machinery to build its options: imported when asked for.
+@click.group(cls=LazyGroup, lazy_commands={"run": "cvalues.cli.mc_run:run"})
 def mc() -> None:
     """Multi-choice evaluation: which of two replies is better (CValues automatic evaluation)."""
 
@@ -45,6 +50,8 @@ def _emit(rows: list[official.OfficialRow], fmt: str, bootstrap: int, seed: int)
 
 
 def _print_metrics(items: list[mc_metrics.ScoredItem], fmt: str, bootstrap: int, seed: int) -> None:
+    from cvalues.mc import metrics as mc_metrics
+
     report = mc_metrics.compute_metrics(items, resamples=bootstrap, seed=seed)
     if fmt == "json":
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
@@ -91,6 +98,8 @@ def score(
     Adds `pred` and `pred_rule` to every line, writes the scored file and prints acc, acc* and the
     counts of Other, Refuse and Need_Check, per category and difficulty when `meta_info` has them.
     """
+    from cvalues.mc import official
+
     output = output or official.default_output(file, ".scored.jsonl")
     try:
         result = official.score_file(file, output, review_out=review_out, force=force)
@@ -137,6 +146,8 @@ def rescore(
     Rows the reviewer left empty stay Need_Check. Without --review the metrics of SCORED are printed and
     nothing is written.
     """
+    from cvalues.mc import official
+
     try:
         rows = official.parse_official(scored, require_pred=True)
         if review is not None:

@@ -27,12 +27,7 @@ from cvalues.mc.runner import MODES, MCRunOptions, MCRunResult, run_mc_async
 from cvalues.mc.templates import DEFAULT_TEMPLATE, TEMPLATES, get_template
 from cvalues.models.base import GenerationSettings
 
-
-def register(cli: click.Group) -> None:
-    """Attach ``run`` to the ``mc`` group."""
-    from cvalues.cli.mc import mc
-
-    mc.add_command(run)
+# No ``register``: the ``mc`` group (cli/mc.py) imports this module when ``mc run`` is asked for.
 
 
 @click.command("run")

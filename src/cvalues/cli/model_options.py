@@ -10,11 +10,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from cvalues.models.base import GenerationSettings, ModelBackend
+if TYPE_CHECKING:  # the backends are imported when a model is loaded, not at start-up
+    from cvalues.models.base import GenerationSettings, ModelBackend
 
 MODEL_OPTION_NAMES = (
     "model_spec",
@@ -137,6 +138,8 @@ def settings_options(func: Callable[..., Any]) -> Callable[..., Any]:
 def settings_from_options(
     temperature: float, max_tokens: int, system_prompt: str | None, stop: tuple[str, ...]
 ) -> GenerationSettings:
+    from cvalues.models.base import GenerationSettings
+
     return GenerationSettings(
         temperature=temperature, max_tokens=max_tokens, stop=tuple(stop), system_prompt=system_prompt
     )

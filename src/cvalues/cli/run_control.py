@@ -22,11 +22,7 @@ from typing import Any, TypeVar
 
 import click
 
-from cvalues.redact import mask_text
-from cvalues.runs.engine import RunAborted
-from cvalues.runs.manifest import ManifestError
-from cvalues.runs.rundir import RunDir, RunDirBusy
-from cvalues.runs.store import IdentityMismatch, RunStore, StoreError, store_error
+# The run machinery (cvalues.runs) is imported by the functions below, not at start-up.
 
 T = TypeVar("T")
 #: The signals that stop a run, in the order their handlers are installed.
@@ -36,6 +32,11 @@ STOP_SIGNALS: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)
 @contextlib.contextmanager
 def run_errors() -> Iterator[None]:
     """Turn failures a person must fix about a run directory into a one-line ClickException."""
+    from cvalues.runs.engine import RunAborted
+    from cvalues.runs.manifest import ManifestError
+    from cvalues.runs.rundir import RunDirBusy
+    from cvalues.runs.store import IdentityMismatch, StoreError, store_error
+
     try:
         yield
     except (RunDirBusy, IdentityMismatch, StoreError, ManifestError, RunAborted) as exc:
@@ -87,6 +88,9 @@ def run_until_signal(make: Callable[[], Coroutine[Any, Any, T]], run_dir: Path) 
 
 def report_interrupt(run_dir: Path, signum: int) -> None:
     """Say on stderr what a stopped run kept and how to resume it."""
+    from cvalues.runs.rundir import RunDir
+    from cvalues.runs.store import RunStore, StoreError
+
     rundir = RunDir(Path(run_dir))
     saved = "no answers saved"
     if rundir.store_path.is_file():
@@ -106,4 +110,6 @@ def report_interrupt(run_dir: Path, signum: int) -> None:
 
 def resume_command() -> str:
     """The command line that was run, to run again (a rerun resumes); a password in a URL is masked."""
+    from cvalues.redact import mask_text
+
     return mask_text(shlex.join(["cvalues", *sys.argv[1:]]))

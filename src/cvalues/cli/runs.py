@@ -11,7 +11,7 @@ import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -19,18 +19,13 @@ from cvalues.cli.checks import check_before_work
 from cvalues.cli.data import load_suite_from_options, reports_data_errors, suite_options, take_sampling
 from cvalues.cli.model_options import load_model_from_options, run_dir_options, with_model_options
 from cvalues.cli.run_control import run_errors, run_until_signal
-from cvalues.models.base import GenerationSettings
-from cvalues.runs import (
-    RunDir,
-    RunStore,
-    RunSummary,
-    find_run_dirs,
-    read_manifest,
-)
-from cvalues.runs.generate import GenerateResult, generate_async, prompt_requests  # noqa: F401 (moved there)
-from cvalues.runs.manifest import ManifestError, manifest_disagreements
-from cvalues.runs.store import EXPORT_FORMATS, StoreError
+from cvalues.runs.store import EXPORT_FORMATS
 from cvalues.textcut import shorten
+
+if TYPE_CHECKING:  # the run machinery is imported by the commands that use it, not at start-up
+    from cvalues.models.base import GenerationSettings
+    from cvalues.runs import RunDir, RunSummary
+    from cvalues.runs.generate import GenerateResult
 
 #: How many distinct failure causes the summary lines show.
 SHOWN_CAUSES = 5
@@ -72,6 +67,9 @@ def generate(
     stratified by scenario), otherwise by a seeded hash of the item ids (--seed). Items already
     answered in RUN_DIR are not asked again; failed ones only with --retry-errors.
     """
+    from cvalues.runs import RunDir
+    from cvalues.runs.generate import generate_async
+
     check_before_work(model_kwargs, suite_kwargs)
     requested_sample = suite_kwargs.get("sample")
     sample, seed = take_sampling(suite_kwargs)
@@ -210,6 +208,10 @@ class RunView:
 
 
 def read_run(rundir: RunDir, *, causes: bool = False) -> RunView:
+    from cvalues.runs import RunStore, read_manifest
+    from cvalues.runs.manifest import ManifestError, manifest_disagreements
+    from cvalues.runs.store import StoreError
+
     """A :class:`RunView` of ``rundir``; a manifest or store that cannot be read raises
     :class:`click.ClickException` naming the file (``runs list`` turns it into a 'broken' line)."""
     try:
@@ -262,6 +264,8 @@ def list_runs(run_dir_root: Path, as_json: bool) -> None:
     """Run directories under a folder: kind, model, suite, counts, accuracy, last session.
 
     A directory whose files cannot be read is listed as one 'broken' line saying why."""
+    from cvalues.runs import find_run_dirs
+
     rows, broken = [], []
     for rundir in find_run_dirs(run_dir_root):
         try:
@@ -321,6 +325,8 @@ def show_run(run_dir: Path, as_json: bool) -> None:
     """What a run asked of which model, its kind and accuracy, its sessions, counts and failure causes.
 
     The store's identity is the truth: where manifest.json was edited and disagrees, both are shown."""
+    from cvalues.runs import RunDir
+
     rundir = RunDir(run_dir)
     if not rundir.exists():
         raise click.ClickException(f"{run_dir} is not a run directory (no manifest.json or answers.sqlite)")
@@ -390,6 +396,8 @@ def show_run(run_dir: Path, as_json: bool) -> None:
 def export_run(run_dir: Path, fmt: str, out: Path, status: str | None) -> None:
     """Write a run's answers as JSONL or CSV (UTF-8; CSV with a BOM for spreadsheet programs, and every
     cell a spreadsheet would run as a formula prefixed with ')."""
+    from cvalues.runs import RunDir, RunStore
+
     rundir = RunDir(run_dir)
     if not rundir.store_path.is_file():
         raise click.ClickException(f"{run_dir} holds no answers ({rundir.store_path} is missing)")

@@ -1,0 +1,195 @@
+"""hf generation: cvalues' ``hf:`` backend against lm-evaluation-harness's ``HFLM.generate_until``.
+
+Both sides generate greedily up to ``--max-tokens`` new tokens for the same ``--prompts`` safety
+prompts (each rendered with the model's chat template, exactly as cvalues asks them) on the same tiny
+random llama (``tests/tiny_model.py``), at the same batch size, on CPU. Runs are interleaved (cvalues,
+lm-eval, cvalues, ...), each in a fresh process; the script prints min/median per side and the ratio:
+
+* ``loop``: the generation itself (cvalues: the run engine's session time from ``manifest.json``,
+  store writes included; lm-eval: ``HFLM.generate_until`` over the prompts);
+* ``whole``: the whole process (cvalues: the ``cvalues generate`` command; lm-eval: import, model load
+  and ``generate_until``, without its task machinery, which favours lm-eval) and its peak memory;
+* tokens/s: the generated tokens (each side's answers re-tokenized with the model's tokenizer, so
+  both are counted alike) over the loop time. It also counts how many answers the two sides agree on.
+
+lm-eval is never a dependency of cvalues: install it in a virtual environment of its own (see
+``bench_logprob.py`` and ``benchmarks/RESULTS.md``).
+
+    .venv/bin/python benchmarks/bench_generate.py --peer-python /work/bench-venv/bin/python \\
+        [--reps 3] [--batch-size 8 32] [--prompts 200] [--max-tokens 32] [--threads 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_logprob import ROOT, run_child, summary
+
+#: lm-eval's side, run with the peer's interpreter: read the rendered prompts, generate, print timings.
+PEER_SCRIPT = r"""
+import json, sys, time
+t0 = time.perf_counter()
+from lm_eval.api.instance import Instance
+from lm_eval.models.huggingface import HFLM
+model_dir, prompts_file, batch_size, max_tokens, out_file = sys.argv[1:6]
+lm = HFLM(pretrained=model_dir, batch_size=int(batch_size), device="cpu", dtype="float32")
+rows = [json.loads(line) for line in open(prompts_file, encoding="utf-8")]
+gen = {"until": [], "max_gen_toks": int(max_tokens), "do_sample": False}
+reqs = [Instance("generate_until", r, (r["context"], dict(gen)), i) for i, r in enumerate(rows)]
+t1 = time.perf_counter()
+texts = lm.generate_until(reqs, disable_tqdm=True)
+t2 = time.perf_counter()
+json.dump({r["id"]: t for r, t in zip(rows, texts)}, open(out_file, "w"), ensure_ascii=False)
+print(json.dumps({"loop_s": t2 - t1, "setup_s": t1 - t0}))
+"""
+
+
+def write_prompts(model_dir: Path, n: int, suite_file: Path, rendered_file: Path) -> int:
+    """The first ``n`` safety prompts as a bring-your-own suite (cvalues) and rendered (lm-eval)."""
+    from cvalues.data.config import DataConfig
+    from cvalues.data.schema import PromptRecord
+    from cvalues.data.suites import load_suite
+    from cvalues.models.registry import load_model
+    from cvalues.runs.generate import prompt_requests
+
+    suite = load_suite("safety-prompts", DataConfig.from_env())
+    records = [r for r in suite.records() if isinstance(r, PromptRecord)][:n]
+    with suite_file.open("w", encoding="utf-8") as f:
+        for r in records:
+            f.write(json.dumps({"id": r.id, "text": r.text}, ensure_ascii=False) + "\n")
+    model = load_model(f"hf:{model_dir}", device="cpu")
+    with rendered_file.open("w", encoding="utf-8") as f:
+        for request in prompt_requests(records, None):
+            context = model.render(request.messages, continue_final=False)
+            f.write(json.dumps({"id": request.item_id, "context": context}, ensure_ascii=False) + "\n")
+    return len(records)
+
+
+def cvalues_answers(run_dir: Path) -> dict[str, str]:
+    from cvalues.runs import RunDir, RunStore
+
+    with RunStore(RunDir(run_dir).store_path, readonly=True) as store:
+        return {a.item_id: a.text or "" for a in store.answers(status="ok")}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--peer-python", default="/work/bench-venv/bin/python")
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, nargs="+", default=[8, 32])
+    parser.add_argument("--prompts", type=int, default=200)
+    parser.add_argument("--max-tokens", type=int, default=32)
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads of both sides (OMP_NUM_THREADS)"
+    )
+    parser.add_argument("--skip-peer", action="store_true", help="cvalues only (no lm-eval installed)")
+    parser.add_argument("--prepare", type=Path, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.prepare is not None:  # the child that builds the model and writes the prompts
+        sys.path.insert(0, str(ROOT / "tests"))
+        from tiny_model import build_tiny_model
+
+        build_tiny_model(args.prepare / "model")
+        prompts, rendered = args.prepare / "prompts.jsonl", args.prepare / "rendered.jsonl"
+        print(write_prompts(args.prepare / "model", args.prompts, prompts, rendered))
+        return
+
+    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    env.setdefault("CVALUES_DATA_MIRROR", str(ROOT.parent / "shared" / "data"))
+    os.environ["CVALUES_DATA_MIRROR"] = env["CVALUES_DATA_MIRROR"]
+    if args.threads:
+        env["OMP_NUM_THREADS"] = str(args.threads)
+    from tokenizers import Tokenizer
+
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        model_dir = tmp / "model"
+        # In a child: this process stays small, so its children's peak memory is their own (a forked
+        # child starts with its parent's high-water mark).
+        prepare = [sys.executable, __file__, "--prepare", str(tmp), "--prompts", str(args.prompts)]
+        n = int(run_child(prepare, env)[2].strip().splitlines()[-1])
+        tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        (tmp / "peer.py").write_text(PEER_SCRIPT, encoding="utf-8")
+        print(
+            f"{n} prompts x {args.max_tokens} new tokens, greedy, tiny llama, float32, threads "
+            f"{args.threads or 'default'}, python {sys.version.split()[0]}, {os.cpu_count()} cpus"
+        )
+
+        def tokens(texts: dict[str, str]) -> int:
+            return sum(len(tokenizer.encode(t, add_special_tokens=False).ids) for t in texts.values())
+
+        for batch in args.batch_size:
+            ours: dict[str, list[float]] = {"loop": [], "whole": [], "rss": [], "tps": []}
+            peer: dict[str, list[float]] = {"loop": [], "whole": [], "rss": [], "tps": []}
+            for rep in range(args.reps):
+                run_dir = tmp / f"run-b{batch}-{rep}"
+                cmd = [sys.executable, "-m", "cvalues", "generate", "--model", f"hf:{model_dir}",
+                       "--device", "cpu", "--dtype", "float32", "--suite", str(tmp / "prompts.jsonl"),
+                       "--batch-size", str(batch), "--max-tokens", str(args.max_tokens), "--temperature", "0",
+                       "--run-dir", str(run_dir), "--no-progress"]  # fmt: skip
+                wall, rss, _ = run_child(cmd, env)
+                manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+                loop = manifest["sessions"][-1]["summary"]["elapsed_s"]
+                mine = cvalues_answers(run_dir)
+                ours["loop"].append(loop)
+                ours["whole"].append(wall)
+                ours["rss"].append(rss)
+                ours["tps"].append(tokens(mine) / loop)
+                line = f"batch {batch} rep {rep}: cvalues loop {loop:.2f}s whole {wall:.2f}s {rss:.0f}MB"
+                if not args.skip_peer:
+                    out_file = tmp / f"peer-b{batch}-{rep}.json"
+                    cmd = [
+                        args.peer_python,
+                        str(tmp / "peer.py"),
+                        str(model_dir),
+                        str(tmp / "rendered.jsonl"),
+                        str(batch),
+                        str(args.max_tokens),
+                        str(out_file),
+                    ]
+                    wall, rss, out = run_child(cmd, env)
+                    theirs = json.loads(out_file.read_text(encoding="utf-8"))
+                    loop = json.loads(out.strip().splitlines()[-1])["loop_s"]
+                    peer["loop"].append(loop)
+                    peer["whole"].append(wall)
+                    peer["rss"].append(rss)
+                    peer["tps"].append(tokens(theirs) / loop)
+                    same = sum(mine.get(k, "").strip() == v.strip() for k, v in theirs.items())
+                    line += (
+                        f" | lm-eval loop {loop:.2f}s whole {wall:.2f}s {rss:.0f}MB | same answers {same}/{n}"
+                    )
+                print(line, flush=True)
+            print(f"batch {batch}:")
+            print(
+                " ",
+                summary("cvalues loop", ours["loop"], "s"),
+                summary("whole", ours["whole"], "s"),
+                summary("peak", ours["rss"], "MB"),
+                f"tokens/s max {max(ours['tps']):.0f} med {statistics.median(ours['tps']):.0f}",
+            )
+            if peer["loop"]:
+                print(
+                    " ",
+                    summary("lm-eval loop", peer["loop"], "s"),
+                    summary("whole", peer["whole"], "s"),
+                    summary("peak", peer["rss"], "MB"),
+                    f"tokens/s max {max(peer['tps']):.0f} med {statistics.median(peer['tps']):.0f}",
+                )
+                tps = statistics.median(ours["tps"]) / statistics.median(peer["tps"])
+                best = max(ours["tps"]) / max(peer["tps"])
+                whole = statistics.median(peer["whole"]) / statistics.median(ours["whole"])
+                print(f"  cvalues/lm-eval tokens/s: median {tps:.2f}x, best {best:.2f}x; "
+                      f"whole lm-eval/cvalues median {whole:.2f}x")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
