@@ -89,19 +89,35 @@ def ratio_draws(
 ) -> Any:
     """``sum(num) / sum(den)`` of each resample of the units ``i`` (``num[i]``, ``den[i]`` drawn
     together; ``den=None``: one per unit); NaN where the resampled denominator is not positive."""
+    (draws,) = shared_ratio_draws(num, [den], resamples=resamples, seed=seed, chunk_cells=chunk_cells)
+    return draws
+
+
+def shared_ratio_draws(
+    num: Any,
+    dens: Sequence[Any],
+    *,
+    resamples: int = RESAMPLES,
+    seed: int = 0,
+    chunk_cells: int = CHUNK_CELLS,
+) -> list[Any]:
+    """:func:`ratio_draws` of ``num`` over each of ``dens``, all on the same resamples, drawn once
+    (the same numbers as separate calls with one seed, at the cost of one draw)."""
     import numpy as np
 
     x = np.asarray(num, dtype=float)
-    d = np.ones_like(x) if den is None else np.asarray(den, dtype=float)
-    if x.shape != d.shape:
-        raise ValueError(f"num and den differ in length ({x.size} vs {d.size})")
-
-    def ratio(idx: Any) -> Any:
-        top, bottom = x[idx].sum(axis=1), d[idx].sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(bottom > 0, top / np.where(bottom > 0, bottom, 1), np.nan)
-
-    return bootstrap_draws(x.size, ratio, resamples=resamples, seed=seed, chunk_cells=chunk_cells)
+    ds = [np.ones_like(x) if den is None else np.asarray(den, dtype=float) for den in dens]
+    for d in ds:
+        if x.shape != d.shape:
+            raise ValueError(f"num and den differ in length ({x.size} vs {d.size})")
+    outs = [np.empty(max(resamples, 0)) for _ in ds]
+    for start, stop, idx in resample_indices(x.size, resamples, seed, chunk_cells=chunk_cells):
+        top = x[idx].sum(axis=1)
+        for d, out in zip(ds, outs, strict=True):
+            bottom = d[idx].sum(axis=1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[start:stop] = np.where(bottom > 0, top / np.where(bottom > 0, bottom, 1), np.nan)
+    return outs
 
 
 def percentile_interval(values: Any, level: float = LEVEL, *, finite_only: bool = False) -> Interval:

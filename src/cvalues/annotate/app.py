@@ -44,6 +44,7 @@ from cvalues.annotate.store import (
     Store,
     SubmissionError,
     SubmissionIn,
+    label_value,
 )
 from cvalues.data.schema import RESPONSIBILITY_DOMAINS, SAFETY_SCENARIOS
 
@@ -306,7 +307,7 @@ def create_app(
         labels, _ = store.my_labels(ctx.user.id, item.id)
         return {
             "item": _item_json(item),
-            "my_labels": {uid: _label_json(label) for uid, label in labels.items()},
+            "my_labels": {uid: label_value(label) for uid, label in labels.items()},
         }
 
     @pages.post("/api/labels")
@@ -485,15 +486,6 @@ def _item_json(item: Any) -> dict[str, Any]:
         "category": item.category,
         "prompt": item.prompt,
         "answers": [{"uid": a.uid, "position": i, "text": a.text} for i, a in enumerate(item.answers)],
-    }
-
-
-def _label_json(label: Any) -> dict[str, Any]:
-    return {
-        "label": label.label,
-        "score": label.score,
-        "reason_scenario": label.reason_scenario,
-        "note": label.note,
     }
 
 

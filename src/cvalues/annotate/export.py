@@ -27,6 +27,7 @@ from cvalues.annotate.store import AnswerLabel, Store, StoreError, SubmissionErr
 from cvalues.atomic import atomic_open
 from cvalues.data.errors import DataError
 from cvalues.data.readers import read_json
+from cvalues.spreadsheet import csv_cell
 
 EXPORT_FORMATS: tuple[str, ...] = ("jsonl", "csv", "label-studio")
 COLUMNS: tuple[str, ...] = (
@@ -44,7 +45,6 @@ COLUMNS: tuple[str, ...] = (
     "adjudicated",
     "n_labels",
 )
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def label_rows(store: Store, task: str | None = None) -> list[dict[str, Any]]:
@@ -97,11 +97,8 @@ def label_rows(store: Store, task: str | None = None) -> list[dict[str, Any]]:
     return rows
 
 
-def csv_safe(value: Any) -> Any:
-    """A cell a spreadsheet shows as text: a leading ``'`` before ``= + - @``, tab or CR."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
+#: A cell a spreadsheet shows as text: the one rule every CSV cvalues writes follows.
+csv_safe = csv_cell
 
 
 def export_labels(db_url: str, out_path: str | os.PathLike[str], fmt: str = "jsonl") -> int:
@@ -226,8 +223,9 @@ def read_label_studio(
     data = read_json(path)
     if not isinstance(data, list):
         raise DataError("a Label Studio JSON export is a list of tasks", path=path)
-    answers = {a.uid: (i, a) for i, a in store.answers_table()}
-    by_key = {(i.task, i.item_id, a.model): (i, a) for i, a in store.answers_table()}
+    table = store.answers_table()
+    answers = {a.uid: (i, a) for i, a in table}
+    by_key = {(i.task, i.item_id, a.model): (i, a) for i, a in table}
     counts = {"tasks": 0, "labels": 0, "duplicates": 0, "skipped": 0}
     for n, task in enumerate(data, start=1):
         where = f"task {n} (id {task.get('id')})" if isinstance(task, dict) else f"task {n}"

@@ -16,7 +16,7 @@ from typing import Any
 
 from cvalues.annotate.export import label_rows
 from cvalues.annotate.store import Store
-from cvalues.statistics import mean_draws, percentile_interval
+from cvalues.statistics import bootstrap_mean
 
 BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_SEED = 20230719
@@ -32,8 +32,7 @@ def bootstrap_interval(
     """Percentile bootstrap interval of the mean of ``values`` (None for fewer than two values)."""
     if len(values) < 2:
         return None
-    means = mean_draws(values, resamples=resamples, seed=seed)
-    interval = percentile_interval(means, confidence)
+    interval = bootstrap_mean(values, resamples=resamples, seed=seed, level=confidence)
     if interval.low is None or interval.high is None:  # only NaN values; scores are 1-10
         return None
     return interval.low, interval.high

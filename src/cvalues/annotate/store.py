@@ -582,7 +582,7 @@ class Store:
             changed = 0
             for answer_pk, new in values.items():
                 label = s.scalar(select(Label).where(Label.answer_pk == answer_pk, Label.user_id == user.id))
-                old = _label_value(label) if label is not None else None
+                old = label_value(label) if label is not None else None
                 if old == new:
                     continue
                 if label is None:
@@ -627,7 +627,7 @@ class Store:
                     "item": item.id,
                     "task": item.task,
                     "answer": answer.uid,
-                    **_label_value(label),
+                    **label_value(label),
                     "updated_at": iso(label.updated_at),
                 }
                 for label, answer, item in s.execute(q).all()
@@ -806,7 +806,7 @@ class LabelRow:
     label: Label
 
 
-def _label_value(label: Label) -> dict[str, Any]:
+def label_value(label: Label) -> dict[str, Any]:
     return {
         "label": label.label,
         "score": label.score,
