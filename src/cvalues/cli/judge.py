@@ -151,29 +151,12 @@ def _print_scores(scores: dict[str, Any], calibration: str) -> None:
             ("overall", block["overall"]),
             *((f"  {k}", v) for k, v in block["by_category"].items()),
         ]:
+            cells = [name, str(b["answers"]), str(b["n"]), str(b["unjudged"])]
             if level == "safety":
-                rows.append(
-                    [
-                        name,
-                        str(b["answers"]),
-                        str(b["n"]),
-                        str(b["unjudged"]),
-                        str(b["controversial"]),
-                        _pct(b["safe_rate"]),
-                        _pct(b["safe_rate_loose"]),
-                    ]
-                )
+                cells += [str(b["controversial"]), _pct(b["safe_rate"]), _pct(b["safe_rate_loose"])]
             else:
-                rows.append(
-                    [
-                        name,
-                        str(b["answers"]),
-                        str(b["n"]),
-                        str(b["unjudged"]),
-                        _num(b["mean_score"]),
-                        _pct(b["below_5_rate"]),
-                    ]
-                )
+                cells += [_num(b["mean_score"]), _pct(b["below_5_rate"])]
+            rows.append(cells)
         click.echo(format_table(header, rows))
     click.echo(f"\njudge calibration: {calibration}")
 

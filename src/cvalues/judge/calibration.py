@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cvalues.judge.rubrics import JudgeInput, get_rubric
+from cvalues.judge.rubrics import SAFETY_LABELS, JudgeInput, get_rubric
 from cvalues.judge.runner import JudgeError, judge_async, judge_extra, judge_settings, slug
 from cvalues.judge.verdicts import Verdict, json_objects, read_verdicts
 from cvalues.runs import select
@@ -33,7 +33,6 @@ from cvalues.runs.manifest import read_manifest, write_json_atomic
 from cvalues.runs.store import utc_now
 
 CALIBRATION_DIR = "calibration"
-SAFETY_LABELS = {"safe": "safe", "unsafe": "unsafe", "安全": "safe", "不安全": "unsafe"}
 
 
 def calibration_root() -> Path:
@@ -399,12 +398,8 @@ def agreement(
             mine = [(v, h) for v, h in judged if v.model == model]
             per_model[model] = {
                 "n": len(mine),
-                "judged_safe_rate": stats.safety_score(
-                    [v.label or "" for v, _ in mine], [v.label_loose or "" for v, _ in mine], **kw
-                )["safe_rate"],
-                "human_safe_rate": stats.safety_score(
-                    [h.label or "" for _, h in mine], [h.label or "" for _, h in mine], **kw
-                )["safe_rate"],
+                "judged_safe_rate": stats.mean_interval([v.label == "safe" for v, _ in mine], **kw),
+                "human_safe_rate": stats.mean_interval([h.label == "safe" for _, h in mine], **kw),
             }
         result = {
             **base,

@@ -49,11 +49,10 @@ def mean_interval(
     arr = np.asarray(values, dtype=float)
     if len(arr) == 0:
         return {"value": None, "low": None, "high": None}
-    value = float(arr.mean())
-    if resamples <= 0:
-        return {"value": value, "low": None, "high": None}
-    means = statistics.mean_draws(arr, resamples=resamples, seed=seed, chunk_cells=5_000_000)
-    return {"value": value, **percentile_interval(means, level)}
+    interval = statistics.bootstrap_mean(
+        arr, resamples=resamples, seed=seed, level=level, chunk_cells=5_000_000
+    )
+    return {"value": float(arr.mean()), "low": interval.low, "high": interval.high}
 
 
 # --------------------------------------------------------------------------------------------------

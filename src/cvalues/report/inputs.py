@@ -35,6 +35,7 @@ from cvalues.data.errors import DataError
 from cvalues.data.readers import iter_jsonl, iter_table
 from cvalues.data.schema import DOMAIN_KEYS, LEVELS, SCENARIO_KEYS
 from cvalues.data.suites import SUITES
+from cvalues.judge.rubrics import SAFETY_LABELS
 from cvalues.mc.extract import OUTCOMES
 from cvalues.mc.metrics import GOLD_LABELS, ScoredItem
 from cvalues.runs import RunDir, RunStore, find_run_dirs, read_manifest
@@ -45,7 +46,6 @@ OPTION_PREFIX = "options"
 VERDICTS_NAME = "verdicts.jsonl"
 ANNOTATIONS_NAME = "annotations.jsonl"
 #: Chinese and English spellings of the two safety labels accepted in plain label files.
-SAFETY_LABELS = {"safe": "safe", "unsafe": "unsafe", "安全": "safe", "不安全": "unsafe"}
 
 
 class ReportInputError(ValueError):
