@@ -39,7 +39,6 @@ import functools
 import hashlib
 import inspect
 import logging
-import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -250,7 +249,6 @@ class HFBackend(ModelBackend):
         self.preferred_batch_size = batch_size
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
-        self._lock = threading.Lock()
         self._executor = ThreadPoolExecutor(
             max_workers=1,
             thread_name_prefix="cvalues-hf",
@@ -345,11 +343,8 @@ class HFBackend(ModelBackend):
     async def _on_worker(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run ``fn(*args)`` on the model's own worker thread (see the module docstring)."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, functools.partial(self._locked, fn, *args))
-
-    def _locked(self, fn: Any, *args: Any) -> Any:
-        with self._lock:
-            return fn(*args)
+        # One worker thread: calls run one at a time, in order, without a lock of their own.
+        return await loop.run_in_executor(self._executor, functools.partial(fn, *args))
 
     def _generate_batch_sync(
         self, batch: Sequence[Sequence[ChatMessage]], settings: GenerationSettings

@@ -139,13 +139,10 @@ def mc_modes(mode: str, spec: str) -> tuple[str, ...]:
 
 
 def _sha256_file(path: Path) -> str | None:
-    if not path.is_file():
-        return None
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """The file's sha256 (cached per path, size and mtime by cvalues.data.checksums), None if absent."""
+    from cvalues.data.checksums import sha256_file
+
+    return sha256_file(path) if path.is_file() else None
 
 
 def _digest(value: Any) -> str:

@@ -100,6 +100,7 @@ def _encode(result: Generation | list[float] | BaseException) -> dict[str, Any]:
             "error_type": type(result).__name__,
             "error": str(result),
             "retryable": bool(getattr(result, "retryable", False)),
+            "fatal": bool(getattr(result, "fatal", False)),  # fail-fast holds under Ray too
         }
     return {"logprobs": [float(v) for v in result]}
 
@@ -109,7 +110,9 @@ def _decode(data: dict[str, Any]) -> Generation | list[float] | BaseException:
     if "logprobs" in data:
         return list(data["logprobs"])
     if "error_type" in data:
-        return _error_type(data["error_type"])(data["error"], retryable=data["retryable"])
+        return _error_type(data["error_type"])(
+            data["error"], retryable=data["retryable"], fatal=data.get("fatal", False)
+        )
     return Generation(
         text=data["text"],
         finish_reason=data["finish_reason"],

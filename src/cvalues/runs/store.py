@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from cvalues.atomic import atomic_open
-from cvalues.models.base import ChatMessage
+from cvalues.models.base import CandidateLogprob, ChatMessage
 from cvalues.runs.rundir import RunDirBusy
 from cvalues.spreadsheet import csv_cell
 
@@ -272,19 +272,16 @@ def _decode_logprobs(raw: str | None) -> list[float] | None:
     if raw is None:
         return None
     values = json.loads(raw)
-    try:
-        from cvalues.models.base import CandidateLogprob  # type: ignore[attr-defined]
-    except ImportError:  # an older interface without caveats
-        CandidateLogprob = None
     out: list[float] = []
     for v in values:
         if isinstance(v, dict):
-            value = float(v["logprob"])
-            if CandidateLogprob is not None:
-                value = CandidateLogprob(
-                    value, upper_bound=bool(v.get("upper_bound")), given_prefix=v.get("given_prefix") or ""
+            out.append(
+                CandidateLogprob(
+                    float(v["logprob"]),
+                    upper_bound=bool(v.get("upper_bound")),
+                    given_prefix=v.get("given_prefix") or "",
                 )
-            out.append(value)
+            )
         else:
             out.append(float(v))
     return out
