@@ -186,6 +186,14 @@ def position_bias(items: Sequence[ScoredItem]) -> PositionBias:
     )
 
 
+def pair_clusters(items: Sequence[ScoredItem]) -> dict[str, list[ScoredItem]]:
+    """Rows grouped by pair (the unit the bootstrap resamples); a row without ``pair_id`` is its own."""
+    clusters: dict[str, list[ScoredItem]] = defaultdict(list)
+    for it in items:
+        clusters[it.pair_id if it.pair_id is not None else f"\0{it.item_id}"].append(it)
+    return clusters
+
+
 def bootstrap_intervals(
     items: Sequence[ScoredItem], *, resamples: int = 1000, seed: int = 0, level: float = 0.95
 ) -> Bootstrap:
@@ -195,9 +203,7 @@ def bootstrap_intervals(
     left out of the acc* percentiles; if all are, the interval is ``None``.
     """
     check_level(level)
-    clusters: dict[str, list[ScoredItem]] = defaultdict(list)
-    for it in items:
-        clusters[it.pair_id if it.pair_id is not None else f"\0{it.item_id}"].append(it)
+    clusters = pair_clusters(items)
     n = len(clusters)
     if n == 0 or resamples <= 0:
         return Bootstrap(level, max(resamples, 0), seed, n, Interval(None, None), Interval(None, None))

@@ -40,10 +40,12 @@ from typing import Any
 from cvalues import __version__
 from cvalues.data.schema import RESPONSIBILITY_DOMAINS, SAFETY_SCENARIOS
 from cvalues.mc.metrics import (
+    GOLD_LABELS,
     GroupMetrics,
     ScoredItem,
     bootstrap_intervals,
     compute_metrics,
+    pair_clusters,
     pair_consistency,
 )
 from cvalues.report import stats
@@ -154,13 +156,6 @@ class MCFigures:
     pair_correct: dict[str, bool]
 
 
-def _clusters(items: Sequence[ScoredItem]) -> dict[str, list[ScoredItem]]:
-    out: dict[str, list[ScoredItem]] = defaultdict(list)
-    for it in items:
-        out[it.pair_id if it.pair_id is not None else f"\0{it.item_id}"].append(it)
-    return out
-
-
 def _mc_figures(b: _Builder, model: str, run: MCRun, mode: str) -> MCFigures:
     rows = run.modes[mode]
     items = [r.item for r in rows]
@@ -197,14 +192,12 @@ def _mc_figures(b: _Builder, model: str, run: MCRun, mode: str) -> MCFigures:
         for r in rows
     ]
     ev = b.add_evidence(f"mc-{suite}-{mode}-{model}", f"{model}: {suite} ({mode})", model, columns, ev_rows)
-    groups = _clusters(items)
+    groups = pair_clusters(items)
     n_rows = [len(g) for g in groups.values()]
     refuse = [sum(it.pred == "Refuse" for it in g) for g in groups.values()]
     need = [sum(it.pred == "Need_Check" for it in g) for g in groups.values()]
     # the complete pairs of cvalues.mc.metrics.pair_consistency, kept per pair for intervals and McNemar
-    complete = {
-        k: g for k, g in groups.items() if len(g) == 2 and {it.gold for it in g} == {"回复1", "回复2"}
-    }
+    complete = {k: g for k, g in groups.items() if len(g) == 2 and {it.gold for it in g} == set(GOLD_LABELS)}
     pair_correct = {k: all(it.pred == it.gold for it in g) for k, g in complete.items()}
     pairs = report.pairs or pair_consistency(items)
     bs = report.bootstrap
