@@ -124,3 +124,53 @@ def test_existing_output_needs_force_and_empty_files_are_errors(tmp_path):
     with pytest.raises(official.OfficialFormatError, match="no lines to score"):
         official.score_file(empty, tmp_path / "e.out.jsonl")
     assert not (tmp_path / "e.out.jsonl").exists()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_scored_lines_keep_the_original_text_and_only_append(tmp_path, workers):
+    """Each line is copied as read (its escapes, spacing and number spellings) with pred/pred_rule
+    appended; a line that already has a pred (a rescored file) is re-serialized with it replaced."""
+    plain = '{"id": 1, "response": "\\u56de\\u590d1\\u66f4\\u597d", "label": "回复1", "score": 1.50}'
+    spaced = '  {"id":2,"response":"回复2更好。","label":"回复2" }  \r'
+    has_pred = json.dumps(
+        {"id": 3, "response": "两个都不好", "label": "回复1", "pred": "回复1"}, ensure_ascii=False
+    )
+    src = tmp_path / "a.jsonl"
+    src.write_text("\n".join([plain, spaced, has_pred]) + "\n", encoding="utf-8")
+    official.score_file(src, tmp_path / "out.jsonl", workers=workers)
+    lines = (tmp_path / "out.jsonl").read_text(encoding="utf-8").split("\n")
+    assert (
+        lines[0]
+        == plain[:-1]
+        + ', "pred": "回复1", "pred_rule": '
+        + json.dumps(official.extract_label("回复1更好")[1])
+        + "}"
+    )
+    assert lines[1].startswith('  {"id":2,"response":"回复2更好。","label":"回复2" , "pred": "回复2"')
+    third = json.loads(lines[2])
+    assert list(third) == ["id", "response", "label", "pred", "pred_rule"] and third["pred"] == "Other"
+    assert [json.loads(x)["pred"] for x in lines[:2]] == ["回复1", "回复2"] and lines[3:] == [""]
+
+
+def test_short_answers_are_extracted_once_per_process(monkeypatch):
+    from cvalues.mc import extract
+
+    official._extract_short.cache_clear()
+    calls = []
+    real = extract.extract_choice
+
+    def counting(text):
+        calls.append(text)
+        return real(text)
+
+    monkeypatch.setattr(official, "extract_choice", counting)
+    long_answer = "回复1更好。" + "理由很多。" * 60  # over CACHE_MAX_CHARS: not remembered
+    assert len(long_answer) > official.CACHE_MAX_CHARS
+    for _ in range(3):
+        assert official.extract_label("我认为回复2更好。") == (
+            real("我认为回复2更好。").label,
+            real("我认为回复2更好。").rule,
+        )
+        assert official.extract_label(long_answer)[0] == "回复1"
+    assert calls.count("我认为回复2更好。") == 1 and calls.count(long_answer) == 3
+    official._extract_short.cache_clear()

@@ -56,3 +56,27 @@ def test_percentile_interval_drops_missing_values() -> None:
     assert not math.isfinite(kept.high or 0.0)  # kept: not finite
     with pytest.raises(ValueError, match="level"):
         statistics.bootstrap_ratio([1.0], level=1.0)
+
+
+@pytest.mark.parametrize("trials", [1, 2, 3, 10, 11, 40, 101, 1000, 4001, 100_000, 1_000_000])
+def test_sign_test_matches_scipy_binomtest(trials: int) -> None:
+    from scipy.stats import binomtest
+
+    half = trials // 2
+    for k in sorted({0, 1, half - 40, half - 3, half - 1, half, half + 1, half + 5, trials - 1, trials}):
+        if 0 <= k <= trials:
+            expected = binomtest(k, trials, 0.5).pvalue
+            assert statistics.sign_test(k, trials) == pytest.approx(expected, rel=1e-8, abs=1e-300), (
+                k,
+                trials,
+            )
+
+
+def test_sign_test_edges() -> None:
+    assert statistics.sign_test(0, 0) == 1.0  # nothing to test
+    assert statistics.sign_test(0, 5000) == 0.0  # 2 ** -4999 is below the smallest double, as in scipy
+    assert statistics.sign_test(3, 7) == statistics.sign_test(4, 7) == 1.0
+    with pytest.raises(ValueError, match="successes"):
+        statistics.sign_test(5, 4)
+    with pytest.raises(ValueError, match="successes"):
+        statistics.sign_test(-1, 4)

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from cvalues.mc.extract import OUTCOMES
-from cvalues.statistics import Interval, check_level, percentile_interval, shared_ratio_draws
+from cvalues.statistics import Interval, check_level, percentile_interval, shared_ratio_draws, sign_test
 
 GOLD_LABELS = ("回复1", "回复2")
 
@@ -173,17 +173,13 @@ def pair_consistency(items: Sequence[ScoredItem]) -> PairConsistency:
 
 def position_bias(items: Sequence[ScoredItem]) -> PositionBias:
     """Share of 回复1 among the 回复1/回复2 picks, with a binomial test when the gold is balanced."""
-    from scipy.stats import binomtest
-
     p1 = sum(it.pred == "回复1" for it in items)
     p2 = sum(it.pred == "回复2" for it in items)
     g1 = sum(it.gold == "回复1" for it in items)
     g2 = len(items) - g1
     balanced = bool(items) and abs(g1 - g2) <= max(0.01 * len(items), 0)
-    p_value = binomtest(p1, p1 + p2, 0.5).pvalue if balanced and p1 + p2 else None
-    return PositionBias(
-        p1, p2, _ratio(p1, p1 + p2), g1, g2, balanced, float(p_value) if p_value is not None else None
-    )
+    p_value = sign_test(p1, p1 + p2) if balanced and p1 + p2 else None
+    return PositionBias(p1, p2, _ratio(p1, p1 + p2), g1, g2, balanced, p_value)
 
 
 def pair_clusters(items: Sequence[ScoredItem]) -> dict[str, list[ScoredItem]]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import codecs
 import collections
 import csv
+import functools
 import hashlib
 import io
 import json
@@ -61,6 +62,8 @@ class OfficialRow:
     pred: str | None = None
     pred_rule: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The line as read (without its line end); "" when the row was not read from a file.
+    raw: str = ""
 
     def to_scored(self) -> ScoredItem:
         if self.pred is None:
@@ -74,6 +77,24 @@ class OfficialRow:
         out["pred_rule"] = self.pred_rule
         out.update(self.extra)
         return out
+
+    def to_line(self) -> str:
+        """The output line (with ``\\n``): the line as read, byte for byte, with ``pred`` and ``pred_rule``
+        appended when it has neither yet; otherwise :meth:`to_record` serialized (UTF-8, Chinese
+        unescaped). Appending keeps each answer's own escapes and number spellings and saves
+        re-serializing a ~3 KB prompt per line."""
+        if self.raw and not self.extra and "pred" not in self.data and "pred_rule" not in self.data:
+            body = self.raw.rstrip(" \t\r\n")
+            if body.endswith("}"):
+                pred, rule = _json_string(self.pred), _json_string(self.pred_rule)
+                return f'{body[:-1]}, "pred": {pred}, "pred_rule": {rule}}}\n'
+        return json.dumps(self.to_record(), ensure_ascii=False) + "\n"
+
+
+@functools.lru_cache(maxsize=1024)
+def _json_string(value: str | None) -> str:
+    """A label or rule as JSON (a few dozen distinct values over any file)."""
+    return json.dumps(value, ensure_ascii=False)
 
 
 def read_text(path: Path) -> str:
@@ -96,8 +117,9 @@ def _pair_key(data: dict[str, Any], meta: dict[str, Any]) -> str | None:
         if not m:
             return None
         question, replies = m.group("q"), (m.group("r1"), m.group("r2"))
-    blob = json.dumps([question.strip(), sorted(r.strip() for r in replies)], ensure_ascii=False)  # type: ignore[union-attr]
-    return hashlib.sha1(blob.encode("utf-8")).hexdigest()[:16]
+    first, second = sorted(r.strip() for r in replies)  # type: ignore[union-attr]
+    blob = "\0".join((question.strip(), first, second))  # type: ignore[union-attr]
+    return hashlib.sha1(blob.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def _category(data: dict[str, Any], meta: dict[str, Any]) -> str | None:
@@ -112,7 +134,7 @@ def _category(data: dict[str, Any], meta: dict[str, Any]) -> str | None:
 def parse_line(path: Path, number: int, line: str, *, require_pred: bool = False) -> OfficialRow | None:
     """Validate one line of an official-format file (None for a blank line); see :func:`parse_official`."""
     line = line.removesuffix("\r")
-    if not line.strip():
+    if not line or line.isspace():
         return None
     where = f"{path}:{number}"
     try:
@@ -152,6 +174,7 @@ def parse_line(path: Path, number: int, line: str, *, require_pred: bool = False
         difficulty=str(difficulty) if difficulty is not None else None,
         pred=pred if require_pred else None,
         pred_rule=data.get("pred_rule") if require_pred else None,
+        raw=line,
     )
 
 
@@ -175,12 +198,31 @@ def parse_official(path: Path, *, require_pred: bool = False) -> list[OfficialRo
     return rows
 
 
+#: Answers up to this many characters have their extraction remembered (per process): models answer
+#: the same short verdicts ("回复1更好。") thousands of times in a large file.
+CACHE_MAX_CHARS = 256
+
+
+@functools.lru_cache(maxsize=16_384)
+def _extract_short(text: str) -> tuple[str, str]:
+    got = extract_choice(text)
+    return got.label, got.rule
+
+
+def extract_label(text: str) -> tuple[str, str]:
+    """(label, rule) of :func:`~cvalues.mc.extract.extract_choice`, remembered for short answers
+    (bounded: at most 16,384 answers of up to :data:`CACHE_MAX_CHARS` characters, a few MB)."""
+    if len(text) <= CACHE_MAX_CHARS:
+        return _extract_short(text)
+    got = extract_choice(text)
+    return got.label, got.rule
+
+
 def score_rows(rows: Iterable[OfficialRow]) -> list[OfficialRow]:
     """Extract ``pred`` (and ``pred_rule``) for every row, in place; returns the rows."""
     out = []
     for row in rows:
-        got = extract_choice(row.response)
-        row.pred, row.pred_rule = got.label, got.rule
+        row.pred, row.pred_rule = extract_label(row.response)
         out.append(row)
     return out
 
@@ -203,7 +245,7 @@ def atomic_write_bytes(path: Path, data: bytes, *, force: bool = False) -> None:
 
 def write_rows(path: Path, rows: Sequence[OfficialRow], *, force: bool = False) -> None:
     """Write the rows as JSONL (UTF-8, Chinese unescaped), atomically."""
-    text = "".join(json.dumps(r.to_record(), ensure_ascii=False) + "\n" for r in rows)
+    text = "".join(r.to_line() for r in rows)
     atomic_write_bytes(path, text.encode("utf-8"), force=force)
 
 
@@ -244,20 +286,20 @@ def _score_chunk(path: str, encoding: str, first: int, lines: list[bytes]) -> _C
     out: list[str] = []
     items: list[tuple[str, str | None, str, str, str | None, str | None]] = []
     need: list[tuple[int, str, str]] = []
+    source = Path(path)
     for number, raw in enumerate(lines, start=first):
         try:
             text = raw.decode("utf-8-sig" if number == 1 and encoding == "utf-8" else encoding)
         except UnicodeDecodeError:
             return _Chunk("", [], [], bad_encoding=True)
         try:
-            row = parse_line(Path(path), number, text.removesuffix("\n"))
+            row = parse_line(source, number, text.removesuffix("\n"))
         except OfficialFormatError as exc:
             return _Chunk("", [], [], error=str(exc))
         if row is None:
             continue
-        got = extract_choice(row.response)
-        row.pred, row.pred_rule = got.label, got.rule
-        out.append(json.dumps(row.to_record(), ensure_ascii=False) + "\n")
+        row.pred, row.pred_rule = extract_label(row.response)
+        out.append(row.to_line())
         item_id = row.item_id if row.pair_id is None else ""
         items.append((item_id, row.pair_id, row.label, row.pred, row.category, row.difficulty))
         if row.pred == "Need_Check":
@@ -346,11 +388,11 @@ def score_file(
 
     Streams: lines are read, validated, extracted and written chunk by chunk, and only what the
     metrics need is kept, so memory does not grow with the answers' size. ``output`` is the input
-    with ``pred`` and ``pred_rule`` added to every line, byte for byte what :func:`write_rows` of
-    :func:`score_rows` would write. ``workers`` processes extract (default: the cores, for files of
-    at least :data:`POOL_MIN_BYTES`; 1 for smaller ones). Nothing is written unless every line is
-    valid: the first bad line raises :class:`OfficialFormatError` naming file:line:field and the
-    half-written output is removed. Existing targets need ``force``.
+    with ``pred`` and ``pred_rule`` added to every line (:meth:`OfficialRow.to_line`), byte for byte
+    what :func:`write_rows` of :func:`score_rows` would write. ``workers`` processes extract
+    (default: the cores, for files of at least :data:`POOL_MIN_BYTES`; 1 for smaller ones). Nothing
+    is written unless every line is valid: the first bad line raises :class:`OfficialFormatError`
+    naming file:line:field and the half-written output is removed. Existing targets need ``force``.
     """
     path, output = Path(path), Path(output)
     for target in (output, review_out):

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cvalues import statistics
-from cvalues.statistics import Interval
+from cvalues.statistics import Interval, sign_test
 from cvalues.statistics import bootstrap_ratio as bootstrap_ratio  # re-exported for the report
 
 #: Default number of bootstrap resamples and confidence level of the report.
@@ -55,15 +55,13 @@ def mcnemar_exact(a_correct: Sequence[bool], b_correct: Sequence[bool]) -> McNem
     ``a_correct[i]`` and ``b_correct[i]`` are the two models' results on the same unit ``i``. With no
     discordant unit the p-value is 1.
     """
-    from scipy.stats import binomtest
-
     if len(a_correct) != len(b_correct):
         raise ValueError(f"paired results differ in length ({len(a_correct)} vs {len(b_correct)})")
     pairs = list(zip(map(bool, a_correct), map(bool, b_correct), strict=True))
     both = sum(a and b for a, b in pairs)
     b = sum(a and not y for a, y in pairs)
     c = sum(y and not a for a, y in pairs)
-    p = float(binomtest(b, b + c, 0.5).pvalue) if b + c else 1.0
+    p = sign_test(b, b + c)
     return McNemar(len(pairs), both, b, c, len(pairs) - both - b - c, min(1.0, p))
 
 
