@@ -362,6 +362,42 @@ def test_model_runs_on_one_dedicated_thread(hf):
     assert hf.describe()["threads"] == hf.threads >= 1
 
 
+def test_next_batch_is_tokenized_while_the_model_runs(hf, monkeypatch):
+    """Two batches in flight (the backend's default): the second is rendered and tokenized on the
+    preparing thread while the first is on the model's worker, and the answers are those of one
+    batch at a time."""
+    alone = [run(hf.candidate_logprobs_batch([(CONTEXT, CANDIDATES)])) for _ in range(2)]
+    events: list[tuple[str, str, float]] = []
+    real_plan, real_score = hf._plan_scoring, hf._score_plans
+
+    def plan(items):
+        events.append(("plan", threading.current_thread().name, time.perf_counter()))
+        return real_plan(items)
+
+    def score(plans, results):
+        events.append(("score start", threading.current_thread().name, time.perf_counter()))
+        time.sleep(0.2)  # a slow forward: the next batch's plan must not wait for it
+        real_score(plans, results)
+        events.append(("score end", threading.current_thread().name, time.perf_counter()))
+
+    monkeypatch.setattr(hf, "_plan_scoring", plan)
+    monkeypatch.setattr(hf, "_score_plans", score)
+
+    async def main():
+        return await asyncio.gather(*(hf.candidate_logprobs_batch([(CONTEXT, CANDIDATES)]) for _ in range(2)))
+
+    got = run(main())
+    assert hf.default_concurrency == 2
+    assert got[0][0] == pytest.approx(alone[0][0], abs=1e-6) and got[1][0] == pytest.approx(
+        alone[1][0], abs=1e-6
+    )
+    plans = [e for e in events if e[0] == "plan"]
+    first_end = next(e for e in events if e[0] == "score end")
+    assert len(plans) == 2 and plans[1][2] < first_end[2]  # the second batch was prepared meanwhile
+    assert {e[1] for e in plans} == {plans[0][1]} != {first_end[1]}  # two threads, one per role
+    assert all(e[1].startswith("cvalues-hf-prep") for e in plans)
+
+
 def test_single_token_candidates_need_one_forward(hf):
     seen = []
     handle = hf.model.register_forward_pre_hook(lambda m, a, k: seen.append(1), with_kwargs=True)

@@ -59,3 +59,44 @@ def test_ray_answers_resume_and_match_the_local_executor(mirror, local_ray, tmp_
     assert len({text for _, text, _ in got.values()}) > 1
     # a local rerun of the ray run asks nothing: the same keys, the same store
     assert "30 answered (30 from earlier sessions, 0 now)" in generate(model_dir, run_dir, 30, "local")
+
+
+def test_a_cancelled_ray_run_stops_before_the_job_ends(local_ray, tmp_path_factory):
+    """Ctrl-C/SIGTERM cancel the run's task: the Ray results are read on a thread of their own, so the
+    event loop acts at once (the answers recorded so far kept), not when the whole job is done."""
+    import asyncio
+
+    from cvalues.models.base import GenerationSettings
+    from cvalues.models.registry import load_model
+    from cvalues.runs import Request, chat_messages, execute_async
+
+    model_dir = build_tiny_model(tmp_path_factory.mktemp("tiny-ray-stop"))
+    model = load_model(f"hf:{model_dir}", device="cpu", batch_size=1)
+    requests = [Request(f"q{i}", chat_messages(f"第{i}个问题：请回答。")) for i in range(400)]
+    store_path = tmp_path_factory.mktemp("runs") / "answers.sqlite"
+
+    async def main() -> int:
+        with RunStore(store_path) as store:
+            token = EXECUTOR.set("ray")
+            try:
+                task = asyncio.create_task(
+                    execute_async(
+                        model,
+                        requests,
+                        store=store,
+                        settings=GenerationSettings(max_tokens=48),
+                        progress=False,
+                    )
+                )
+                while store.counts()["ok"] < 2:  # the job is running and answers arrive
+                    assert not task.done()
+                    await asyncio.sleep(0.05)
+                task.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await asyncio.wait_for(task, timeout=30)
+            finally:
+                EXECUTOR.reset(token)
+            return store.counts()["ok"]
+
+    kept = asyncio.run(main())
+    assert 2 <= kept < len(requests)  # stopped mid-job, with what had arrived

@@ -8,7 +8,10 @@ Where the compute runs: on one dedicated worker thread kept for the model's life
 executor), one batch at a time, so the event loop stays free. Not ``asyncio.to_thread``: the default
 pool hands consecutive batches to different threads, each new calling thread brings its own OpenMP
 team, and a CPU forward measured 1.5-2x slower that way (issue 12). torch's intra-op threads are set
-once, on that thread (``threads``, default torch's own choice: the physical cores).
+once, on that thread (``threads``, default torch's own choice: the physical cores). A second thread
+renders and tokenizes: with two batches in flight (:attr:`HFBackend.default_concurrency`), the next
+batch is tokenized while the model runs the current one (the Rust tokenizer releases the GIL), and
+tokenizing long contexts is a fifth of the scoring time of a small model.
 
 Log-probabilities of candidates (:meth:`HFBackend.candidate_logprobs_batch`): the candidates' common
 leading tokens (``回复`` of ``回复1``/``回复2``) are appended to the context, so one forward per item
@@ -39,6 +42,7 @@ import functools
 import hashlib
 import inspect
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -143,7 +147,7 @@ def _dtype_keyword() -> str:
     return "dtype" if (major, minor) >= (4, 56) else "torch_dtype"
 
 
-def _make_stop_criteria(tokenizer: Any, stops: Sequence[str], prompt_len: int) -> Any:
+def _make_stop_criteria(tokenizer: Any, stops: Sequence[str], prompt_len: int, lock: threading.Lock) -> Any:
     """A stopping criterion that ends each row once its generated text contains a stop string.
 
     Only a tail window of tokens is decoded per step: a stop string of ``n`` UTF-8 bytes spans at most
@@ -157,7 +161,8 @@ def _make_stop_criteria(tokenizer: Any, stops: Sequence[str], prompt_len: int) -
     class StopOnStrings(StoppingCriteria):
         def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
             tail = input_ids[:, prompt_len:][:, -window:]
-            texts = tokenizer.batch_decode(tail, skip_special_tokens=True)
+            with lock:
+                texts = tokenizer.batch_decode(tail, skip_special_tokens=True)
             return torch.tensor([any(s in t for s in stops) for t in texts], device=input_ids.device)
 
     return StopOnStrings()
@@ -208,7 +213,8 @@ class HFBackend(ModelBackend):
     threads on CPU; default: torch's choice, the physical cores).
     """
 
-    default_concurrency = 1
+    #: Batches in flight: one on the model, the next one being rendered and tokenized.
+    default_concurrency = 2
 
     def __init__(
         self,
@@ -255,6 +261,10 @@ class HFBackend(ModelBackend):
             initializer=torch.set_num_threads,
             initargs=(self.threads,),
         )
+        self._prep_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cvalues-hf-prep")
+        #: The tokenizer is used from both threads (encode on one, pad/decode on the other); the Rust
+        #: tokenizer refuses overlapping calls when one of them changes its padding/truncation state.
+        self._tokenizer_lock = threading.Lock()
         load_kwargs: dict[str, Any] = {"trust_remote_code": trust_remote_code}
         if revision:
             load_kwargs["revision"] = revision
@@ -323,7 +333,12 @@ class HFBackend(ModelBackend):
 
     def encode(self, text: str) -> list[int]:
         """Token ids of a rendered prompt (special tokens added only for the plain fallback)."""
-        return list(self.tokenizer(text, add_special_tokens=self.chat_template is None)["input_ids"])
+        return self._encode_many([text])[0]
+
+    def _encode_many(self, texts: list[str]) -> list[list[int]]:
+        with self._tokenizer_lock:
+            encoded = self.tokenizer(texts, add_special_tokens=self.chat_template is None)["input_ids"]
+        return [list(ids) for ids in encoded]
 
     # -- generation ------------------------------------------------------------------------------
 
@@ -338,7 +353,12 @@ class HFBackend(ModelBackend):
     ) -> list[Generation | ModelError]:
         if not batch:
             return []
-        return await self._on_worker(self._generate_batch_sync, batch, settings)
+        results, prompts = await self._on_prep(self._prepare_prompts, batch)
+        if prompts:
+            generated = await self._on_worker(self._generate_split_on_oom, [p for _, p in prompts], settings)
+            for (i, _), gen in zip(prompts, generated, strict=True):
+                results[i] = gen
+        return [r for r in results if r is not None]
 
     async def _on_worker(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run ``fn(*args)`` on the model's own worker thread (see the module docstring)."""
@@ -346,28 +366,33 @@ class HFBackend(ModelBackend):
         # One worker thread: calls run one at a time, in order, without a lock of their own.
         return await loop.run_in_executor(self._executor, functools.partial(fn, *args))
 
-    def _generate_batch_sync(
-        self, batch: Sequence[Sequence[ChatMessage]], settings: GenerationSettings
-    ) -> list[Generation | ModelError]:
+    async def _on_prep(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run ``fn(*args)`` (rendering, tokenizing) on the preparing thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._prep_executor, functools.partial(fn, *args))
+
+    def _prepare_prompts(
+        self, batch: Sequence[Sequence[ChatMessage]]
+    ) -> tuple[list[Generation | ModelError | None], list[tuple[int, list[int]]]]:
+        """(results so far: a ModelError for each prompt that cannot be asked, else None; the
+        (index, token ids) of the others)."""
         results: list[Generation | ModelError | None] = [None] * len(batch)
-        prompts: list[tuple[int, list[int]]] = []
-        limit = getattr(self.model.config, "max_position_embeddings", None)
+        texts: list[tuple[int, str]] = []
         for i, messages in enumerate(batch):
             try:
-                ids = self.encode(self.render(messages, continue_final=False))
+                texts.append((i, self.render(messages, continue_final=False)))
             except Exception as exc:  # a template may reject a message order (e.g. two user turns)
                 results[i] = ModelError(f"cannot render the chat template: {exc}")
-                continue
+        prompts: list[tuple[int, list[int]]] = []
+        limit = getattr(self.model.config, "max_position_embeddings", None)
+        for (i, _), ids in zip(texts, self._encode_many([t for _, t in texts]), strict=True):
             if limit and len(ids) > limit:
                 results[i] = ModelError(
                     f"prompt has {len(ids)} tokens, more than the model's {limit} positions"
                 )
-                continue
-            prompts.append((i, ids))
-        generated = self._generate_split_on_oom([p for _, p in prompts], settings)
-        for (i, _), gen in zip(prompts, generated, strict=True):
-            results[i] = gen
-        return [r for r in results if r is not None]
+            else:
+                prompts.append((i, ids))
+        return results, prompts
 
     def _generate_split_on_oom(
         self, prompts: list[list[int]], settings: GenerationSettings
@@ -383,7 +408,8 @@ class HFBackend(ModelBackend):
         import torch
 
         tok = self.tokenizer
-        padded = tok.pad({"input_ids": prompts}, padding=True, return_tensors="pt")
+        with self._tokenizer_lock:
+            padded = tok.pad({"input_ids": prompts}, padding=True, return_tensors="pt")
         input_ids = padded["input_ids"].to(self.device)
         attention_mask = padded["attention_mask"].to(self.device)
         prompt_len = input_ids.shape[1]
@@ -402,7 +428,7 @@ class HFBackend(ModelBackend):
             kwargs.update(do_sample=False)
         stops = [s for s in settings.stop if s]
         if stops:
-            kwargs["stopping_criteria"] = [_make_stop_criteria(tok, stops, prompt_len)]
+            kwargs["stopping_criteria"] = [_make_stop_criteria(tok, stops, prompt_len, self._tokenizer_lock)]
         with torch.inference_mode():
             out = self.model.generate(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
         results = []
@@ -415,7 +441,9 @@ class HFBackend(ModelBackend):
                 while row and row[-1] == tok.pad_token_id:  # rows ended by a stop string are padded
                     row.pop()
                 finish = "length"
-            text, stopped = truncate_at_stop(tok.decode(row, skip_special_tokens=True), stops)
+            with self._tokenizer_lock:
+                decoded = tok.decode(row, skip_special_tokens=True)
+            text, stopped = truncate_at_stop(decoded, stops)
             if stopped:
                 finish = "stop"
             results.append(
@@ -431,7 +459,7 @@ class HFBackend(ModelBackend):
         self, context: Sequence[ChatMessage], candidates: Sequence[str]
     ) -> list[float]:
         check_candidates(candidates)
-        (result,) = await self._on_worker(self._score_batch_sync, [(context, candidates)])
+        (result,) = await self._score_batch([(context, candidates)])
         if isinstance(result, ModelError):
             raise result
         return result
@@ -449,7 +477,7 @@ class HFBackend(ModelBackend):
             except ValueError as exc:
                 results[i] = ModelError(str(exc))
         if valid:
-            scored = await self._on_worker(self._score_batch_sync, [items[i] for i in valid])
+            scored = await self._score_batch([items[i] for i in valid])
             for i, value in zip(valid, scored, strict=True):
                 results[i] = value
         return [r for r in results if r is not None]
@@ -479,7 +507,7 @@ class HFBackend(ModelBackend):
         for context_text, candidates in items:
             texts.append(context_text)
             texts.extend(context_text + cand for cand in candidates)
-        encoded = self.tokenizer(texts, add_special_tokens=self.chat_template is None)["input_ids"]
+        encoded = self._encode_many(texts)
         results: list[tuple[list[int], list[list[int]]] | ModelError] = []
         at = 0
         for _, candidates in items:
@@ -497,7 +525,8 @@ class HFBackend(ModelBackend):
                     out.append(list(joint[len(ctx) :]))
                     continue
                 log.debug("token boundary merges between the context and candidate %r", cand)
-                alone = list(self.tokenizer(cand, add_special_tokens=False)["input_ids"])
+                with self._tokenizer_lock:
+                    alone = list(self.tokenizer(cand, add_special_tokens=False)["input_ids"])
                 if not alone:
                     out = []
                     results.append(ModelError(f"candidate {cand!r} tokenizes to nothing"))
@@ -507,9 +536,19 @@ class HFBackend(ModelBackend):
                 results.append((ctx, out))
         return results
 
-    def _score_batch_sync(
+    async def _score_batch(
         self, items: Sequence[tuple[Sequence[ChatMessage], Sequence[str]]]
     ) -> list[list[float] | ModelError]:
+        """Plans made on the preparing thread, forwards run on the model's worker."""
+        results, plans = await self._on_prep(self._plan_scoring, items)
+        if plans:
+            await self._on_worker(self._score_plans, plans, results)
+        return [r for r in results if r is not None]
+
+    def _plan_scoring(
+        self, items: Sequence[tuple[Sequence[ChatMessage], Sequence[str]]]
+    ) -> tuple[list[list[float] | ModelError | None], list[_ScorePlan]]:
+        """(a ModelError for each item that cannot be scored, else None; the plans of the others)."""
         results: list[list[float] | ModelError | None] = [None] * len(items)
         plans: list[_ScorePlan] = []
         rendered: list[tuple[int, str, Sequence[str]]] = []
@@ -524,6 +563,10 @@ class HFBackend(ModelBackend):
                 results[i] = ids
             else:
                 plans.append(_ScorePlan(i, *ids))
+        return results, plans
+
+    def _score_plans(self, plans: list[_ScorePlan], results: list[list[float] | ModelError | None]) -> None:
+        """Fill ``results`` at each plan's index: as few forwards as the candidates allow."""
 
         def tokens(plan: _ScorePlan) -> str:
             return f"one item of {len(plan.row)} tokens"
@@ -536,7 +579,6 @@ class HFBackend(ModelBackend):
             (results[plan.index],) = self._split_on_oom(
                 lambda ps: [self._score_with_cache(ps[0])], [plan], tokens, "scoring"
             )
-        return [r for r in results if r is not None]
 
     def _score_one_forward(self, plans: list[_ScorePlan]) -> list[list[float]]:
         """Items whose candidates differ in at most their last token: one (batched) forward for all.
@@ -660,6 +702,7 @@ class HFBackend(ModelBackend):
         import torch
 
         self._executor.shutdown(wait=False, cancel_futures=True)
+        self._prep_executor.shutdown(wait=False, cancel_futures=True)
         self.model = None  # type: ignore[assignment]
         if torch.cuda.is_available():
             torch.cuda.empty_cache()

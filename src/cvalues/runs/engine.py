@@ -171,6 +171,7 @@ async def execute_async(
     in flight. ``manifest``, when given, records this session's start, options and end.
     """
     t0 = time.perf_counter()
+    asked_concurrency = concurrency  # Ray sizes its actor pool from what the user asked, not the default
     concurrency = concurrency or model.default_concurrency or 1
     if concurrency < 1:
         raise ValueError(f"concurrency must be >= 1, got {concurrency}")
@@ -222,7 +223,7 @@ async def execute_async(
             if EXECUTOR.get() == "ray" and todo:  # the same plan and records, asked by a Ray Data job
                 from cvalues.runs.ray_executor import run_on_ray
 
-                run_on_ray(model, todo, runner, actors=concurrency, progress=progress)
+                await run_on_ray(model, todo, runner, actors=asked_concurrency, progress=progress)
             else:
                 units = _units(todo, batch_size)
                 workers = [

@@ -9,6 +9,10 @@ per CPU slot where the cluster has no GPU), and each finished batch streams back
 which commits it to the run store at once. A kill loses at most the batches in flight, exactly as a
 local run: rerun the same command (with either executor) to ask only what is missing.
 
+The job's results are read on a thread of their own and handed to the event loop, which alone writes
+the store: Ctrl-C or SIGTERM stops the run at once (the engine marks the session interrupted), not
+when the Ray job ends.
+
 Ray is used as installed: ``ray.init()`` connects to the cluster in ``RAY_ADDRESS`` when set, or
 starts a local one (an already initialised Ray is used as it is). ``--concurrency`` is the number of
 actors (default: the cluster's GPUs, else 1). Backends must be rebuildable in another process: the
@@ -20,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import threading
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -138,7 +143,7 @@ def _request_json(request: Request) -> str:
     )
 
 
-def run_on_ray(
+async def run_on_ray(
     model: ModelBackend,
     todo: Sequence[tuple[str, Request]],
     runner: _Runner,
@@ -146,7 +151,10 @@ def run_on_ray(
     actors: int | None = None,
     progress: bool = True,
 ) -> None:
-    """Ask ``todo`` (key, request) through a Ray Data job and record each batch as it completes."""
+    """Ask ``todo`` (key, request) through a Ray Data job and record each batch as it completes.
+
+    Cancelling the coroutine (a signal) stops the reading thread after the batch it waits for; the
+    batches in flight are not recorded."""
     import ray
 
     options = getattr(model, "load_options", None)
@@ -172,12 +180,46 @@ def run_on_ray(
         num_gpus=1 if gpus else 0,
         num_cpus=0 if gpus else 1,
     )
-    for batch in answered.iter_batches(batch_size=None, batch_format="numpy"):
-        groups: dict[tuple[str, float], list[tuple[str, Request, Any]]] = {}
-        for key, result, started, latency in zip(
-            batch["key"], batch["result"], batch["started_at"], batch["latency_s"], strict=True
-        ):
-            entry = (str(key), by_key[str(key)], _decode(json.loads(result)))
-            groups.setdefault((str(started), float(latency)), []).append(entry)
-        for (started, latency), rows in groups.items():
-            runner.record(rows, started, latency)
+    loop = asyncio.get_running_loop()
+    batches: asyncio.Queue[Any] = asyncio.Queue()
+    stop = threading.Event()
+    done = object()
+
+    def hand_over(item: Any) -> None:
+        try:
+            loop.call_soon_threadsafe(batches.put_nowait, item)
+        except RuntimeError:  # the loop has closed: the run was stopped
+            stop.set()
+
+    def read() -> None:
+        try:
+            for batch in answered.iter_batches(batch_size=None, batch_format="numpy"):
+                if stop.is_set():
+                    return
+                hand_over(batch)
+        except BaseException as exc:  # the job failed: raised in the event loop, where the run ends
+            hand_over(exc)
+        else:
+            hand_over(done)
+
+    reader = threading.Thread(target=read, name="cvalues-ray-results", daemon=True)
+    reader.start()
+    try:
+        while (batch := await batches.get()) is not done:
+            if isinstance(batch, BaseException):
+                raise batch
+            _record(batch, by_key, runner)
+    finally:
+        stop.set()
+
+
+def _record(batch: dict[str, Any], by_key: dict[str, Request], runner: _Runner) -> None:
+    """Record one finished batch of the job (rows grouped by the actor call that answered them)."""
+    groups: dict[tuple[str, float], list[tuple[str, Request, Any]]] = {}
+    for key, result, started, latency in zip(
+        batch["key"], batch["result"], batch["started_at"], batch["latency_s"], strict=True
+    ):
+        entry = (str(key), by_key[str(key)], _decode(json.loads(result)))
+        groups.setdefault((str(started), float(latency)), []).append(entry)
+    for (started, latency), rows in groups.items():
+        runner.record(rows, started, latency)
