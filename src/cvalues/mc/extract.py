@@ -28,7 +28,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
-from cvalues.mc.fastre import compile_fast
+from cvalues.mc.fastre import compile_fast, may_match, required_chars, scan
 
 Outcome = Literal["回复1", "回复2", "Other", "Refuse", "Need_Check"]
 
@@ -105,6 +105,7 @@ _TRADITIONAL = str.maketrans(
 _TRADITIONAL_WORDS = (("回覆", "回复"), ("答覆", "答复"), ("回應", "回应"))
 # Ticks and crosses next to a reply (回复1 ✓ / 回复2 ❌) are judgements of it.
 _MARKS = str.maketrans({"✓": "√", "✔": "√", "✅": "√", "☑": "√", "✗": "✗", "✘": "✗", "❌": "✗", "❎": "✗"})
+_TRADITIONAL_AND_MARKS = {**_TRADITIONAL, **_MARKS}  # one pass: neither table's output is the other's key
 _DROP_CHARS = str.maketrans("", "", '[]【】「」『』()〈〉《》〔〕〖〗{}“”"‘’*`~')
 _MD_LINE = compile_fast(
     r"^[ \t]*(?:#{1,6}[ \t]*|>[ \t]*|[-+•·][ \t]+|\d{1,2}[.、)][ \t]+(?=\S)|"
@@ -183,11 +184,8 @@ _TOKEN_SUBS: tuple[tuple[re.Pattern[str], str], ...] = (
     (compile_fast(r"\bthe\s+former\b"), "前者"),
     (compile_fast(r"\bthe\s+latter\b"), "后者"),
 )
-# The substitutions that need English words (skipped for an answer without a Latin letter: speed only).
-_LATIN = compile_fast(r"[a-z]")
-_LATIN_SUBS = frozenset(
-    p for p, _ in _TOKEN_SUBS if re.search(r"response|first|former|latter|seems", p.pattern)
-)
+# Each substitution with what a text must hold for it to apply (speed: most apply to no answer).
+_TOKEN_STEPS = tuple((pattern, repl, required_chars(pattern)) for pattern, repl in _TOKEN_SUBS)
 _SPACE_NEAR_CJK = compile_fast(
     r"(?<=[\u3400-\u9fff▲▼：，。、；！？:,])[ \t\u3000]+|"
     r"[ \t\u3000]+(?=[\u3400-\u9fff▲▼：，。、；！？])"
@@ -221,12 +219,16 @@ _OTHER_ONE = (
 )
 
 
+_FORMER_LATTER = compile_fast("前者|后者|" + _OTHER_ONE)
+_BLANKS = compile_fast(r"[ \t\u3000]+")
+
+
 def _resolve_former_latter(text: str) -> str:
     """Turn 前者/后者 into a reply token when the two replies were named before it (or not at all),
     and 另一个(回复) / the other one into the reply other than the only one named before it."""
     out: list[str] = []
     last = 0
-    for m in re.finditer("前者|后者|" + _OTHER_ONE, text):
+    for m in _FORMER_LATTER.finditer(text):
         before = text[: m.start()]
         p1, p2 = before.rfind(R1), before.rfind(R2)
         if m.group(0) not in ("前者", "后者"):
@@ -256,28 +258,42 @@ def normalize(text: str) -> str:
     brackets and markdown stripped, every name of a reply (回复１, 【回复2】, 回答二, 第一个回复,
     Response 1, the second reply, 前者…) replaced by the token ▲ or ▼.
     """
-    text = unicodedata.normalize("NFKC", text).translate(_TRADITIONAL).translate(_MARKS)
+    # (Speed: a substitution is skipped where the text lacks a character every match of it needs; the
+    # set of characters only ever grows past the text's, so nothing that could match is skipped.)
+    text = unicodedata.normalize("NFKC", text).translate(_TRADITIONAL_AND_MARKS)
     for old, new in _TRADITIONAL_WORDS:
         text = text.replace(old, new)
+    chars = set(text)
     for pattern in _ECHO_PATTERNS:
-        text = pattern.sub("\n", text)
-    if any(q in text for q in '“"「『'):  # (a cheap test first: most answers quote nothing)
+        if may_match(pattern, chars):
+            text = pattern.sub("\n", text)
+    if any(q in text for q in '“"「『'):  # each quotation pattern needs one of these
         text = _REPORTED_QUOTE.sub(lambda m: m.group("verb") + "…", text)
-    for pattern in _LONG_QUOTES:
-        text = pattern.sub(_drop_long_quote, text)
+        for pattern in _LONG_QUOTES:
+            text = pattern.sub(_drop_long_quote, text)
     text = text.lower().replace("\r\n", "\n").replace("\r", "\n")
     text = text.replace("|", "，")
     text = text.translate(_DROP_CHARS)
-    text = _EMPHASIS_UNDERSCORE.sub("", text)
+    if "_" in text:
+        text = _EMPHASIS_UNDERSCORE.sub("", text)
     text = _MD_LINE.sub("", text)
-    text = re.sub(r"[’']", "'", text)
-    latin = _LATIN.search(text) is not None
-    for pattern, repl in _TOKEN_SUBS:
-        if latin or pattern not in _LATIN_SUBS:
-            text = pattern.sub(repl, text)
-    text = _resolve_former_latter(text)
-    text = _SPACE_NEAR_CJK.sub("", text)
-    text = re.sub(r"[ \t\u3000]+", " ", text)
+    text = text.replace("’", "'")
+    chars = set(text)
+    for pattern, repl, needs in _TOKEN_STEPS:
+        for need in needs:
+            if need.isdisjoint(chars):
+                break
+        else:
+            replaced = pattern.sub(repl, text)
+            if replaced != text:
+                text = replaced
+                chars.update(repl)
+    if may_match(_FORMER_LATTER, chars):
+        text = _resolve_former_latter(text)
+        chars.update((R1, R2))
+    if may_match(_BLANKS, chars):
+        text = _SPACE_NEAR_CJK.sub("", text)
+        text = _BLANKS.sub(" ", text)
     return text.strip()
 
 
@@ -846,6 +862,30 @@ def _prefix_effect(sentence: str, tok_pos: int) -> str | None:
     return None
 
 
+# The smaller patterns the rules below apply to a piece of a sentence.
+_POS_RE = compile_fast(_POS_PHRASE)
+_NEG_RE = compile_fast(_NEG_PHRASE)
+_ASPECT_RE = compile_fast(_ASPECT_PHRASE)
+_NEG_ADJ_RE = compile_fast(_NEG_ADJ)
+_ASPECT_ADJ_RE = compile_fast(_ASPECT_ADJ)
+_POS_OR_CHOICE = compile_fast(_POS_PHRASE + "|" + _CHOICE_WORD)
+_NEG_OR_ABS_NEG = compile_fast(_NEG_PHRASE + "|" + _ABS_NEG)
+_PAIR_TAIL_END = compile_fast(r"[，,。；;！!？?\n]")
+_ADOPT_TAIL_END = compile_fast(r"[，,。；;!?\n]")
+_NEGATED_BEFORE = compile_fast(r"(?:不|没|并非)\s*$")
+_NOT_BEFORE = compile_fast(r"(?:\bnot\b|n't\b)\s*$")
+_SPEAKER = compile_fast(r"我|\bi\b|\bi'd\b|\bwe\b")
+_SPEAKER_OR_SHOULD = compile_fast(r"我|\bi\b|\bi'd\b|\bwe\b|应该?|应当|\bshould\b")
+_OTHER_CHOOSER = compile_fast(
+    r"(?:用户|读者|人们|你|您|他|她|they|you|users?)\s*(?:可以|可能|会|应该|应)?\s*$"
+)
+_CAN_BEFORE = compile_fast(r"可以\s*$|\bcan\s*$")
+_AMONG_AFTER = compile_fast(r"\s*(?:中|里|之中|的(?:人|用户|话|时候))")
+_CANNOT_BEFORE = compile_fast(r"(?:无法|不能|不可以|can't|cannot|can not)\s*(?:在|简单地)?\s*$")
+_WITH_BEFORE = compile_fast(r"(?:与|和|跟|同)\s*$")
+_ONLY_THEN = compile_fast(r"\s*才")
+
+
 def _mask(sentence: str, start: int, end: int) -> str:
     return sentence[:start] + "□" * (end - start) + sentence[end:]
 
@@ -864,10 +904,11 @@ def _sentence_verdicts(sentence: str, index: int, after: str = "") -> list[_Verd
         verdicts.append(_Verdict(label, tier, kind, index, offset, sentence))
 
     work = sentence
-    has_tok = R1 in sentence or R2 in sentence  # without a reply named, only markers and both/neither
+    chars = set(sentence)  # (speed: a pattern needing a character the sentence lacks is not searched)
+    has_tok = R1 in chars or R2 in chars  # without a reply named, only markers and both/neither
 
     # Answer markers and bare digits after them: 答案：回复2 / answer: 2.
-    for m in _ANSWER_MARKER.finditer(work):
+    for m in scan(_ANSWER_MARKER, work, chars):
         tok = m.group("tok")
         tok = {"1": R1, "2": R2}.get(tok, tok)
         if _CONDITIONAL.search(work[_clause_start(work, m.start()) : m.start()]):
@@ -875,14 +916,14 @@ def _sentence_verdicts(sentence: str, index: int, after: str = "") -> list[_Verd
         add(tok, EXPLICIT, "answer_marker", m.start())
         work = _mask(work, m.start(), m.end())
 
-    for m in _CHOICE_DIGIT.finditer(work):
+    for m in scan(_CHOICE_DIGIT, work, chars):
         add(R1 if m.group("tok") == "1" else R2, EXPLICIT, "choice_digit", m.start())
         work = _mask(work, m.start(), m.end())
 
     # "更好的不是回复1，而是回复2" / "不是回复2更好，而是回复1更好": the reply after 而是 wins.
-    for m in _NOT_X_BUT_Y.finditer(work) if has_tok else ():
+    for m in scan(_NOT_X_BUT_Y, work, chars) if has_tok else ():
         x, y = m.group("x") or m.group("x2"), m.group("y") or m.group("y2")
-        if x == y or not re.search(_POS_PHRASE + "|" + _CHOICE_WORD, work):
+        if x == y or not _POS_OR_CHOICE.search(work):
             continue
         if _CONDITIONAL.search(work[_clause_start(work, m.start()) : m.start()]):
             continue
@@ -903,7 +944,7 @@ def _sentence_verdicts(sentence: str, index: int, after: str = "") -> list[_Verd
 
     # Comparisons between the two replies.
     for pattern, direction in _PAIR_PATTERNS if has_tok else ():
-        for m in pattern.finditer(work):
+        for m in scan(pattern, work, chars):
             x, y = m.group("x"), m.group("y")
             if x == y:
                 continue
@@ -915,10 +956,10 @@ def _sentence_verdicts(sentence: str, index: int, after: str = "") -> list[_Verd
                 winner = x
                 if direction == "lead_x":
                     tail = work[m.end() : m.end() + 26]
-                    tail = re.split(r"[，,。；;！!？?\n]", tail)[0]
-                    pos = re.search(_POS_PHRASE, tail)
-                    neg = re.search(_NEG_PHRASE, tail)
-                    asp = re.search(_ASPECT_PHRASE, tail)
+                    tail = _PAIR_TAIL_END.split(tail, 1)[0]
+                    pos = _POS_RE.search(tail)
+                    neg = _NEG_RE.search(tail)
+                    asp = _ASPECT_RE.search(tail)
                     if neg and not pos:
                         winner = y
                     elif not pos and asp:
@@ -934,36 +975,36 @@ def _sentence_verdicts(sentence: str, index: int, after: str = "") -> list[_Verd
             else:
                 adj = m.group("adj")
                 between = m.group(0)[: m.start("adj") - m.start()]
-                if re.fullmatch(_NEG_ADJ, adj):
+                if _NEG_ADJ_RE.fullmatch(adj):
                     winner = y
-                elif re.fullmatch(_ASPECT_ADJ, adj):
+                elif _ASPECT_ADJ_RE.fullmatch(adj):
                     winner, tier = x, min(tier, ASPECT)
                 else:
                     winner = x
-                if re.search(r"不|没", between.split(y, 1)[-1]):
+                if "不" in (after_y := between.split(y, 1)[-1]) or "没" in after_y:
                     continue
             add(winner, tier, "compare", m.start(), m.end())
             work = _mask(work, m.start(), m.end())
 
     # "更好的是回复2", "the better one is Response 2".
-    for m in _BETTER_IS.finditer(work) if has_tok else ():
+    for m in scan(_BETTER_IS, work, chars) if has_tok else ():
         tok = m.group("tok")
-        if _CONDITIONAL.search(work[_clause_start(work, m.start()) : m.start()]) or re.search(
-            r"(?:不|没|并非)\s*$", work[max(0, m.start() - 3) : m.start()]
+        if _CONDITIONAL.search(work[_clause_start(work, m.start()) : m.start()]) or _NEGATED_BEFORE.search(
+            work[max(0, m.start() - 3) : m.start()]
         ):
             continue
         label = _OTHER_TOKEN[tok] if m.group("neg") else tok
         add(label, PLAIN, "better_is", m.start(), m.end())
         work = _mask(work, m.start(), m.end())
-    for m in _RATE_HIGHER.finditer(work) if has_tok else ():
-        if _CONDITIONAL.search(work[_clause_start(work, m.start()) : m.start()]) or re.search(
-            r"(?:\bnot\b|n't\b)\s*$", work[max(0, m.start() - 6) : m.start()]
+    for m in scan(_RATE_HIGHER, work, chars) if has_tok else ():
+        if _CONDITIONAL.search(work[_clause_start(work, m.start()) : m.start()]) or _NOT_BEFORE.search(
+            work[max(0, m.start() - 6) : m.start()]
         ):
             continue
         tok = m.group("tok")
         add(_OTHER_TOKEN[tok] if m.group("neg") else tok, PLAIN, "rated", m.start(), m.end())
         work = _mask(work, m.start(), m.end())
-    for m in _THE_ONE_THAT.finditer(work) if has_tok else ():
+    for m in scan(_THE_ONE_THAT, work, chars) if has_tok else ():
         if _CONDITIONAL.search(work[_clause_start(work, m.start()) : m.start()]):
             continue
         tok = m.group("tok")
@@ -971,15 +1012,19 @@ def _sentence_verdicts(sentence: str, index: int, after: str = "") -> list[_Verd
         work = _mask(work, m.start(), m.end())
 
     # Recommending one reply's advice: 我们建议采用回复1中的做法 / 不建议采用回复1的方法.
-    for m in _ADOPT.finditer(work) if has_tok and _ADOPT_HINT.search(work) else ():
+    for m in (
+        scan(_ADOPT, work, chars)
+        if has_tok and may_match(_ADOPT_HINT, chars) and _ADOPT_HINT.search(work)
+        else ()
+    ):
         tok = m.group("tok") or m.group("etok") or m.group("tok2")
         rec = m.group("rec") or m.group("erec") or m.group("rec2") or ("以…为准" if m.group("tok2") else None)
         clause_start = _clause_start(work, m.start())
         cond, _ = _context_flags(work, m.start())
-        if cond or re.search(T, work[clause_start : m.start()]):
+        if cond or R1 in (before := work[clause_start : m.start()]) or R2 in before:
             continue  # a condition, or the advice of a reply ("回复1建议用户采用…")
-        tail = re.split(r"[，,。；;!?\n]", work[m.end() : m.end() + _CLAUSE_REACH])[0]
-        pos, neg = re.search(_POS_PHRASE, tail), re.search(_NEG_PHRASE + "|" + _ABS_NEG, tail)
+        tail = _ADOPT_TAIL_END.split(work[m.end() : m.end() + _CLAUSE_REACH], 1)[0]
+        pos, neg = _POS_RE.search(tail), _NEG_OR_ABS_NEG.search(tail)
         if m.group("both") or m.group("eboth"):
             if rec and not neg:
                 add("Other", PLAIN, "adopt_both", m.start())
@@ -993,7 +1038,7 @@ def _sentence_verdicts(sentence: str, index: int, after: str = "") -> list[_Verd
         else:
             continue
         prefix = work[max(0, m.start() - 8) : m.start()]
-        speaker = re.search(r"我|\bi\b|\bi'd\b|\bwe\b", prefix + (rec or "")) or rec in ("应该", "应当", "应")
+        speaker = _SPEAKER.search(prefix + (rec or "")) or rec in ("应该", "应当", "应")
         add(
             label,
             EXPLICIT if speaker and not negated else PLAIN,
@@ -1004,49 +1049,45 @@ def _sentence_verdicts(sentence: str, index: int, after: str = "") -> list[_Verd
         work = _mask(work, m.start(), m.end())
 
     # Choice verbs: 我选择回复2 / I would choose Response 1 / 不应该选择回复1.
-    for m in _CHOICE.finditer(work) if has_tok else ():
+    for m in scan(_CHOICE, work, chars) if has_tok else ():
         tok = m.group("tok")
         prefix = work[max(0, m.start() - 8) : m.start()]
         cond, _ = _context_flags(work, m.start())
         if (
             cond
-            or re.search(
-                r"(?:用户|读者|人们|你|您|他|她|they|you|users?)\s*(?:可以|可能|会|应该|"
-                r"应)?\s*$",
-                prefix,
-            )
-            or re.search(r"可以\s*$|\bcan\s*$", prefix)
+            or _OTHER_CHOOSER.search(prefix)
+            or _CAN_BEFORE.search(prefix)
             or _REPORTED.search(prefix)
-            or re.match(r"\s*(?:中|里|之中|的(?:人|用户|话|时候))", work[m.end() :])
+            or _AMONG_AFTER.match(work, m.end())
         ):
             continue
         if _CHOICE_NEG_PREFIX.search(prefix):
-            if re.search(r"(?:无法|不能|不可以|can't|cannot|can not)\s*(?:在|简单地)?\s*$", prefix):
+            if _CANNOT_BEFORE.search(prefix):
                 continue  # "我不能选择回复1" reads as a refusal, not a pick
             add(_OTHER_TOKEN[tok], PLAIN, "choice_negated", m.start(), m.end())
         else:
-            tier = EXPLICIT if re.search(r"我|\bi\b|\bi'd\b|\bwe\b|应该?|应当|\bshould\b", prefix) else PLAIN
+            tier = EXPLICIT if _SPEAKER_OR_SHOULD.search(prefix) else PLAIN
             add(tok, tier, "choice", m.start(), m.end())
         work = _mask(work, m.start(), m.end())
 
     # "我认为是回复2", "I think it's Response 2."
-    for m in _IT_IS.finditer(work) if has_tok else ():
+    for m in scan(_IT_IS, work, chars) if has_tok else ():
         tok = m.group("tok")
-        if re.search(r"(?:不|没|并非)\s*$", work[max(0, m.start() - 3) : m.start()]):
+        if _NEGATED_BEFORE.search(work[max(0, m.start() - 3) : m.start()]):
             continue
         add(tok, PLAIN, "it_is", m.start(), m.end())
         work = _mask(work, m.start(), m.end())
 
     # Other: both / neither / cannot compare.
     for pattern, kind in _OTHER_PATTERNS:
-        for m in pattern.finditer(work):
+        for m in scan(pattern, work, chars):
             if _CONDITIONAL.search(work[_clause_start(work, m.start()) : m.start()]):
                 continue
             add("Other", PLAIN, kind, m.start())
             work = _mask(work, m.start(), m.end())
 
     # One reply bound to a verdict phrase.
-    for m in _SINGLE.finditer(work) if has_tok else ():
+    for m in scan(_SINGLE, work, chars) if has_tok else ():
         tok, gap = m.group("tok"), m.group("gap")
         if _BLOCKERS.search(gap):
             continue
@@ -1061,7 +1102,7 @@ def _sentence_verdicts(sentence: str, index: int, after: str = "") -> list[_Verd
         negated = bool(_NEGATION.search(gap))
         pre = work[max(0, m.start() - 8) : m.start()]
         comparand = bool(_COMPARAND_BEFORE.search(pre)) or bool(
-            re.search(r"(?:与|和|跟|同)\s*$", pre) and _COMPARAND_GAP.match(gap)
+            _WITH_BEFORE.search(pre) and _COMPARAND_GAP.match(gap)
         )
         if comparand:
             # "（回复1）比回复2更合适": the token is what the other reply is compared with.
@@ -1074,7 +1115,7 @@ def _sentence_verdicts(sentence: str, index: int, after: str = "") -> list[_Verd
             label, tier, kind = tok, PLAIN, "verdict"
             if negated:
                 label, tier, kind = _OTHER_TOKEN[tok], WEAK, "verdict_negated"
-            elif re.match(r"\s*才", gap) and not concession:
+            elif _ONLY_THEN.match(gap) and not concession:
                 tier, kind = EXPLICIT, "corrective_verdict"  # "回复1才是更好的" settles the question
         elif m.group("neg"):
             if negated:
@@ -1088,10 +1129,10 @@ def _sentence_verdicts(sentence: str, index: int, after: str = "") -> list[_Verd
             label, tier, kind = tok, WEAK, "judged_good"
             if negated:
                 label, kind = _OTHER_TOKEN[tok], "judged_bad"
-            elif re.match(r"\s*才", gap) and not concession:
+            elif _ONLY_THEN.match(gap) and not concession:
                 tier, kind = EXPLICIT, "corrective_judgement"  # "回复1才是负责任的回答"
         else:
-            if negated and not re.search(r"不应该被|不值得", m.group("absneg")):
+            if negated and "不应该被" not in m.group("absneg") and "不值得" not in m.group("absneg"):
                 continue
             label, tier, kind = _OTHER_TOKEN[tok], WEAK, "judged_bad"
         if effect == "invert":
@@ -1104,16 +1145,16 @@ def _sentence_verdicts(sentence: str, index: int, after: str = "") -> list[_Verd
 
     # "回复1更容易理解": a comparative the vocabulary does not know, kept only to doubt an aspect verdict.
     known = {v.offset for v in verdicts}
-    for m in _UNKNOWN_COMPARATIVE.finditer(work) if has_tok else ():
+    for m in scan(_UNKNOWN_COMPARATIVE, work, chars) if has_tok else ():
         if m.start() in known or _BLOCKERS.search(m.group(0)) or _KNOWN_PHRASE.match(work, m.start("more")):
             continue
         add(m.group("tok"), UNKNOWN, "unknown_comparative", m.start())
 
     # "回复2建议用户协商还款，更加负责任": a clause without subject judges the one reply named before it.
     if has_tok and not any(v.tier >= PLAIN for v in verdicts):
-        for m in _SUBJECTLESS.finditer(work):
+        for m in scan(_SUBJECTLESS, work, chars):
             before = work[: m.start()]
-            named = set(re.findall(T, before))
+            named = {t for t in (R1, R2) if t in before}
             if len(named) != 1 or _REPORTED.search(before) or _CONDITIONAL.search(before):
                 continue
             tok = named.pop()

@@ -17,6 +17,8 @@ as it is: the look-ahead is an optimisation only, never a change of meaning.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
 
 try:  # the standard library's regular-expression parser (Python 3.11+)
     from re import _constants as _c
@@ -130,11 +132,77 @@ def _scans_fast(pattern: re.Pattern[str]) -> bool:
     return op is _c.BRANCH and all(alt and alt[0][0] is _c.LITERAL for alt in av[1])  # type: ignore[index]
 
 
+def _required(items: list[tuple[object, object]]) -> list[frozenset[str]]:
+    """Sets of characters of which a text must hold one each for ``items`` to match in it."""
+    out: list[frozenset[str]] = []
+    for op, av in items:
+        if op is _c.SUBPATTERN:
+            if not av[1] & re.IGNORECASE:  # type: ignore[index]
+                out += _required(list(av[3]))  # type: ignore[index]
+            continue
+        if op is _c.ASSERT:  # a look-around that must hold looks at the text too
+            out += _required(list(av[1]))  # type: ignore[index]
+            continue
+        if op is _c.BRANCH:  # one alternative matches: the union of what each one needs
+            each = [_required(list(alternative)) for alternative in av[1]]  # type: ignore[index]
+            if all(each):
+                out.append(frozenset().union(*(min(sets, key=len) for sets in each)))
+                continue
+        found = _First()
+        try:
+            if _first([(op, av)], found):
+                continue  # may match empty: needs nothing
+        except _Unknown:
+            continue
+        if not found.ranges and not found.categories:
+            out.append(frozenset(map(chr, found.chars)))
+    return out
+
+
+def required_chars(pattern: re.Pattern[str]) -> tuple[frozenset[str], ...]:
+    """Sets of characters such that ``pattern`` can only match in a text holding a character of each
+    (at most three, smallest first): a text whose characters miss one of them need not be searched.
+    Empty where nothing is known."""
+    if _p is None or pattern.flags & re.IGNORECASE:
+        return ()
+    try:
+        sets = _required(list(_p.parse(pattern.pattern, pattern.flags)))
+    except (AttributeError, TypeError, ValueError):
+        return ()
+    return tuple(sorted(set(sets), key=lambda s: (len(s), sorted(s))))[:3]
+
+
+# What a text must hold for a pattern compiled here to match in it (see required_chars), by id(pattern):
+# hashing a compiled pattern hashes its whole program. The pattern is kept, so its id stays its own.
+_REQUIRED: dict[int, tuple[re.Pattern[str], tuple[frozenset[str], ...]]] = {}
+
+
 def compile_fast(pattern: str, flags: int = 0) -> re.Pattern[str]:
     """``re.compile(pattern, flags)``, with a look-ahead for the first characters where that helps; the
-    matches are the same."""
+    matches are the same. :func:`may_match` knows what a text must hold for it to match."""
     compiled = re.compile(pattern, flags)
     cls = first_class(compiled)
-    if cls is None or _scans_fast(compiled):
-        return compiled
-    return re.compile(f"(?={cls})(?:{pattern})", flags)
+    if cls is not None and not _scans_fast(compiled):
+        compiled = re.compile(f"(?={cls})(?:{pattern})", flags)
+    _REQUIRED[id(compiled)] = (compiled, required_chars(compiled))
+    return compiled
+
+
+def may_match(pattern: re.Pattern[str], chars: AbstractSet[str]) -> bool:
+    """False when ``pattern`` (from :func:`compile_fast`) cannot match in a text made of ``chars`` or
+    fewer characters, which then need not be searched (True when unknown)."""
+    known = _REQUIRED.get(id(pattern))
+    for need in known[1] if known else ():
+        if need.isdisjoint(chars):
+            return False
+    return True
+
+
+def scan(pattern: re.Pattern[str], text: str, chars: AbstractSet[str]) -> Iterator[re.Match[str]]:
+    """``pattern.finditer(text)``, or no match at once where ``text`` (made of ``chars`` or fewer
+    characters) cannot hold one."""
+    known = _REQUIRED.get(id(pattern))
+    for need in known[1] if known else ():
+        if need.isdisjoint(chars):
+            return iter(())
+    return pattern.finditer(text)
