@@ -172,6 +172,14 @@ def required_chars(pattern: re.Pattern[str]) -> tuple[frozenset[str], ...]:
     return tuple(sorted(set(sets), key=lambda s: (len(s), sorted(s))))[:3]
 
 
+def lookahead(pattern: str, flags: int = 0) -> str:
+    """``(?=[…])`` for the characters a match of ``pattern`` starts with, to put in front of it where it
+    sits after a repetition inside a larger pattern (``[▲▼].{0,24}?`` + verdict phrases): each
+    position the repetition stops at is then turned down at one glance. Empty where unknown."""
+    cls = first_class(re.compile(pattern, flags))
+    return f"(?={cls})" if cls is not None else ""
+
+
 # What a text must hold for a pattern compiled here to match in it (see required_chars), by id(pattern):
 # hashing a compiled pattern hashes its whole program. The pattern is kept, so its id stays its own.
 _REQUIRED: dict[int, tuple[re.Pattern[str], tuple[frozenset[str], ...]]] = {}
