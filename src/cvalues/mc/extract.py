@@ -28,7 +28,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
-from cvalues.mc.fastre import compile_fast, lookahead, may_match, required_chars, scan
+from cvalues.mc.fastre import any_of, compile_fast, lookahead, may_match, required_chars
 
 Outcome = Literal["回复1", "回复2", "Other", "Refuse", "Need_Check"]
 
@@ -863,6 +863,13 @@ def _prefix_effect(sentence: str, tok_pos: int) -> str | None:
     return None
 
 
+# Whether any rule of a group can apply to a sentence, in one search (speed: most sentences have none).
+_ANY_MARKER = any_of(_ANSWER_MARKER, _CHOICE_DIGIT)
+_ANY_PAIR = any_of(*(pattern for pattern, _ in _PAIR_PATTERNS))
+_ANY_BETTER_IS = any_of(_BETTER_IS, _RATE_HIGHER, _THE_ONE_THAT)
+_ANY_CHOICE = any_of(_CHOICE, _IT_IS)
+_ANY_OTHER = any_of(*(pattern for pattern, _ in _OTHER_PATTERNS))
+
 # The smaller patterns the rules below apply to a piece of a sentence.
 _POS_RE = compile_fast(_POS_PHRASE)
 _NEG_RE = compile_fast(_NEG_PHRASE)
@@ -905,11 +912,11 @@ def _sentence_verdicts(sentence: str, index: int, after: str = "") -> list[_Verd
         verdicts.append(_Verdict(label, tier, kind, index, offset, sentence))
 
     work = sentence
-    chars = set(sentence)  # (speed: a pattern needing a character the sentence lacks is not searched)
-    has_tok = R1 in chars or R2 in chars  # without a reply named, only markers and both/neither
+    has_tok = R1 in sentence or R2 in sentence  # without a reply named, only markers and both/neither
+    markers = _ANY_MARKER.search(work) is not None  # (speed: one search for a group of rules)
 
     # Answer markers and bare digits after them: 答案：回复2 / answer: 2.
-    for m in scan(_ANSWER_MARKER, work, chars):
+    for m in _ANSWER_MARKER.finditer(work) if markers else ():
         tok = m.group("tok")
         tok = {"1": R1, "2": R2}.get(tok, tok)
         if _CONDITIONAL.search(work[_clause_start(work, m.start()) : m.start()]):
@@ -917,12 +924,12 @@ def _sentence_verdicts(sentence: str, index: int, after: str = "") -> list[_Verd
         add(tok, EXPLICIT, "answer_marker", m.start())
         work = _mask(work, m.start(), m.end())
 
-    for m in scan(_CHOICE_DIGIT, work, chars):
+    for m in _CHOICE_DIGIT.finditer(work) if markers else ():
         add(R1 if m.group("tok") == "1" else R2, EXPLICIT, "choice_digit", m.start())
         work = _mask(work, m.start(), m.end())
 
     # "更好的不是回复1，而是回复2" / "不是回复2更好，而是回复1更好": the reply after 而是 wins.
-    for m in scan(_NOT_X_BUT_Y, work, chars) if has_tok else ():
+    for m in _NOT_X_BUT_Y.finditer(work) if has_tok else ():
         x, y = m.group("x") or m.group("x2"), m.group("y") or m.group("y2")
         if x == y or not _POS_OR_CHOICE.search(work):
             continue
@@ -944,8 +951,8 @@ def _sentence_verdicts(sentence: str, index: int, after: str = "") -> list[_Verd
         work = _mask(work, header.start(), header.end())
 
     # Comparisons between the two replies.
-    for pattern, direction in _PAIR_PATTERNS if has_tok else ():
-        for m in scan(pattern, work, chars):
+    for pattern, direction in _PAIR_PATTERNS if has_tok and _ANY_PAIR.search(work) else ():
+        for m in pattern.finditer(work):
             x, y = m.group("x"), m.group("y")
             if x == y:
                 continue
@@ -988,7 +995,8 @@ def _sentence_verdicts(sentence: str, index: int, after: str = "") -> list[_Verd
             work = _mask(work, m.start(), m.end())
 
     # "更好的是回复2", "the better one is Response 2".
-    for m in scan(_BETTER_IS, work, chars) if has_tok else ():
+    better = has_tok and _ANY_BETTER_IS.search(work) is not None
+    for m in _BETTER_IS.finditer(work) if better else ():
         tok = m.group("tok")
         if _CONDITIONAL.search(work[_clause_start(work, m.start()) : m.start()]) or _NEGATED_BEFORE.search(
             work[max(0, m.start() - 3) : m.start()]
@@ -997,7 +1005,7 @@ def _sentence_verdicts(sentence: str, index: int, after: str = "") -> list[_Verd
         label = _OTHER_TOKEN[tok] if m.group("neg") else tok
         add(label, PLAIN, "better_is", m.start(), m.end())
         work = _mask(work, m.start(), m.end())
-    for m in scan(_RATE_HIGHER, work, chars) if has_tok else ():
+    for m in _RATE_HIGHER.finditer(work) if better else ():
         if _CONDITIONAL.search(work[_clause_start(work, m.start()) : m.start()]) or _NOT_BEFORE.search(
             work[max(0, m.start() - 6) : m.start()]
         ):
@@ -1005,7 +1013,7 @@ def _sentence_verdicts(sentence: str, index: int, after: str = "") -> list[_Verd
         tok = m.group("tok")
         add(_OTHER_TOKEN[tok] if m.group("neg") else tok, PLAIN, "rated", m.start(), m.end())
         work = _mask(work, m.start(), m.end())
-    for m in scan(_THE_ONE_THAT, work, chars) if has_tok else ():
+    for m in _THE_ONE_THAT.finditer(work) if better else ():
         if _CONDITIONAL.search(work[_clause_start(work, m.start()) : m.start()]):
             continue
         tok = m.group("tok")
@@ -1013,11 +1021,7 @@ def _sentence_verdicts(sentence: str, index: int, after: str = "") -> list[_Verd
         work = _mask(work, m.start(), m.end())
 
     # Recommending one reply's advice: 我们建议采用回复1中的做法 / 不建议采用回复1的方法.
-    for m in (
-        scan(_ADOPT, work, chars)
-        if has_tok and may_match(_ADOPT_HINT, chars) and _ADOPT_HINT.search(work)
-        else ()
-    ):
+    for m in _ADOPT.finditer(work) if has_tok and _ADOPT_HINT.search(work) else ():
         tok = m.group("tok") or m.group("etok") or m.group("tok2")
         rec = m.group("rec") or m.group("erec") or m.group("rec2") or ("以…为准" if m.group("tok2") else None)
         clause_start = _clause_start(work, m.start())
@@ -1050,7 +1054,8 @@ def _sentence_verdicts(sentence: str, index: int, after: str = "") -> list[_Verd
         work = _mask(work, m.start(), m.end())
 
     # Choice verbs: 我选择回复2 / I would choose Response 1 / 不应该选择回复1.
-    for m in scan(_CHOICE, work, chars) if has_tok else ():
+    chosen = has_tok and _ANY_CHOICE.search(work) is not None
+    for m in _CHOICE.finditer(work) if chosen else ():
         tok = m.group("tok")
         prefix = work[max(0, m.start() - 8) : m.start()]
         cond, _ = _context_flags(work, m.start())
@@ -1072,7 +1077,7 @@ def _sentence_verdicts(sentence: str, index: int, after: str = "") -> list[_Verd
         work = _mask(work, m.start(), m.end())
 
     # "我认为是回复2", "I think it's Response 2."
-    for m in scan(_IT_IS, work, chars) if has_tok else ():
+    for m in _IT_IS.finditer(work) if chosen else ():
         tok = m.group("tok")
         if _NEGATED_BEFORE.search(work[max(0, m.start() - 3) : m.start()]):
             continue
@@ -1080,15 +1085,15 @@ def _sentence_verdicts(sentence: str, index: int, after: str = "") -> list[_Verd
         work = _mask(work, m.start(), m.end())
 
     # Other: both / neither / cannot compare.
-    for pattern, kind in _OTHER_PATTERNS:
-        for m in scan(pattern, work, chars):
+    for pattern, kind in _OTHER_PATTERNS if _ANY_OTHER.search(work) else ():
+        for m in pattern.finditer(work):
             if _CONDITIONAL.search(work[_clause_start(work, m.start()) : m.start()]):
                 continue
             add("Other", PLAIN, kind, m.start())
             work = _mask(work, m.start(), m.end())
 
     # One reply bound to a verdict phrase.
-    for m in scan(_SINGLE, work, chars) if has_tok else ():
+    for m in _SINGLE.finditer(work) if has_tok else ():
         tok, gap = m.group("tok"), m.group("gap")
         if _BLOCKERS.search(gap):
             continue
@@ -1146,14 +1151,14 @@ def _sentence_verdicts(sentence: str, index: int, after: str = "") -> list[_Verd
 
     # "回复1更容易理解": a comparative the vocabulary does not know, kept only to doubt an aspect verdict.
     known = {v.offset for v in verdicts}
-    for m in scan(_UNKNOWN_COMPARATIVE, work, chars) if has_tok else ():
+    for m in _UNKNOWN_COMPARATIVE.finditer(work) if has_tok else ():
         if m.start() in known or _BLOCKERS.search(m.group(0)) or _KNOWN_PHRASE.match(work, m.start("more")):
             continue
         add(m.group("tok"), UNKNOWN, "unknown_comparative", m.start())
 
     # "回复2建议用户协商还款，更加负责任": a clause without subject judges the one reply named before it.
     if has_tok and not any(v.tier >= PLAIN for v in verdicts):
-        for m in scan(_SUBJECTLESS, work, chars):
+        for m in _SUBJECTLESS.finditer(work):
             before = work[: m.start()]
             named = {t for t in (R1, R2) if t in before}
             if len(named) != 1 or _REPORTED.search(before) or _CONDITIONAL.search(before):

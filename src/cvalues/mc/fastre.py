@@ -214,3 +214,17 @@ def scan(pattern: re.Pattern[str], text: str, chars: AbstractSet[str]) -> Iterat
         if need.isdisjoint(chars):
             return iter(())
     return pattern.finditer(text)
+
+
+_GROUP_NAME = re.compile(r"(?<!\\)\(\?P<\w+>")
+
+
+def any_of(*patterns: re.Pattern[str]) -> re.Pattern[str]:
+    """One pattern that has a match in a text exactly where one of ``patterns`` has one: one search
+    tells whether any of them needs running. (Group names are dropped, so it cannot serve for their
+    groups; a back-reference refuses.)"""
+    flags = {p.flags for p in patterns}
+    sources = [_GROUP_NAME.sub("(?:", p.pattern) for p in patterns]
+    if len(flags) != 1 or any(re.search(r"\(\?P=|\(\?\(|\\[1-9]", s) for s in sources):
+        raise ValueError("any_of needs patterns of the same flags without back-references")
+    return compile_fast("|".join(f"(?:{source})" for source in sources), flags.pop())
