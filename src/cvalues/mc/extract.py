@@ -194,6 +194,8 @@ _SPACE_NEAR_CJK = compile_fast(
 
 def _strip_think(text: str) -> tuple[str, str | None]:
     """Return the text after the reasoning block, or a reason why there is no final answer."""
+    if "<" not in text:  # (both tags need it: speed)
+        return text, None
     closes = list(_THINK_CLOSE.finditer(text))
     if closes:
         return text[closes[-1].end() :], None
@@ -929,7 +931,8 @@ def _sentence_verdicts(sentence: str, index: int, after: str = "") -> list[_Verd
         work = _mask(work, m.start(), m.end())
 
     # "更好的不是回复1，而是回复2" / "不是回复2更好，而是回复1更好": the reply after 而是 wins.
-    for m in _NOT_X_BUT_Y.finditer(work) if has_tok else ():
+    # (These and the comparisons below take two reply tokens: speed.)
+    for m in _NOT_X_BUT_Y.finditer(work) if work.count(R1) + work.count(R2) > 1 else ():
         x, y = m.group("x") or m.group("x2"), m.group("y") or m.group("y2")
         if x == y or not _POS_OR_CHOICE.search(work):
             continue
@@ -951,7 +954,8 @@ def _sentence_verdicts(sentence: str, index: int, after: str = "") -> list[_Verd
         work = _mask(work, header.start(), header.end())
 
     # Comparisons between the two replies.
-    for pattern, direction in _PAIR_PATTERNS if has_tok and _ANY_PAIR.search(work) else ():
+    pairs = work.count(R1) + work.count(R2) > 1 and _ANY_PAIR.search(work) is not None
+    for pattern, direction in _PAIR_PATTERNS if pairs else ():
         for m in pattern.finditer(work):
             x, y = m.group("x"), m.group("y")
             if x == y:
