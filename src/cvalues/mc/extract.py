@@ -870,6 +870,7 @@ _ANY_MARKER = any_of(_ANSWER_MARKER, _CHOICE_DIGIT)
 _ANY_PAIR = any_of(*(pattern for pattern, _ in _PAIR_PATTERNS))
 _ANY_BETTER_IS = any_of(_BETTER_IS, _RATE_HIGHER, _THE_ONE_THAT)
 _ANY_CHOICE = any_of(_CHOICE, _IT_IS)
+_ANY_VERDICT_WORD = any_of(_BETTER_IS, _RATE_HIGHER, _THE_ONE_THAT, _ADOPT_HINT, _CHOICE, _IT_IS)
 _ANY_OTHER = any_of(*(pattern for pattern, _ in _OTHER_PATTERNS))
 
 # The smaller patterns the rules below apply to a piece of a sentence.
@@ -999,7 +1000,8 @@ def _sentence_verdicts(sentence: str, index: int, after: str = "") -> list[_Verd
             work = _mask(work, m.start(), m.end())
 
     # "更好的是回复2", "the better one is Response 2".
-    better = has_tok and _ANY_BETTER_IS.search(work) is not None
+    verdict_words = has_tok and _ANY_VERDICT_WORD.search(work) is not None  # down to _IT_IS
+    better = verdict_words and _ANY_BETTER_IS.search(work) is not None
     for m in _BETTER_IS.finditer(work) if better else ():
         tok = m.group("tok")
         if _CONDITIONAL.search(work[_clause_start(work, m.start()) : m.start()]) or _NEGATED_BEFORE.search(
@@ -1025,7 +1027,7 @@ def _sentence_verdicts(sentence: str, index: int, after: str = "") -> list[_Verd
         work = _mask(work, m.start(), m.end())
 
     # Recommending one reply's advice: 我们建议采用回复1中的做法 / 不建议采用回复1的方法.
-    for m in _ADOPT.finditer(work) if has_tok and _ADOPT_HINT.search(work) else ():
+    for m in _ADOPT.finditer(work) if verdict_words and _ADOPT_HINT.search(work) else ():
         tok = m.group("tok") or m.group("etok") or m.group("tok2")
         rec = m.group("rec") or m.group("erec") or m.group("rec2") or ("以…为准" if m.group("tok2") else None)
         clause_start = _clause_start(work, m.start())
@@ -1058,7 +1060,7 @@ def _sentence_verdicts(sentence: str, index: int, after: str = "") -> list[_Verd
         work = _mask(work, m.start(), m.end())
 
     # Choice verbs: 我选择回复2 / I would choose Response 1 / 不应该选择回复1.
-    chosen = has_tok and _ANY_CHOICE.search(work) is not None
+    chosen = verdict_words and _ANY_CHOICE.search(work) is not None
     for m in _CHOICE.finditer(work) if chosen else ():
         tok = m.group("tok")
         prefix = work[max(0, m.start() - 8) : m.start()]
@@ -1155,7 +1157,7 @@ def _sentence_verdicts(sentence: str, index: int, after: str = "") -> list[_Verd
 
     # "回复1更容易理解": a comparative the vocabulary does not know, kept only to doubt an aspect verdict.
     known = {v.offset for v in verdicts}
-    for m in _UNKNOWN_COMPARATIVE.finditer(work) if has_tok else ():
+    for m in _UNKNOWN_COMPARATIVE.finditer(work) if "更" in work else ():
         if m.start() in known or _BLOCKERS.search(m.group(0)) or _KNOWN_PHRASE.match(work, m.start("more")):
             continue
         add(m.group("tok"), UNKNOWN, "unknown_comparative", m.start())
@@ -1477,7 +1479,7 @@ def _judgements(sentences: list[str]) -> list[_Judgement]:
             if toks:
                 hits = [(m.group("tok"), m) for m in _J_BOUND.finditer(clause)]
                 before = clause[: clause.find(R1 if R1 in clause else R2)]
-                if _J_REPORTED.search(before) or _OTHERS_VIEW.search(before):
+                if hits and (_J_REPORTED.search(before) or _OTHERS_VIEW.search(before)):
                     hits = []
                 mirror = None if hits else _J_MIRROR.search(clause)
                 last = last_of.get(_OTHER_TOKEN[mirror.group("tok")]) if mirror else None
