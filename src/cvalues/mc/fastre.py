@@ -17,7 +17,6 @@ as it is: the look-ahead is an optimisation only, never a change of meaning.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from collections.abc import Set as AbstractSet
 
 try:  # the standard library's regular-expression parser (Python 3.11+)
@@ -204,16 +203,6 @@ def may_match(pattern: re.Pattern[str], chars: AbstractSet[str]) -> bool:
         if need.isdisjoint(chars):
             return False
     return True
-
-
-def scan(pattern: re.Pattern[str], text: str, chars: AbstractSet[str]) -> Iterator[re.Match[str]]:
-    """``pattern.finditer(text)``, or no match at once where ``text`` (made of ``chars`` or fewer
-    characters) cannot hold one."""
-    known = _REQUIRED.get(id(pattern))
-    for need in known[1] if known else ():
-        if need.isdisjoint(chars):
-            return iter(())
-    return pattern.finditer(text)
 
 
 _GROUP_NAME = re.compile(r"(?<!\\)\(\?P<\w+>")
