@@ -1,7 +1,10 @@
 """Speed of the multi-choice answer extractor, and what it reads, over the hand-labelled corpus.
 
 The extractor runs on every answer of a run (100k answers for a large model sweep), so it must stay
-fast: the goal is well above 2,000 answers per second on one core. Prints answers/s (best of
+fast: the goal is well above 2,000 answers per second on one core. On the shared 2-core development VM,
+under other people's load, it measured 4,400-5,600 answers/s over the corpus and 1,300-2,100/s over
+its long answers (process CPU time; 2,200-2,800/s and 740-990/s before the regex speed-ups of
+``cvalues.mc.fastre``, in the same interleaved runs). Prints answers/s (best of
 ``--repeat`` passes over the whole corpus, and over its long answers alone), the outcome counts and,
 per corpus file, how many answers agree with the label and how many are a confident wrong pick
 (回复1/回复2 where the label differs). Time is the process's CPU time (``time.process_time``), so a
