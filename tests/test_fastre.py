@@ -83,7 +83,8 @@ def test_required_chars() -> None:
     pattern = compile_fast(r"第\s*(?:1|一)\s*回复")
     assert may_match(pattern, set("第一个回复"))
     assert not may_match(pattern, set("回复1更好"))
-    assert may_match(re.compile("x"), set())  # a pattern not compiled here: unknown, so it may
+    assert not may_match(re.compile("x"), set("yz")) and may_match(re.compile("x"), set("xyz"))
+    assert may_match(re.compile("x", re.IGNORECASE), set())  # not read here: unknown, so it may
 
 
 @pytest.mark.parametrize("seed", range(3))

@@ -103,24 +103,38 @@ def _first(items: list[tuple[object, object]], found: _First) -> bool:
     return True
 
 
-def first_class(pattern: re.Pattern[str]) -> str | None:
-    """A character class (``[…]``) holding every character a match of ``pattern`` can start with, or
-    None where it cannot be bounded."""
-    if _p is None or pattern.flags & re.IGNORECASE:
+def _parse(pattern: str, flags: int) -> list[tuple[object, object]] | None:
+    """The parse tree of ``pattern`` (None where it is not read here: no parser, ignoring case)."""
+    if _p is None or flags & re.IGNORECASE:
+        return None
+    try:
+        return list(_p.parse(pattern, flags))
+    except (AttributeError, TypeError, ValueError):
+        return None
+
+
+def _first_class(tree: list[tuple[object, object]] | None) -> str | None:
+    if tree is None:
         return None
     found = _First()
     try:
-        if _first(list(_p.parse(pattern.pattern, pattern.flags)), found):
+        if _first(tree, found):
             return None  # the pattern can match the empty string
     except (_Unknown, AttributeError, TypeError, ValueError):
         return None
     return found.as_class()
 
 
-def _scans_fast(pattern: re.Pattern[str]) -> bool:
+def first_class(pattern: re.Pattern[str]) -> str | None:
+    """A character class (``[…]``) holding every character a match of ``pattern`` can start with, or
+    None where it cannot be bounded."""
+    return _first_class(_parse(pattern.pattern, pattern.flags))
+
+
+def _scans_fast(tree: list[tuple[object, object]]) -> bool:
     """True when ``re`` already skips to the first character itself (the pattern opens with a literal, a
     class, or an alternation of literals) or tries one position only (``^``)."""
-    items = list(_p.parse(pattern.pattern, pattern.flags))
+    items = tree
     while items and items[0][0] is _c.SUBPATTERN:
         items = list(items[0][1][3])  # type: ignore[index]
     if not items:
@@ -162,10 +176,14 @@ def required_chars(pattern: re.Pattern[str]) -> tuple[frozenset[str], ...]:
     """Sets of characters such that ``pattern`` can only match in a text holding a character of each
     (at most three, smallest first): a text whose characters miss one of them need not be searched.
     Empty where nothing is known."""
-    if _p is None or pattern.flags & re.IGNORECASE:
+    return _required_chars(_parse(pattern.pattern, pattern.flags))
+
+
+def _required_chars(tree: list[tuple[object, object]] | None) -> tuple[frozenset[str], ...]:
+    if tree is None:
         return ()
     try:
-        sets = _required(list(_p.parse(pattern.pattern, pattern.flags)))
+        sets = _required(tree)
     except (AttributeError, TypeError, ValueError):
         return ()
     return tuple(sorted(set(sets), key=lambda s: (len(s), sorted(s))))[:3]
@@ -175,31 +193,33 @@ def lookahead(pattern: str, flags: int = 0) -> str:
     """``(?=[…])`` for the characters a match of ``pattern`` starts with, to put in front of it where it
     sits after a repetition inside a larger pattern (``[▲▼].{0,24}?`` + verdict phrases): each
     position the repetition stops at is then turned down at one glance. Empty where unknown."""
-    cls = first_class(re.compile(pattern, flags))
+    cls = _first_class(_parse(pattern, flags))
     return f"(?={cls})" if cls is not None else ""
 
 
-# What a text must hold for a pattern compiled here to match in it (see required_chars), by id(pattern):
-# hashing a compiled pattern hashes its whole program. The pattern is kept, so its id stays its own.
+# What a text must hold for a pattern to match in it (see required_chars), by id(pattern), worked out on
+# the first may_match (most patterns never need it; reading them all would slow the import): hashing a
+# compiled pattern hashes its whole program. The pattern is kept, so its id stays its own.
 _REQUIRED: dict[int, tuple[re.Pattern[str], tuple[frozenset[str], ...]]] = {}
 
 
 def compile_fast(pattern: str, flags: int = 0) -> re.Pattern[str]:
     """``re.compile(pattern, flags)``, with a look-ahead for the first characters where that helps; the
     matches are the same. :func:`may_match` knows what a text must hold for it to match."""
-    compiled = re.compile(pattern, flags)
-    cls = first_class(compiled)
-    if cls is not None and not _scans_fast(compiled):
-        compiled = re.compile(f"(?={cls})(?:{pattern})", flags)
-    _REQUIRED[id(compiled)] = (compiled, required_chars(compiled))
-    return compiled
+    tree = _parse(pattern, flags)  # parsed once here; re.compile parses the source it is given
+    cls = _first_class(tree)
+    if tree is not None and cls is not None and not _scans_fast(tree):
+        return re.compile(f"(?={cls})(?:{pattern})", flags)
+    return re.compile(pattern, flags)
 
 
 def may_match(pattern: re.Pattern[str], chars: AbstractSet[str]) -> bool:
-    """False when ``pattern`` (from :func:`compile_fast`) cannot match in a text made of ``chars`` or
-    fewer characters, which then need not be searched (True when unknown)."""
+    """False when ``pattern`` cannot match in a text made of ``chars`` or fewer characters, which then
+    need not be searched (True when unknown)."""
     known = _REQUIRED.get(id(pattern))
-    for need in known[1] if known else ():
+    if known is None:
+        known = _REQUIRED[id(pattern)] = (pattern, required_chars(pattern))
+    for need in known[1]:
         if need.isdisjoint(chars):
             return False
     return True
