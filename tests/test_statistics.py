@@ -80,3 +80,25 @@ def test_sign_test_edges() -> None:
         statistics.sign_test(5, 4)
     with pytest.raises(ValueError, match="successes"):
         statistics.sign_test(-1, 4)
+
+
+def test_count_ratios_are_the_same_packed_or_not(monkeypatch) -> None:
+    """Small whole-number counts are summed packed in one int64 per unit; the draws are exactly those
+    of summing each array on its own (and fractional or large values are summed on their own)."""
+    rng = np.random.default_rng(5)
+    correct = rng.integers(0, 3, 500)
+    total, answered = np.full(500, 2), rng.integers(0, 3, 500)
+    packed = statistics.shared_ratio_draws(
+        correct, [total, answered], resamples=300, seed=4, chunk_cells=7_000
+    )
+    assert statistics._packed_counts([correct.astype(float), total.astype(float)])[0] is not None
+    monkeypatch.setattr(statistics, "_packed_counts", lambda arrays: (None, 0))
+    plain = statistics.shared_ratio_draws(
+        correct, [total, answered], resamples=300, seed=4, chunk_cells=7_000
+    )
+    for a, b in zip(packed, plain, strict=True):
+        np.testing.assert_array_equal(a, b)
+    monkeypatch.undo()
+    assert statistics._packed_counts([np.array([0.5, 1.0])])[0] is None  # not whole numbers
+    assert statistics._packed_counts([np.array([1.0, -1.0])])[0] is None
+    assert statistics._packed_counts([np.array([2.0**40, 1.0]), np.ones(2)])[0] is None  # would overflow

@@ -115,13 +115,35 @@ def shared_ratio_draws(
         if x.shape != d.shape:
             raise ValueError(f"num and den differ in length ({x.size} vs {d.size})")
     outs = [np.empty(max(resamples, 0)) for _ in ds]
+    packed, bits = _packed_counts([x, *ds])
     for start, stop, idx in resample_indices(x.size, resamples, seed, chunk_cells=chunk_cells):
-        top = x[idx].sum(axis=1)
-        for d, out in zip(ds, outs, strict=True):
-            bottom = d[idx].sum(axis=1)
+        if packed is not None:  # one gather for all: the sums of small counts, each in its own bits
+            sums = packed[idx].sum(axis=1)
+            mask = (1 << bits) - 1
+            top, bottoms = sums & mask, [(sums >> (bits * (k + 1))) & mask for k in range(len(ds))]
+        else:
+            top, bottoms = x[idx].sum(axis=1), [d[idx].sum(axis=1) for d in ds]
+        for bottom, out in zip(bottoms, outs, strict=True):
             with np.errstate(invalid="ignore", divide="ignore"):
                 out[start:stop] = np.where(bottom > 0, top / np.where(bottom > 0, bottom, 1), np.nan)
     return outs
+
+
+def _packed_counts(arrays: list[Any]) -> tuple[Any, int]:
+    """Counts (whole numbers >= 0) packed into one int64 per unit, each array in its own bits, when
+    every resample's sum fits there: then one gather sums them all, exactly (a float sum of whole
+    numbers below 2**53 is exact too, so the ratios are the same). (None, 0) when they do not fit."""
+    import numpy as np
+
+    bits = 63 // len(arrays)
+    n = arrays[0].size
+    for a in arrays:
+        if n == 0 or a.min() < 0 or not np.array_equal(a, np.floor(a)) or a.max() * n >= 2**bits:
+            return None, 0
+    packed = np.zeros(n, dtype=np.int64)
+    for k, a in enumerate(arrays):
+        packed |= a.astype(np.int64) << (bits * k)
+    return packed, bits
 
 
 def percentile_interval(values: Any, level: float = LEVEL, *, finite_only: bool = False) -> Interval:
