@@ -5,7 +5,6 @@ Thin click code over :mod:`cvalues.judge`; heavy libraries load inside the comma
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
@@ -82,6 +81,8 @@ def _judge_model(rubric: str, kwargs: dict[str, Any]) -> Any:
 def _run_closing(model: Any, work: Callable[[], Awaitable[T]]) -> T:
     """Await ``work()`` in a fresh event loop and close the judge ``model`` after it; a judge or run
     error (bad input, a manifest mismatch, a busy or aborted run) becomes a click error."""
+    import asyncio
+
     from cvalues.judge.runner import JudgeError
     from cvalues.runs import ManifestMismatch, RunAborted, RunDirBusy
 

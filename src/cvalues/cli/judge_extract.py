@@ -8,7 +8,6 @@ Kept apart from the mc commands so that they gain one option group and one call 
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from collections.abc import Callable
 from pathlib import Path
@@ -65,6 +64,8 @@ def _read(
             )
         finally:
             await model.aclose()
+
+    import asyncio
 
     from cvalues.runs import ManifestMismatch, RunAborted, RunDirBusy
 

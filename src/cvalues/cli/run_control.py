@@ -11,7 +11,6 @@ ended and kept what was answered.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import shlex
 import signal
@@ -53,6 +52,8 @@ def run_until_signal(make: Callable[[], Coroutine[Any, Any, T]], run_dir: Path) 
     On a signal this prints the saved answers and the resume command to stderr and exits 128 + the
     signal number; resource failures become :func:`run_errors`' one line.
     """
+    import asyncio
+
     seen: list[int] = []
 
     async def main() -> T:

@@ -8,7 +8,6 @@ by :func:`cvalues.models.registry.load_model`.
 from __future__ import annotations
 
 import abc
-import asyncio
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -211,6 +210,8 @@ class ModelBackend(abc.ABC):
             except ModelError as exc:
                 return exc
 
+        import asyncio
+
         return list(await asyncio.gather(*(one(m) for m in batch)))
 
     @abc.abstractmethod
@@ -256,6 +257,8 @@ class ModelBackend(abc.ABC):
                 return exc
             except ValueError as exc:
                 return ModelError(str(exc))
+
+        import asyncio
 
         return list(await asyncio.gather(*(one(c, k) for c, k in items)))
 
