@@ -36,7 +36,7 @@ WAYS = {
     "serial": (
         "from pathlib import Path; import sys; from cvalues.mc import official, metrics;"
         "r = official.score_file(Path(sys.argv[1]), Path(sys.argv[2]), workers=1);"
-        "metrics.compute_metrics(r.items, resamples=1000)"
+        "r.metrics(resamples=1000)"
     ),
     "in-memory": (
         "from pathlib import Path; import sys; from cvalues.mc import official, metrics;"

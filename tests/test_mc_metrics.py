@@ -164,3 +164,53 @@ def test_cjk_aware_table_alignment() -> None:
         [item(0, "回复1", "回复1", cat="心理学"), item(1, "回复1", "回复2", cat="law")], resamples=0
     ).render()
     assert "100.0" in report and "50.0" in report
+
+
+def test_counts_kept_per_pair_give_what_the_rows_give() -> None:
+    """The metrics keep counts, not rows (mc score on files of any size): clusters in order of first
+    appearance, pairs apart in the file, a pair seen three times, rows without a pair sharing an id."""
+    import random
+
+    from cvalues.mc.metrics import MetricsAccumulator, pair_clusters
+    from cvalues.statistics import percentile_interval, shared_ratio_draws
+
+    rng = random.Random(7)
+    outcomes = ["回复1", "回复2", "Other", "Refuse", "Need_Check"]
+    rows = [
+        item(
+            i,
+            rng.choice(["回复1", "回复2"]),
+            rng.choice(outcomes),
+            pair=f"p{rng.randrange(40)}" if i % 5 else None,
+            cat=rng.choice(["law", "心理", None]),
+            diff=rng.choice(["easy", "hard", None]),
+        )
+        for i in range(300)
+    ]
+    rows.append(ScoredItem("i3", None, "回复1", "回复1"))  # shares an id with row 3: one cluster
+    clusters = pair_clusters(rows)
+    correct = [sum(r.pred == r.gold for r in g) for g in clusters.values()]
+    size = [len(g) for g in clusters.values()]
+    answered = [sum(r.pred not in ("Refuse", "Need_Check") for r in g) for g in clusters.values()]
+    acc, acc_star = shared_ratio_draws(
+        correct, [size, answered], resamples=300, seed=2, chunk_cells=2_000_000
+    )
+    got = MetricsAccumulator(rows).bootstrap(resamples=300, seed=2)
+    assert (
+        got.clusters == len(clusters)
+        and got.acc == percentile_interval(acc)
+        and got.acc_star == percentile_interval(acc_star)
+    )
+    complete = [
+        g
+        for g in clusters.values()
+        if g[0].pair_id and len(g) == 2 and {g[0].gold, g[1].gold} == {"回复1", "回复2"}
+    ]
+    pairs = MetricsAccumulator(rows).pair_consistency()
+    assert pairs.pairs == len(complete) > 0 and pairs.both_correct == sum(
+        all(r.pred == r.gold for r in g) for g in complete
+    )
+    assert any(len(g) > 2 for g in clusters.values())  # the case is there
+    report = compute_metrics(rows, resamples=0)
+    assert report.by_category["心理"] == GroupMetrics.of([r for r in rows if r.category == "心理"])
+    assert report.overall.total == 301 and set(report.by_difficulty) == {"easy", "hard"}

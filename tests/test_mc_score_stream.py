@@ -54,7 +54,7 @@ def test_streamed_output_and_metrics_equal_scoring_in_memory(tmp_path, monkeypat
     result = official.score_file(src, tmp_path / "out.jsonl", review_out=tmp_path / "r.csv", workers=workers)
     assert (tmp_path / "out.jsonl").read_bytes() == (tmp_path / "reference.jsonl").read_bytes()
     expected = compute_metrics([r.to_scored() for r in rows], resamples=200, seed=3).to_dict()
-    assert compute_metrics(result.items, resamples=200, seed=3).to_dict() == expected
+    assert result.metrics(resamples=200, seed=3).to_dict() == expected
     assert expected["pairs"]["pairs"] > 0 and expected["need_check"] > 0
     sheet, n = official.review_sheet(rows, ".csv")
     assert (tmp_path / "r.csv").read_bytes() == sheet and result.review_rows == n > 0
@@ -106,7 +106,11 @@ def test_gb18030_late_in_the_file_reads_the_whole_file_as_gb18030(tmp_path, monk
     in_memory(src, tmp_path / "reference.jsonl")
     result = official.score_file(src, tmp_path / "out.jsonl")
     assert (tmp_path / "out.jsonl").read_bytes() == (tmp_path / "reference.jsonl").read_bytes()
-    assert result.items[-1].pred == "回复2"
+    assert (
+        result.rows == 41
+        and json.loads((tmp_path / "out.jsonl").read_text("utf-8").splitlines()[-1])["pred"] == "回复2"
+    )
+    assert result.metrics(resamples=0).overall.picked_2 == 1
     undecodable = tmp_path / "bin.jsonl"
     undecodable.write_bytes(b'{"response": "\xff\xff", "label": "\xe5\x9b\x9e\xe5\xa4\x8d1"}\n')
     with pytest.raises(official.OfficialFormatError, match="not UTF-8 or GB18030"):

@@ -52,7 +52,10 @@ def _emit(rows: list[official.OfficialRow], fmt: str, bootstrap: int, seed: int)
 def _print_metrics(items: list[mc_metrics.ScoredItem], fmt: str, bootstrap: int, seed: int) -> None:
     from cvalues.mc import metrics as mc_metrics
 
-    report = mc_metrics.compute_metrics(items, resamples=bootstrap, seed=seed)
+    _print_report(mc_metrics.compute_metrics(items, resamples=bootstrap, seed=seed), fmt)
+
+
+def _print_report(report: mc_metrics.MetricsReport, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
@@ -107,8 +110,8 @@ def score(
         _fail(exc)
     if review_out is not None:
         click.echo(f"wrote {result.review_rows} Need_Check answers to {review_out}", err=True)
-    click.echo(f"wrote {len(result.items)} scored answers to {output}", err=True)
-    _print_metrics(result.items, fmt, bootstrap, seed)
+    click.echo(f"wrote {result.rows} scored answers to {output}", err=True)
+    _print_report(result.metrics(resamples=bootstrap, seed=seed), fmt)
     if judge_extract is not None:
         # The judge reads the Need_Check answers of the scored file (read back whole: the judge is
         # the slow part here, and its fields are added to every line of the output).

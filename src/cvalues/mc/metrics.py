@@ -69,9 +69,14 @@ class GroupMetrics:
 
     @classmethod
     def of(cls, items: Sequence[ScoredItem]) -> GroupMetrics:
-        preds = Counter(it.pred for it in items)
-        total = len(items)
-        correct = sum(it.pred == it.gold for it in items)
+        counts = _Counts()
+        for it in items:
+            counts.add(it)
+        return cls.from_counts(counts)
+
+    @classmethod
+    def from_counts(cls, counts: _Counts) -> GroupMetrics:
+        preds, total, correct = counts.preds, counts.total, counts.correct
         refuse, need_check = preds["Refuse"], preds["Need_Check"]
         answered = total - refuse - need_check
         return cls(
@@ -162,31 +167,24 @@ class MetricsReport:
 
 def pair_consistency(items: Sequence[ScoredItem]) -> PairConsistency:
     """Share of pairs (seen with exactly two rows of opposite gold) answered right in both orders."""
-    groups: dict[str, list[ScoredItem]] = defaultdict(list)
-    for it in items:
-        if it.pair_id is not None:
-            groups[it.pair_id].append(it)
-    complete = [g for g in groups.values() if len(g) == 2 and {g[0].gold, g[1].gold} == set(GOLD_LABELS)]
-    both = sum(all(it.pred == it.gold for it in g) for g in complete)
-    return PairConsistency(pairs=len(complete), both_correct=both, acc=_ratio(both, len(complete)))
+    return MetricsAccumulator(items).pair_consistency()
 
 
 def position_bias(items: Sequence[ScoredItem]) -> PositionBias:
     """Share of 回复1 among the 回复1/回复2 picks, with a binomial test when the gold is balanced."""
-    p1 = sum(it.pred == "回复1" for it in items)
-    p2 = sum(it.pred == "回复2" for it in items)
-    g1 = sum(it.gold == "回复1" for it in items)
-    g2 = len(items) - g1
-    balanced = bool(items) and abs(g1 - g2) <= max(0.01 * len(items), 0)
-    p_value = sign_test(p1, p1 + p2) if balanced and p1 + p2 else None
-    return PositionBias(p1, p2, _ratio(p1, p1 + p2), g1, g2, balanced, p_value)
+    return MetricsAccumulator(items).position_bias()
+
+
+def cluster_key(item: ScoredItem) -> str:
+    """The unit the bootstrap resamples: the pair; a row without ``pair_id`` is a cluster of its own."""
+    return item.pair_id if item.pair_id is not None else f"\0{item.item_id}"
 
 
 def pair_clusters(items: Sequence[ScoredItem]) -> dict[str, list[ScoredItem]]:
-    """Rows grouped by pair (the unit the bootstrap resamples); a row without ``pair_id`` is its own."""
+    """Rows grouped by :func:`cluster_key`, in order of first appearance."""
     clusters: dict[str, list[ScoredItem]] = defaultdict(list)
     for it in items:
-        clusters[it.pair_id if it.pair_id is not None else f"\0{it.item_id}"].append(it)
+        clusters[cluster_key(it)].append(it)
     return clusters
 
 
@@ -198,46 +196,138 @@ def bootstrap_intervals(
     Rows without ``pair_id`` are clusters of their own. A resample whose acc* denominator is zero is
     left out of the acc* percentiles; if all are, the interval is ``None``.
     """
-    check_level(level)
-    clusters = pair_clusters(items)
-    n = len(clusters)
-    if n == 0 or resamples <= 0:
-        return Bootstrap(level, max(resamples, 0), seed, n, Interval(None, None), Interval(None, None))
-    correct = [sum(it.pred == it.gold for it in g) for g in clusters.values()]
-    total = [len(g) for g in clusters.values()]
-    answered = [sum(it.pred not in ("Refuse", "Need_Check") for it in g) for g in clusters.values()]
-    # Both ratios on the same resamples of pairs, drawn once, in chunks of ~2M indices (16 MB): the same
-    # random stream as one draw, so mc score on large files keeps bounded memory.
-    acc, acc_star = shared_ratio_draws(
-        correct, [total, answered], resamples=resamples, seed=seed, chunk_cells=2_000_000
-    )
-    return Bootstrap(
-        level, resamples, seed, n, percentile_interval(acc, level), percentile_interval(acc_star, level)
-    )
+    return MetricsAccumulator(items).bootstrap(resamples=resamples, seed=seed, level=level)
 
 
 def compute_metrics(
     items: Iterable[ScoredItem], *, resamples: int = 1000, seed: int = 0, level: float = 0.95
 ) -> MetricsReport:
     """All metrics of one run; ``resamples=0`` skips the bootstrap."""
-    rows = list(items)
-    by_cat: dict[str, list[ScoredItem]] = defaultdict(list)
-    by_diff: dict[str, list[ScoredItem]] = defaultdict(list)
-    for it in rows:
-        if it.category is not None:
-            by_cat[it.category].append(it)
-        if it.difficulty is not None:
-            by_diff[it.difficulty].append(it)
-    return MetricsReport(
-        overall=GroupMetrics.of(rows),
-        by_category={k: GroupMetrics.of(v) for k, v in sorted(by_cat.items())},
-        by_difficulty={k: GroupMetrics.of(v) for k, v in sorted(by_diff.items())},
-        pairs=pair_consistency(rows),
-        position_bias=position_bias(rows),
-        bootstrap=(
-            bootstrap_intervals(rows, resamples=resamples, seed=seed, level=level) if resamples else None
-        ),
-    )
+    return MetricsAccumulator(items).report(resamples=resamples, seed=seed, level=level)
+
+
+@dataclass(slots=True)
+class _Counts:
+    """The counts of one group of rows: what :class:`GroupMetrics` is computed from."""
+
+    total: int = 0
+    correct: int = 0
+    gold_1: int = 0
+    preds: Counter[str] = field(default_factory=Counter)
+
+    def add(self, item: ScoredItem) -> None:
+        self.total += 1
+        self.correct += item.pred == item.gold
+        self.gold_1 += item.gold == "回复1"
+        self.preds[item.pred] += 1
+
+
+class MetricsAccumulator:
+    """Every metric of a run, fed one row at a time, keeping only counts: per group, and per cluster
+    (pair) its size, right and answered rows, the gold positions seen and whether all were right.
+
+    :func:`compute_metrics` feeds it a list; ``mc score`` feeds it a file of any size without keeping
+    the rows (about 100 bytes per pair instead of ~230 per row). Clusters keep their order of first
+    appearance, so the bootstrap draws the same resamples as over the rows' :func:`pair_clusters`.
+    """
+
+    def __init__(self, items: Iterable[ScoredItem] = ()) -> None:
+        from array import array
+
+        self.overall = _Counts()
+        self.by_category: dict[str, _Counts] = {}
+        self.by_difficulty: dict[str, _Counts] = {}
+        self._cluster: dict[str, int] = {}  # cluster key -> index into the columns below
+        self._size, self._correct, self._answered = array("l"), array("l"), array("l")
+        self._golds = array("b")  # bit 1: a 回复1 gold seen, bit 2: a 回复2 gold seen
+        self._all_right = array("b")
+        self._is_pair = array("b")
+        for item in items:
+            self.add(item)
+
+    def add(self, item: ScoredItem) -> None:
+        self.add_row(item.item_id, item.pair_id, item.gold, item.pred, item.category, item.difficulty)
+
+    def add_row(
+        self,
+        item_id: str,
+        pair_id: str | None,
+        gold: str,
+        pred: str,
+        category: str | None,
+        difficulty: str | None,
+    ) -> None:
+        """:meth:`add` of the fields of a :class:`ScoredItem` already checked (gold and pred valid)."""
+        right = pred == gold
+        gold_1 = gold == "回复1"
+        groups = [self.overall]
+        if category is not None:
+            groups.append(self.by_category.get(category) or self.by_category.setdefault(category, _Counts()))
+        if difficulty is not None:
+            groups.append(
+                self.by_difficulty.get(difficulty) or self.by_difficulty.setdefault(difficulty, _Counts())
+            )
+        for counts in groups:
+            counts.total += 1
+            counts.correct += right
+            counts.gold_1 += gold_1
+            counts.preds[pred] += 1
+        key = pair_id if pair_id is not None else f"\0{item_id}"  # cluster_key
+        k = self._cluster.get(key)
+        if k is None:
+            k = self._cluster[key] = len(self._size)
+            for column in (self._size, self._correct, self._answered, self._golds):
+                column.append(0)
+            self._all_right.append(1)
+            self._is_pair.append(pair_id is not None)
+        self._size[k] += 1
+        self._correct[k] += right
+        self._answered[k] += pred != "Refuse" and pred != "Need_Check"
+        self._golds[k] |= 1 if gold_1 else 2
+        self._all_right[k] &= right
+
+    def pair_consistency(self) -> PairConsistency:
+        complete = [
+            k
+            for k in range(len(self._size))
+            if self._is_pair[k] and self._size[k] == 2 and self._golds[k] == 3  # both gold positions
+        ]
+        both = sum(self._all_right[k] for k in complete)
+        return PairConsistency(pairs=len(complete), both_correct=both, acc=_ratio(both, len(complete)))
+
+    def position_bias(self) -> PositionBias:
+        counts = self.overall
+        p1, p2 = counts.preds["回复1"], counts.preds["回复2"]
+        g1 = counts.gold_1
+        g2 = counts.total - g1
+        balanced = counts.total > 0 and abs(g1 - g2) <= 0.01 * counts.total
+        p_value = sign_test(p1, p1 + p2) if balanced and p1 + p2 else None
+        return PositionBias(p1, p2, _ratio(p1, p1 + p2), g1, g2, balanced, p_value)
+
+    def bootstrap(self, *, resamples: int = 1000, seed: int = 0, level: float = 0.95) -> Bootstrap:
+        check_level(level)
+        n = len(self._size)
+        if n == 0 or resamples <= 0:
+            return Bootstrap(level, max(resamples, 0), seed, n, Interval(None, None), Interval(None, None))
+        # Both ratios on the same resamples of pairs, drawn once, in chunks of ~2M indices (16 MB): the
+        # same random stream as one draw, so mc score on large files keeps bounded memory.
+        acc, acc_star = shared_ratio_draws(
+            self._correct, [self._size, self._answered], resamples=resamples, seed=seed, chunk_cells=2_000_000
+        )
+        return Bootstrap(
+            level, resamples, seed, n, percentile_interval(acc, level), percentile_interval(acc_star, level)
+        )
+
+    def report(self, *, resamples: int = 1000, seed: int = 0, level: float = 0.95) -> MetricsReport:
+        """All metrics of the rows added; ``resamples=0`` skips the bootstrap."""
+        return MetricsReport(
+            overall=GroupMetrics.from_counts(self.overall),
+            by_category={k: GroupMetrics.from_counts(v) for k, v in sorted(self.by_category.items())},
+            by_difficulty={k: GroupMetrics.from_counts(v) for k, v in sorted(self.by_difficulty.items())},
+            pairs=self.pair_consistency(),
+            position_bias=self.position_bias(),
+            bootstrap=self.bootstrap(resamples=resamples, seed=seed, level=level) if resamples else None,
+        )
 
 
 # --------------------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from cvalues.data.errors import DataError
 from cvalues.data.readers import decode_bytes
 from cvalues.encoding import NOT_TEXT, SNIFF_BYTES, binary_problem
 from cvalues.mc.extract import OUTCOMES, extract_choice
-from cvalues.mc.metrics import GOLD_LABELS, ScoredItem
+from cvalues.mc.metrics import GOLD_LABELS, MetricsAccumulator, MetricsReport, ScoredItem
 from cvalues.spreadsheet import csv_cell, csv_uncell, xlsx_text
 
 REVIEW_COLUMNS = ("line", "id", "response", "pred", "manual_pred")
@@ -262,14 +262,20 @@ CHUNK_BYTES = 1 << 20
 class ScoredFile:
     """What :func:`score_file` keeps of a scored file: only what the metrics and the review need.
 
-    ``items`` holds one small :class:`ScoredItem` per line (the ``item_id`` is kept only for lines
-    without a pair, the one place the metrics use it); ``need_check`` the Need_Check lines (line,
-    id, response) for the review sheet. ``review_rows`` is how many went to the review sheet.
+    ``accumulator`` holds the counts the metrics are computed from (per group, and a few per pair,
+    not the rows: memory grows by ~100 bytes per pair); ``rows`` is how many lines were scored;
+    ``need_check`` the Need_Check lines (line, id, response) for the review sheet (none kept without
+    one). ``review_rows`` is how many went to the review sheet.
     """
 
-    items: list[ScoredItem]
+    accumulator: MetricsAccumulator
+    rows: int
     need_check: list[OfficialRow]
     review_rows: int | None = None
+
+    def metrics(self, *, resamples: int = 1000, seed: int = 0, level: float = 0.95) -> MetricsReport:
+        """:func:`~cvalues.mc.metrics.compute_metrics` of the scored lines."""
+        return self.accumulator.report(resamples=resamples, seed=seed, level=level)
 
 
 @dataclass(slots=True)
@@ -345,11 +351,12 @@ def _is_utf8(path: Path) -> bool:
     return True
 
 
-def _stream(path: Path, encoding: str, out: IO[str], workers: int) -> ScoredFile | None:
-    """Score ``path`` read as ``encoding`` into ``out``; None when it is not text in that encoding."""
-    items: list[ScoredItem] = []
+def _stream(path: Path, encoding: str, out: IO[str], workers: int, review: bool) -> ScoredFile | None:
+    """Score ``path`` read as ``encoding`` into ``out``; None when it is not text in that encoding.
+    The Need_Check lines are kept only for a ``review`` sheet."""
+    accumulator = MetricsAccumulator()
+    rows = 0
     need: list[OfficialRow] = []
-    strings: dict[str | None, str | None] = {None: None}  # one object per category/difficulty/label
     pool = ProcessPoolExecutor(workers) if workers > 1 else None
     try:
         chunks = (
@@ -365,15 +372,15 @@ def _stream(path: Path, encoding: str, out: IO[str], workers: int) -> ScoredFile
                     return None
                 raise OfficialFormatError(chunk.error)
             out.write(chunk.text)
-            for item_id, pair_id, gold, pred, category, difficulty in chunk.items:
-                fields = [strings.setdefault(v, v) for v in (gold, pred, category, difficulty)]
-                items.append(ScoredItem(item_id, pair_id, *fields))  # type: ignore[arg-type]
-            for line, item_id, response in chunk.need_check:
+            for item in chunk.items:  # label and pred checked by the chunk's reader and extractor
+                accumulator.add_row(*item)
+            rows += len(chunk.items)
+            for line, item_id, response in chunk.need_check if review else ():
                 need.append(OfficialRow(line, {}, response, "", item_id, None, None, None, "Need_Check"))
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
-    return ScoredFile(items, need)
+    return ScoredFile(accumulator, rows, need)
 
 
 def score_file(
@@ -410,14 +417,14 @@ def score_file(
     sheet: tuple[bytes, int] | None = None
     with atomic.atomic_open(output, "w", encoding="utf-8", newline="", overwrite=force) as out:
         for encoding in ("utf-8", "gb18030"):
-            result = _stream(path, encoding, out, max(1, workers))
+            result = _stream(path, encoding, out, max(1, workers), review_out is not None)
             if result is not None:
                 break
             out.seek(0)
             out.truncate()
         else:
             raise OfficialFormatError(f"{path}: {NOT_TEXT}")
-        if not result.items:
+        if not result.rows:
             raise OfficialFormatError(f"{path}: file: no lines to score")
         if review_out is not None:  # built before anything is committed: a failure writes nothing
             try:
