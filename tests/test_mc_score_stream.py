@@ -63,7 +63,7 @@ def test_streamed_output_and_metrics_equal_scoring_in_memory(tmp_path, monkeypat
 def test_large_files_use_the_pool_by_default(tmp_path, monkeypatch):
     monkeypatch.setattr(official, "CHUNK_BYTES", 2048)
     monkeypatch.setattr(official, "POOL_MIN_BYTES", 10_000)
-    monkeypatch.setattr(official.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(official.os, "cpu_count", lambda: 3)  # two extractors, a core for the writer
     made = []
     real = official.ProcessPoolExecutor
 
@@ -78,6 +78,11 @@ def test_large_files_use_the_pool_by_default(tmp_path, monkeypatch):
     official.score_file(src, tmp_path / "out.jsonl")
     assert made == [2]
     assert (tmp_path / "out.jsonl").read_bytes() == (tmp_path / "reference.jsonl").read_bytes()
+    monkeypatch.setattr(official.os, "cpu_count", lambda: 2)  # two cores: no pool, one process
+    official.score_file(src, tmp_path / "out2.jsonl")
+    assert (
+        made == [2] and (tmp_path / "out2.jsonl").read_bytes() == (tmp_path / "reference.jsonl").read_bytes()
+    )
 
 
 @pytest.mark.parametrize("workers", [1, 2])

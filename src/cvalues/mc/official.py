@@ -397,7 +397,8 @@ def score_file(
     metrics need is kept, so memory does not grow with the answers' size. ``output`` is the input
     with ``pred`` and ``pred_rule`` added to every line (:meth:`OfficialRow.to_line`), byte for byte
     what :func:`write_rows` of :func:`score_rows` would write. ``workers`` processes extract
-    (default: the cores, for files of at least :data:`POOL_MIN_BYTES`; 1 for smaller ones). Nothing
+    (default: one fewer than the cores, for files of at least :data:`POOL_MIN_BYTES`; 1, in this
+    process, for smaller ones and on machines of up to 2 cores). Nothing
     is written unless every line is valid: the first bad line raises :class:`OfficialFormatError`
     naming file:line:field and the half-written output is removed. Existing targets need ``force``.
     """
@@ -413,7 +414,9 @@ def score_file(
         raise OfficialFormatError(f"{path}: {problem}")
     if workers is None:
         big = path.stat().st_size >= POOL_MIN_BYTES
-        workers = min(os.cpu_count() or 1, 8) if big else 1
+        # the reading, writing and counting process keeps a core of its own: on 2 cores a pool of
+        # extractors measured slower than one process (short answers are extracted once anyway)
+        workers = min((os.cpu_count() or 1) - 1, 8) if big else 1
     sheet: tuple[bytes, int] | None = None
     with atomic.atomic_open(output, "w", encoding="utf-8", newline="", overwrite=force) as out:
         for encoding in ("utf-8", "gb18030"):
