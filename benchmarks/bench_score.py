@@ -8,6 +8,8 @@ interleaved, each in a fresh process:
 * ``cli``: the whole ``cvalues mc score FILE --bootstrap 1000`` command (streamed; a process pool
   extracts on files of 16 MB or more);
 * ``serial``: the same streaming code with one process (``workers=1``), metrics included;
+* ``no-cache``: ``serial`` with no answer remembered (every answer extracted as if new: the worst
+  case, where a model never repeats an answer);
 * ``in-memory``: the previous way (parse the whole file, score every row, write, then the metrics),
   kept as :func:`cvalues.mc.official.parse_official` + ``score_rows`` + ``write_rows``.
 
@@ -35,6 +37,14 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 WAYS = {
     "serial": (
         "from pathlib import Path; import sys; from cvalues.mc import official, metrics;"
+        "r = official.score_file(Path(sys.argv[1]), Path(sys.argv[2]), workers=1);"
+        "r.metrics(resamples=1000)"
+    ),
+    # every answer extracted as if it were new (no answer is remembered): the worst case, a model
+    # that never gives the same answer twice
+    "no-cache": (
+        "from pathlib import Path; import sys; from cvalues.mc import official;"
+        "official.CACHE_MAX_CHARS = -1;"
         "r = official.score_file(Path(sys.argv[1]), Path(sys.argv[2]), workers=1);"
         "r.metrics(resamples=1000)"
     ),
