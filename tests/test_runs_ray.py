@@ -100,3 +100,10 @@ def test_a_cancelled_ray_run_stops_before_the_job_ends(local_ray, tmp_path_facto
 
     kept = asyncio.run(main())
     assert 2 <= kept < len(requests)  # stopped mid-job, with what had arrived
+    import threading
+    import time
+
+    deadline = time.monotonic() + 60  # the reading thread ends the job after the batch it waited for
+    while any(t.name == "cvalues-ray-results" for t in threading.enumerate()):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)

@@ -192,8 +192,9 @@ async def run_on_ray(
             stop.set()
 
     def read() -> None:
+        results = iter(answered.iter_batches(batch_size=None, batch_format="numpy"))
         try:
-            for batch in answered.iter_batches(batch_size=None, batch_format="numpy"):
+            for batch in results:
                 if stop.is_set():
                     return
                 hand_over(batch)
@@ -201,6 +202,10 @@ async def run_on_ray(
             hand_over(exc)
         else:
             hand_over(done)
+        finally:
+            close = getattr(results, "close", None)
+            if close is not None:  # a stopped run ends the job's execution here, not at exit
+                close()
 
     reader = threading.Thread(target=read, name="cvalues-ray-results", daemon=True)
     reader.start()
