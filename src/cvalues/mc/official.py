@@ -174,7 +174,7 @@ def parse_line(path: Path, number: int, line: str, *, require_pred: bool = False
         difficulty=str(difficulty) if difficulty is not None else None,
         pred=pred if require_pred else None,
         pred_rule=data.get("pred_rule") if require_pred else None,
-        raw=line,
+        raw="" if require_pred else line,  # a scored line is written re-serialized (its pred replaced)
     )
 
 
