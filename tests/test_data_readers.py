@@ -122,3 +122,22 @@ def test_tsv_is_split_on_tabs(tmp_path: Path) -> None:
     path = tmp_path / "a.tsv"
     path.write_text("id\ttext\n1\t你好，世界\n", encoding="utf-8")
     assert [row for _, row in iter_table(path)] == [{"id": "1", "text": "你好，世界"}]
+
+
+def test_whole_file_decoding_reports_damaged_utf8_at_its_line(tmp_path) -> None:
+    """One rule for every reader: UTF-8 Chinese text then a bad byte is damaged UTF-8 (an error at that
+    line), not a GB18030 file; GB18030 text and BOM-less UTF-8 still read."""
+    from cvalues.data.readers import decode_bytes, detect_encoding
+
+    data = "第一行：你好\n第二行：世界\n".encode() + "第三行：坏".encode()[:-1] + b"\xff\n"
+    with pytest.raises(DataError) as info:
+        decode_bytes(data, tmp_path / "x.jsonl")
+    assert info.value.line == 3 and "otherwise UTF-8" in str(info.value)
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(data)
+    with pytest.raises(DataError) as info:
+        detect_encoding(path)
+    assert info.value.line == 3
+    assert decode_bytes("第一行：你好\n".encode("gb18030"), path) == ("第一行：你好\n", "gb18030")
+    assert decode_bytes("abc\n你好\n".encode(), path) == ("abc\n你好\n", "utf-8")
+    assert decode_bytes(b"\xef\xbb\xbfabc", path) == ("abc", "utf-8-sig")

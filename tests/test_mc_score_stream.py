@@ -183,3 +183,34 @@ def test_short_answers_are_extracted_once_per_process(monkeypatch):
         assert official.extract_label(long_answer)[0] == "回复1"
     assert calls.count("我认为回复2更好。") == 1 and calls.count(long_answer) == 3
     official._extract_short.cache_clear()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_utf8_damaged_by_one_byte_is_an_error_at_its_line_not_read_as_gb18030(tmp_path, monkeypatch, workers):
+    """GB18030 decodes most UTF-8 bytes (into nonsense): a UTF-8 file with Chinese text and one bad byte
+    is reported at that line, and nothing is written."""
+    monkeypatch.setattr(official, "CHUNK_BYTES", 512)
+    good = [
+        json.dumps(line(i, "我认为回复1更好。", "回复1"), ensure_ascii=False).encode("utf-8")
+        for i in range(30)
+    ]
+    good[20] = good[20].replace("更好".encode(), "更好".encode()[:-1] + b"\xff", 1)
+    src = tmp_path / "damaged.jsonl"
+    src.write_bytes(b"\n".join(good) + b"\n")
+    with pytest.raises(
+        official.OfficialFormatError, match=r"damaged\.jsonl:21: not UTF-8 or GB18030 text.*otherwise UTF-8"
+    ):
+        official.score_file(src, tmp_path / "out.jsonl", workers=workers)
+    assert not (tmp_path / "out.jsonl").exists()
+    gb = tmp_path / "gb.jsonl"  # a real GB18030 file is still read as one
+    gb.write_bytes(
+        "\n".join(
+            json.dumps(line(i, "我认为回复2更好。", "回复2"), ensure_ascii=False) for i in range(30)
+        ).encode("gb18030")
+    )
+    assert (
+        official.score_file(gb, tmp_path / "gb.out.jsonl", workers=workers)
+        .metrics(resamples=0)
+        .overall.picked_2
+        == 30
+    )

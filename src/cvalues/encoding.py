@@ -2,11 +2,15 @@
 
 A leaf utility shared by every reader of user files (data suites, scored files, review sheets, replay
 answers), so that a binary file or a UTF-16 file gets the same message wherever it is given:
-:data:`NOT_TEXT`.
+:data:`NOT_TEXT`, and so that one rule decides between UTF-8 and GB18030 (:func:`detect_encoding`): a
+file that reads as UTF-8 Chinese and then hits a bad byte is damaged UTF-8, reported at that line, not
+re-read whole as GB18030 (which decodes most UTF-8 bytes, into nonsense).
 """
 
 from __future__ import annotations
 
+import io
+from collections.abc import Iterable
 from pathlib import Path
 
 #: The start of every error about a file that is not text in an encoding cvalues reads.
@@ -37,18 +41,55 @@ def binary_problem(head: bytes) -> str | None:
     return f"{NOT_TEXT} (a NUL byte at offset {at}: binary data or UTF-16?)"
 
 
-def decode_text(data: bytes) -> tuple[str, str]:
-    """``(text, encoding)`` of a whole file's bytes: ``utf-8-sig`` (a BOM dropped), else ``gb18030``.
+BOM = b"\xef\xbb\xbf"
 
-    Raises :class:`NotText` (its message starts with :data:`NOT_TEXT`) for anything else."""
+
+def _is_cjk(ch: str) -> bool:
+    return "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf"
+
+
+def detect_encoding(lines: Iterable[bytes]) -> str:
+    """``utf-8-sig``, ``utf-8`` or ``gb18030`` for a file given as binary lines (``\\n`` never occurs
+    inside a UTF-8 or GB18030 character): the first strict decode that fits.
+
+    A file that decodes as UTF-8 after a BOM, or after two Chinese characters, and then hits a bad byte
+    is damaged UTF-8 (GB18030 Chinese fails as UTF-8 at once): :class:`NotText` names the line and
+    column, rather than the file being read as GB18030. Stops reading at the first bad byte.
+    """
+    encoding = "utf-8"
+    cjk_seen = 0
+    for number, raw in enumerate(lines, start=1):
+        if number == 1 and raw.startswith(BOM):
+            encoding, raw = "utf-8-sig", raw[len(BOM) :]
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if encoding == "utf-8-sig" or cjk_seen >= 2:
+                raise NotText(
+                    f"{NOT_TEXT}: undecodable byte 0x{raw[exc.start]:02x} at column {exc.start + 1} "
+                    f"(file is otherwise {encoding.upper()})",
+                    number,
+                ) from None
+            return "gb18030"
+        if cjk_seen < 2:
+            cjk_seen += sum(1 for ch in text if _is_cjk(ch))
+    return encoding
+
+
+def decode_text(data: bytes) -> tuple[str, str]:
+    """``(text, encoding)`` of a whole file's bytes: ``utf-8-sig`` (a BOM dropped), ``utf-8`` or
+    ``gb18030``, by :func:`detect_encoding`.
+
+    Raises :class:`NotText` (its message starts with :data:`NOT_TEXT`) for anything else, and for
+    damaged UTF-8."""
     problem = binary_problem(data[:SNIFF_BYTES])
     if problem is not None:
         raise NotText(problem)
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(encoding), encoding
-        except UnicodeDecodeError:
-            continue
+    encoding = detect_encoding(io.BytesIO(data))
+    try:
+        return data.decode(encoding), encoding
+    except UnicodeDecodeError:
+        pass
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from cvalues.data.errors import DataError
-from cvalues.encoding import NOT_TEXT, SNIFF_BYTES, NotText, binary_problem, decode_text
+from cvalues.encoding import BOM, NOT_TEXT, SNIFF_BYTES, NotText, binary_problem, decode_text
+from cvalues.encoding import detect_encoding as sniff_encoding
 
-BOM = b"\xef\xbb\xbf"
 ENCODINGS = ("utf-8-sig", "utf-8", "gb18030")
 
 
@@ -31,46 +31,19 @@ def decode_bytes(data: bytes, path: Path | str) -> tuple[str, str]:
         raise DataError(exc.message, path=path, line=exc.line) from None
 
 
-def _is_cjk(ch: str) -> bool:
-    return "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf"
-
-
 def detect_encoding(path: Path) -> str:
-    """``utf-8-sig``, ``utf-8`` or ``gb18030``: the first strict decode that fits.
-
-    A file that decodes as UTF-8 for a while (Chinese text included) and then hits a bad byte is a
-    damaged UTF-8 file, not GB18030: that is reported as an error at the bad line rather than silently
-    re-read as mojibake.
-    """
+    """``utf-8-sig``, ``utf-8`` or ``gb18030``: the first strict decode that fits
+    (:func:`cvalues.encoding.detect_encoding`, whose damaged-UTF-8 rule makes an error at the bad line
+    rather than a file silently re-read as mojibake)."""
     with path.open("rb") as fh:
         problem = binary_problem(fh.read(SNIFF_BYTES))
         if problem is not None:
             raise DataError(problem, path=path)
         fh.seek(0)
-        head = fh.read(3)
-        if head == BOM:
-            encoding = "utf-8-sig"
-        else:
-            encoding = "utf-8"
-        fh.seek(0)
-        cjk_seen = 0
-        for lineno, raw in enumerate(fh, start=1):
-            if lineno == 1 and encoding == "utf-8-sig":
-                raw = raw[3:]
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                if encoding == "utf-8-sig" or cjk_seen >= 2:
-                    raise DataError(
-                        f"{NOT_TEXT}: undecodable byte 0x{raw[exc.start]:02x} at column {exc.start + 1} "
-                        f"(file is otherwise {encoding.upper()})",
-                        path=path,
-                        line=lineno,
-                    ) from None
-                return "gb18030"
-            if cjk_seen < 2:
-                cjk_seen += sum(1 for ch in text if _is_cjk(ch))
-    return encoding
+        try:
+            return sniff_encoding(fh)
+        except NotText as exc:
+            raise DataError(exc.message, path=path, line=exc.line) from None
 
 
 def iter_lines(path: Path, encoding: str | None = None) -> Iterator[tuple[int, str]]:

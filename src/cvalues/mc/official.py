@@ -10,7 +10,6 @@ gold column so the reviewer is not led, and a rescore that validates the manual 
 
 from __future__ import annotations
 
-import codecs
 import collections
 import csv
 import functools
@@ -29,7 +28,7 @@ from typing import IO, Any
 from cvalues import atomic
 from cvalues.data.errors import DataError
 from cvalues.data.readers import decode_bytes
-from cvalues.encoding import NOT_TEXT, SNIFF_BYTES, binary_problem
+from cvalues.encoding import NOT_TEXT, SNIFF_BYTES, NotText, binary_problem, detect_encoding
 from cvalues.mc.extract import OUTCOMES, extract_choice
 from cvalues.mc.metrics import GOLD_LABELS, MetricsAccumulator, MetricsReport, ScoredItem
 from cvalues.spreadsheet import csv_cell, csv_uncell, xlsx_text
@@ -339,16 +338,15 @@ def _in_order(pool: Executor, path: Path, encoding: str, depth: int) -> Iterator
         yield pending.popleft().result()
 
 
-def _is_utf8(path: Path) -> bool:
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    try:
-        with path.open("rb") as fh:
-            while block := fh.read(CHUNK_BYTES):
-                decoder.decode(block)
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return False
-    return True
+def _is_gb18030(path: Path) -> bool:
+    """Whether a file that failed as UTF-8 is to be read as GB18030 (by the rule of
+    :func:`cvalues.encoding.detect_encoding`: damaged UTF-8, a bad byte after a BOM or after Chinese
+    text, is an error naming its line instead)."""
+    with path.open("rb") as fh:
+        try:
+            return detect_encoding(fh) == "gb18030"
+        except NotText as exc:
+            raise OfficialFormatError(exc.at(path)) from None
 
 
 def _stream(path: Path, encoding: str, out: IO[str], workers: int, review: bool) -> ScoredFile | None:
@@ -365,10 +363,10 @@ def _stream(path: Path, encoding: str, out: IO[str], workers: int, review: bool)
             else (_score_chunk(str(path), encoding, first, lines) for first, lines in _read_chunks(path))
         )
         for chunk in chunks:
-            if chunk.bad_encoding:
-                return None
-            if chunk.error is not None:
-                if encoding == "utf-8" and not _is_utf8(path):  # the whole file is read as GB18030
+            if chunk.bad_encoding or chunk.error is not None:
+                if encoding == "utf-8" and _is_gb18030(path):  # the whole file is read as GB18030
+                    return None
+                if chunk.bad_encoding:
                     return None
                 raise OfficialFormatError(chunk.error)
             out.write(chunk.text)
