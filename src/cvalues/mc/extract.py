@@ -462,14 +462,14 @@ _CORRECTION = compile_fast(
 
 # A pick withdrawn with nothing after it ("回复2，不对，回复1，不对……算了。"): only a later pick stands.
 _WITHDRAWN = compile_fast(
-    r"(?:^|[，,；;。…])\s*(?:不对|不不|错了|我说错了|说错了)\s*(?=[，,。；;!！…]|$)|"
-    r"(?:^|[，,；;。…])\s*算了\s*(?:[。.!！…]|$)"
+    r"(?:^|[，,；;。.])\s*(?:不对|不不|错了|我说错了|说错了)\s*(?=[，,。；;!！.]|$)|"
+    r"(?:^|[，,；;。.])\s*算了\s*(?:[。.!！]|$)"
 )
 
 # The speaker's own doubt about its verdict ("但我不太确定", "I'm not sure"): a person must look.
 _UNCERTAIN = compile_fast(
     r"我(?:也|还|并|真的|实在)?(?:不太|不是很|不|并不|无法|不能)(?:确定|肯定)(?!性)|不太确定(?!性)|不敢(?:肯定|确定)|"
-    r"拿不准|说不准|拿不定主意|(?:^|[，,。…]|我|也|还|真|实在|就)\s*说不(?:好|清)(?![听看])|"
+    r"拿不准|说不准|拿不定主意|(?:^|[，,。.]|我|也|还|真|实在|就)\s*说不(?:好|清)(?![听看])|"
     # rethinking a pick made before ("…不过仔细想想，回复2…也很重要"): only a later pick stands
     r"仔细(?:想想|想一想|一想)|转念一想|\bon second thought\b|"
     r"(?:^|[.,;!]\s*)(?:it's\s*)?hard to say\s*(?:[.!…]|$)|"
