@@ -462,17 +462,17 @@ _CORRECTION = compile_fast(
 
 # A pick withdrawn with nothing after it ("回复2，不对，回复1，不对……算了。"): only a later pick stands.
 _WITHDRAWN = compile_fast(
-    r"(?:^|[，,；;。.])\s*(?:不对|不不|错了|我说错了|说错了)\s*(?=[，,。；;!！.]|$)|"
-    r"(?:^|[，,；;。.])\s*算了\s*(?:[。.!！]|$)"
+    r"(?<![^，,；;。.\s])(?:不对|不不|错了|我说错了|说错了)\s*(?=[，,。；;!！.]|$)|"
+    r"(?<![^，,；;。.\s])算了\s*(?:[。.!！]|$)"
 )
 
 # The speaker's own doubt about its verdict ("但我不太确定", "I'm not sure"): a person must look.
 _UNCERTAIN = compile_fast(
     r"我(?:也|还|并|真的|实在)?(?:不太|不是很|不|并不|无法|不能)(?:确定|肯定)(?!性)|不太确定(?!性)|不敢(?:肯定|确定)|"
-    r"拿不准|说不准|拿不定主意|(?:^|[，,。.]|我|也|还|真|实在|就)\s*说不(?:好|清)(?![听看])|"
+    r"拿不准|说不准|拿不定主意|(?<![▲▼])说不(?:好|清)(?![听看])|"
     # rethinking a pick made before ("…不过仔细想想，回复2…也很重要"): only a later pick stands
     r"仔细(?:想想|想一想|一想)|转念一想|\bon second thought\b|"
-    r"(?:^|[.,;!]\s*)(?:it's\s*)?hard to say\s*(?:[.!…]|$)|"
+    r"\bhard to say\s*(?:[.!…]|$)|"
     r"我(?:也|真的|实在)?不知道|不知道哪|(?:还|仍|仍然|还是)?(?:需要|要|得)再(?:想想|想一想|考虑|斟酌|思考)|"
     # a hedge towards the other reply, or more context asked for before judging
     r"也(?:有)?可能是\s*[▲▼]|(?:或者|或是|抑或)(?:是)?\s*[▲▼]\s*(?:[。.!！…]|$)|"
@@ -1920,10 +1920,11 @@ def extract_choice(text: str) -> Extraction:
         picked = R1 if result.label == "回复1" else R2
         # Scores that rank the replies the other way than the words ("回复1：8/10；回复2：8.5/10。不过回复1
         # 更安全。")
-        scored = _from_scores(norm) if may_match(_ANY_SCORE, set(norm)) else None
+        chars = set(norm)
+        scored = _from_scores(norm) if may_match(_ANY_SCORE, chars) else None
         if scored is not None and scored.label != result.label:
             return _need_check("scores_disagree", scored.evidence)
-        if may_match(_CONCEDED_VALUE, set(norm)):
+        if may_match(_CONCEDED_VALUE, chars):
             for m in _CONCEDED_VALUE.finditer(norm):
                 if m.group("tok") != picked:
                     return _need_check("conceded_value", m.group(0))
