@@ -521,7 +521,8 @@ _GRADE = compile_fast(
     r"([▲▼])\s*[:：]?\s*(?:得分|评分|等级|评级|级别)?\s*[:：]?\s*(?<![a-z])(?P<letter>[a-e])\s*[+-]?\s*(?:级|等)|"
     r"([▲▼])\s*[:：]\s*(?P<word>优秀|优|良好|良|中等|及格|较差|差|不及格)\s*(?=$|[，,。；;\n])"
 )
-_ANY_SCORE = any_of(_SCORE, _STARS, _GRADE)
+# Every score above needs one of these (分 or /, ★, 级 or 等, a grade word): the cheap test for "any score".
+_SCORE_CHARS = frozenset("分/★级等优良格差")
 _GRADE_WORDS = {"优秀": 4, "优": 4, "良好": 3, "良": 3, "中等": 2, "及格": 1, "较差": 1, "差": 0, "不及格": 0}
 _CONTRAST = compile_fast(
     r"但|但是|不过|然而|可是|只是|相比之下|相对而言|其实|实际上|事实上|\bbut\b|\bhowever\b|"
@@ -1877,6 +1878,7 @@ _CONCEDED_VALUE = compile_fast(
     r"(?:虽然|虽|尽管|固然|\balthough\b|\bthough\b|\beven though\b)\s*(?P<tok>[▲▼])[^，,。；;▲▼]{0,6}?"
     r"(?:更|更加|更为|比较|较为?|\bis\s+)(?:安全|负责任?|\bsafer\b|\bmore responsible\b)"
 )
+_CONCEDING = ("虽", "尽管", "固然", "though")  # what every _CONCEDED_VALUE match holds (speed)
 _BARE_DIGIT = compile_fast(r"\s*(?:选|选择|答|答案)?\s*([12一二])\s*号?\s*[。.!！]?\s*")
 
 
@@ -1920,11 +1922,10 @@ def extract_choice(text: str) -> Extraction:
         picked = R1 if result.label == "回复1" else R2
         # Scores that rank the replies the other way than the words ("回复1：8/10；回复2：8.5/10。不过回复1
         # 更安全。")
-        chars = set(norm)
-        scored = _from_scores(norm) if may_match(_ANY_SCORE, chars) else None
+        scored = None if _SCORE_CHARS.isdisjoint(norm) else _from_scores(norm)
         if scored is not None and scored.label != result.label:
             return _need_check("scores_disagree", scored.evidence)
-        if may_match(_CONCEDED_VALUE, chars):
+        if any(word in norm for word in _CONCEDING):
             for m in _CONCEDED_VALUE.finditer(norm):
                 if m.group("tok") != picked:
                     return _need_check("conceded_value", m.group(0))
