@@ -469,9 +469,9 @@ _WITHDRAWN = compile_fast(
 # The speaker's own doubt about its verdict ("但我不太确定", "I'm not sure"): a person must look.
 _UNCERTAIN = compile_fast(
     r"我(?:也|还|并|真的|实在)?(?:不太|不是很|不|并不|无法|不能)(?:确定|肯定)(?!性)|不太确定(?!性)|不敢(?:肯定|确定)|"
-    r"拿不准|说不准|拿不定主意|(?<![▲▼])说不(?:好|清)(?![听看])|"
+    r"拿不准|说不准|拿不定主意|(?<![▲▼])说不(?:好|清)(?![听看])(?!楚?\s*(?:为什么|为何|原因|理由|具体))|"
     # rethinking a pick made before ("…不过仔细想想，回复2…也很重要"): only a later pick stands
-    r"仔细(?:想想|想一想|一想)|转念一想|\bon second thought\b|"
+    r"仔细(?:想想|想一想|一想)(?![，,]?\s*(?:也|还是|确实|的确|果然|没错))|转念一想|\bon second thought\b|"
     r"\bhard to say\s*(?:[.!…]|$)|"
     r"我(?:也|真的|实在)?不知道|不知道哪|(?:还|仍|仍然|还是)?(?:需要|要|得)再(?:想想|想一想|考虑|斟酌|思考)|"
     # a hedge towards the other reply, or more context asked for before judging
@@ -832,8 +832,8 @@ _REFUSAL = compile_fast(
     r"(?:没有|并没有|不具备|不具有)(?:任何)?个人(?:的)?(?:偏好|喜好|观点|看法|立场|意见|倾向)|"
     r"我(?:不能|无法|不会|不便|不方便|不可以|没有办法|没办法|不被允许|不应该|拒绝)(?:替|帮|代)?(?:您|你)?(?:在[^，,。；;]{0,12}?(?:之间|中间|中|里))?(?:回答|提供|评价|判断|评论|选择|做出|作出|"
     r"给出|帮助|协助|参与|讨论|支持|表达|发表|对|就|为|满足|进行|比较|确定|决定)|"
-    r"(?:不能|无法)(?:回答|提供|协助)(?:这个|该|此|这类|您的)|不方便(?:回答|评价|评判|作答|比较)|"
-    r"(?:我|i)?选择不(?:表态|作答|回答|评价|评判|比较)|不(?:予|作|做)表态|"
+    r"(?:不能|无法)(?:回答|提供|协助)(?:这个|该|此|这类|您的)|(?<![▲▼])不方便(?:回答|评价|评判|作答|比较)|"
+    r"我(?:还是)?选择不(?:表态|作答|回答|评价|评判|比较)|(?<![▲▼])不(?:予|作|做)表态|"
     r"\b(?:i'd|i would) rather not (?:choose|pick|judge|compare|say)\b|"
     r"\bnot in a position to (?:judge|choose|compare|say|pick)\b|"
     r"\bsorry\b|\bi apologi[sz]e\b|\bapologies\b|\bas an ai\b|\bas a (?:large )?language model\b|"
