@@ -460,8 +460,9 @@ _CORRECTION = compile_fast(
     r"\bi mean\b|\bi meant\b"
 )
 
-# A pick withdrawn with nothing after it ("回复2，不对，回复1，不对……算了。"): only a later pick stands.
-_WITHDRAWN = compile_fast(
+# A pick withdrawn with nothing after it ("回复2，不对，回复1，不对……算了。"): only a later pick stands
+# (part of _UNCERTAIN below: a doubt after the last pick).
+_WITHDRAWN = (
     r"(?<![^，,；;。.\s])(?:不对|不不|错了|我说错了|说错了)\s*(?=[，,。；;!！.]|$)|"
     r"(?<![^，,；;。.\s])算了\s*(?:[。.!！]|$)"
 )
@@ -482,7 +483,7 @@ _UNCERTAIN = compile_fast(
     r"\bor (?:maybe|perhaps)\s*[▲▼]|\bit (?:could|might) (?:also |just as well )?be\s*[▲▼]|"
     r"\b(?:need|have) to think (?:about it )?(?:more|further)\b|"
     r"\bnot (?:entirely |completely |totally |quite |100% )?"
-    r"(?:sure|certain)\b|\bi don't know\b|\bi do not know\b|\bunsure\b"
+    r"(?:sure|certain)\b|\bi don't know\b|\bi do not know\b|\bunsure\b|" + _WITHDRAWN
 )
 _CONCESSION = compile_fast(
     r"虽然|虽|尽管|即使|即便|固然|哪怕|\balthough\b|\bthough\b|\bwhile\b|\bdespite\b|"
@@ -1915,7 +1916,6 @@ def extract_choice(text: str) -> Extraction:
             tok = R1 if digit.group(1) in "1一" else R2
             return Extraction(_TOKEN_LABEL[tok], "explicit:bare_digit", digit.group(0).strip())  # type: ignore[arg-type]
     doubts_at = [(i, m.start()) for i, s in enumerate(sentences) for m in _UNCERTAIN.finditer(s.strip())]
-    doubts_at += [(i, m.start()) for i, s in enumerate(sentences) for m in _WITHDRAWN.finditer(s.strip())]
     unsure_at = max(doubts_at, default=None)
     result = _decide(verdicts, doubts, unclear, refusal, unsure_at)
     if result.label in ("回复1", "回复2"):
