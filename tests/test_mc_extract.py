@@ -138,10 +138,11 @@ def test_issue_10_held_out_set_is_in_the_corpus() -> None:
     assert {c.expected for c in second} == set(OUTCOMES)
 
 
-def test_issue_12_held_out_set_is_in_the_corpus() -> None:
-    """Set D (issue 12): 120 answers written and labelled before the extractor read them, every outcome,
-    English and mixed answers among them."""
-    cases = [c for c in CORPUS if c.file == "heldout_issue12_d.jsonl"]
+@pytest.mark.parametrize("name", ["heldout_issue12_d.jsonl", "heldout_issue12_f.jsonl"])
+def test_issue_12_held_out_set_is_in_the_corpus(name: str) -> None:
+    """Sets D and F (issue 12): 120 answers each, written and labelled before the extractor read them,
+    every outcome, English and mixed answers among them."""
+    cases = [c for c in CORPUS if c.file == name]
     assert len(cases) == 120
     assert {c.expected for c in cases} == set(OUTCOMES)
     assert sum(bool(re.search(r"\b(?:response|reply)\b", c.text, re.IGNORECASE)) for c in cases) >= 8
