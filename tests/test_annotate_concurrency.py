@@ -18,9 +18,13 @@ from cvalues.annotate.sources import SourceAnswer
 from cvalues.annotate.store import Store
 
 CLIENTS = 50
-ITEMS = 50
 K = 2
-PER_CLIENT = ITEMS * K // CLIENTS
+PER_CLIENT = 2
+#: More slots (ITEMS * K) than the clients label (CLIENTS * PER_CLIENT): with exactly as many, the last
+#: client may rightly find only a slot on the item it already labelled (an annotator never labels an
+#: item twice), so the test would fail now and then for a correct server.
+ITEMS = 60
+LABELLED = CLIENTS * PER_CLIENT
 
 
 def _fill(store: Store) -> None:
@@ -63,18 +67,18 @@ def _run_clients(store: Store) -> None:
     with served(store) as base, ThreadPoolExecutor(CLIENTS) as pool:
         futures = {f"a{n:02d}": pool.submit(_client_work, base, f"a{n:02d}", barrier) for n in range(CLIENTS)}
         expected = {(name, uid): label for name, f in futures.items() for uid, label in f.result().items()}
-    assert len(expected) == ITEMS * K
+    assert len(expected) == LABELLED
     with store.read() as s:
         names = {u.id: u.name for u in store.users()}
         uids = {a.id: a.uid for _, a in store.answers_table()}
         stored = {(names[lab.user_id], uids[lab.answer_pk]): lab.label for lab in s.query(Label).all()}
-        assert s.query(Submission).count() == ITEMS * K
+        assert s.query(Submission).count() == LABELLED
         per_item: dict[int, int] = {}
         for a in s.query(Assignment).all():
             per_item[a.item_pk] = per_item.get(a.item_pk, 0) + 1
     assert stored == expected
-    assert set(per_item.values()) == {K} and len(per_item) == ITEMS
-    assert len(store.audit(limit=10_000)) == ITEMS * K
+    assert max(per_item.values()) <= K and sum(per_item.values()) == LABELLED  # no item beyond its k
+    assert len(store.audit(limit=10_000)) == LABELLED
 
 
 @pytest.mark.slow
