@@ -174,8 +174,6 @@ def test_no_confident_wrong_pick_on_corpus() -> None:
     """Even where the corpus and the extractor disagree, a wrong reply is never picked."""
     wrong = []
     for case in CORPUS:
-        if case.xfail is not None and "confident wrong pick" in case.xfail:
-            continue  # a held-out miss parked until its fix (the corpus case itself is a strict xfail)
         got = extract_choice(case.text).label
         if got in ("回复1", "回复2") and got != case.expected:
             wrong.append((case.file, case.line, case.expected, got))
