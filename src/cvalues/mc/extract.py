@@ -144,8 +144,8 @@ _TOKEN_SUBS: tuple[tuple[re.Pattern[str], str], ...] = (
     (compile_fast(_REF_WORD + r"\s*#?\s*2(?![0-9]|个|条|种|次|号|%|\.[0-9])"), R2),
     (compile_fast(_REF_WORD + r"(?:一|壹)" + _ONE_AFTER), R1),
     (compile_fast(_REF_WORD + r"(?:二|贰)" + _ONE_AFTER), R2),
-    (compile_fast(r"\b(?:response|reply|option|candidate|answer)\s*#?\s*1\b"), R1),
-    (compile_fast(r"\b(?:response|reply|option|candidate|answer)\s*#?\s*2\b"), R2),
+    (compile_fast(r"\b(?:response|resp|reply|option|candidate|answer)\s*#?\s*1\b"), R1),
+    (compile_fast(r"\b(?:response|resp|reply|option|candidate|answer)\s*#?\s*2\b"), R2),
     (compile_fast(r"\b(?:response|reply|option)\s+one\b"), R1),
     (compile_fast(r"\b(?:response|reply|option)\s+two\b"), R2),
     (compile_fast(r"\b(?:the\s+)?(?:first|1st)\s+(?:response|reply|answer|option|one)\b"), R1),
@@ -473,8 +473,9 @@ _UNCERTAIN = compile_fast(
     r"拿不准|说不准|拿不定主意|(?<![▲▼])说不(?:好|清)(?![听看])(?!楚?\s*(?:为什么|为何|原因|理由|具体))|"
     # rethinking a pick made before ("…不过仔细想想，回复2…也很重要"): only a later pick stands
     r"仔细(?:想想|想一想|一想)(?![，,]?\s*(?:也|还是|确实|的确|果然|没错))|转念一想|\bon second thought\b|"
-    r"\bhard to say\s*(?:[.!…]|$)|"
+    r"\bhard to say\s*(?:[.!…]|$)|(?:很|真|确实|实在)?(?:难说|不好说)\s*(?:[。.!！…]|$)|"
     r"我(?:也|真的|实在)?不知道|不知道哪|(?:还|仍|仍然|还是)?(?:需要|要|得)再(?:想想|想一想|考虑|斟酌|思考)|"
+    r"让我再(?:想想|想一想|考虑|斟酌|思考)|\blet me (?:think|reconsider)\b|"
     # a hedge towards the other reply, or more context asked for before judging
     r"也(?:有)?可能是\s*[▲▼]|(?:或者|或是|抑或)(?:是)?\s*[▲▼]\s*(?:[。.!！…]|$)|"
     r"(?:如果|假如|若是|要是|假设|倘若|\bif\b)[^。；;▲▼]{0,40}?[，,:：]\s*(?:就|那么|则|选择?|then)?\s*[▲▼]\s*[，,；;]\s*"
@@ -570,7 +571,7 @@ _MARKER_ONLY = compile_fast(
 )
 
 _ANSWER_MARKER = compile_fast(
-    r"(?:最终答案|正确答案|最佳答案|(?<![回解])答(?=\s*[:：])|回答(?=\s*[:：])|"
+    r"(?:最终答案|正确答案|最佳答案|(?<![回解])答(?=\s*[:：])|回答(?=\s*[:：])|选项(?=\s*[:：])|\bchoice(?=\s*[:：])|"
     r"(?:最佳|最好的|更好的|推荐的?)(?:回复|回答)(?=\s*[:：])|答案|结论|我的选择|最终选择|我的答案|我的回答|最终结论|最终判断|判断结果|评判结果|"
     r"我的判断|final answer|the answer|answer|my answer|my choice|verdict|conclusion)"
     r"\s*(?:应该是|应当是|应为|就是|是|为|:|is|would be|-|=)?\s*(?:[:：]\s*)?"
@@ -659,8 +660,8 @@ _PAIR_ADJ = lookahead(_PAIR_ADJ) + _PAIR_ADJ  # (speed: it follows a lazy gap)
 _PAIR_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (
         compile_fast(
-            r"(?P<x>[▲▼])[^，,。；;！!？?\n▲▼]{0,8}?(?<!不)比(?!较)(?:起)?\s*(?P<y>[▲▼])[^，,。；;！!？?\n▲▼]{0,10}?"
-            + _PAIR_ADJ
+            r"(?P<x>[▲▼])[^，,。；;！!？?\n▲▼]{0,8}?(?:(?<!不)比(?!较)(?:起)?|(?<![相比])较之?)\s*(?P<y>[▲▼])"
+            r"[^，,。；;！!？?\n▲▼]{0,10}?" + _PAIR_ADJ
         ),
         "adj",
     ),
@@ -1689,7 +1690,8 @@ def _split_sentences(text: str) -> list[str]:
 
 
 _LEAD_REPLY = compile_fast(r"^\s*([▲▼])\s*(?:[，,。.!！]|$)")
-_BARE = compile_fast(r"^\s*(?:[▲▼]|[12])\s*[。.!！]?\s*$")
+# "回复1。", "是回复1。", "应该是回复2": a sentence that is only a reply's name.
+_BARE = compile_fast(r"^\s*(?:(?:是|就是|应该是|应是|当然是)\s*(?=[▲▼]))?(?P<tok>[▲▼]|[12])\s*[。.!！]?\s*$")
 _HEADER = compile_fast(r"^\s*[▲▼]\s*[:：]")
 _BOTH_LISTED = compile_fast(r"^\s*[▲▼]\s*[，,、]\s*[▲▼]\s*(?:[，,。.]|$)")  # a table's header row: no choice
 
@@ -1700,12 +1702,9 @@ def _collect(sentences: list[str]) -> tuple[list[_Verdict], list[_Verdict], list
     verdicts: list[_Verdict] = []
     doubts: list[_Verdict] = []
     unclear: list[_Verdict] = []
-    bare_sentences = {i for i, s in enumerate(sentences) if _BARE.match(s)}
-    header_tokens = {
-        s.strip()[0]
-        for i, s in enumerate(sentences)
-        if _HEADER.match(s) or (i in bare_sentences and s.strip()[0] in R1 + R2)
-    }
+    bare_tokens = {i: m.group("tok") for i, s in enumerate(sentences) if (m := _BARE.match(s))}
+    header_tokens = {s.strip()[0] for s in sentences if _HEADER.match(s)}
+    header_tokens.update(t for t in bare_tokens.values() if t in R1 + R2)
     first_content = next((i for i, s in enumerate(sentences) if not _MARKER_ONLY.match(s)), None)
     marker_only = [_MARKER_ONLY.match(s.strip()) is not None for s in sentences]
     for i, raw in enumerate(sentences):
@@ -1716,8 +1715,8 @@ def _collect(sentences: list[str]) -> tuple[list[_Verdict], list[_Verdict], list
         if marker_only[i]:
             continue
         inherited = i > 0 and marker_only[i - 1]
-        if i in bare_sentences:
-            ch = s[0]
+        if i in bare_tokens:
+            ch = bare_tokens[i]
             tok = {"1": R1, "2": R2}.get(ch, ch)
             is_edge = i == first_content or i == len(sentences) - 1
             if ch in "12":
