@@ -997,6 +997,8 @@ _CAN_BEFORE = compile_fast(r"可以\s*$|\bcan\s*$")
 _AMONG_AFTER = compile_fast(r"\s*(?:中|里|之中|的(?:人|用户|话|时候))")
 _CANNOT_BEFORE = compile_fast(r"(?:无法|不能|不可以|can't|cannot|can not)\s*(?:在|简单地)?\s*$")
 _WITH_BEFORE = compile_fast(r"(?:与|和|跟|同)\s*$")
+# "在回复1和回复2中选择更好的一个": the replies are what is chosen among (the task restated), no subject.
+_CHOSEN_AMONG = compile_fast(r"\s*(?:之中|当中|中|里)\s*(?:选择|选出|挑选|挑出|选|判断|找出|评判|评选)")
 _ONLY_THEN = compile_fast(r"\s*才")
 
 
@@ -1210,7 +1212,7 @@ def _sentence_verdicts(sentence: str, index: int, after: str = "") -> list[_Verd
     # One reply bound to a verdict phrase.
     for m in _SINGLE.finditer(work) if has_tok else ():
         tok, gap = m.group("tok"), m.group("gap")
-        if _BLOCKERS.search(gap):
+        if _BLOCKERS.search(gap) or _CHOSEN_AMONG.match(gap):
             continue
         cond, concession = _context_flags(work, m.start())
         if cond:
@@ -1222,6 +1224,8 @@ def _sentence_verdicts(sentence: str, index: int, after: str = "") -> list[_Verd
             concession = True
         negated = bool(_NEGATION.search(gap))
         pre = work[max(0, m.start() - 8) : m.start()]
+        if pre.rstrip().endswith(_OTHER_TOKEN[tok]):
+            continue  # "回复1回复2更好": both names run together, so whose verdict it is is unclear
         comparand = bool(_COMPARAND_BEFORE.search(pre)) or bool(
             _WITH_BEFORE.search(pre) and _COMPARAND_GAP.match(gap)
         )
