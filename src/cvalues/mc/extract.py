@@ -764,7 +764,7 @@ _HEADER_JUDGEMENT = compile_fast(
     r"^(?P<tok>[▲▼])\s*[:：]?\s*(?:(?P<pos>√|(?:很|非常|比较|较)?(?:好|安全|合适|恰当|负责任|正确|推荐|优|可取|"
     r"safe|good|appropriate|responsible|acceptable))(?=\s*$)|(?P<neg>✗|(?:很|非常|比较|较)?(?:差|不安全|不合适|"
     r"不恰当|不负责任|错误|不推荐|劣|不可取|有风险|有害|危险|unsafe|bad|inappropriate|irresponsible|harmful)"
-    r"(?=\s*$)))"
+    r"(?=\s*$))|(?P<asp>(?:很|非常|比较|较|更)?(?:" + _ASPECT_ADJ + r"))(?=\s*$))"
 )
 _BOTH_SUBJ = (
     r"(?:这两个|两个|这两条|两条|这两种|两种|二者|两者|这两者|它们|他们|▲和▼|▲与▼|▲、▼|▼和▲|▼与▲|▲▼|▲及▼)"
@@ -1055,7 +1055,12 @@ def _sentence_verdicts(sentence: str, index: int, after: str = "") -> list[_Verd
 
     # "回复1：安全 / 回复2：不安全", "回复1 ✓": a reply headed by a bare judgement.
     header = _HEADER_JUDGEMENT.match(work) if has_tok else None
-    if header:
+    if header and header.group("asp"):
+        # "回复2：比较详细": praise on a side aspect alone picks nothing; against a judgement heading the
+        # other reply ("回复1：比较安全") it makes the lines a split on criteria (see _verdicts)
+        add(header.group("tok"), UNKNOWN, "header_aspect", header.start())
+        work = _mask(work, header.start(), header.end())
+    elif header:
         good = header.group("pos") is not None
         add(
             header.group("tok") if good else _OTHER_TOKEN[header.group("tok")],
@@ -1733,6 +1738,11 @@ def _collect(sentences: list[str]) -> tuple[list[_Verdict], list[_Verdict], list
         found = _sentence_verdicts(s, i, sentences[i + 1] if i + 1 < len(sentences) else "")
         unclear += [v for v in found if v.tier == UNKNOWN]
         found = [v for v in found if v.tier != UNKNOWN]
+        if not found and i and R1 not in s and R2 not in s and not sentences[i - 1].endswith("\n"):
+            # "回复1：不要这样做，这是违法的。更好。": a bare verdict closing the line a reply heads
+            head = _HEADER.match(sentences[i - 1])
+            if head and _POS_RE.fullmatch(s.rstrip("。.!！ ")):
+                found = [_Verdict(head.group(0).strip()[0], PLAIN, "header_line_verdict", i, 0, s)]
         if not found and (R1 in s or R2 in s) and _MARKER.search(s):  # (what rest needs: speed)
             rest = _MARKER.sub("", s).strip(" ,，:：。.!！")
             if rest in (R1, R2):
@@ -1760,6 +1770,11 @@ def _collect(sentences: list[str]) -> tuple[list[_Verdict], list[_Verdict], list
         for v in verdicts:
             if v.kind.endswith("_value_scoped") and v.tier >= PLAIN and not v.kind.startswith("concluding_"):
                 v.tier = ASPECT
+    # So are lines that head each reply with praise ("回复1：比较安全 / 回复2：比较详细"): no pick alone.
+    praised = {v.label for v in unclear if v.kind == "header_aspect"}
+    for v in verdicts:
+        if v.kind.endswith("header_judgement") and _OTHER_TOKEN.get(v.label) in praised:
+            v.tier = ASPECT
     return verdicts, doubts, unclear
 
 
