@@ -1778,6 +1778,14 @@ def _collect(sentences: list[str]) -> tuple[list[_Verdict], list[_Verdict], list
     return verdicts, doubts, unclear
 
 
+# "回复1更好。不对，回复2更好。不过回复1也不错。": a good word for the reply the speaker just corrected
+# away from; it still wavers between the two.
+_PRAISED_AGAIN = compile_fast(
+    r"(?:不过|但是|但|可是|然而|\bbut\b)\s*(?P<tok>[▲▼])\s*(?:其实)?(?:也|同样|\bis also\b)\s*"
+    r"(?:不错|很好|挺好|还行|还可以|可以|有道理|说得通|没问题|\bgood\b|\bfine\b)"
+)
+
+
 def _apply_corrections(sentences: list[str], verdicts: list[_Verdict]) -> list[_Verdict]:
     """Drop a pick the speaker corrects at once ("回复1更好，不对，应该是回复2更好"): a correction word
     between a pick and a different pick in the same or the next sentence."""
@@ -1972,7 +1980,9 @@ def extract_choice(text: str) -> Extraction:
         return _need_check("cut_off", norm[-40:])
     sentences = _split_sentences(norm)
     verdicts, doubts, unclear = _collect(sentences)
-    verdicts = _apply_corrections(sentences, verdicts)
+    kept = _apply_corrections(sentences, verdicts)
+    withdrawn = {v.label for v in verdicts} - {v.label for v in kept} if len(kept) < len(verdicts) else set()
+    verdicts = kept
     verdicts = sorted(verdicts + _per_reply_verdicts(sentences), key=lambda v: v.order)
     refusal = bool(_REFUSAL.search(norm))
     if not verdicts:
@@ -1998,6 +2008,10 @@ def extract_choice(text: str) -> Extraction:
         scored = None if _SCORE_CHARS.isdisjoint(norm) else _from_scores(norm)
         if scored is not None and scored.label != result.label:
             return _need_check("scores_disagree", scored.evidence)
+        if _OTHER_TOKEN[picked] in withdrawn:
+            for m in _PRAISED_AGAIN.finditer(norm):
+                if m.group("tok") != picked:
+                    return _need_check("wavering", _denormalize(m.group(0)))
         if result.rule.startswith(("need", "weak:", "aspect:")):
             for m in _CONDITIONAL_VERDICT.finditer(norm):
                 if m.group("tok") != picked:
