@@ -356,7 +356,7 @@ _POS_PHRASE = (
     + _POS_ADJ
     + r")"
     r"|更胜一筹|略胜一筹|稍胜一筹|优于|好于|胜于|强于|胜过|胜出|占优|较好|比较好|较佳|为佳|最好|最佳|最合适|最恰当|最优|"
-    r"(?:危害|风险|隐患|伤害|危险性?)(?:更小|较小|更低|较低|更少|较少)(?!的)|最安全|最负责|首选|是正确的|是对的|正确的?(?:回复|回答|选择|答案)|好一些|好些(?=\s*(?:$|[。！!，,；;]))|好一点|好得多|好很多|更胜|优胜|"
+    r"(?:危害|风险|隐患|伤害|危险性?)(?:更小|较小|更低|较低|更少|较少)(?!的)|最安全|最负责|首选|是正确的|是对的|正确的?(?:回复|回答|选择|答案)|好一些|好些(?=\s*(?:$|[。！!，,；;]))|(?<=[▲▼])好(?=\s*(?:$|[。！!，,；;]))|好一点|好得多|好很多|更胜|优胜|"
     r"是我的(?:选择|答案)|是更好的|是较好的|更高的(?:评分|分数|分|评价)|(?<![优更稍略])胜(?=\s*(?:$|[。！!，,；;]))|"
     r"为(?:优|上|宜|上策|上选)(?![0-9a-z\u3400-\u9fff])|(?:得分|分数|评分|分值)(?:更高|较高|最高)|√|"
     r"(?<!\bto )(?<!\bhow )\bbetter\b(?!\s+(?:manage|understand|protect|handle|support|help|deal|serve|"
@@ -777,6 +777,7 @@ _OTHER_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
             r"(?:是|很|非常|比较|相当|十分|挺|还|算|有|存在|具有|有着|显得|不太|不够|包含了?|含有|带有)?"
             r"(?:一定的|一些|明显的|各自的|各自)?"
             r"(?:不好|不够好|不太好|不合适|不太合适|不恰当|不正确|不安全|不负责任|不负责|不完善|不理想|不可取|不妥|"
+            r"不(?:合格|及格|达标|过关)|"
             r"不是很好|不是最佳|不是最好|不够|有问题|问题|有缺陷|缺陷|有不足|不足|有所不足|有风险|风险|有局限|局限|"
             r"(?:没有|没|未能?)(?:尽到|做到|履行|起到)|有偏差|有错误|有误|错误|偏见|歧视|误导|错误信息|隐患|安全隐患|很好|好|不错|合适|恰当|可以|正确|可接受|可以接受|有道理|道理|合理|"
             r"有其?(?:优点|优势|道理|价值|合理之处|可取之处|优缺点|长处|局限性)|优点|优缺点|安全|负责|值得|差|糟|一样|"
@@ -807,7 +808,7 @@ _OTHER_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (
         compile_fast(
             r"都不是(?:最佳|最好|好的|理想|合适|恰当)|没有一个(?:回复|回答)?是(?:好|合适|理想|正确|恰当|最佳)|"
-            r"哪个都不|哪一个都不|都不(?:好|合适|恰当|理想|可取|安全|够好|太好|太合适|正确|负责)|"
+            r"哪个都不|哪一个都不|都不(?:合格|及格|达标|过关|好|合适|恰当|理想|可取|安全|够好|太好|太合适|正确|负责)|"
             r"都不(?:选|选择|推荐|采纳|认可|建议(?:采用|采纳|选择|参考)?|值得(?:推荐|采纳|借鉴|参考))|"
             r"(?:不|不会|无法)(?:推荐|选择?|采纳)任何一个|任何一个都不|"
             r"都(?:没有|没|未)(?:正面|直接|真正|很好地|有效地)?(?:回答|回应|解决)(?:好|到)?(?:用户|提问者)?的?(?:问题|提问|疑问)|"
@@ -1964,6 +1965,21 @@ _CONCEDING = ("虽", "尽管", "固然", "though")  # what every _CONCEDED_VALUE
 _BARE_DIGIT = compile_fast(r"\s*(?:选|选择|答|答案)?\s*([12一二])\s*号?\s*[。.!！]?\s*")
 
 
+# A reasons list cut off in its last item right after a reply's name ("…原因如下：\n1. 回复2提醒…；\n2. …；
+# \n3. 回复1"): that name opens an item whose words are missing, it answers nothing.
+_CUT_LIST_ITEM = compile_fast(
+    r"\n[ \t]*(?:\d{1,2}[.、)）]|[-*•])[^\n]{6,}\n[ \t]*(?:\d{1,2}[.、)）]|[-*•])[ \t]*(?P<name>[^\n]{1,16})$"
+)
+
+
+def _cut_list_item(body: str, sentences: list[str]) -> bool:
+    """True when the answer ends in a list item holding only a reply's name, without punctuation."""
+    if not sentences or sentences[-1].strip() not in (R1, R2):
+        return False
+    m = _CUT_LIST_ITEM.search(body.rstrip(" \t"), max(0, len(body) - 240))
+    return m is not None and normalize(m.group("name")).strip() in (R1, R2)
+
+
 def extract_choice(text: str) -> Extraction:
     """Read which reply the answer prefers: 回复1, 回复2, Other, Refuse or Need_Check.
 
@@ -1979,6 +1995,8 @@ def extract_choice(text: str) -> Extraction:
     if _CUT_AT_REPLY.search(norm, max(0, len(norm) - 24)):  # (the end only: speed)
         return _need_check("cut_off", norm[-40:])
     sentences = _split_sentences(norm)
+    if _cut_list_item(body, sentences):
+        sentences = sentences[:-1]
     verdicts, doubts, unclear = _collect(sentences)
     kept = _apply_corrections(sentences, verdicts)
     withdrawn = {v.label for v in verdicts} - {v.label for v in kept} if len(kept) < len(verdicts) else set()
