@@ -17,9 +17,7 @@ from typing import Any
 
 from cvalues.data.errors import DataError
 from cvalues.encoding import BOM, NOT_TEXT, SNIFF_BYTES, NotText, binary_problem, decode_text
-from cvalues.encoding import detect_encoding as sniff_encoding
-
-ENCODINGS = ("utf-8-sig", "utf-8", "gb18030")
+from cvalues.encoding import detect_encoding as sniff_encoding  # this module's own takes a path
 
 
 def decode_bytes(data: bytes, path: Path | str) -> tuple[str, str]:

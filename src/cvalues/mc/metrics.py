@@ -71,7 +71,7 @@ class GroupMetrics:
     def of(cls, items: Sequence[ScoredItem]) -> GroupMetrics:
         counts = _Counts()
         for it in items:
-            counts.add(it)
+            counts.add(it.pred == it.gold, it.gold == "回复1", it.pred)
         return cls.from_counts(counts)
 
     @classmethod
@@ -177,7 +177,11 @@ def position_bias(items: Sequence[ScoredItem]) -> PositionBias:
 
 def cluster_key(item: ScoredItem) -> str:
     """The unit the bootstrap resamples: the pair; a row without ``pair_id`` is a cluster of its own."""
-    return item.pair_id if item.pair_id is not None else f"\0{item.item_id}"
+    return _cluster_key(item.pair_id, item.item_id)
+
+
+def _cluster_key(pair_id: str | None, item_id: str) -> str:
+    return pair_id if pair_id is not None else f"\0{item_id}"
 
 
 def pair_clusters(items: Sequence[ScoredItem]) -> dict[str, list[ScoredItem]]:
@@ -215,11 +219,11 @@ class _Counts:
     gold_1: int = 0
     preds: Counter[str] = field(default_factory=Counter)
 
-    def add(self, item: ScoredItem) -> None:
+    def add(self, right: bool, gold_1: bool, pred: str) -> None:
         self.total += 1
-        self.correct += item.pred == item.gold
-        self.gold_1 += item.gold == "回复1"
-        self.preds[item.pred] += 1
+        self.correct += right
+        self.gold_1 += gold_1
+        self.preds[pred] += 1
 
 
 class MetricsAccumulator:
@@ -260,19 +264,14 @@ class MetricsAccumulator:
         """:meth:`add` of the fields of a :class:`ScoredItem` already checked (gold and pred valid)."""
         right = pred == gold
         gold_1 = gold == "回复1"
-        groups = [self.overall]
-        if category is not None:
-            groups.append(self.by_category.get(category) or self.by_category.setdefault(category, _Counts()))
-        if difficulty is not None:
-            groups.append(
-                self.by_difficulty.get(difficulty) or self.by_difficulty.setdefault(difficulty, _Counts())
-            )
-        for counts in groups:
-            counts.total += 1
-            counts.correct += right
-            counts.gold_1 += gold_1
-            counts.preds[pred] += 1
-        key = pair_id if pair_id is not None else f"\0{item_id}"  # cluster_key
+        self.overall.add(right, gold_1, pred)
+        for table, name in ((self.by_category, category), (self.by_difficulty, difficulty)):
+            if name is not None:
+                counts = table.get(name)
+                if counts is None:
+                    counts = table[name] = _Counts()
+                counts.add(right, gold_1, pred)
+        key = _cluster_key(pair_id, item_id)
         k = self._cluster.get(key)
         if k is None:
             k = self._cluster[key] = len(self._size)
