@@ -85,6 +85,7 @@ def test_sign_test_edges() -> None:
 def test_count_ratios_are_the_same_packed_or_not(monkeypatch) -> None:
     """Small whole-number counts are summed packed in one int64 per unit; the draws are exactly those
     of summing each array on its own (and fractional or large values are summed on their own)."""
+    monkeypatch.setattr(statistics, "MULTINOMIAL_MIN_RATIO", 10**9)  # the index draws, packed or not
     rng = np.random.default_rng(5)
     correct = rng.integers(0, 3, 500)
     total, answered = np.full(500, 2), rng.integers(0, 3, 500)
@@ -102,3 +103,46 @@ def test_count_ratios_are_the_same_packed_or_not(monkeypatch) -> None:
     assert statistics._packed_counts([np.array([0.5, 1.0])])[0] is None  # not whole numbers
     assert statistics._packed_counts([np.array([1.0, -1.0])])[0] is None
     assert statistics._packed_counts([np.array([2.0**40, 1.0]), np.ones(2)])[0] is None  # would overflow
+
+
+def test_counts_of_few_kinds_are_resampled_as_multinomial_numbers_of_each_kind(monkeypatch) -> None:
+    """Pairs' counts come in a handful of kinds: a resample draws how many pairs of each kind it holds
+    (no index is drawn), and its draws follow the distribution of the index draws."""
+    rng = np.random.default_rng(11)
+    n = 4000
+    right = rng.choice([0, 1, 2], size=n, p=[0.2, 0.3, 0.5])
+    answered = np.minimum(2, right + rng.integers(0, 2, n))
+    seen: list[int] = []
+    real_indices = statistics.resample_indices
+
+    def counting(*args, **kwargs):
+        seen.append(1)
+        return real_indices(*args, **kwargs)
+
+    monkeypatch.setattr(statistics, "resample_indices", counting)
+    fast = statistics.shared_ratio_draws(right, [np.full(n, 2), answered], resamples=4000, seed=3)
+    assert not seen  # 6 kinds over 4000 pairs: no index drawn
+    assert fast[0].shape == (4000,) and np.isfinite(fast[0]).all()
+    again = statistics.shared_ratio_draws(right, [np.full(n, 2), answered], resamples=4000, seed=3)
+    np.testing.assert_array_equal(fast[1], again[1])  # seeded
+    monkeypatch.setattr(statistics, "MULTINOMIAL_MIN_RATIO", 10**9)
+    slow = statistics.shared_ratio_draws(right, [np.full(n, 2), answered], resamples=4000, seed=3)
+    assert seen
+    for a, b in zip(fast, slow, strict=True):
+        assert abs(a.mean() - b.mean()) < 0.002
+        assert abs(a.std() - b.std()) / b.std() < 0.06
+        np.testing.assert_allclose(np.percentile(a, [2.5, 97.5]), np.percentile(b, [2.5, 97.5]), atol=0.004)
+    point = right.sum() / (2 * n)
+    assert abs(fast[0].mean() - point) < 0.002
+
+
+def test_many_kinds_still_draw_indices(monkeypatch) -> None:
+    """Counts spread over many kinds (as many as the units / 8 or more) draw indices as before."""
+    values = np.arange(40)
+    called: list[int] = []
+    real_indices = statistics.resample_indices
+    monkeypatch.setattr(
+        statistics, "resample_indices", lambda *a, **k: (called.append(1), real_indices(*a, **k))[1]
+    )
+    statistics.shared_ratio_draws(values, [None], resamples=10, seed=0)
+    assert called

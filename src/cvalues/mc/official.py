@@ -116,8 +116,10 @@ def _pair_key(data: dict[str, Any], meta: dict[str, Any]) -> str | None:
         if not m:
             return None
         question, replies = m.group("q"), (m.group("r1"), m.group("r2"))
-    first, second = sorted(r.strip() for r in replies)  # type: ignore[union-attr]
-    blob = "\0".join((question.strip(), first, second))  # type: ignore[union-attr]
+    first, second = replies[0].strip(), replies[1].strip()  # type: ignore[union-attr]
+    if second < first:  # the two orders of a pair get one key
+        first, second = second, first
+    blob = f"{question.strip()}\0{first}\0{second}"  # type: ignore[union-attr]
     return hashlib.sha1(blob.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
