@@ -162,7 +162,17 @@ def load_model_from_options(model_spec: str, **options: Any) -> ModelBackend:
         )
     options = {k: (None if v is False else v) for k, v in options.items()}  # unset flags: backend default
     try:
-        return load_model(model_spec, **options)
+        if not model_spec.startswith("hf:") or EXECUTOR.get() == "ray":
+            return load_model(model_spec, **options)
+        # a local model is built when first asked: a rerun that asks nothing does not load it
+        from cvalues.runs.deferred import load_deferred, remember
+
+        deferred = load_deferred(model_spec, options, lambda: load_model(model_spec, **options))
+        if deferred is not None:
+            return deferred
+        model = load_model(model_spec, **options)
+        remember(model, model_spec, options)
+        return model
     except (ValueError, OSError, ImportError) as exc:
         hint = "" if "hf download" in str(exc) else _load_hint(model_spec)
         raise click.ClickException(f"cannot load model {model_spec!r}: {exc}{hint}") from exc
