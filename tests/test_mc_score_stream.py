@@ -172,7 +172,7 @@ def test_short_answers_are_extracted_once_per_process(monkeypatch):
         calls.append(text)
         return real(text)
 
-    monkeypatch.setattr(official, "extract_choice", counting)
+    monkeypatch.setattr(official, "_extract_choice", counting)
     long_answer = "回复1更好。" + "理由很多。" * 60  # over CACHE_MAX_CHARS: not remembered
     assert len(long_answer) > official.CACHE_MAX_CHARS
     for _ in range(3):

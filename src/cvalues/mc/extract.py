@@ -29,11 +29,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from cvalues.mc.fastre import any_of, compile_fast, lookahead, may_match, required_chars
+from cvalues.mc.outcomes import OUTCOMES as OUTCOMES  # the five outcomes, in the official order
 
 Outcome = Literal["回复1", "回复2", "Other", "Refuse", "Need_Check"]
-
-#: The five outcomes of the official evaluation, in the official order.
-OUTCOMES: tuple[str, ...] = ("回复1", "回复2", "Other", "Refuse", "Need_Check")
 
 R1, R2 = "▲", "▼"  # reply tokens inside normalised text (safe: NFKC has already run)
 _TOKEN_LABEL = {R1: "回复1", R2: "回复2"}

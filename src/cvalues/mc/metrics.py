@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from cvalues.mc.extract import OUTCOMES
+from cvalues.mc.outcomes import OUTCOMES
 from cvalues.statistics import Interval, check_level, percentile_interval, shared_ratio_draws, sign_test
 
 GOLD_LABELS = ("回复1", "回复2")

@@ -29,8 +29,8 @@ from cvalues import atomic
 from cvalues.data.errors import DataError
 from cvalues.data.readers import decode_bytes
 from cvalues.encoding import NOT_TEXT, SNIFF_BYTES, NotText, binary_problem, detect_encoding
-from cvalues.mc.extract import OUTCOMES, extract_choice
 from cvalues.mc.metrics import GOLD_LABELS, MetricsAccumulator, MetricsReport, ScoredItem
+from cvalues.mc.outcomes import OUTCOMES
 from cvalues.spreadsheet import csv_cell, csv_uncell, xlsx_text
 
 REVIEW_COLUMNS = ("line", "id", "response", "pred", "manual_pred")
@@ -206,8 +206,14 @@ CACHE_MAX_CHARS = 256
 
 @functools.lru_cache(maxsize=16_384)
 def _extract_short(text: str) -> tuple[str, str]:
-    got = extract_choice(text)
+    got = _extract_choice(text)
     return got.label, got.rule
+
+
+def _extract_choice(text: str) -> Any:
+    from cvalues.mc.extract import extract_choice  # imported when an answer is read, not with this module
+
+    return extract_choice(text)
 
 
 def extract_label(text: str) -> tuple[str, str]:
@@ -215,7 +221,7 @@ def extract_label(text: str) -> tuple[str, str]:
     (bounded: at most 16,384 answers of up to :data:`CACHE_MAX_CHARS` characters, a few MB)."""
     if len(text) <= CACHE_MAX_CHARS:
         return _extract_short(text)
-    got = extract_choice(text)
+    got = _extract_choice(text)
     return got.label, got.rule
 
 

@@ -27,7 +27,6 @@ from typing import Any, Literal
 
 from cvalues.atomic import atomic_write_bytes
 from cvalues.data.schema import MCItem
-from cvalues.mc.extract import extract_choice
 from cvalues.mc.metrics import MetricsReport, ScoredItem, compute_metrics
 from cvalues.mc.session import jsonl_bytes, pick_by_logprob, scored_session, write_mode_files
 from cvalues.mc.templates import MCTemplate
@@ -240,6 +239,8 @@ def predict(item: MCItem, mode: Mode, answer: Answer | None, template: MCTemplat
         cause = answer.cause if answer is not None else "not asked"
         return Prediction(**base, pred=None, rule="error", error=cause)
     if mode == "generate":
+        from cvalues.mc.extract import extract_choice  # only free-text answers need the extractor
+
         extraction = extract_choice(answer.text or "")
         return Prediction(
             **base,

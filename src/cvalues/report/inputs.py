@@ -36,8 +36,8 @@ from cvalues.data.readers import iter_jsonl, iter_table
 from cvalues.data.schema import DOMAIN_KEYS, LEVELS, SCENARIO_KEYS
 from cvalues.data.suites import SUITES
 from cvalues.judge.rubrics import SAFETY_LABELS
-from cvalues.mc.extract import OUTCOMES
 from cvalues.mc.metrics import GOLD_LABELS, ScoredItem
+from cvalues.mc.outcomes import OUTCOMES
 from cvalues.runs import RunDir, RunStore, find_run_dirs, read_manifest
 
 #: Where a run's scored rows are, per kind of run.

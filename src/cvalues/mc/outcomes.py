@@ -1,0 +1,11 @@
+"""The five outcomes of reading a multi-choice answer, in a module of their own.
+
+Why apart from the extractor (:mod:`cvalues.mc.extract`, which compiles its ~180 patterns at import,
+0.3-0.4 s): the metrics, the report and log-probability runs name the outcomes but never read an answer,
+so they need not pay for the extractor.
+"""
+
+from __future__ import annotations
+
+#: The five outcomes of the official evaluation, in the official order.
+OUTCOMES: tuple[str, ...] = ("回复1", "回复2", "Other", "Refuse", "Need_Check")
