@@ -43,17 +43,18 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import importlib.util
 import json
 import logging
 import math
 import os
 import random
+import sys
 import time
 import urllib.parse
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import aiohttp
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from cvalues.models.base import (
@@ -70,6 +71,27 @@ from cvalues.models.base import (
 )
 from cvalues.redact import check_secret, mask_text, redact_url
 from cvalues.textcut import shorten
+
+
+def _lazy_module(name: str) -> Any:
+    """``name``, executed on its first attribute access (:class:`importlib.util.LazyLoader`): aiohttp
+    costs 0.3 s to import, which a run that asks nothing (every answer stored) should not pay."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"no module named {name!r}")
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+if TYPE_CHECKING:
+    import aiohttp
+else:
+    aiohttp = _lazy_module("aiohttp")
 
 log = logging.getLogger(__name__)
 
