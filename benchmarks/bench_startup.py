@@ -68,9 +68,10 @@ def main() -> None:
         if args.base_src:
             ratio = statistics.median(times[("base", key)]) / statistics.median(times[("this", key)])
             cells.append(f"base/this (median) {ratio:.2f}x")
-        label = (
-            key if len(command) < 4 else f"rerun {command[2]} --mode {command[command.index('--mode') + 1]}"
-        )
+        label = key
+        if "--mode" in command:
+            scheme = command[command.index("--model") + 1].split(":")[0]
+            label = f"mc run {scheme} --mode {command[command.index('--mode') + 1]} (rerun)"
         print(f"cvalues {label:<10} " + "; ".join(cells))
 
 
