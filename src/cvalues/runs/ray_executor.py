@@ -157,6 +157,13 @@ async def run_on_ray(
     batches in flight are not recorded."""
     import ray
 
+    from cvalues.models.replicas import ReplicatedBackend
+
+    if isinstance(model, ReplicatedBackend):  # its processes would hold the model for nothing
+        raise ValueError(
+            f"{model.spec} with replicas={len(model.replicas)}: the ray executor runs its own pool of model "
+            "copies (one actor per GPU or CPU slot); load the model without replicas"
+        )
     options = getattr(model, "load_options", None)
     if options is None:
         raise ValueError(
