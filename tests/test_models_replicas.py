@@ -69,11 +69,13 @@ def alive(pid: int) -> bool:
         return True
 
 
-def children(pid: int) -> list[int]:
-    """The child processes of ``pid`` (Linux /proc)."""
+def replica_pids(pid: int) -> list[int]:
+    """The spawned children of ``pid`` (Linux /proc), not multiprocessing's resource tracker."""
     found: list[int] = []
     for task in Path(f"/proc/{pid}/task").iterdir():
-        found += [int(p) for p in (task / "children").read_text().split()]
+        for child in (task / "children").read_text().split():
+            if b"multiprocessing.spawn" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(int(child))
     return found
 
 
@@ -292,8 +294,8 @@ def test_sigterm_during_a_cli_run_stops_every_replica(model_dir, tmp_path):
                 except Exception:  # created, its schema not yet committed
                     pass
             time.sleep(0.05)
-        replicas = children(proc.pid)
-        assert len(replicas) >= 2
+        replicas = replica_pids(proc.pid)
+        assert len(replicas) == 2
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
     finally:

@@ -144,7 +144,7 @@ def _load_replica(path: str, options: dict[str, Any], index: int, count: int) ->
     elif device == "cpu":
         own["device"] = "cpu"
         own["threads"] = max(1, int(options.get("threads") or torch.get_num_threads()) // count)
-    else:
+    elif count > 1:
         raise ValueError(f"replicas={count} run on cpu or cuda devices, not {device}")
     if own.get("threads"):
         torch.set_num_threads(own["threads"])  # before the model loads and runs, on this main thread
@@ -348,8 +348,8 @@ class ReplicatedBackend(ModelBackend):
             call_id = next(self._ids)
             replica.pending[call_id] = future
             replica.in_flight += 1
-        assert replica.sender is not None
-        replica.sender.submit(self._send, replica, call_id, (call_id, operation, args))
+            assert replica.sender is not None
+            replica.sender.submit(self._send, replica, call_id, (call_id, operation, args))
         return await asyncio.wrap_future(future)
 
     def _send(self, replica: Replica, call_id: int, message: Any) -> None:
@@ -398,8 +398,8 @@ class ReplicatedBackend(ModelBackend):
             replica.failure = failure
             pending, replica.pending = replica.pending, {}
             replica.in_flight = 0
-        if pending and not closing:
-            log.error("%s", failure)
+        if not pending and not closing:  # nobody else hears of it: its batches go to the others
+            log.warning("%s", failure)
         for future in pending.values():
             _settle(future, False, ModelError(failure, fatal=True))
         replica.conn.close()
