@@ -163,6 +163,14 @@ def test_describe_places_each_replica_and_keeps_the_model_identity(replicated, s
     assert len({r.pid for r in replicated.replicas} | {os.getpid()}) == 3
 
 
+@pytest.mark.slow
+def test_the_ray_executor_refuses_replicas(replicated):
+    from cvalues.runs.ray_executor import run_on_ray
+
+    with pytest.raises(ValueError, match=r"replicas=2: the ray executor runs its own pool"):
+        asyncio.run(run_on_ray(replicated, [], None))  # type: ignore[arg-type]
+
+
 # -- options and loading -----------------------------------------------------------------------------
 
 

@@ -155,8 +155,6 @@ async def run_on_ray(
 
     Cancelling the coroutine (a signal) stops the reading thread after the batch it waits for; the
     batches in flight are not recorded."""
-    import ray
-
     from cvalues.models.replicas import ReplicatedBackend
 
     if isinstance(model, ReplicatedBackend):  # its processes would hold the model for nothing
@@ -164,6 +162,8 @@ async def run_on_ray(
             f"{model.spec} with replicas={len(model.replicas)}: the ray executor runs its own pool of model "
             "copies (one actor per GPU or CPU slot); load the model without replicas"
         )
+    import ray
+
     options = getattr(model, "load_options", None)
     if options is None:
         raise ValueError(
