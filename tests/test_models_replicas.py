@@ -153,8 +153,9 @@ def test_describe_places_each_replica_and_keeps_the_model_identity(replicated, s
     facts = replicated.describe()
     assert facts["replicas"] == 2 and facts["device"] == "cpu"
     placement = facts["replica_placement"]
-    threads = max(1, single.threads // 2)  # the cores are split between the replicas
+    threads = placement[0]["threads"]  # the cores are split between the replicas
     assert placement == [{"device": "cpu", "threads": threads}] * 2 and facts["threads"] == 2 * threads
+    assert 1 <= threads and 2 * threads <= max(2, os.cpu_count() or 1)
     assert facts["dtype"] == "float32" and facts["batch_size"] == 4
     assert facts["num_parameters"] == single.describe()["num_parameters"]
     # answers stored by either are the same answers: a run resumes with or without replicas
@@ -216,8 +217,9 @@ def test_a_replica_that_cannot_load_fails_fast_with_the_same_error(tmp_path, mod
 @pytest.mark.slow
 def test_a_killed_replica_fails_its_batches_fatally_and_the_rest_go_on(model_dir):
     before = set(multiprocessing.active_children())
-    model = ReplicatedBackend(str(model_dir), replicas=2, device="cpu", batch_size=4)
+    model = ReplicatedBackend(str(model_dir), replicas=2, device="cpu", batch_size=4, threads=2)
     first, second = model.replicas
+    assert (first.threads, second.threads) == (1, 1)  # threads is the total, split between them
 
     async def main():
         busy = asyncio.ensure_future(model.generate_batch(PROMPTS[:4], GenerationSettings(max_tokens=200)))
