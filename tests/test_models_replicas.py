@@ -1,7 +1,7 @@
 """``hf:`` with ``replicas=N`` on the tiny random llama (tests/tiny_model.py): the same answers as one
 process, each replica placed and described, load failures raised as the one-process backend raises
 them with no process left, a killed replica failing its batches fatally instead of hanging, and no
-replica outliving its parent (closed, SIGTERM-ed mid-run, or killed outright).
+replica outliving its parent (closed, stopped mid-run by SIGTERM or Ctrl-C, or killed outright).
 
 Each replica is a spawned interpreter that imports torch (3-8 s here), so the replicated backends
 are few and shared by module-scoped fixtures."""
@@ -273,9 +273,21 @@ def test_the_parent_imports_no_torch_and_its_replicas_end_when_it_is_killed(mode
     assert wait_until_ended(facts["pids"], 10) == []  # killed outright: the replicas notice and exit
 
 
+def _own_session_with_default_sigint() -> None:
+    """The child leads a process group of its own (so the test can signal it and its replicas, as a
+    terminal's Ctrl-C does) and handles SIGINT even when this test runs with SIGINT ignored."""
+    os.setsid()
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="finds the replicas through /proc")
-def test_sigterm_during_a_cli_run_stops_every_replica(model_dir, tmp_path):
+@pytest.mark.parametrize(
+    ("signum", "whole_group", "code"),
+    [(signal.SIGTERM, False, 143), (signal.SIGINT, True, 130)],
+    ids=["sigterm-to-the-command", "ctrl-c-to-the-process-group"],
+)
+def test_a_signal_during_a_cli_run_stops_every_replica(model_dir, tmp_path, signum, whole_group, code):
     suite, run_dir = tmp_path / "prompts.jsonl", tmp_path / "run"
     lines = [
         json.dumps({"id": f"p{i}", "text": f"第{i}个问题：你怎么看？"}, ensure_ascii=False)
@@ -292,6 +304,7 @@ def test_sigterm_during_a_cli_run_stops_every_replica(model_dir, tmp_path):
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        preexec_fn=_own_session_with_default_sigint,
     )
     try:
         deadline, saved = time.monotonic() + 120, 0
@@ -306,14 +319,18 @@ def test_sigterm_during_a_cli_run_stops_every_replica(model_dir, tmp_path):
             time.sleep(0.05)
         replicas = replica_pids(proc.pid)
         assert len(replicas) == 2
-        proc.send_signal(signal.SIGTERM)
+        if whole_group:  # the replicas get it too, and leave the decision to the command
+            os.killpg(proc.pid, signum)
+        else:
+            proc.send_signal(signum)
         out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert proc.returncode == 143, out + err
-    assert "Traceback" not in err and "interrupted by SIGTERM" in err, err
+    assert proc.returncode == code, out + err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert f"interrupted by {signal.Signals(signum).name}" in err, err
     assert wait_until_ended(replicas, 10) == []
     manifest = read_manifest(run_dir)
     assert manifest["model"]["describe"]["replicas"] == 2
