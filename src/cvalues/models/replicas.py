@@ -148,6 +148,10 @@ def _load_replica(path: str, options: dict[str, Any], index: int, count: int) ->
         raise ValueError(f"replicas={count} run on cpu or cuda devices, not {device}")
     if own.get("threads"):
         torch.set_num_threads(own["threads"])  # before the model loads and runs, on this main thread
+    if index > 0:  # one set of loading bars on the terminal, not N interleaved
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
     backend = HFBackend(path, **own)
     torch.set_num_threads(backend.threads)
     return backend
