@@ -8,7 +8,9 @@ lm-eval, cvalues, ...), each in a fresh process; the script prints min/median pe
 * ``loop``: the generation itself (cvalues: the run engine's session time from ``manifest.json``,
   store writes included; lm-eval: ``HFLM.generate_until`` over the prompts);
 * ``whole``: the whole process (cvalues: the ``cvalues generate`` command; lm-eval: import, model load
-  and ``generate_until``, without its task machinery, which favours lm-eval) and its peak memory;
+  and ``generate_until``, without its task machinery, which favours lm-eval) and its peak memory (the
+  largest sum of resident memory over the process and its children, ``bench_logprob.run_child``, so
+  the N processes of ``--replicas N``, cvalues only, all count);
 * tokens/s: the generated tokens (each side's answers re-tokenized with the model's tokenizer, so
   both are counted alike) over the loop time. It also counts how many answers the two sides agree on.
 
@@ -16,7 +18,7 @@ lm-eval is never a dependency of cvalues: install it in a virtual environment of
 ``bench_logprob.py`` and ``benchmarks/RESULTS.md``).
 
     .venv/bin/python benchmarks/bench_generate.py --peer-python /work/bench-venv/bin/python \\
-        [--reps 3] [--batch-size 8 32] [--prompts 200] [--max-tokens 32] [--threads 1]
+        [--reps 3] [--batch-size 8 32] [--prompts 200] [--max-tokens 32] [--threads 1] [--replicas 2]
 """
 
 from __future__ import annotations
@@ -92,6 +94,12 @@ def main() -> None:
         "--threads", type=int, default=None, help="torch threads of both sides (OMP_NUM_THREADS)"
     )
     parser.add_argument("--skip-peer", action="store_true", help="cvalues only (no lm-eval installed)")
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=None,
+        help="cvalues only: model copies in separate processes (--replicas; the cores are split)",
+    )
     parser.add_argument("--prepare", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.prepare is not None:  # the child that builds the model and writes the prompts
@@ -121,7 +129,8 @@ def main() -> None:
         (tmp / "peer.py").write_text(PEER_SCRIPT, encoding="utf-8")
         print(
             f"{n} prompts x {args.max_tokens} new tokens, greedy, tiny llama, float32, threads "
-            f"{args.threads or 'default'}, python {sys.version.split()[0]}, {os.cpu_count()} cpus"
+            f"{args.threads or 'default'}, cvalues replicas {args.replicas or 1}, "
+            f"python {sys.version.split()[0]}, {os.cpu_count()} cpus"
         )
 
         def tokens(texts: dict[str, str]) -> int:
@@ -135,7 +144,8 @@ def main() -> None:
                 cmd = [sys.executable, "-m", "cvalues", "generate", "--model", f"hf:{model_dir}",
                        "--device", "cpu", "--dtype", "float32", "--suite", str(tmp / "prompts.jsonl"),
                        "--batch-size", str(batch), "--max-tokens", str(args.max_tokens), "--temperature", "0",
-                       "--run-dir", str(run_dir), "--no-progress"]  # fmt: skip
+                       "--run-dir", str(run_dir), "--no-progress",
+                       *(["--replicas", str(args.replicas)] if args.replicas else [])]  # fmt: skip
                 wall, rss, _ = run_child(cmd, env)
                 manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
                 loop = manifest["sessions"][-1]["summary"]["elapsed_s"]

@@ -9,7 +9,9 @@ each in a fresh process, and the script prints min/median per side and the ratio
   writes included; lm-eval: ``HFLM.loglikelihood`` over the 2,600 requests);
 * ``whole``: the whole process (cvalues: the ``cvalues mc run --mode logprob`` command, metrics and
   files included; lm-eval: import, model load and ``loglikelihood``, without its task machinery, which
-  favours lm-eval) and its peak resident memory.
+  favours lm-eval) and its peak memory: the largest sum of resident memory over the process and its
+  children, sampled every 50 ms (:func:`run_child`), so that ``--replicas N`` (cvalues only: N model
+  processes, the cores split between them) counts every copy.
 
 It also prints the largest difference of ``lp(回复1) - lp(回复2)`` between the two sides.
 
@@ -18,7 +20,8 @@ lm-eval is never a dependency of cvalues: install it in a virtual environment of
 (with system site packages it shares torch/transformers with cvalues' environment).
 
     .venv/bin/python benchmarks/bench_logprob.py --peer-python /work/bench-venv/bin/python \\
-        [--reps 3] [--batch-size 8] [--shape tiny|qwen2.5-0.5b] [--dtype float32|bfloat16] [--pairs 650]
+        [--reps 3] [--batch-size 8] [--shape tiny|qwen2.5-0.5b] [--dtype float32|bfloat16] [--pairs 650] \\
+        [--replicas 2]
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -117,19 +121,64 @@ def write_requests(model_dir: Path, pairs: int, path: Path) -> int:
     return len(items)
 
 
-def run_child(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """(wall seconds, the child's own peak RSS in MB from ``wait4``, stdout) of one child process."""
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants (Linux ``/proc``; just ``pid`` elsewhere)."""
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        try:
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children", encoding="ascii") as fh:
+                    todo += [int(child) for child in fh.read().split()]
+        except OSError:  # gone meanwhile, or no /proc
+            pass
+    return tree
+
+
+def tree_rss_mb(pid: int) -> float:
+    """The resident memory of ``pid`` and its descendants, summed, in MB (0 without ``/proc``)."""
+    total = 0
+    for member in process_tree(pid):
+        try:
+            with open(f"/proc/{member}/statm", encoding="ascii") as fh:
+                total += int(fh.read().split()[1])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total * os.sysconf("SC_PAGE_SIZE") / 1024**2
+
+
+def run_child(cmd: list[str], env: dict[str, str], every_s: float = 0.05) -> tuple[float, float, str]:
+    """(wall seconds, peak memory in MB, stdout) of one child process.
+
+    Peak memory is the largest sum of resident memory over the child and all its descendants (the
+    processes of ``--replicas``, which the child's own figure would hide), sampled every ``every_s``
+    from ``/proc``; or the child's own peak from ``wait4`` where that is higher (a peak shorter than
+    a sampling interval, or no ``/proc``). Shared pages (libraries) count once per process.
+    """
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    assert proc.stdout is not None and proc.stderr is not None
-    out = proc.stdout.read().decode()
-    err = proc.stderr.read().decode()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    wall = time.perf_counter() - t0
+    with tempfile.TemporaryFile() as out_file, tempfile.TemporaryFile() as err_file:
+        proc = subprocess.Popen(cmd, stdout=out_file, stderr=err_file, env=env)
+        peak = [0.0]
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.wait(every_s):
+                peak[0] = max(peak[0], tree_rss_mb(proc.pid))
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        _, status, usage = os.wait4(proc.pid, 0)
+        done.set()
+        sampler.join()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - t0
+        out_file.seek(0)
+        err_file.seek(0)
+        out, err = out_file.read().decode(), err_file.read().decode(errors="replace")
     if proc.returncode:
         raise RuntimeError(f"{' '.join(cmd[:5])} failed ({proc.returncode}):\n{err[-3000:]}")
-    return wall, usage.ru_maxrss / 1024, out
+    return wall, max(peak[0], usage.ru_maxrss / 1024), out
 
 
 def summary(name: str, values: list[float], unit: str) -> str:
@@ -153,6 +202,12 @@ def main() -> None:
         help="torch threads of both sides (OMP_NUM_THREADS); default torch's choice",
     )
     parser.add_argument("--skip-peer", action="store_true", help="cvalues only (no lm-eval installed)")
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=None,
+        help="cvalues only: model copies in separate processes (--replicas; the cores are split)",
+    )
     args = parser.parse_args()
 
     env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
@@ -168,6 +223,7 @@ def main() -> None:
         print(
             f"{items} items, {2 * items} candidates, shape {args.shape}, dtype {args.dtype}, "
             f"batch {args.batch_size}, threads {args.threads or 'default'}, "
+            f"cvalues replicas {args.replicas or 1}, "
             f"python {sys.version.split()[0]}, {os.cpu_count()} cpus"
         )
         ours: dict[str, list[float]] = {"loop": [], "whole": [], "rss": []}
@@ -198,6 +254,7 @@ def main() -> None:
                 "--run-dir",
                 str(run_dir),
                 "--no-progress",
+                *(["--replicas", str(args.replicas)] if args.replicas else []),
             ]
             wall, rss, _ = run_child(cmd, env)
             manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))

@@ -28,9 +28,14 @@ MODEL_OPTION_NAMES = (
     "batch_size",
     "device",
     "dtype",
+    "replicas",
     "continue_final_message",
 )
 SETTINGS_OPTION_NAMES = ("temperature", "max_tokens", "system_prompt", "stop")
+RAY_REPLICAS = (
+    "--replicas and --executor ray do not combine: Ray runs its own pool of model copies "
+    "(--concurrency actors, one per GPU or CPU slot); drop --replicas"
+)
 
 
 def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -71,6 +76,12 @@ def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--batch-size", type=click.IntRange(min=1), default=None, help="hf: prompts per batch."),
         click.option("--device", default=None, help="hf: cpu, cuda, cuda:1, mps or auto."),
         click.option("--dtype", default=None, help="hf: auto, float32, float16 or bfloat16."),
+        click.option(
+            "--replicas",
+            type=click.IntRange(min=1),
+            default=None,
+            help="hf: model copies in separate processes (one per GPU; on CPU the cores are split).",
+        ),
         click.option(
             "--continue-final-message",
             is_flag=True,
@@ -160,6 +171,8 @@ def load_model_from_options(model_spec: str, **options: Any) -> ModelBackend:
             f"--executor ray runs local models (hf:...), not {model_spec!r}; for a served model use "
             "openai: with a high --concurrency (docs/scale.md)"
         )
+    if EXECUTOR.get() == "ray" and (options.get("replicas") or 1) > 1:
+        raise click.ClickException(RAY_REPLICAS)
     options = {k: (None if v is False else v) for k, v in options.items()}  # unset flags: backend default
     try:
         if not model_spec.startswith("hf:") or EXECUTOR.get() == "ray":

@@ -11,7 +11,9 @@ team, and a CPU forward measured 1.5-2x slower that way (issue 12). torch's intr
 once, on that thread (``threads``, default torch's own choice: the physical cores). A second thread
 renders and tokenizes: with two batches in flight (:attr:`HFBackend.default_concurrency`), the next
 batch is tokenized while the model runs the current one (the Rust tokenizer releases the GIL), and
-tokenizing long contexts is a fifth of the scoring time of a small model.
+tokenizing long contexts is a fifth of the scoring time of a small model. The same work without
+threads (:meth:`HFBackend.generate_batch_sync`, :meth:`HFBackend.score_batch_sync`) is what each
+process of ``replicas=N`` runs on its main thread (:mod:`cvalues.models.replicas`).
 
 Log-probabilities of candidates (:meth:`HFBackend.candidate_logprobs_batch`): the candidates' common
 leading tokens (``回复`` of ``回复1``/``回复2``) are appended to the context, so one forward per item
@@ -139,6 +141,18 @@ def resolve_dtype(dtype: str, device: str) -> Any:
     return getattr(torch, name)
 
 
+def check_model_folder(path: str) -> None:
+    """Raise the load error for a local folder that does not exist, before anything is imported.
+
+    Also puts the Hugging Face libraries offline when cvalues is, before transformers reads the hub's
+    switch. Called by :class:`HFBackend` and, without torch, by the replicas' parent process."""
+    from cvalues.models.hub import looks_like_path, sync_offline_env
+
+    sync_offline_env()
+    if looks_like_path(path) and not Path(path).expanduser().is_dir():
+        raise ValueError(f"cannot load hf model {path!r}: local model folder {path} does not exist")
+
+
 def _dtype_keyword() -> str:
     """``from_pretrained`` takes ``dtype`` since transformers 4.56, ``torch_dtype`` before."""
     import transformers
@@ -204,6 +218,11 @@ class _ScorePlan:
         ]
 
 
+def _filled(results: Sequence[Any]) -> list[Any]:
+    """The results of a batch whose every slot has been filled (by an answer or its ModelError)."""
+    return [r for r in results if r is not None]
+
+
 class HFBackend(ModelBackend):
     """A ``transformers`` causal LM with its tokenizer, on CPU or GPU.
 
@@ -228,11 +247,9 @@ class HFBackend(ModelBackend):
         threads: int | None = None,
         spec: str | None = None,
     ) -> None:
-        from cvalues.models.hub import download_hint, looks_like_path, offline_requested, sync_offline_env
+        from cvalues.models.hub import download_hint, looks_like_path, offline_requested
 
-        sync_offline_env()  # before transformers reads the hub's offline switch
-        if looks_like_path(path) and not Path(path).expanduser().is_dir():
-            raise ValueError(f"cannot load hf model {path!r}: local model folder {path} does not exist")
+        check_model_folder(path)
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -355,10 +372,22 @@ class HFBackend(ModelBackend):
             return []
         results, prompts = await self._on_prep(self._prepare_prompts, batch)
         if prompts:
-            generated = await self._on_worker(self._generate_split_on_oom, [p for _, p in prompts], settings)
-            for (i, _), gen in zip(prompts, generated, strict=True):
-                results[i] = gen
-        return [r for r in results if r is not None]
+            await self._on_worker(self._generate_prompts, prompts, settings, results)
+        return _filled(results)
+
+    def generate_batch_sync(
+        self, batch: Sequence[Sequence[ChatMessage]], settings: GenerationSettings
+    ) -> list[Generation | ModelError]:
+        """:meth:`generate_batch` on the calling thread: render, tokenize, generate, in that order.
+
+        For a process whose main thread does nothing else (a replica, :mod:`cvalues.models.replicas`):
+        there a forward is fastest, and no event loop needs to stay free."""
+        if not batch:
+            return []
+        results, prompts = self._prepare_prompts(batch)
+        if prompts:
+            self._generate_prompts(prompts, settings, results)
+        return _filled(results)
 
     async def _on_worker(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run ``fn(*args)`` on the model's own worker thread (see the module docstring)."""
@@ -394,15 +423,21 @@ class HFBackend(ModelBackend):
                 prompts.append((i, ids))
         return results, prompts
 
-    def _generate_split_on_oom(
-        self, prompts: list[list[int]], settings: GenerationSettings
-    ) -> list[Generation | ModelError]:
-        return self._split_on_oom(
+    def _generate_prompts(
+        self,
+        prompts: list[tuple[int, list[int]]],
+        settings: GenerationSettings,
+        results: list[Generation | ModelError | None],
+    ) -> None:
+        """Fill ``results`` at each prompt's index (see :meth:`_prepare_prompts`)."""
+        generated = self._split_on_oom(
             lambda ps: self._generate_ids(ps, settings),
-            prompts,
+            [p for _, p in prompts],
             lambda p: f"one prompt of {len(p)} tokens",
             "generation",
         )
+        for (i, _), gen in zip(prompts, generated, strict=True):
+            results[i] = gen
 
     def _generate_ids(self, prompts: list[list[int]], settings: GenerationSettings) -> list[Generation]:
         import torch
@@ -468,19 +503,18 @@ class HFBackend(ModelBackend):
         self, items: Sequence[tuple[Sequence[ChatMessage], Sequence[str]]]
     ) -> list[list[float] | ModelError]:
         """Score several items in as few forwards as their candidates allow (module docstring)."""
-        results: list[list[float] | ModelError | None] = [None] * len(items)
-        valid: list[int] = []
-        for i, (_, candidates) in enumerate(items):
-            try:
-                check_candidates(candidates)
-                valid.append(i)
-            except ValueError as exc:
-                results[i] = ModelError(str(exc))
-        if valid:
-            scored = await self._score_batch([items[i] for i in valid])
-            for i, value in zip(valid, scored, strict=True):
-                results[i] = value
-        return [r for r in results if r is not None]
+        return await self._score_batch(items)
+
+    def score_batch_sync(
+        self, items: Sequence[tuple[Sequence[ChatMessage], Sequence[str]]]
+    ) -> list[list[float] | ModelError]:
+        """:meth:`candidate_logprobs_batch` on the calling thread (see :meth:`generate_batch_sync`)."""
+        if not items:
+            return []
+        results, plans = self._plan_scoring(items)
+        if plans:
+            self._score_plans(plans, results)
+        return _filled(results)
 
     def candidate_token_ids(
         self, context_text: str, candidates: Sequence[str]
@@ -540,10 +574,12 @@ class HFBackend(ModelBackend):
         self, items: Sequence[tuple[Sequence[ChatMessage], Sequence[str]]]
     ) -> list[list[float] | ModelError]:
         """Plans made on the preparing thread, forwards run on the model's worker."""
+        if not items:
+            return []
         results, plans = await self._on_prep(self._plan_scoring, items)
         if plans:
             await self._on_worker(self._score_plans, plans, results)
-        return [r for r in results if r is not None]
+        return _filled(results)
 
     def _plan_scoring(
         self, items: Sequence[tuple[Sequence[ChatMessage], Sequence[str]]]
@@ -553,6 +589,11 @@ class HFBackend(ModelBackend):
         plans: list[_ScorePlan] = []
         rendered: list[tuple[int, str, Sequence[str]]] = []
         for i, (context, candidates) in enumerate(items):
+            try:
+                check_candidates(candidates)
+            except ValueError as exc:
+                results[i] = ModelError(str(exc))
+                continue
             try:
                 rendered.append((i, self.render(context), candidates))
             except Exception as exc:  # a template may reject a message order

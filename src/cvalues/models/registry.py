@@ -24,6 +24,10 @@ BACKENDS: dict[str, tuple[str, str]] = {
 #: run options (``--concurrency``, ``--batch-size``) works whatever the model.
 _SHARED_OPTIONS = frozenset({"batch_size", "concurrency"})
 
+#: scheme -> (module, class) of its ``replicas=N`` form (N > 1): N copies of the model in processes of
+#: their own (:mod:`cvalues.models.replicas`). ``replicas`` is an option of these schemes only.
+REPLICATED: dict[str, tuple[str, str]] = {"hf": ("cvalues.models.replicas", "ReplicatedBackend")}
+
 
 def parse_spec(spec: str) -> tuple[str, str]:
     """Split ``scheme:target``; raise ValueError naming the known schemes when it is not one."""
@@ -42,17 +46,21 @@ def backend_options(scheme: str) -> dict[str, Any]:
     module, name = BACKENDS[scheme]
     cls = getattr(importlib.import_module(module), name)
     params = list(inspect.signature(cls.__init__).parameters.values())[2:]  # self, target
-    return {p.name: p.default for p in params if p.name != "spec"}
+    accepted = {p.name: p.default for p in params if p.name != "spec"}
+    if scheme in REPLICATED:
+        accepted["replicas"] = None  # None or 1: the backend itself, in this process
+    return accepted
 
 
 def load_model(spec: str, **options: Any) -> ModelBackend:
     """Build the backend for ``spec`` (``openai:MODEL``, ``hf:PATH_OR_ID``, ``replay:FILE``).
 
     ``options`` are the backend's keyword options (``base_url``, ``api_key_env``, ``timeout``,
-    ``max_retries`` for openai; ``device``, ``dtype``, ``batch_size`` for hf; ``id_field``,
-    ``response_field`` for replay; see ``docs/models.md``). Options set to None are dropped;
-    ``batch_size``/``concurrency`` are ignored by backends without them; any other unknown option is
-    a ValueError naming the accepted ones.
+    ``max_retries`` for openai; ``device``, ``dtype``, ``batch_size``, ``replicas`` for hf;
+    ``id_field``, ``response_field`` for replay; see ``docs/models.md``). Options set to None are
+    dropped; ``batch_size``/``concurrency`` are ignored by backends without them; any other unknown
+    option is a ValueError naming the accepted ones. ``replicas`` above 1 builds the scheme's
+    replicated form (:data:`REPLICATED`).
     """
     scheme, target = parse_spec(spec)
     accepted = backend_options(scheme)
@@ -62,6 +70,11 @@ def load_model(spec: str, **options: Any) -> ModelBackend:
         raise ValueError(
             f"{scheme}: unknown option(s) {', '.join(unknown)}; accepted: {', '.join(sorted(accepted))}"
         )
+    kwargs = {k: v for k, v in given.items() if k in accepted}
     module, name = BACKENDS[scheme]
+    if kwargs.get("replicas") is None or (type(kwargs["replicas"]) is int and kwargs["replicas"] == 1):
+        kwargs.pop("replicas", None)  # one copy: the backend itself, in this process
+    else:  # the replicated form checks the number
+        module, name = REPLICATED[scheme]
     cls = getattr(importlib.import_module(module), name)
-    return cls(target, spec=f"{scheme}:{target}", **{k: v for k, v in given.items() if k in accepted})
+    return cls(target, spec=f"{scheme}:{target}", **kwargs)

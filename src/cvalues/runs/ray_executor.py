@@ -155,6 +155,13 @@ async def run_on_ray(
 
     Cancelling the coroutine (a signal) stops the reading thread after the batch it waits for; the
     batches in flight are not recorded."""
+    from cvalues.models.replicas import ReplicatedBackend
+
+    if isinstance(model, ReplicatedBackend):  # its processes would hold the model for nothing
+        raise ValueError(
+            f"{model.spec} with replicas={len(model.replicas)}: the ray executor runs its own pool of model "
+            "copies (one actor per GPU or CPU slot); load the model without replicas"
+        )
     import ray
 
     options = getattr(model, "load_options", None)
