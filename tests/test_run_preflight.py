@@ -222,3 +222,65 @@ def test_offline_hf_load_names_the_download_command(hf_env: Path, monkeypatch: p
         info.value
     )
     assert os.environ["HF_HUB_OFFLINE"] == "1" and os.environ["TRANSFORMERS_OFFLINE"] == "1"
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_online_without_network_lists_everything_it_would_fetch_at_once(
+    mirror: Path, tmp_path: Path, hf_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A machine that nobody told to stay offline, whose data host and model hub cannot be reached:
+    one list of every file and model that would be fetched, not a failure at the first download."""
+    for name in ("CVALUES_OFFLINE", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    data_port, hub_port = _closed_port(), _closed_port()
+    monkeypatch.setenv("CVALUES_UPSTREAM_BASE_URL", f"http://127.0.0.1:{data_port}")
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{hub_port}")
+    out = tmp_path / "out"
+    args = ["run", "--model", "hf:Qwen/Qwen2.5-0.5B-Instruct", "--model", f"hf:{tmp_path / 'mine'}"]
+    result = CliRunner().invoke(cli, [*args, "--out", str(out)])
+    text = " ".join(result.output.split())
+    assert result.exit_code == 1, result.output
+    assert "4 things are missing; nothing was asked yet" in text
+    assert (
+        "data file cvalues-responsibility-mc (suite responsibility-mc): not on disk, "
+        f"and 127.0.0.1:{data_port} cannot be reached" in text
+    )
+    assert (
+        f"hf:Qwen/Qwen2.5-0.5B-Instruct: not on disk, and 127.0.0.1:{hub_port} cannot be reached "
+        "(Connection refused)" in text
+    )
+    assert (
+        "`hf download Qwen/Qwen2.5-0.5B-Instruct`" in text
+        and "`hf download Qwen/Qwen3Guard-Gen-0.6B`" in text
+    )
+    assert "refused" in text.casefold()
+    assert f"local model folder {tmp_path / 'mine'} does not exist" in text  # a gap online or not
+    assert "Traceback" not in text and not out.exists()
+
+
+def test_online_with_reachable_hosts_fetches_on_first_use(
+    mirror: Path, tmp_path: Path, hf_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("CVALUES_OFFLINE", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        url = f"http://127.0.0.1:{listening.getsockname()[1]}"
+        monkeypatch.setenv("HF_ENDPOINT", url)
+        config = DataConfig(mirror=mirror, cache_dir=tmp_path / "cache", base_url=url)
+        suites = [("responsibility-mc", {})]
+        models = [("hf:Qwen/Qwen2.5-0.5B-Instruct", {}, "model")]
+        assert preflight(suites, models, config) == []  # fetched on first use
+        # behind a proxy a direct connection says nothing: no probe, nothing listed
+        closed = f"http://127.0.0.1:{_closed_port()}"
+        monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+        assert preflight(suites, models, DataConfig(mirror=mirror, cache_dir=tmp_path, base_url=closed)) == []
+        monkeypatch.delenv("HTTPS_PROXY")
+        gaps = preflight(suites, models, DataConfig(mirror=mirror, cache_dir=tmp_path, base_url=closed))
+        assert [g.what for g in gaps] == ["data file cvalues-responsibility-mc (suite responsibility-mc)"]

@@ -4,12 +4,18 @@ A run that fails on its third suite, or on a judge model after an hour of genera
 a missing file found one at a time wastes several tries. :func:`preflight` looks at everything a job
 needs at once, without downloading, loading or hashing anything, and returns every gap with what to do
 about it (``hf download REPO``, ``--data-mirror``, ``--source-file``). Offline (``CVALUES_OFFLINE=1``
-or ``--offline``) a file or a hub model that is not on disk is a gap; online it is fetched on first use.
+or ``--offline``) a file or a hub model that is not on disk is a gap; online it is fetched on first use,
+unless the host it would come from cannot be reached at all (a machine without network that nobody
+told to stay offline): one connection is tried per host, and then every such file and model is a gap
+of the same list, instead of the job stopping at the first download that fails.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import socket
+import urllib.parse
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,6 +162,34 @@ def preflight(
     offline = data_config.offline or offline_requested()
     if offline:
         go_offline()
+    suites, models = list(suites), list(models)
+    missing = _gaps(suites, models, data_config, offline=offline)
+    if offline or _proxied():
+        return missing
+    # what would be fetched online: reachable hosts fetch it on first use, unreachable ones cannot
+    offline_config = dataclasses.replace(data_config, offline=True)
+    known = {m.what for m in missing}
+    to_fetch = [m for m in _gaps(suites, models, offline_config, offline=True) if m.what not in known]
+    causes: dict[str, str | None] = {}
+    for gap in to_fetch:
+        url = data_config.base_url if gap.what.startswith("data file") else _hub_endpoint()
+        if url not in causes:
+            causes[url] = unreachable(url)
+        if causes[url] is not None:
+            host = urllib.parse.urlsplit(url).netloc
+            missing.append(
+                Missing(gap.what, f"not on disk, and {host} cannot be reached ({causes[url]})", gap.how)
+            )
+    return missing
+
+
+def _gaps(
+    suites: list[tuple[str, Mapping[str, Any]]],
+    models: list[tuple[str, Mapping[str, Any], str]],
+    data_config: DataConfig,
+    *,
+    offline: bool,
+) -> list[Missing]:
     missing: list[Missing] = []
     for name, options in suites:
         missing += check_suite(name, options, data_config)
@@ -166,3 +200,36 @@ def preflight(
         seen.add(spec)
         missing += check_model(spec, options, offline=offline, role=role)
     return missing
+
+
+#: Seconds to wait for one connection to a host files would be fetched from.
+PROBE_TIMEOUT = 5.0
+
+
+def unreachable(url: str, timeout: float = PROBE_TIMEOUT) -> str | None:
+    """Why no connection to ``url``'s host can be opened (its name does not resolve, it refuses, no
+    answer within ``timeout``), or None when one opens."""
+    parts = urllib.parse.urlsplit(url)
+    if not parts.hostname:
+        return None  # not a URL this can check: the download will say what is wrong
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=timeout):
+            return None
+    except socket.gaierror:
+        return f"the name {parts.hostname} does not resolve: no network or no DNS"
+    except TimeoutError:
+        return f"no answer within {timeout:g}s"
+    except OSError as exc:
+        return str(exc.strerror or exc)
+
+
+def _proxied() -> bool:
+    """Downloads go through a proxy: a direct connection says nothing about them."""
+    names = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY")
+    return any(os.environ.get(n) or os.environ.get(n.lower()) for n in names)
+
+
+def _hub_endpoint() -> str:
+    """Where the Hugging Face libraries download from (``HF_ENDPOINT``, default huggingface.co)."""
+    return os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
