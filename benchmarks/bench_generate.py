@@ -146,7 +146,10 @@ def main() -> None:
                        "--batch-size", str(batch), "--max-tokens", str(args.max_tokens), "--temperature", "0",
                        "--run-dir", str(run_dir), "--no-progress",
                        *(["--replicas", str(args.replicas)] if args.replicas else [])]  # fmt: skip
-                wall, rss, _ = run_child(cmd, env)
+                # a fresh cache: the model is loaded before the session, as on a first run (a remembered
+                # description would defer the load into the session's time, see cvalues.runs.deferred)
+                fresh = {**env, "CVALUES_CACHE_DIR": str(tmp / f"cache-{run_dir.name}")}
+                wall, rss, _ = run_child(cmd, fresh)
                 manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
                 loop = manifest["sessions"][-1]["summary"]["elapsed_s"]
                 mine = cvalues_answers(run_dir)

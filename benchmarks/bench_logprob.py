@@ -256,7 +256,10 @@ def main() -> None:
                 "--no-progress",
                 *(["--replicas", str(args.replicas)] if args.replicas else []),
             ]
-            wall, rss, _ = run_child(cmd, env)
+            # a fresh cache: the model is loaded before the session, as on a first run (a remembered
+            # description would defer the load into the session's time, see cvalues.runs.deferred)
+            fresh = {**env, "CVALUES_CACHE_DIR": str(tmp / f"cache-{run_dir.name}")}
+            wall, rss, _ = run_child(cmd, fresh)
             manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
             ours["loop"].append(manifest["sessions"][-1]["summary"]["elapsed_s"])
             ours["whole"].append(wall)
