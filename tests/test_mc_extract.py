@@ -116,10 +116,7 @@ def test_corpus_is_large_and_covers_every_outcome() -> None:
     parked = [c for c in CORPUS if c.xfail is not None]
     assert len([c for c in parked if not c.xfail.startswith("held-out")]) <= 5
     assert len(parked) <= 12
-    assert all(
-        c.expected == "Need_Check" or "Need_Check" in c.xfail or "confident wrong pick" in c.xfail
-        for c in parked
-    )
+    assert all(c.expected == "Need_Check" or "Need_Check" in c.xfail for c in parked)
 
 
 def test_held_out_sets_are_in_the_corpus() -> None:
@@ -153,8 +150,8 @@ def test_issue_10_held_out_set_is_in_the_corpus() -> None:
     ],
 )
 def test_issue_12_held_out_set_is_in_the_corpus(name: str, size: int) -> None:
-    """Sets D, F, G, H, I and J (issue 12): written and labelled before the extractor read them, every outcome,
-    English and mixed answers among them."""
+    """Sets D, F, G, H, I and J (issue 12): written and labelled before the extractor read them, every
+    outcome, English and mixed answers among them."""
     cases = [c for c in CORPUS if c.file == name]
     assert len(cases) == size
     assert {c.expected for c in cases} == set(OUTCOMES)
@@ -184,8 +181,6 @@ def test_no_confident_wrong_pick_on_corpus() -> None:
     """Even where the corpus and the extractor disagree, a wrong reply is never picked."""
     wrong = []
     for case in CORPUS:
-        if case.xfail is not None and "confident wrong pick" in case.xfail:
-            continue  # a held-out miss parked until its fix (the corpus case itself is a strict xfail)
         got = extract_choice(case.text).label
         if got in ("回复1", "回复2") and got != case.expected:
             wrong.append((case.file, case.line, case.expected, got))
