@@ -147,10 +147,11 @@ def test_issue_10_held_out_set_is_in_the_corpus() -> None:
         ("heldout_issue12_h.jsonl", 100),
         ("heldout_issue12_i.jsonl", 100),
         ("heldout_issue12_j.jsonl", 150),
+        ("heldout_issue12_k.jsonl", 100),
     ],
 )
 def test_issue_12_held_out_set_is_in_the_corpus(name: str, size: int) -> None:
-    """Sets D, F, G, H, I and J (issue 12): written and labelled before the extractor read them, every
+    """Sets D, F, G, H, I, J and K (issue 12): written and labelled before the extractor read them, every
     outcome, English and mixed answers among them."""
     cases = [c for c in CORPUS if c.file == name]
     assert len(cases) == size
