@@ -101,7 +101,7 @@ _ANY_TAG = compile_fast(r"<\s*/?\s*[a-z_\u4e00-\u9fff]{1,20}\s*>", re.I)
 # A table row whose first cell is an answer's name ("| 更好的回复 | 回复2 |"): the key of that answer.
 _TABLE_KEY = compile_fast(
     r"^[ \t]*\|[ \t]*(更好的回复|更好的回答|更优的回复|最佳回复|推荐的?回复|结论|答案|最终答案|最终选择|选择|"
-    r"winner|better|verdict|answer|choice|preferred)[ \t]*\|",
+    r"winner|better|verdict|answer|choice|preferred)[ \t]*\|(?=[^|\n]*\|?[ \t]*$)",  # (two cells only)
     re.MULTILINE | re.IGNORECASE,
 )
 _ECHOED_BLOCK = compile_fast(r"\[回复([12])\].*?\[回复\1结束\]", re.DOTALL)
@@ -289,6 +289,7 @@ _THIS_ONE = r"这个回复|这一回复|这条回复|该回复|此回复|这个�
 _FORMER_LATTER = compile_fast("前者|后者|" + _OTHER_ONE + "|" + _THIS_ONE)
 _THIS_ONE_RE = compile_fast(_THIS_ONE)
 _SENTENCE_ENDS = frozenset("。！？!?；;\n")
+_COMPARAND_NEAR = compile_fast(r"相比|相较|比起|对比|比较|不同于|\bcompared\b|\bthan\b|\bunlike\b", re.I)
 _BLANKS = compile_fast(r"[ \t\u3000]+")
 
 
@@ -308,6 +309,8 @@ def _resolve_former_latter(text: str) -> str:
                 continue
             near = max(p1, p2)
             same_sentence = not any(c in _SENTENCE_ENDS for c in text[near + 1 : m.start()])
+            if same_sentence and _COMPARAND_NEAR.search(text, max(0, near - 4), m.start()):
+                continue  # "与回复1相比，这个回复…": the named reply is what this one is compared with
             if not same_sentence and ((p1 >= 0 and p2 >= 0) or (R2 if p1 >= 0 else R1) in text):
                 continue
             out.append(text[last : m.start()])
@@ -1971,6 +1974,8 @@ def _adjacent(sentences: list[str], i: int, j: int) -> bool:
 def _split_on_criteria(verdicts: list[_Verdict], picked: str, sentences: list[str]) -> _Verdict | None:
     """The other reply's side-aspect win that makes a value-only pick a split (see _VALUE_ONLY)."""
     mine = [v for v in verdicts if v.label == picked and v.tier >= ASPECT]
+    if any(v.label == picked and v.tier == WEAK for v in verdicts):
+        return None  # the other reply is also judged bad ("…，但回复2存在误导")
     if not mine or any(
         v.kind.startswith("concluding_")
         or not _VALUE_ONLY.match(v.sentence, v.offset)
@@ -1984,6 +1989,8 @@ def _split_on_criteria(verdicts: list[_Verdict], picked: str, sentences: list[st
         s = other.sentence
         if _PARALLEL_CONCESSION.search(s, _clause_start(s, other.offset), other.offset + 4):
             continue  # (回复2虽然更详细: the concession may follow the name)
+        if _NEG_OR_ABS_NEG.search(s, other.offset) or _RISK_AFTER.search(s, other.offset):
+            continue  # "回复2更详细但有风险": its side aspect comes with a fault
         if s[: other.offset].lstrip().startswith(("while", "whilst")):
             continue  # "While Response 2 is more concise, Response 1 is …": a concession at the start
         near = [v for v in mine if _adjacent(sentences, v.sentence_index, other.sentence_index)]
@@ -2150,6 +2157,7 @@ _VALUE_ONLY = compile_fast(
     r"(?:更加|更为|更|较为|相对更|相对|要更|明显更|显然更|稍|略)\s*(?:安全|负责任|负责|谨慎|稳妥|合规))"
     r"(?:一些|一点|些)?\s*(?=$|[，,。；;.!！\n]|\bwhile\b|\bwhereas\b|\bbut\b|而)"
 )
+_RISK_AFTER = compile_fast(r"风险|危险|隐患|误导|问题|不妥|\brisk|\bdanger|\bharm|\bmislead")
 _OVERALL_WORD = compile_fast(
     r"更好|较好|最好|更佳|更优|更合适|更恰当|更可取|胜出|\bbetter\b|\bbest\b|\bpreferable\b|\bpreferred\b"
 )
