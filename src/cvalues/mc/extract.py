@@ -105,11 +105,9 @@ _TABLE_KEY = compile_fast(
     re.MULTILINE | re.IGNORECASE,
 )
 _ECHOED_BLOCK = compile_fast(r"\[回复([12])\].*?\[回复\1结束\]", re.DOTALL)
-# "这个回复更好" right after the copy of one reply's block: that reply (the copy itself is dropped).
-_THIS_REPLY = compile_fast(
-    r"这个回复|这一回复|这条回复|该回复|此回复|这个回答|该回答|\bthis (?:response|reply|answer)\b", re.I
-)
-_NAMED_REPLY = compile_fast(r"回复\s*[12]|\b(?:response|reply|answer)\s*[12]\b", re.I)
+# "这个回复" / "this response": the reply just named, or the one whose block was just copied.
+_THIS_ONE = r"这个回复|这一回复|这条回复|该回复|此回复|这个回答|该回答|\bthis (?:response|reply|answer)\b"
+_THIS_REPLY = compile_fast(_THIS_ONE, re.IGNORECASE)
 _LONG_QUOTES = (
     compile_fast(r"“([^“”]{13,}?)”"),
     compile_fast(r'"([^"\n]{13,}?)"'),
@@ -269,7 +267,7 @@ def _echoed_reply_referent(text: str) -> str:
         return text
     end = blocks[-1].end()
     this = _THIS_REPLY.search(text, end)
-    if this is None or _NAMED_REPLY.search(text, end, this.start()):
+    if this is None or _REPLY_MENTION.search(text, end, this.start()):
         return text
     return text[: this.start()] + "回复" + blocks[0].group(1) + text[this.end() :]
 
@@ -285,9 +283,7 @@ _OTHER_ONE = (
 )
 
 
-_THIS_ONE = r"这个回复|这一回复|这条回复|该回复|此回复|这个回答|该回答|\bthis (?:response|reply|answer)\b"
 _FORMER_LATTER = compile_fast("前者|后者|" + _OTHER_ONE + "|" + _THIS_ONE)
-_THIS_ONE_RE = compile_fast(_THIS_ONE)
 _SENTENCE_ENDS = frozenset("。！？!?；;\n")
 _COMPARAND_NEAR = compile_fast(r"相比|相较|比起|对比|比较|不同于|\bcompared\b|\bthan\b|\bunlike\b", re.I)
 _BLANKS = compile_fast(r"[ \t\u3000]+")
@@ -302,7 +298,7 @@ def _resolve_former_latter(text: str) -> str:
     for m in _FORMER_LATTER.finditer(text):
         before = text[: m.start()]
         p1, p2 = before.rfind(R1), before.rfind(R2)
-        if _THIS_ONE_RE.fullmatch(m.group(0)):
+        if _THIS_REPLY.fullmatch(m.group(0)):
             # "回复1提醒了风险，这个回复更安全": the reply named last in the same sentence;
             # "回复1提醒了…。这个回复更好": the one reply named, when the answer names only one
             if p1 < 0 and p2 < 0:
