@@ -117,7 +117,7 @@ _LONG_QUOTES = (
 # LaTeX around an answer (reasoning models' habit from maths: "最终答案为 $\\boxed{\\text{回复2}}$"): the
 # commands and the dollars go, their argument stays.
 _LATEX_TEXT = compile_fast(r"\\(?:text|textbf|textrm|texttt|mathrm|mathbf|mbox)\s*\{([^{}\n]*)\}")
-_LATEX_BOX = compile_fast(r"\$*\s*\\(?:boxed|fbox)\s*\{([^{}\n]*)\}\s*\$*")
+_LATEX_BOX = compile_fast(r"\$*[ \t]*\\(?:boxed|fbox)\s*\{([^{}\n]*)\}[ \t]*\$*")
 _REPLY_MENTION = compile_fast(r"(?:回复|回答|反馈|答复|response|reply)\s*[12一二]", re.IGNORECASE)
 # Traditional characters of the words the extractor reads (回覆1較好, 我認為…), written simplified.
 _TRADITIONAL = str.maketrans(
@@ -157,7 +157,7 @@ _ORDINAL_NOUN = r"(?:个|条|种|项|份|则)?\s*" + r"(?:回复|回答|反馈|�
 # What may follow 第一个/前一个 used alone as the name of a reply: a verdict word or the end of a clause.
 _ORDINAL_ALONE = (
     r"(?=更|比|较|要|不如|没有|优|胜|明显|显然|稍|略|相对|无疑|则|是更|是最|会更|"
-    r"\s*(?:$|[。！!.，,；;]))"
+    r"\s*(?:$|[。！!.，,；;])|[ \t]*\n)"
 )
 # "I think 1 is better": a bare digit as the subject of an English verdict.
 _DIGIT_IS_BETTER = r"(?=\s+(?:is|seems|looks)\s+(?:the\s+)?(?:better|safer|best|more|preferable))"
@@ -374,6 +374,8 @@ def normalize(text: str) -> str:
     chars = set(text)
     if may_match(_BLANKS, chars):  # "回 复 1 更 好": the name is read across the spaces
         text = _SPACE_BETWEEN_CJK.sub("", text)
+        for old, new in _TRADITIONAL_WORDS:  # "回 覆 1": the word is whole only now
+            text = text.replace(old, new)
     for pattern, repl, needs in _TOKEN_STEPS:
         for need in needs:
             if need.isdisjoint(chars):
@@ -683,7 +685,7 @@ _KEY_ANSWER = compile_fast(
     _KEY_MARKER + r"\s*[:：]\s*(?:(?P<tok>[▲▼]|[12])|" + _TIE_VALUE.replace("?P<tie>", "?:") + ")"
 )
 _ANSWER_MARKER = compile_fast(
-    r"(?:最终答案|正确答案|最佳答案|(?<![回解])答(?=\s*[:：])|回答(?=\s*[:：])|选项(?=\s*[:：])|\bchoice(?=\s*[:：])|"
+    r"(?:最终答案|正确答案|最佳答案|(?<![回解])答(?=\s*[:：])|(?<![个两的])回答(?=\s*[:：])|选项(?=\s*[:：])|\bchoice(?=\s*[:：])|"
     r"(?:最佳|最好的|更好的|推荐的?)(?:回复|回答)(?=\s*[:：])|答案|结论|我的选择|最终选择|我的答案|我的回答|最终结论|最终判断|判断结果|评判结果|"
     r"我的判断|final answer|the answer|answer|my answer|my choice|verdict|conclusion)"
     r"\s*(?:应该是|应当是|应为|就是|是|为|:|is|would be|-|=)?\s*(?:[:：]\s*)?"
@@ -2181,6 +2183,33 @@ def _cut_list_item(body: str, sentences: list[str]) -> bool:
     return m is not None and normalize(m.group("name")).strip() in (R1, R2)
 
 
+# Courtesies around the answer say nothing about the replies, but they hide where it starts and ends (a
+# bare "回复1" or "2" is an answer only alone; a cut-off shows at the end): "好的，回复1" /
+# "…\n\n希望以上分析对您有帮助！".
+_OPENING_ACK = compile_fast(
+    r"^\s*(?:好的|好滴|好|嗯+|ok|okay|sure|alright|当然|当然可以|没问题|明白了?|收到|了解)\s*[,，。.!！:：~]+\s*"
+)
+_CLOSING_COURTESY = compile_fast(
+    r"(?:^|(?<=[\n。.!！;；]))\s*(?:希望(?:以上|我的|这些|这个|上述)?(?:分析|回答|解答|内容|信息|判断|解释)?(?:能|可以)?"
+    r"对(?:您|你)有(?:所)?(?:帮助|启发|参考价值)|如(?:果)?(?:您|你)?(?:还)?有(?:其他|任何|更多)?(?:问题|疑问|需要)"
+    r"[^\n。.!！]{0,16}|欢迎(?:继续)?(?:提问|追问|交流)|(?:i )?hope (?:this|that|it) helps|"
+    r"let me know if [^\n.!]{0,60}|feel free to [^\n.!]{0,60})\s*[。.!！~]*\s*$"
+)
+
+
+def _trim_courtesies(norm: str) -> str:
+    """The answer without an opening acknowledgement (好的，) or closing courtesies (希望对您有帮助！)."""
+    m = _OPENING_ACK.match(norm)
+    if m and m.end() < len(norm):
+        norm = norm[m.end() :]
+    for _ in range(3):  # (a few in a row: "希望对您有帮助！如有其他问题，欢迎继续提问。")
+        m = _CLOSING_COURTESY.search(norm)
+        if m is None or m.start() == 0:
+            break
+        norm = norm[: m.start()].rstrip()
+    return norm
+
+
 def extract_choice(text: str) -> Extraction:
     """Read which reply the answer prefers: 回复1, 回复2, Other, Refuse or Need_Check.
 
@@ -2190,7 +2219,7 @@ def extract_choice(text: str) -> Extraction:
     body, problem = _strip_think(text or "")
     if problem:
         return _need_check(problem)
-    norm = normalize(body)
+    norm = _trim_courtesies(normalize(body))
     if not norm.strip(" \n。.!！?？…"):
         return _need_check("empty")
     if _CUT_AT_REPLY.search(norm, max(0, len(norm) - 24)):  # (the end only: speed)
