@@ -229,6 +229,34 @@ def test_swapping_replies_swaps_the_label(case: Case) -> None:
     assert swapped == _FLIP.get(original, original)
 
 
+# Rewrites that leave an answer's meaning alone: an opening acknowledgement, a closing courtesy, the
+# replies named in English with no space before Chinese, full-width digits. (A list cut off after a
+# reply's name, "…\n3. 回复1", is cut off only at the very end: the courtesy is not added there.)
+_CUT_LIST_END = re.compile(r"\n\s*(?:\d+[.、)]|[-*•])\s*回复[12]\s*$")
+_REWRITES = {
+    "acknowledged": lambda t: "好的。\n" + t,
+    "courteous": lambda t: (
+        t if _CUT_LIST_END.search(t) else t + "\n\n希望以上分析对您有帮助！如有其他问题，欢迎继续提问。"
+    ),
+    "english_names": lambda t: t if "[回复" in t else re.sub(r"回复([12])", r"Response \1", t),
+    "full_width": lambda t: t.translate(str.maketrans("12", "１２")),
+}
+
+
+@pytest.mark.parametrize("rewrite", sorted(_REWRITES))
+def test_meaning_preserving_rewrites_keep_the_label(rewrite: str) -> None:
+    """Every corpus answer read right is read the same after a rewrite that leaves its meaning alone."""
+    changed = []
+    for case in CORPUS:
+        if case.xfail is not None:
+            continue
+        text = _REWRITES[rewrite](case.text)
+        got = extract_choice(text).label
+        if got != case.expected:
+            changed.append((case.file, case.line, case.expected, got, text[:60]))
+    assert changed == []
+
+
 def test_extractor_never_sees_gold() -> None:
     params = list(inspect.signature(extract_choice).parameters)
     assert params == ["text"]
