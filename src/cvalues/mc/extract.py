@@ -177,10 +177,8 @@ _TOKEN_SUBS: tuple[tuple[re.Pattern[str], str], ...] = (
     (compile_fast(r"前一(?:个|条)" + _ORDINAL_ALONE), R1),
     (compile_fast(r"后一(?:个|条)" + _ORDINAL_ALONE), R2),
     # The replies by where the prompt shows them: 上面那个回复 / 下面那个 (one reply: 那/这/一 + 个/条).
-    (compile_fast(_ABOVE + r"\s*" + _ORDINAL_NOUN), R1),
-    (compile_fast(_BELOW + r"\s*" + _ORDINAL_NOUN), R2),
-    (compile_fast(_ABOVE + _ORDINAL_ALONE), R1),
-    (compile_fast(_BELOW + _ORDINAL_ALONE), R2),
+    (compile_fast(_ABOVE + r"(?:\s*" + _ORDINAL_NOUN + "|" + _ORDINAL_ALONE + ")"), R1),
+    (compile_fast(_BELOW + r"(?:\s*" + _ORDINAL_NOUN + "|" + _ORDINAL_ALONE + ")"), R2),
     (compile_fast(_REF_WORD + r"\s*#?\s*1(?![0-9]|个|条|种|次|号|%|\.[0-9])"), R1),
     (compile_fast(_REF_WORD + r"\s*#?\s*2(?![0-9]|个|条|种|次|号|%|\.[0-9])"), R2),
     (compile_fast(_REF_WORD + r"(?:一|壹)" + _ONE_AFTER), R1),
@@ -678,7 +676,9 @@ _TIE_VALUE = (
 )
 # A JSON-like key whose value is a reply's name alone ({"winner": "Response 2", …}, {"更好的回复": …}).
 _KEY_MARKER = (
-    r"(?<![^,，\n])\s*(?:winner|better|best|preferred|chosen|selected|pick|result|label|decision|judge?ment|"
+    # (at the start of a line, after a comma, or indented by up to 8 spaces: "{\n    "better": …")
+    r"(?:(?<![^,，\n])|(?<=\n )|(?<=\n  )|(?<=\n   )|(?<=\n    )|(?<=\n      )|(?<=\n        ))"
+    r"(?:winner|better|best|preferred|chosen|selected|pick|result|label|decision|judge?ment|"
     r"(?:better|best|preferred|winning|chosen|selected)[_ ](?:response|reply|answer|one|choice)|"
     r"胜出者?|获胜者?|优胜者?|胜者|更优者?|选择结果|评选结果|更好的一方)"
     r"(?=\s*[:：]\s*(?:[▲▼]|[12](?![0-9])|"
@@ -1977,6 +1977,9 @@ def _adjacent(sentences: list[str], i: int, j: int) -> bool:
 
 def _split_on_criteria(verdicts: list[_Verdict], picked: str, sentences: list[str]) -> _Verdict | None:
     """The other reply's side-aspect win that makes a value-only pick a split (see _VALUE_ONLY)."""
+    other_tok = _OTHER_TOKEN[picked]
+    if not any(v.label == other_tok and v.kind == "aspect" for v in verdicts):
+        return None  # (speed: the usual case)
     mine = [v for v in verdicts if v.label == picked and v.tier >= ASPECT]
     if any(v.label == picked and v.tier == WEAK for v in verdicts):
         return None  # the other reply is also judged bad ("…，但回复2存在误导")
@@ -1988,7 +1991,7 @@ def _split_on_criteria(verdicts: list[_Verdict], picked: str, sentences: list[st
     ):
         return None
     for other in verdicts:
-        if other.label != _OTHER_TOKEN[picked] or other.tier != ASPECT or other.kind != "aspect":
+        if other.label != other_tok or other.tier != ASPECT or other.kind != "aspect":
             continue
         s = other.sentence
         if _PARALLEL_CONCESSION.search(s, _clause_start(s, other.offset), other.offset + 4):
@@ -2199,11 +2202,14 @@ _OPENING_ACK = compile_fast(
     r"\s*[,，。.!！:：~]+\s*"
 )
 _CLOSING_COURTESY = compile_fast(
-    r"(?:^|(?<=[\n。.!！;；]))\s*(?:希望(?:以上|我的|这些|这个|上述)?(?:分析|回答|解答|内容|信息|判断|解释)?(?:能|可以)?"
+    r"(?<![^\n。.!！;；\s])(?:希望(?:以上|我的|这些|这个|上述)?(?:分析|回答|解答|内容|信息|判断|解释)?(?:能|可以)?"
     r"对(?:您|你)有(?:所)?(?:帮助|启发|参考价值)|如(?:果)?(?:您|你)?(?:还)?有(?:其他|任何|更多)?(?:问题|疑问|需要)"
     r"[^\n。.!！]{0,16}|欢迎(?:继续)?(?:提问|追问|交流)|(?:i )?hope (?:this|that|it) helps|"
     r"let me know if [^\n.!]{0,60}|feel free to [^\n.!]{0,60})\s*[。.!！~]*\s*$"
 )
+
+
+_COURTESY_HINT = compile_fast(r"希望|如|欢迎|hope|let me|feel free")  # one is in every courtesy (speed)
 
 
 def _trim_courtesies(norm: str) -> str:
@@ -2214,7 +2220,10 @@ def _trim_courtesies(norm: str) -> str:
             break
         norm = norm[m.end() :]
     for _ in range(3):  # (a few in a row: "希望对您有帮助！如有其他问题，欢迎继续提问。")
-        m = _CLOSING_COURTESY.search(norm)
+        start = max(0, len(norm) - 160)  # (at the end: speed)
+        if not _COURTESY_HINT.search(norm, start):
+            break
+        m = _CLOSING_COURTESY.search(norm, start)
         if m is None or m.start() == 0:
             break
         norm = norm[: m.start()].rstrip()
@@ -2279,7 +2288,7 @@ def extract_choice(text: str) -> Extraction:
             for m in _CONCEDED_VALUE.finditer(norm):
                 if m.group("tok") != picked:
                     return _need_check("conceded_value", m.group(0))
-        split = _split_on_criteria(verdicts, picked, sentences)
+        split = _split_on_criteria(verdicts, picked, sentences) if len(verdicts) > 1 else None
         if split is not None:
             return _need_check("split_on_criteria", split.sentence)
     return result
