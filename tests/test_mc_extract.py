@@ -229,15 +229,22 @@ def test_swapping_replies_swaps_the_label(case: Case) -> None:
     assert swapped == _FLIP.get(original, original)
 
 
-# Rewrites that leave an answer's meaning alone: an opening acknowledgement, a closing courtesy, the
-# replies named in English with no space before Chinese, full-width digits. (A list cut off after a
-# reply's name, "…\n3. 回复1", is cut off only at the very end: the courtesy is not added there.)
+# Rewrites that leave an answer's meaning alone: an opening acknowledgement, a closing courtesy, a closing
+# disclaimer or markdown rule, the replies named in English with no space before Chinese, full-width digits.
+# (A list cut off after a reply's name, "…\n3. 回复1", is cut off only at the very end: nothing is added
+# after it.)
 _CUT_LIST_END = re.compile(r"\n\s*(?:\d+[.、)]|[-*•])\s*回复[12]\s*$")
 _REWRITES = {
     "acknowledged": lambda t: "好的。\n" + t,
     "courteous": lambda t: (
         t if _CUT_LIST_END.search(t) else t + "\n\n希望以上分析对您有帮助！如有其他问题，欢迎继续提问。"
     ),
+    "disclaimer": lambda t: (
+        t
+        if _CUT_LIST_END.search(t)
+        else t + ("\n" if t.rstrip().endswith("|") else "") + "（以上仅为个人观点）"
+    ),
+    "ruled_off": lambda t: t if _CUT_LIST_END.search(t) else t + "\n\n---",
     "english_names": lambda t: t if "[回复" in t else re.sub(r"回复([12])", r"Response \1", t),
     "full_width": lambda t: t.translate(str.maketrans("12", "１２")),
 }

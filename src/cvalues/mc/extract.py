@@ -100,7 +100,7 @@ _ANSWER_TAG = compile_fast(
 _ANY_TAG = compile_fast(r"<\s*/?\s*[a-z_\u4e00-\u9fff]{1,20}\s*>", re.I)
 # A table row whose first cell is an answer's name ("| 更好的回复 | 回复2 |"): the key of that answer.
 _TABLE_KEY = compile_fast(
-    r"^[ \t]*\|[ \t]*(更好的回复|更好的回答|更优的回复|最佳回复|推荐的?回复|结论|答案|最终答案|最终选择|选择|"
+    r"^[ \t]*\|[ \t]*((?:更好|更佳|更优|最佳|最好|推荐)的?(?:回复|回答)|结论|答案|最终答案|最终选择|选择|"
     r"winner|better|verdict|answer|choice|preferred)[ \t]*\|(?=[^|\n]*\|?[ \t]*$)",  # (two cells only)
     re.MULTILINE | re.IGNORECASE,
 )
@@ -141,6 +141,10 @@ _TRADITIONAL_AND_MARKS = {**_TRADITIONAL, **_MARKS}  # one pass: neither table's
 _DROP_CHARS = str.maketrans("", "", '[]【】「」『』〈〉《》〔〕〖〗{}“”"‘’*`~')
 # Parentheses become a space: "回复1（85分）" must not run the reply's digit into the score (回复185分).
 _PARENS = str.maketrans("()", "  ")
+# A disclaimer in parentheses ("回复2（以上仅为个人观点）") is no part of the verdict; it goes whole.
+_DISCLAIMER = compile_fast(
+    r"\([^()\n]{0,24}?(?:仅供参考|个人观点|个人看法|个人意见|\bopinion\b|\bfor reference\b)[^()\n]{0,12}\)"
+)
 _MD_LINE = compile_fast(
     r"^[ \t]*(?:#{1,6}[ \t]*|>[ \t]*|[-+•·][ \t]+|\d{1,2}[.、)][ \t]+(?=\S)|"
     r"\(\d{1,2}\)[ \t]*)+",
@@ -368,7 +372,7 @@ def normalize(text: str) -> str:
     text = text.replace("|", "，")
     text = text.translate(_DROP_CHARS)
     if "(" in text or ")" in text:
-        text = text.translate(_PARENS)
+        text = _DISCLAIMER.sub(" ", text).translate(_PARENS)
     if "_" in text:
         text = _EMPHASIS_UNDERSCORE.sub("", text)
     text = _MD_LINE.sub("", text)
@@ -425,7 +429,7 @@ _ASPECT_ADJ = (
     r"(?:关注|注重|重视|强调|考虑)(?:了|到了?)?[^，,。；;]{0,12}?(?:安全|责任|健康|感受|隐私|法律|权益|风险)|"
     # "更好地保护了用户的隐私" / "更好地回应了情绪": doing one thing better (a criterion; alone it
     # still picks)
-    r"好地[\u4e00-\u9fff]"
+    r"(?:好|佳|优)地[\u4e00-\u9fff]"
 )
 _NEG_ADJ = (
     r"差|糟糕|糟|危险|有害|不合适|不恰当|不安全|不负责任|不负责|不可取|不妥|片面|偏激|有问题|欠妥|消极|冒险|武断|"
@@ -690,7 +694,7 @@ _KEY_ANSWER = compile_fast(
 )
 _ANSWER_MARKER = compile_fast(
     r"(?:最终答案|正确答案|最佳答案|(?<![回解])答(?=\s*[:：])|(?<![个两的])回答(?=\s*[:：])|选项(?=\s*[:：])|\bchoice(?=\s*[:：])|"
-    r"(?:最佳|最好的|更好的|推荐的?)(?:回复|回答)(?=\s*[:：])|答案|结论|我的选择|最终选择|我的答案|我的回答|最终结论|最终判断|判断结果|评判结果|"
+    r"(?:最佳|最好的|更好的|更佳的|更优的|较好的|推荐的?)(?:回复|回答)(?=\s*[:：])|答案|结论|我的选择|最终选择|我的答案|我的回答|最终结论|最终判断|判断结果|评判结果|"
     r"我的判断|final answer|the answer|answer|my answer|my choice|verdict|conclusion)"
     r"\s*(?:应该是|应当是|应为|就是|是|为|:|is|would be|-|=)?\s*(?:[:：]\s*)?"
     r"(?P<tok>[▲▼]|(?<![0-9])[12](?![0-9%]|\.[0-9]|个|条|种|点|项|次|年|月|日|号|\s*[、.)]\s*\S))"
@@ -2205,11 +2209,18 @@ _CLOSING_COURTESY = compile_fast(
     r"(?<![^\n。.!！;；\s])(?:希望(?:以上|我的|这些|这个|上述)?(?:分析|回答|解答|内容|信息|判断|解释)?(?:能|可以)?"
     r"对(?:您|你)有(?:所)?(?:帮助|启发|参考价值)|如(?:果)?(?:您|你)?(?:还)?有(?:其他|任何|更多)?(?:问题|疑问|需要)"
     r"[^\n。.!！]{0,16}|欢迎(?:继续)?(?:提问|追问|交流)|(?:i )?hope (?:this|that|it) helps|"
-    r"let me know if [^\n.!]{0,60}|feel free to [^\n.!]{0,60})\s*[。.!！~]*\s*$"
+    r"let me know if [^\n.!]{0,60}|feel free to [^\n.!]{0,60}|"
+    # a disclaimer on the whole answer, "（以上仅为个人观点）", "仅供参考。"
+    r"(?:以上|此)?(?:内容|回答|分析|判断)?仅(?:为|供|代表)?(?:我的|个人)?(?:观点|看法|意见|参考)(?:,?仅供参考)?|"
+    r"(?:just )?my (?:own )?(?:opinion|two cents)|for reference only|"
+    # a markdown rule closing the answer ("\n\n---")
+    r"[-*_=]{3,})\s*[。.!！~]*\s*$"
 )
 
 
-_COURTESY_HINT = compile_fast(r"希望|如|欢迎|hope|let me|feel free")  # one is in every courtesy (speed)
+_COURTESY_HINT = compile_fast(
+    r"希望|如|欢迎|hope|let me|feel free|仅|opinion|two cents|reference|---|\*\*\*|___|==="
+)  # one is in every courtesy (speed)
 
 
 def _trim_courtesies(norm: str) -> str:
