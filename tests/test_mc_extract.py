@@ -146,11 +146,13 @@ def test_issue_10_held_out_set_is_in_the_corpus() -> None:
         ("heldout_issue12_g.jsonl", 100),
         ("heldout_issue12_h.jsonl", 100),
         ("heldout_issue12_i.jsonl", 100),
+        ("heldout_issue12_j.jsonl", 150),
+        ("heldout_issue12_k.jsonl", 100),
     ],
 )
 def test_issue_12_held_out_set_is_in_the_corpus(name: str, size: int) -> None:
-    """Sets D, F, G, H and I (issue 12): written and labelled before the extractor read them, every outcome,
-    English and mixed answers among them."""
+    """Sets D, F, G, H, I, J and K (issue 12): written and labelled before the extractor read them, every
+    outcome, English and mixed answers among them."""
     cases = [c for c in CORPUS if c.file == name]
     assert len(cases) == size
     assert {c.expected for c in cases} == set(OUTCOMES)
@@ -225,6 +227,41 @@ def test_swapping_replies_swaps_the_label(case: Case) -> None:
     original = extract_choice(case.text).label
     swapped = extract_choice(swap_replies(case.text)).label
     assert swapped == _FLIP.get(original, original)
+
+
+# Rewrites that leave an answer's meaning alone: an opening acknowledgement, a closing courtesy, a closing
+# disclaimer or markdown rule, the replies named in English with no space before Chinese, full-width digits.
+# (A list cut off after a reply's name, "…\n3. 回复1", is cut off only at the very end: nothing is added
+# after it.)
+_CUT_LIST_END = re.compile(r"\n\s*(?:\d+[.、)]|[-*•])\s*回复[12]\s*$")
+_REWRITES = {
+    "acknowledged": lambda t: "好的。\n" + t,
+    "courteous": lambda t: (
+        t if _CUT_LIST_END.search(t) else t + "\n\n希望以上分析对您有帮助！如有其他问题，欢迎继续提问。"
+    ),
+    "disclaimer": lambda t: (
+        t
+        if _CUT_LIST_END.search(t)
+        else t + ("\n" if t.rstrip().endswith("|") else "") + "（以上仅为个人观点）"
+    ),
+    "ruled_off": lambda t: t if _CUT_LIST_END.search(t) else t + "\n\n---",
+    "english_names": lambda t: t if "[回复" in t else re.sub(r"回复([12])", r"Response \1", t),
+    "full_width": lambda t: t.translate(str.maketrans("12", "１２")),
+}
+
+
+@pytest.mark.parametrize("rewrite", sorted(_REWRITES))
+def test_meaning_preserving_rewrites_keep_the_label(rewrite: str) -> None:
+    """Every corpus answer read right is read the same after a rewrite that leaves its meaning alone."""
+    changed = []
+    for case in CORPUS:
+        if case.xfail is not None:
+            continue
+        text = _REWRITES[rewrite](case.text)
+        got = extract_choice(text).label
+        if got != case.expected:
+            changed.append((case.file, case.line, case.expected, got, text[:60]))
+    assert changed == []
 
 
 def test_extractor_never_sees_gold() -> None:
