@@ -58,6 +58,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[8, 32, 64])
     parser.add_argument("--reps", type=int, default=3)
     args = parser.parse_args()
+    # timed as a user runs it: compiled modules cached in __pycache__ (the sandbox sets
+    # PYTHONDONTWRITEBYTECODE, which would make every run compile cvalues' sources again)
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     env.setdefault("CVALUES_DATA_MIRROR", str(ROOT.parent / "shared" / "data"))
     os.environ["CVALUES_DATA_MIRROR"] = env["CVALUES_DATA_MIRROR"]

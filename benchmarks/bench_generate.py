@@ -111,6 +111,9 @@ def main() -> None:
         print(write_prompts(args.prepare / "model", args.prompts, prompts, rendered))
         return
 
+    # timed as a user runs it: compiled modules cached in __pycache__ (the sandbox sets
+    # PYTHONDONTWRITEBYTECODE, which would make every run compile cvalues' sources again)
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     env.setdefault("CVALUES_DATA_MIRROR", str(ROOT.parent / "shared" / "data"))
     os.environ["CVALUES_DATA_MIRROR"] = env["CVALUES_DATA_MIRROR"]

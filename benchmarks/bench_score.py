@@ -108,6 +108,9 @@ def main() -> None:
     parser.add_argument("--ways", nargs="+", default=["cli", "serial", "in-memory"])
     parser.add_argument("--dir", type=Path, default=None, help="where to write the file [a temp folder]")
     args = parser.parse_args()
+    # timed as a user runs it: compiled modules cached in __pycache__ (the sandbox sets
+    # PYTHONDONTWRITEBYTECODE, which would make every run compile cvalues' sources again)
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp_name:
         tmp = Path(tmp_name)
