@@ -127,13 +127,15 @@ _TRADITIONAL = str.maketrans(
     "協權義識產業術語誠聽幫減輕嚴極觀點勵準標風頭氣動進積驗證錄報絕講讚獎愛親衛環資訊購買賣貨錢財損誘騙詐騷擾懲罰虛濫"
     "戰爭災隨邊遠離運達連兒內偽傳僅備創劃勞區單歷壓參雙變員嗎團圍圖場婦學審將屬層師帶廣廢開張強惡慣憂憑懷擁擊擔擴敗數"
     "書東棄槍樂檢殘殺毀滅滿濟燒狀獨獲盜監眾禮禍穩簡紀約級終組統經維緊練績繼續罵聯聲職脅腦興舉舊衝補製複觸計討記設許訴"
-    "診話課調談諒謝譯貧貴費賠質蹤軟輔輸轉辦遺長門間陰陽際電靜順須預領額願顧養駕齡啟戶樹",
+    "診話課調談諒謝譯貧貴費賠質蹤軟輔輸轉辦遺長門間陰陽際電靜順須預領額願顧養駕齡啟戶樹"
+    "評別時鑒鑑饋遜謹倫卻籌辭貼豐溫睞頗響貳譜堅遞潔針緒劇勸剛糾靈幾誰線諸邏輯賞詞詢諮尋側揚",
     "较认为选择确应该觉与两说个适当负责险误错优势坏难们对这种样会无没从来于体议见题胜过论结总综据号称并实态细专详尽还"
     "让护隐欢倾赞荐决断则显虽尽后么问条项类给归纳里里盖异视况复请规范释网络导伤违医疗药处够碍虑价试读写务发现关节机构"
     "协权义识产业术语诚听帮减轻严极观点励准标风头气动进积验证录报绝讲赞奖爱亲卫环资讯购买卖货钱财损诱骗诈骚扰惩罚虚滥"
     "战争灾随边远离运达连儿内伪传仅备创划劳区单历压参双变员吗团围图场妇学审将属层师带广废开张强恶惯忧凭怀拥击担扩败数"
     "书东弃枪乐检残杀毁灭满济烧状独获盗监众礼祸稳简纪约级终组统经维紧练绩继续骂联声职胁脑兴举旧冲补制复触计讨记设许诉"
-    "诊话课调谈谅谢译贫贵费赔质踪软辅输转办遗长门间阴阳际电静顺须预领额愿顾养驾龄启户树",
+    "诊话课调谈谅谢译贫贵费赔质踪软辅输转办遗长门间阴阳际电静顺须预领额愿顾养驾龄启户树"
+    "评别时鉴鉴馈逊谨伦却筹辞贴丰温睐颇响贰谱坚递洁针绪剧劝刚纠灵几谁线诸逻辑赏词询咨寻侧扬",
 )
 _TRADITIONAL_WORDS = (("回覆", "回复"), ("答覆", "答复"), ("回應", "回应"))
 # Ticks and crosses next to a reply (回复1 ✓ / 回复2 ❌) are judgements of it.
@@ -722,11 +724,14 @@ _ANSWER_MARKER = compile_fast(
     r"(?:最佳|最好的|更好的|更佳的|更优的|较好的|推荐的?)(?:回复|回答|答复)(?=\s*[:：])|答案|结论|我的选择|最终选择|我的答案|我的回答|最终结论|最终判断|判断结果|评判结果|"
     r"我的判断|final answer|the answer|answer|my answer|my choice|verdict|conclusion)"
     r"\s*(?:应该是|应当是|应为|就是|是|为|:|is|would be|-|=)?\s*(?:[:：]\s*)?"
-    r"(?P<tok>[▲▼]|(?<![0-9])[12](?![0-9%]|\.[0-9]|个|条|种|点|项|次|年|月|日|号|\s*[、.)]\s*\S))"
+    r"(?P<tok>[▲▼]|(?<![0-9])[12](?![0-9%]|\.[0-9]|个|条|种|点|项|次|年|月|日|号|\s*[、.)]\s*\S)|"
+    # a Chinese numeral only as the whole answer ("答案：二。"; "结论：一，回复1…；二，…" counts points)
+    r"[一二](?=\s*[。.!！]?\s*(?:$|\n)))"
     r"(?!\s*(?:或|和|与|还是|及|跟|、|以及|\bor\b|\band\b)\s*[▲▼12])"
     # the name closes its clause ("答：回复1的说法有歧视色彩" makes 回复1 a subject, read by the other rules)
     r"(?=\s*(?:$|[,，;；。.!！?？\n…]|因为|由于|\bbecause\b|\bsince\b|\bas\b))"
 )
+_DIGIT_TOKEN = {"1": R1, "2": R2, "一": R1, "二": R2}
 _CHOICE_DIGIT = compile_fast(
     r"(?:我(?:会|将|更|还是)?(?:选择|选)|\bi (?:would |will )?(?:choose|pick|select|go with)|"
     r"\bi'd (?:choose|pick|go with))"
@@ -1189,7 +1194,7 @@ def _sentence_verdicts(sentence: str, index: int, after: str = "") -> list[_Verd
     # Answer markers and bare digits after them: 答案：回复2 / answer: 2.
     for m in _ANSWER_MARKER.finditer(work) if markers else ():
         tok = m.group("tok")
-        tok = {"1": R1, "2": R2}.get(tok, tok)
+        tok = _DIGIT_TOKEN.get(tok, tok)
         if _CONDITIONAL.search(work[_clause_start(work, m.start()) : m.start()]):
             continue
         add(tok, EXPLICIT, "answer_marker", m.start())
