@@ -233,7 +233,7 @@ def test_swapping_replies_swaps_the_label(case: Case) -> None:
 # disclaimer or markdown rule, the replies named in English with no space before Chinese, full-width digits.
 # (A list cut off after a reply's name, "…\n3. 回复1", is cut off only at the very end: nothing is added
 # after it.)
-_CUT_LIST_END = re.compile(r"\n\s*(?:\d+[.、)]|[-*•])\s*回复[12]\s*$")
+_CUT_LIST_END = re.compile(r"\n[\s>]*(?:\d+[.、)]|[-*•])\s*回复[12]\s*$")
 _REWRITES = {
     "acknowledged": lambda t: "好的。\n" + t,
     "courteous": lambda t: (

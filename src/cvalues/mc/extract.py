@@ -267,6 +267,11 @@ _REPORTED_QUOTE = compile_fast(
 
 # A quotation the speaker then rejects ("「回复2更好」——这是用户可能期待的答案，但我不同意。"): not its
 # verdict.
+# The same without quotes ("回复2更好的说法我不同意"): the claim the speaker rejects is no verdict of theirs.
+_REJECTED_CLAIM = compile_fast(
+    r"(?:^|(?<=[，,。；;！!？?\n]))[^，,。；;！!？?\n]{1,40}?(?P<rest>(?:的|这种|这个|这一)(?:说法|观点|看法|结论)"
+    r"[，,]?\s*我(?:并|也|完全|可)?不(?:同意|认同|赞同|这么认为))"
+)
 _QUOTED_NAME = compile_fast(
     r"\s*[:：,，]?\s*[“\"「『]\s*(?:回复|回答|答复|回覆|response|reply)\s*[12一二]\s*[”\"」』]", re.IGNORECASE
 )
@@ -390,6 +395,8 @@ def normalize(text: str) -> str:
     for pattern in _ECHO_PATTERNS:
         if may_match(pattern, chars):
             text = pattern.sub("\n", text)
+    if "不同意" in text or "不认同" in text or "不赞同" in text or "不这么认为" in text:
+        text = _REJECTED_CLAIM.sub(lambda m: "…" + m.group("rest"), text)
     if any(q in text for q in '“"「『'):  # each quotation pattern needs one of these
         text = _REPORTED_QUOTE.sub(_drop_reported_quote, text)
         text = _REJECTED_QUOTE.sub(_drop_rejected_quote, text)
