@@ -296,6 +296,12 @@ def _called(word: str) -> object:
     )
 
 
+def _renamed(name: object) -> object:
+    return lambda t: (
+        t if _PROMPT_ECHO.search(t) else re.sub(r"回复([12])(?![0-9])", lambda m: name(m.group(1)), t)
+    )
+
+
 def _sentence_lines(text: str) -> str:
     """A line break after each sentence (not where a line headed by a reply's name gives it its meaning:
     "回复2：建议…。更合适。" against "回复2：建议…。\n更合适。", rules_issue12_h.txt)."""
@@ -326,6 +332,19 @@ _REWRITES.update(
         "answer_marker": lambda t: "答案：" + t.strip() if _BARE_ANSWER.fullmatch(t.strip()) else t,
         "conclusion_marker": lambda t: "结论：" + t.strip() if _BARE_ANSWER.fullmatch(t.strip()) else t,
         "neutral_think": lambda t: t if "think>" in t else _NEUTRAL_THINK + t,
+        # the names as numerals and ordinals, in 【】; Windows line ends; blank lines and spaces around the
+        # answer; a title heading; a one-line answer in bold; zero-width or no-break spaces of copied text
+        "numeral_names": _renamed(lambda d: "回复" + "一二"[int(d) - 1]),
+        "ordinal_names": _renamed(lambda d: "第" + "一二"[int(d) - 1] + "个回复"),
+        "lenticular_names": lambda t: t if "【" in t else _names("【", "】")(t),
+        "crlf": lambda t: t.replace("\n", "\r\n"),
+        "padded": lambda t: "\n  " + t + "  \n\n",
+        "heading": lambda t: "### 我的判断\n\n" + t,
+        "english_heading": lambda t: "## Evaluation\n" + t,
+        "bold_answer": lambda t: t if "\n" in t.strip() or re.search(r"[*|]", t) else "**" + t.strip() + "**",
+        "reply_marker": lambda t: "我的回答：" + t.strip() if _BARE_ANSWER.fullmatch(t.strip()) else t,
+        "zero_width": lambda t: re.sub(r"回复([12])", "回复\u200b\\1", t),
+        "no_break_spaces": lambda t: t.replace(" ", "\u00a0"),
     }
 )
 

@@ -119,7 +119,10 @@ _LONG_QUOTES = (
 # commands and the dollars go, their argument stays.
 _LATEX_TEXT = compile_fast(r"\\(?:text|textbf|textrm|texttt|mathrm|mathbf|mbox)\s*\{([^{}\n]*)\}")
 _LATEX_BOX = compile_fast(r"\$*[ \t]*\\(?:boxed|fbox)\s*\{([^{}\n]*)\}[ \t]*\$*")
-_REPLY_MENTION = compile_fast(r"(?:回复|回答|反馈|答复|response|reply)\s*[12一二]", re.IGNORECASE)
+_REPLY_MENTION = compile_fast(
+    r"(?:回复|回答|反馈|答复|response|reply)\s*[12一二]|第\s*[12一二]\s*(?:个|条)?\s*(?:回复|回答|反馈|答复)",
+    re.IGNORECASE,
+)
 # Traditional characters of the words the extractor reads (回覆1較好, 我認為…), written simplified.
 _TRADITIONAL = str.maketrans(
     "較認為選擇確應該覺與兩說個適當負責險誤錯優勢壞難們對這種樣會無沒從來於體議見題勝過論結總綜據號稱並實態細專詳盡還"
@@ -140,7 +143,9 @@ _TRADITIONAL = str.maketrans(
 _TRADITIONAL_WORDS = (("回覆", "回复"), ("答覆", "答复"), ("回應", "回应"))
 # Ticks and crosses next to a reply (回复1 ✓ / 回复2 ❌) are judgements of it.
 _MARKS = str.maketrans({"✓": "√", "✔": "√", "✅": "√", "☑": "√", "✗": "✗", "✘": "✗", "❌": "✗", "❎": "✗"})
-_TRADITIONAL_AND_MARKS = {**_TRADITIONAL, **_MARKS}  # one pass: neither table's output is the other's key
+# Zero-width characters (copied web text: "回复\u200b1") go: nothing is written with them.
+_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u2060\ufeff"))
+_TRADITIONAL_AND_MARKS = {**_TRADITIONAL, **_MARKS, **_ZERO_WIDTH}  # one pass: no output is another's key
 # Emoji say nothing about the replies ("回复2 😊", "回复1更好👍"); they become a space, after the marks above
 # are read (✗ stays, and so do the stars of a rating, ★☆). Variation selectors and joiners go with them.
 _EMOJI = compile_fast(
@@ -163,7 +168,7 @@ _EMPHASIS_UNDERSCORE = compile_fast(r"(?<![a-z0-9])__?|__?(?![a-z0-9])")
 _REF_WORD = r"(?:回复|回答|反馈|答复|应答|回应|响应|选项)"
 _ONE_AFTER = (
     r"(?![0-9])(?!下|些|个|种|定|般|样|直|起|旦|切|致|点|次|条|句|段|篇|封|遍|份|部|方面|面|心|身|"
-    r"生|时|道|并)"
+    r"生|时|道|并(?![不非没未无]))"  # (一并 "together", but 回复一并不… is 回复一 + 并不)
 )
 _ORDINAL_NOUN = r"(?:个|条|种|项|份|则)?\s*" + r"(?:回复|回答|反馈|答复|应答|回应|选项)"
 # What may follow 第一个/前一个 used alone as the name of a reply: a verdict word or the end of a clause.
@@ -378,6 +383,8 @@ def normalize(text: str) -> str:
     """
     # (Speed: a substitution is skipped where the text lacks a character every match of it needs; the
     # set of characters only ever grows past the text's, so nothing that could match is skipped.)
+    if "\r" in text:  # (before anything that looks at line ends: a table row's key)
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = unicodedata.normalize("NFKC", text).translate(_TRADITIONAL_AND_MARKS)
     for old, new in _TRADITIONAL_WORDS:
         text = text.replace(old, new)
@@ -2237,7 +2244,8 @@ def _cut_list_item(body: str, sentences: list[str]) -> bool:
     """True when the answer ends in a list item holding only a reply's name, without punctuation."""
     if not sentences or sentences[-1].strip() not in (R1, R2):
         return False
-    m = _CUT_LIST_ITEM.search(body.rstrip(" \t"), max(0, len(body) - 240))
+    body = body.rstrip()
+    m = _CUT_LIST_ITEM.search(body, max(0, len(body) - 240))
     return m is not None and normalize(m.group("name")).strip() in (R1, R2)
 
 
@@ -2288,8 +2296,18 @@ def _trim_courtesies(norm: str) -> str:
 
 # An answer put in a blockquote ("> 回复1更好…") or a code fence ("```\n回复2\n```") reads as the answer
 # itself: the quote marks and the fence lines go before anything else looks at where lines start and end.
-_QUOTE_MARKS = compile_fast(r"^[ \t]*>(?:[ \t]*>)*[ \t]?", re.MULTILINE)
+_QUOTE_MARKS = compile_fast(r"^[^\S\n]*>(?:[^\S\n]*>)*[^\S\n]?", re.MULTILINE)
 _FENCE_LINE = compile_fast(r"^[ \t]*(?:```+|~~~+)[ \t]*[a-z0-9_+-]*[ \t]*$\n?", re.MULTILINE | re.IGNORECASE)
+
+
+# A heading that is only a title ("### 我的判断", "## Analysis") is no sentence of the answer: the answer
+# under it still opens the answer (a bare "回复2。" there is the answer, not a stray name).
+_HEADING = compile_fast(r"^[^\S\n]*#{1,6}[^\S\n]+([^\n]*)\n?", re.MULTILINE)
+
+
+def _title_only(match: re.Match[str]) -> str:
+    verdict = extract_choice(match.group(1))
+    return "" if verdict.rule == "need_check:no_verdict" else match.group(0)
 
 
 def _unwrap_markdown(body: str) -> str:
@@ -2297,6 +2315,8 @@ def _unwrap_markdown(body: str) -> str:
         body = _QUOTE_MARKS.sub("", body)
     if "```" in body or "~~~" in body:
         body = _FENCE_LINE.sub("", body)
+    if "#" in body:
+        body = _HEADING.sub(_title_only, body)
     return body
 
 
