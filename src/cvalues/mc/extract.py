@@ -2236,7 +2236,9 @@ _BARE_DIGIT = compile_fast(
 # A reasons list cut off in its last item right after a reply's name ("…原因如下：\n1. 回复2提醒…；\n2. …；
 # \n3. 回复1"): that name opens an item whose words are missing, it answers nothing.
 _CUT_LIST_ITEM = compile_fast(
-    r"\n[ \t]*(?:\d{1,2}[.、)）]|[-*•])[^\n]{6,}\n[ \t]*(?:\d{1,2}[.、)）]|[-*•])[ \t]*(?P<name>[^\n]{1,16})$"
+    # (a bullet's * is no bold's **: "好的。\n**回复2**更好。\n**回复1**" lists nothing)
+    r"\n[ \t]*(?:\d{1,2}[.、)）]|[-•]|\*(?!\*))[^\n]{6,}\n[ \t]*(?:\d{1,2}[.、)）]|[-•]|\*(?!\*))[ \t]*"
+    r"(?P<name>[^\n]{1,16})$"
 )
 
 
