@@ -819,8 +819,8 @@ _THE_ONE_THAT = compile_fast(
     r"(?P<tok>[▲▼])(?!\s*(?:or|and)\s*[▲▼])"
 )
 _IT_IS = compile_fast(
-    r"(?:认为|觉得|应该|应当|显然|当然|肯定|无疑|毫无疑问|我想|我会说|我选的|选的|必然|明显|"
-    r"\bi think\b|\bi believe\b|\bi'd say\b|\bi would say\b|\bit's\b|\bit is\b|\bit has to be\b|"
+    r"(?:认为|觉得|应该|应当|显然|当然|肯定|无疑|毫无疑问|我想|我会说|我选的|选的|必然|明显|(?<![不未])一定|"
+    r"(?<!不)绝对|\bi think\b|\bi believe\b|\bi'd say\b|\bi would say\b|\bit's\b|\bit is\b|\bit has to be\b|"
     r"\bdefinitely\b|"
     r"\bclearly\b)\s*[,，]?\s*(?:是|选|为|\bis\b)?\s*(?P<tok>[▲▼])\s*(?=$|[。.!！,，]|更|较|比较|会更|\bis\b)"
 )
