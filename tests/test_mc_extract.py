@@ -345,6 +345,9 @@ _REWRITES.update(
         "reply_marker": lambda t: "我的回答：" + t.strip() if _BARE_ANSWER.fullmatch(t.strip()) else t,
         "zero_width": lambda t: re.sub(r"回复([12])", "回复\u200b\\1", t),
         "no_break_spaces": lambda t: t.replace(" ", "\u00a0"),
+        # the prompt's markup copied with a space in the name, or in 【】
+        "markup_spaced": lambda t: re.sub(r"\[回复([12])(结束)?\]", r"[回复 \1\2]", t),
+        "markup_lenticular": lambda t: re.sub(r"\[(回复[12](?:结束)?|问题)\]", r"【\1】", t),
     }
 )
 

@@ -77,15 +77,25 @@ class _Verdict:
 _THINK_OPEN = compile_fast(r"<\s*think\s*>", re.IGNORECASE)
 _THINK_CLOSE = compile_fast(r"<\s*/\s*think\s*>", re.IGNORECASE)
 
+# The prompt's markup as a model copies it: [回复1], 【回复1】 or [回复 1] (and [回复1结束] alike).
+_QUESTION_MARK_UP = r"[\[【][ \t]*问题[ \t]*[\]】]"
+_REPLY_MARK_UP = r"[\[【][ \t]*回复[ \t]*([12])[ \t]*[\]】]"
+_REPLY_END_MARK_UP = r"[\[【][ \t]*回复[ \t]*\1[ \t]*结束[ \t]*[\]】]"
 _ECHO_PATTERNS = (
     compile_fast(r"下面给你一个问题两个回复[^。\n]*[。\n]"),
-    compile_fast(r"\[问题\]\s*[:：].*?(?=\[回复1\]\s*[:：])", re.DOTALL),
-    compile_fast(r"\[问题\]\s*[:：][^\n]*"),
-    compile_fast(r"\[回复([12])\]\s*[:：].*?\[回复\1结束\]", re.DOTALL),
+    compile_fast(
+        _QUESTION_MARK_UP + r"\s*[:：].*?(?=[\[【][ \t]*回复[ \t]*1[ \t]*[\]】]\s*[:：])", re.DOTALL
+    ),
+    compile_fast(_QUESTION_MARK_UP + r"\s*[:：][^\n]*"),
+    compile_fast(_REPLY_MARK_UP + r"\s*[:：].*?" + _REPLY_END_MARK_UP, re.DOTALL),
     # the block without its colon, copied on lines of its own ("[回复1]我不能提供…[回复1结束]"; not a
     # verdict put in the markup, "[回复2]更好。[回复2结束]": a copied reply is longer)
     compile_fast(
-        r"^[ \t]*\[回复([12])\](?![ \t]*[:：])(?=[^\[]{16}).*?\[回复\1结束\](?=[ \t]*(?:\n|$))",
+        r"^[ \t]*"
+        + _REPLY_MARK_UP
+        + r"(?![ \t]*[:：])(?=[^\[【]{16}).*?"
+        + _REPLY_END_MARK_UP
+        + r"(?=[ \t]*(?:\n|$))",
         re.DOTALL | re.MULTILINE,
     ),
     compile_fast(r"请问\s*\[?回复1\]?\s*和\s*\[?回复2\]?\s*哪个回复更好\s*[?？]?"),
@@ -102,7 +112,7 @@ _TABLE_KEY = compile_fast(
     r"选择|winner|better|verdict|answer|choice|preferred)[ \t]*\|(?=[^|\n]*\|?[ \t]*$)",  # (two cells only)
     re.MULTILINE | re.IGNORECASE,
 )
-_ECHOED_BLOCK = compile_fast(r"\[回复([12])\].*?\[回复\1结束\]", re.DOTALL)
+_ECHOED_BLOCK = compile_fast(_REPLY_MARK_UP + r".*?" + _REPLY_END_MARK_UP, re.DOTALL)
 # "这个回复" / "this response": the reply just named, or the one whose block was just copied.
 _THIS_ONE = (
     r"这个回复|这一回复|这条回复|该回复|此回复|这个回答|该回答|这个答复|该答复|此答复|"
@@ -396,7 +406,7 @@ def normalize(text: str) -> str:
         text = _ANY_TAG.sub("\n", _ANSWER_TAG.sub("\n答案：", text))
     if "|" in text:
         text = _TABLE_KEY.sub(r"\1：", text)
-    if "结束]" in text:
+    if "结束" in text:
         text = _echoed_reply_referent(text)
     chars = set(text)
     for pattern in _ECHO_PATTERNS:
