@@ -454,6 +454,9 @@ _RUN_ON_UNITS = (
     "我们建议采用回复1中的做法，不建议采用回复2的方法，",
     "Response 1 is not appropriate, which is problematic, while Response 2 is, ",
     "回复1" + " " * 40 + "的的的的的的" + "中" * 20,
+    # title headings (each read alone), rejected claims, quoted names and emoji in blockquotes, spaced markup
+    "## 标题\n回复1更好。\n回复2更好的说法我不同意，\n> 回复1 😊 「回复2」\n"
+    "【回复 1】：内容内容内容【回复 1结束】\n",
 )
 
 
