@@ -348,6 +348,12 @@ _REWRITES.update(
         # the prompt's markup copied with a space in the name, or in 【】
         "markup_spaced": lambda t: re.sub(r"\[回复([12])(结束)?\]", r"[回复 \1\2]", t),
         "markup_lenticular": lambda t: re.sub(r"\[(回复[12](?:结束)?|问题)\]", r"【\1】", t),
+        # an English answer typed with a Chinese keyboard's punctuation
+        "english_chinese_punctuation": lambda t: (
+            t
+            if re.search(r"[\u4e00-\u9fff]", t)
+            else t.replace(", ", "，").replace(". ", "。").replace(": ", "：")
+        ),
     }
 )
 
