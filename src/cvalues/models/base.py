@@ -268,3 +268,33 @@ class ModelBackend(abc.ABC):
     def describe(self) -> dict[str, Any]:
         """Facts about the model for the run manifest (spec, resolved name, revision, dtype, ...)."""
         return {"spec": self.spec}
+
+
+class BatchedBackend(ModelBackend):
+    """A backend that works in batches (a local model, its replicas): one conversation or one item
+    is a batch of one, and its error is raised instead of returned in its slot."""
+
+    @abc.abstractmethod
+    async def generate_batch(
+        self, batch: Sequence[Sequence[ChatMessage]], settings: GenerationSettings
+    ) -> list[Generation | ModelError]: ...
+
+    @abc.abstractmethod
+    async def candidate_logprobs_batch(
+        self, items: Sequence[tuple[Sequence[ChatMessage], Sequence[str]]]
+    ) -> list[list[float] | ModelError]: ...
+
+    async def generate(self, messages: Sequence[ChatMessage], settings: GenerationSettings) -> Generation:
+        (result,) = await self.generate_batch([messages], settings)
+        if isinstance(result, ModelError):
+            raise result
+        return result
+
+    async def candidate_logprobs(
+        self, context: Sequence[ChatMessage], candidates: Sequence[str]
+    ) -> list[float]:
+        check_candidates(candidates)
+        (result,) = await self.candidate_logprobs_batch([(context, candidates)])
+        if isinstance(result, ModelError):
+            raise result
+        return result

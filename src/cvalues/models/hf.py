@@ -52,10 +52,10 @@ from pathlib import Path
 from typing import Any
 
 from cvalues.models.base import (
+    BatchedBackend,
     ChatMessage,
     Generation,
     GenerationSettings,
-    ModelBackend,
     ModelError,
     check_candidates,
     truncate_at_stop,
@@ -223,7 +223,7 @@ def _filled(results: Sequence[Any]) -> list[Any]:
     return [r for r in results if r is not None]
 
 
-class HFBackend(ModelBackend):
+class HFBackend(BatchedBackend):
     """A ``transformers`` causal LM with its tokenizer, on CPU or GPU.
 
     Options: ``device`` (``auto``/``cpu``/``cuda``/``cuda:1``...), ``dtype`` (``auto``/``float32``/
@@ -359,12 +359,6 @@ class HFBackend(ModelBackend):
 
     # -- generation ------------------------------------------------------------------------------
 
-    async def generate(self, messages: Sequence[ChatMessage], settings: GenerationSettings) -> Generation:
-        (result,) = await self.generate_batch([messages], settings)
-        if isinstance(result, ModelError):
-            raise result
-        return result
-
     async def generate_batch(
         self, batch: Sequence[Sequence[ChatMessage]], settings: GenerationSettings
     ) -> list[Generation | ModelError]:
@@ -489,15 +483,6 @@ class HFBackend(ModelBackend):
         return results
 
     # -- log-probabilities -----------------------------------------------------------------------
-
-    async def candidate_logprobs(
-        self, context: Sequence[ChatMessage], candidates: Sequence[str]
-    ) -> list[float]:
-        check_candidates(candidates)
-        (result,) = await self._score_batch([(context, candidates)])
-        if isinstance(result, ModelError):
-            raise result
-        return result
 
     async def candidate_logprobs_batch(
         self, items: Sequence[tuple[Sequence[ChatMessage], Sequence[str]]]

@@ -60,12 +60,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from cvalues.models.base import (
+    BatchedBackend,
     ChatMessage,
     Generation,
     GenerationSettings,
-    ModelBackend,
     ModelError,
-    check_candidates,
 )
 from cvalues.models.hf import check_model_folder
 
@@ -231,7 +230,7 @@ def _ended(process: Any) -> str:
     return f"exit code {code}"
 
 
-class ReplicatedBackend(ModelBackend):
+class ReplicatedBackend(BatchedBackend):
     """``hf:PATH`` as ``replicas`` processes, each holding the model (see the module docstring).
 
     ``options`` are :class:`~cvalues.models.hf.HFBackend`'s (``device``, ``dtype``, ``batch_size``,
@@ -310,27 +309,12 @@ class ReplicatedBackend(ModelBackend):
 
     # -- asking ------------------------------------------------------------------------------------
 
-    async def generate(self, messages: Sequence[ChatMessage], settings: GenerationSettings) -> Generation:
-        (result,) = await self.generate_batch([messages], settings)
-        if isinstance(result, ModelError):
-            raise result
-        return result
-
     async def generate_batch(
         self, batch: Sequence[Sequence[ChatMessage]], settings: GenerationSettings
     ) -> list[Generation | ModelError]:
         if not batch:
             return []
         return list(await self._call("generate", [tuple(m) for m in batch], settings))
-
-    async def candidate_logprobs(
-        self, context: Sequence[ChatMessage], candidates: Sequence[str]
-    ) -> list[float]:
-        check_candidates(candidates)
-        (result,) = await self.candidate_logprobs_batch([(context, candidates)])
-        if isinstance(result, ModelError):
-            raise result
-        return result
 
     async def candidate_logprobs_batch(
         self, items: Sequence[tuple[Sequence[ChatMessage], Sequence[str]]]
