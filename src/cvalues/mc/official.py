@@ -282,6 +282,12 @@ def write_rows(path: Path, rows: Sequence[OfficialRow], *, force: bool = False) 
 POOL_MIN_BYTES = 16 * 1024 * 1024
 #: Lines are read, handed to workers and written in chunks of about this many bytes.
 CHUNK_BYTES = 1 << 20
+#: On 2 cores, the rest of a large file goes to a pool of 2 once each of :data:`EXTRACTOR_CHUNKS`
+#: chunks in a row needed the extractor (the answer not remembered) for this share of its lines: such
+#: an answer costs ~10x the rest of a line. Answers that repeat are all new at first: the cache fills
+#: in the first chunks, which a run of chunks looks past.
+EXTRACTOR_BOUND = 0.25
+EXTRACTOR_CHUNKS = 8
 
 
 @dataclass(slots=True)
@@ -311,6 +317,8 @@ class _Chunk:
     need_check: list[tuple[int, str, str]]
     error: str | None = None
     bad_encoding: bool = False
+    #: How many answers the extractor read (not remembered from an earlier line).
+    extracted: int = 0
 
 
 #: Field values that mean the same in orjson's reading as in :func:`json.loads`'s when turned into
@@ -368,6 +376,7 @@ def _score_chunk(path: str, encoding: str, first: int, lines: list[bytes]) -> _C
     need: list[tuple[int, str, str]] = []
     source = Path(path)
     utf8 = encoding == "utf-8"
+    misses, extracted = _extract_short.cache_info().misses, 0
     for number, raw in enumerate(lines, start=first):
         if number == 1 and utf8 and raw.startswith(BOM):
             raw = raw[len(BOM) :]
@@ -387,6 +396,7 @@ def _score_chunk(path: str, encoding: str, first: int, lines: list[bytes]) -> _C
         except OfficialFormatError as exc:
             return _Chunk(b"", [], [], error=str(exc))
         row.pred, row.pred_rule = extract_label(row.response)
+        extracted += len(row.response) > CACHE_MAX_CHARS
         if data is not None:
             out.append(raw.rstrip(b" \t\r\n")[:-1])
             out.append(_appended(row.pred, row.pred_rule))
@@ -396,7 +406,8 @@ def _score_chunk(path: str, encoding: str, first: int, lines: list[bytes]) -> _C
         items.append((item_id, row.pair_id, row.label, row.pred, row.category, row.difficulty))
         if row.pred == "Need_Check":
             need.append((row.line, row.item_id, row.response))
-    return _Chunk(b"".join(out), items, need)
+    extracted += _extract_short.cache_info().misses - misses
+    return _Chunk(b"".join(out), items, need, extracted=extracted)
 
 
 def _read_chunks(path: Path) -> Iterator[tuple[int, list[bytes]]]:
@@ -414,10 +425,12 @@ def _read_chunks(path: Path) -> Iterator[tuple[int, list[bytes]]]:
             yield number, buf
 
 
-def _in_order(pool: Executor, path: Path, encoding: str, depth: int) -> Iterator[_Chunk]:
-    """Chunks scored by ``pool``, in file order, with at most ``depth`` in flight (bounded memory)."""
+def _in_order(
+    pool: Executor, path: Path, encoding: str, chunks: Iterator[tuple[int, list[bytes]]], depth: int
+) -> Iterator[_Chunk]:
+    """``chunks`` scored by ``pool``, in file order, with at most ``depth`` in flight (bounded memory)."""
     pending: collections.deque[Future[_Chunk]] = collections.deque()
-    for first, lines in _read_chunks(path):
+    for first, lines in chunks:
         pending.append(pool.submit(_score_chunk, str(path), encoding, first, lines))
         if len(pending) >= depth:
             yield pending.popleft().result()
@@ -436,20 +449,37 @@ def _is_gb18030(path: Path) -> bool:
             raise OfficialFormatError(exc.at(path)) from None
 
 
-def _stream(path: Path, encoding: str, out: IO[bytes], workers: int, review: bool) -> ScoredFile | None:
+def _stream(
+    path: Path, encoding: str, out: IO[bytes], workers: int, review: bool, *, switch_to: int = 0
+) -> ScoredFile | None:
     """Score ``path`` read as ``encoding`` into ``out``; None when it is not text in that encoding.
-    The Need_Check lines are kept only for a ``review`` sheet."""
+    ``workers`` > 1 processes extract from the start; otherwise this process does, and with
+    ``switch_to`` > 1 hands the rest of the file to that many once :data:`EXTRACTOR_CHUNKS` chunks in a
+    row needed the extractor for at least :data:`EXTRACTOR_BOUND` of their lines. The Need_Check
+    lines are kept only for a ``review``."""
     accumulator = MetricsAccumulator()
     rows = 0
     need: list[OfficialRow] = []
-    pool = ProcessPoolExecutor(workers) if workers > 1 else None
+    pool: ProcessPoolExecutor | None = None
+    chunks = _read_chunks(path)
+
+    def serial() -> Iterator[_Chunk]:
+        nonlocal pool
+        bound: collections.deque[bool] = collections.deque(maxlen=EXTRACTOR_CHUNKS)  # the last chunks
+        for first, lines in chunks:
+            chunk = _score_chunk(str(path), encoding, first, lines)
+            yield chunk
+            bound.append(chunk.extracted >= EXTRACTOR_BOUND * len(lines))
+            if switch_to > 1 and len(bound) == EXTRACTOR_CHUNKS and all(bound):
+                pool = ProcessPoolExecutor(switch_to)
+                yield from _in_order(pool, path, encoding, chunks, 2 * switch_to)
+                return
+
+    if workers > 1:
+        pool = ProcessPoolExecutor(workers)
     try:
-        chunks = (
-            _in_order(pool, path, encoding, 2 * workers)
-            if pool is not None
-            else (_score_chunk(str(path), encoding, first, lines) for first, lines in _read_chunks(path))
-        )
-        for chunk in chunks:
+        scored = _in_order(pool, path, encoding, chunks, 2 * workers) if pool is not None else serial()
+        for chunk in scored:
             if chunk.bad_encoding or chunk.error is not None:
                 if encoding == "utf-8" and _is_gb18030(path):  # the whole file is read as GB18030
                     return None
@@ -481,8 +511,9 @@ def score_file(
     metrics need is kept, so memory does not grow with the answers' size. ``output`` is the input
     with ``pred`` and ``pred_rule`` added to every line (:meth:`OfficialRow.to_line`), byte for byte
     what :func:`write_rows` of :func:`score_rows` would write. ``workers`` processes extract
-    (default: one fewer than the cores, for files of at least :data:`POOL_MIN_BYTES`; 1, in this
-    process, for smaller ones and on machines of up to 2 cores). Nothing
+    (default, for files of at least :data:`POOL_MIN_BYTES`: one fewer than the cores, at most 8; on 2
+    cores this process, and a pool of 2 for the rest of the file once the extractor is found to be the
+    work (:data:`EXTRACTOR_BOUND`); 1, in this process, for smaller files and on 1 core). Nothing
     is written unless every line is valid: the first bad line raises :class:`OfficialFormatError`
     naming file:line:field and the half-written output is removed. Existing targets need ``force``.
     """
@@ -496,15 +527,20 @@ def score_file(
         problem = binary_problem(fh.read(SNIFF_BYTES))
     if problem is not None:
         raise OfficialFormatError(f"{path}: {problem}")
+    switch_to = 0
     if workers is None:
+        cores = os.cpu_count() or 1
         big = path.stat().st_size >= POOL_MIN_BYTES
-        # the reading, writing and counting process keeps a core of its own: on 2 cores a pool of
-        # extractors measured slower than one process (short answers are extracted once anyway)
-        workers = min((os.cpu_count() or 1) - 1, 8) if big else 1
+        # the reading, writing and counting process keeps a core of its own; on 2 cores a pool costs
+        # more than it saves unless the extractor is the work (answers seldom repeated): it starts then
+        workers = min(cores - 1, 8) if big else 1
+        switch_to = 2 if big and cores == 2 else 0
     sheet: tuple[bytes, int] | None = None
     with atomic.atomic_open(output, "wb", overwrite=force) as out:
         for encoding in ("utf-8", "gb18030"):
-            result = _stream(path, encoding, out, max(1, workers), review_out is not None)
+            result = _stream(
+                path, encoding, out, max(1, workers), review_out is not None, switch_to=switch_to
+            )
             if result is not None:
                 break
             out.seek(0)
