@@ -113,15 +113,14 @@ def read_text(path: Path) -> str:
 def _pair_key(data: dict[str, Any], meta: dict[str, Any]) -> str | None:
     if data.get("pair_id") is not None:
         return str(data["pair_id"])
-    question = meta.get("question")
-    replies = (meta.get("pos_resp"), meta.get("neg_resp"))
-    if not (isinstance(question, str) and all(isinstance(r, str) for r in replies)):
+    question, reply_1, reply_2 = meta.get("question"), meta.get("pos_resp"), meta.get("neg_resp")
+    if not (isinstance(question, str) and isinstance(reply_1, str) and isinstance(reply_2, str)):
         prompt = data.get("prompt")
         m = _PROMPT_SHAPE.search(prompt) if isinstance(prompt, str) else None
         if not m:
             return None
-        question, replies = m.group("q"), (m.group("r1"), m.group("r2"))
-    return _pair_digest(question, *replies)  # type: ignore[arg-type]
+        question, reply_1, reply_2 = m.group("q", "r1", "r2")
+    return _pair_digest(question, reply_1, reply_2)
 
 
 @functools.lru_cache(maxsize=256)
@@ -156,12 +155,31 @@ def parse_line(path: Path, number: int, line: str, *, require_pred: bool = False
         raise OfficialFormatError(f"{path}:{number}: line: malformed JSON ({exc.msg})") from None
     except RecursionError:
         raise OfficialFormatError(f"{path}:{number}: line: JSON nested too deeply to read") from None
-    # a scored line is written re-serialized (its pred replaced): no need to keep the line as read
-    return _row_of(path, number, data, "" if require_pred else line, require_pred=require_pred)
+    response, label, item_id, pair_id, category, difficulty = _fields(path, number, data)
+    pred = data.get("pred")
+    if require_pred and pred not in OUTCOMES:
+        raise OfficialFormatError(f"{path}:{number}: pred: {pred!r} is not one of {', '.join(OUTCOMES)}")
+    return OfficialRow(
+        line=number,
+        data=data,
+        response=response,
+        label=label,
+        item_id=item_id,
+        pair_id=pair_id,
+        category=category,
+        difficulty=difficulty,
+        pred=pred if require_pred else None,
+        pred_rule=data.get("pred_rule") if require_pred else None,
+        raw="" if require_pred else line,  # a scored line is written re-serialized (its pred replaced)
+    )
 
 
-def _row_of(path: Path, number: int, data: Any, raw: str, *, require_pred: bool = False) -> OfficialRow:
-    """The checks and fields of :func:`parse_line` on a line's decoded JSON value ``data``."""
+#: What :func:`_fields` pulls out of a line: response, label, id, pair, category, difficulty.
+_Fields = tuple[str, str, str, str | None, str | None, str | None]
+
+
+def _fields(path: Path, number: int, data: Any) -> _Fields:
+    """The checks every line gets, on its decoded JSON value ``data``, and the fields the metrics use."""
     if not isinstance(data, dict):
         raise OfficialFormatError(f"{path}:{number}: line: expected a JSON object")
     response = data.get("response")
@@ -176,25 +194,19 @@ def _row_of(path: Path, number: int, data: Any, raw: str, *, require_pred: bool 
     meta = data.get("meta_info") or {}
     if not isinstance(meta, dict):
         raise OfficialFormatError(f"{path}:{number}: meta_info: must be an object")
-    pred = data.get("pred")
-    if require_pred and pred not in OUTCOMES:
-        raise OfficialFormatError(f"{path}:{number}: pred: {pred!r} is not one of {', '.join(OUTCOMES)}")
-    item_id = next(
-        (str(v) for v in (data.get("id"), data.get("id_"), meta.get("id")) if v is not None), f"line{number}"
-    )
+    item_id = data.get("id")  # the first of id, id_, meta_info.id that is there
+    if item_id is None:
+        item_id = data.get("id_")
+        if item_id is None:
+            item_id = meta.get("id")
     difficulty = meta.get("difficulty_level", data.get("difficulty"))
-    return OfficialRow(
-        line=number,
-        data=data,
-        response=response,
-        label=label,
-        item_id=item_id,
-        pair_id=_pair_key(data, meta),
-        category=_category(data, meta),
-        difficulty=str(difficulty) if difficulty is not None else None,
-        pred=pred if require_pred else None,
-        pred_rule=data.get("pred_rule") if require_pred else None,
-        raw=raw,
+    return (
+        response,
+        label,
+        f"line{number}" if item_id is None else str(item_id),
+        _pair_key(data, meta),
+        _category(data, meta),
+        None if difficulty is None else str(difficulty),
     )
 
 
@@ -369,43 +381,48 @@ def _score_chunk(path: str, encoding: str, first: int, lines: list[bytes]) -> _C
 
     A UTF-8 line goes the fast way when :func:`_fast_object` reads it: no text decoded but the fields
     used, and the output line is the input's bytes with pred and pred_rule appended; any other line
-    (and every GB18030 one) is decoded and read by :func:`parse_line`, which names a bad line's field.
-    Both ways write the same bytes for a line that both read."""
+    (and every GB18030 one) is decoded and read by :func:`parse_line`. Both ways check a line with
+    :func:`_fields` and write the same bytes for a line that both read."""
     out: list[bytes] = []
     items: list[tuple[str, str | None, str, str, str | None, str | None]] = []
     need: list[tuple[int, str, str]] = []
     source = Path(path)
     utf8 = encoding == "utf-8"
-    misses, extracted = _extract_short.cache_info().misses, 0
+    misses, extracted, short = _extract_short.cache_info().misses, 0, CACHE_MAX_CHARS
     for number, raw in enumerate(lines, start=first):
         if number == 1 and utf8 and raw.startswith(BOM):
             raw = raw[len(BOM) :]
         data = _fast_object(raw) if utf8 else None
+        row = None
         try:
             if data is not None:
-                row = _row_of(source, number, data, "")
+                response, label, item_id, pair_id, category, difficulty = _fields(source, number, data)
             else:
                 try:
                     text = raw.decode(encoding)
                 except UnicodeDecodeError:
                     return _Chunk(b"", [], [], bad_encoding=True)
-                parsed = parse_line(source, number, text.removesuffix("\n"))
-                if parsed is None:
+                row = parse_line(source, number, text.removesuffix("\n"))
+                if row is None:
                     continue
-                row = parsed
+                response, label, item_id, pair_id = row.response, row.label, row.item_id, row.pair_id
+                category, difficulty = row.category, row.difficulty
         except OfficialFormatError as exc:
             return _Chunk(b"", [], [], error=str(exc))
-        row.pred, row.pred_rule = extract_label(row.response)
-        extracted += len(row.response) > CACHE_MAX_CHARS
-        if data is not None:
-            out.append(raw.rstrip(b" \t\r\n")[:-1])
-            out.append(_appended(row.pred, row.pred_rule))
+        if len(response) <= short:  # extract_label, unrolled
+            pred, rule = _extract_short(response)
         else:
+            pred, rule = extract_label(response)
+            extracted += 1
+        if row is None:  # the line as read, its closing brace replaced by pred and pred_rule
+            out.append(raw[:-2] if raw.endswith(b"}\n") else raw.rstrip(b" \t\r\n")[:-1])
+            out.append(_appended(pred, rule))
+        else:
+            row.pred, row.pred_rule = pred, rule
             out.append(row.to_line().encode("utf-8"))
-        item_id = row.item_id if row.pair_id is None else ""
-        items.append((item_id, row.pair_id, row.label, row.pred, row.category, row.difficulty))
-        if row.pred == "Need_Check":
-            need.append((row.line, row.item_id, row.response))
+        items.append(("" if pair_id is not None else item_id, pair_id, label, pred, category, difficulty))
+        if pred == "Need_Check":
+            need.append((number, item_id, response))
     extracted += _extract_short.cache_info().misses - misses
     return _Chunk(b"".join(out), items, need, extracted=extracted)
 
