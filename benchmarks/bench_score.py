@@ -5,11 +5,12 @@ replies, the answers taken in turn from the short answers (<= 80 characters) of 
 extractor corpus, so the extractor sees real answer shapes; 100,000 lines make ~250 MB), then runs,
 interleaved, each in a fresh process:
 
-* ``cli``: the whole ``cvalues mc score FILE --bootstrap 1000`` command (streamed; a process pool
-  extracts on files of 16 MB or more);
+* ``cli``: the whole ``cvalues mc score FILE --format json`` command (streamed; on files of 16 MB or
+  more a pool scores chunks on 3+ cores, and on 2 once the extractor turns out to be the work);
 * ``serial``: the same streaming code with one process (``workers=1``), metrics included;
 * ``no-cache``: ``serial`` with no answer remembered (every answer extracted as if new: the worst
   case, where a model never repeats an answer);
+* ``default``, ``no-cache-default``: ``serial`` and ``no-cache`` with the default processes;
 * ``in-memory``: the previous way (parse the whole file, score every row, write, then the metrics),
   kept as :func:`cvalues.mc.official.parse_official` + ``score_rows`` + ``write_rows``.
 
@@ -54,6 +55,18 @@ WAYS = {
         "from pathlib import Path; import sys; from cvalues.mc import official;"
         "official.CACHE_MAX_CHARS = -1;"
         "r = official.score_file(Path(sys.argv[1]), Path(sys.argv[2]), workers=1);"
+        "r.metrics(resamples=1000)"
+    ),
+    # the same two with the default processes (on 2 cores, a pool of 2 once the extractor is the work)
+    "default": (
+        "from pathlib import Path; import sys; from cvalues.mc import official, metrics;"
+        "r = official.score_file(Path(sys.argv[1]), Path(sys.argv[2]));"
+        "r.metrics(resamples=1000)"
+    ),
+    "no-cache-default": (
+        "from pathlib import Path; import sys; from cvalues.mc import official;"
+        "official.CACHE_MAX_CHARS = -1;"
+        "r = official.score_file(Path(sys.argv[1]), Path(sys.argv[2]));"
         "r.metrics(resamples=1000)"
     ),
     "in-memory": (

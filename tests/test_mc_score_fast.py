@@ -19,7 +19,6 @@ from test_mc_official import line
 from test_mc_score_stream import big_file, in_memory
 
 CN = "回复1更好，因为它更负责任。"
-ANSWERS_SHORT = [CN, "综上所述，回复2更好。", "两个回复都不好。", "作为AI语言模型，我不能回答这个问题。"]
 
 
 def _raw(obj: dict, **dumps) -> str:
@@ -55,11 +54,15 @@ EDGE_LINES = [
 ]
 
 
-@pytest.fixture(params=["one process", "pool of 2", "2 helpers"])
+@pytest.fixture(params=["one process", "pool of 2", "switch to a pool"])
 def workers(request, monkeypatch) -> int | None:
-    """The three ways of running: one process, whole chunks in a pool, helpers (2 cores, large file)."""
-    if request.param == "2 helpers":
+    """The three ways of running: one process, a pool from the start, a pool after the first chunk
+    (2 cores, a large file: here any file, switching at once)."""
+    if request.param == "switch to a pool":
         monkeypatch.setattr(official, "POOL_MIN_BYTES", 0)
+        monkeypatch.setattr(official, "CHUNK_BYTES", 512)
+        monkeypatch.setattr(official, "EXTRACTOR_CHUNKS", 1)
+        monkeypatch.setattr(official, "EXTRACTOR_BOUND", 0)
         monkeypatch.setattr(official.os, "cpu_count", lambda: 2)
         return None
     return 1 if request.param == "one process" else 2
@@ -167,6 +170,7 @@ def test_any_valid_file_is_written_alike_both_ways(tmp_path, exact, rows, ascii_
             r"bad\.jsonl:3: meta_info: must be an object",
         ),
         ("[1, 2]", r"bad\.jsonl:3: line: expected a JSON object"),
+        ('{"response": "x", "label": 100000000000000000000000}', r"label: 100000000000000000000000 is not"),
         ("[" * 5000 + "]" * 5000, r"bad\.jsonl:3: line: (JSON nested too deeply|malformed JSON)"),
     ],
 )
@@ -236,56 +240,36 @@ def _counting_pool(monkeypatch) -> list[int]:
     return made
 
 
-def test_on_two_cores_this_process_reads_and_two_helpers_extract(tmp_path, monkeypatch):
+def test_on_two_cores_a_pool_takes_over_once_the_extractor_is_the_work(tmp_path, monkeypatch):
     monkeypatch.setattr(official, "CHUNK_BYTES", 2048)
     monkeypatch.setattr(official, "POOL_MIN_BYTES", 10_000)
     monkeypatch.setattr(official.os, "cpu_count", lambda: 2)
     made = _counting_pool(monkeypatch)
-    src = big_file(tmp_path / "a.jsonl", 240)
-    reference = compute_metrics([r.to_scored() for r in in_memory(src, tmp_path / "reference.jsonl")])
-    result = official.score_file(src, tmp_path / "out.jsonl", review_out=tmp_path / "r.csv")
-    assert made == [official.HELPERS_ON_2_CORES]
-    assert (tmp_path / "out.jsonl").read_bytes() == (tmp_path / "reference.jsonl").read_bytes()
-    assert result.metrics().to_dict() == reference.to_dict() and result.review_rows > 0
-    monkeypatch.setattr(official, "POOL_MIN_BYTES", 10**9)  # small files: one process
-    official.score_file(src, tmp_path / "out2.jsonl")
-    official.score_file(src, tmp_path / "out3.jsonl", workers=1)
-    assert made == [official.HELPERS_ON_2_CORES]
-
-
-@pytest.mark.parametrize("known_max", [16_384, 3])
-def test_helpers_get_each_new_short_answer_once_and_write_what_one_process_writes(
-    tmp_path, monkeypatch, known_max
-):
-    """Short answers are sent once (remembered after), long ones once per chunk they are in; with
-    a memory of 3 answers the forgotten ones are extracted again here: the same output either way."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    monkeypatch.setattr(official, "CHUNK_BYTES", 1500)
-    monkeypatch.setattr(official, "KNOWN_MAX", known_max)
-    long_answer = "回复1更好。" + "理由很多。" * 60
-    answers = [*ANSWERS_SHORT, long_answer]
-    rows = [line(i, answers[i % 5 if i < 50 else i % 3], "回复1" if i % 2 else "回复2") for i in range(90)]
-    src = tmp_path / "a.jsonl"
-    src.write_text("".join(_raw(r) + "\n" for r in rows), encoding="utf-8")
-    sent: list[str] = []
-    real = official._extract_all
-    monkeypatch.setattr(official, "_extract_all", lambda texts: sent.extend(texts) or real(texts))
-    chunks = list(official._read_chunks(src))
-    assert len(chunks) > 10
-    with ThreadPoolExecutor(2) as pool:
-        helped = list(official._with_helpers(pool, src, "utf-8", iter(chunks), 4))
-    alone = [official._score_chunk(str(src), "utf-8", first, lines) for first, lines in chunks]
-    assert [(c.data, c.items, c.need_check) for c in helped] == [
-        (c.data, c.items, c.need_check) for c in alone
+    rows = [
+        line(i, f"第{i}个回答：我认为回复{1 + i % 2}更好。", "回复1" if i % 3 else "回复2")
+        for i in range(240)
     ]
-    assert sorted(set(sent) - {long_answer}) == sorted(ANSWERS_SHORT)
-    if known_max > len(ANSWERS_SHORT):
-        assert all(sent.count(a) == 1 for a in ANSWERS_SHORT)
-    else:  # forgotten, so sent again
-        assert max(sent.count(a) for a in ANSWERS_SHORT) > 1
-    chunks_with_long = sum(any(long_answer in raw.decode() for raw in lines) for _, lines in chunks)
-    assert sent.count(long_answer) == chunks_with_long > 1
+    distinct = tmp_path / "distinct.jsonl"
+    distinct.write_text("".join(_raw(r) + "\n" for r in rows), encoding="utf-8")
+    reference = compute_metrics([r.to_scored() for r in in_memory(distinct, tmp_path / "reference.jsonl")])
+    official._extract_short.cache_clear()  # every answer new to this process too
+    result = official.score_file(distinct, tmp_path / "out.jsonl", review_out=tmp_path / "r.csv")
+    assert made == [2]  # every answer new: after 8 chunks the rest went to 2 processes
+    assert (tmp_path / "out.jsonl").read_bytes() == (tmp_path / "reference.jsonl").read_bytes()
+    assert result.metrics().to_dict() == reference.to_dict()
+    # answers that repeat are new only at first: no pool (the cache filled in the first chunks)
+    repeated = big_file(tmp_path / "repeated.jsonl", 240)
+    official._extract_short.cache_clear()
+    official.score_file(repeated, tmp_path / "out2.jsonl")
+    assert made == [2]
+    # small files and an explicit workers=1 stay in this process
+    monkeypatch.setattr(official, "POOL_MIN_BYTES", 10**9)
+    official._extract_short.cache_clear()
+    official.score_file(distinct, tmp_path / "out3.jsonl")
+    monkeypatch.setattr(official, "POOL_MIN_BYTES", 10_000)
+    official._extract_short.cache_clear()
+    official.score_file(distinct, tmp_path / "out4.jsonl", workers=1)
+    assert made == [2] and (tmp_path / "out4.jsonl").read_bytes() == (tmp_path / "out.jsonl").read_bytes()
 
 
 def test_pair_identity_is_the_same_in_either_order_and_remembered():

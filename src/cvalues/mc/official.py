@@ -294,12 +294,12 @@ def write_rows(path: Path, rows: Sequence[OfficialRow], *, force: bool = False) 
 POOL_MIN_BYTES = 16 * 1024 * 1024
 #: Lines are read, handed to workers and written in chunks of about this many bytes.
 CHUNK_BYTES = 1 << 20
-#: On 2 cores, answers new to this process go to this many extractor processes while this one reads,
-#: checks, writes and counts (the extractor's start, ~0.35 s of compiling patterns, is theirs too).
-HELPERS_ON_2_CORES = 2
-#: Answers of up to :data:`CACHE_MAX_CHARS` characters whose extraction the reading process remembers
-#: when helpers extract (first in, first out).
-KNOWN_MAX = 16_384
+#: On 2 cores, the rest of a large file goes to a pool of 2 once each of :data:`EXTRACTOR_CHUNKS`
+#: chunks in a row needed the extractor (the answer not remembered) for this share of its lines: such
+#: an answer costs ~10x the rest of a line. Answers that repeat are all new at first: the cache fills
+#: in the first chunks, which a run of chunks looks past.
+EXTRACTOR_BOUND = 0.25
+EXTRACTOR_CHUNKS = 8
 
 
 @dataclass(slots=True)
@@ -329,6 +329,8 @@ class _Chunk:
     need_check: list[tuple[int, str, str]]
     error: str | None = None
     bad_encoding: bool = False
+    #: How many answers the extractor read (not remembered from an earlier line).
+    extracted: int = 0
 
 
 #: A line read and checked, before extraction: number, the output line's start (the input's bytes
@@ -337,7 +339,8 @@ _Line = tuple[int, "bytes | OfficialRow", str, str, str, str | None, str | None,
 
 
 #: Field values that mean the same in orjson's reading as in :func:`json.loads`'s when turned into
-#: text: orjson reads an integer beyond 64 bits as a float, and ``str()`` of a list shows its numbers.
+#: text (an id, or a label in its error): orjson reads an integer beyond 64 bits as a float, and
+#: ``str()`` of a list shows its numbers.
 _EXACT_TYPES = frozenset({str, int, bool, type(None)})
 
 
@@ -365,6 +368,7 @@ def _fast_object(raw: bytes) -> dict[str, Any] | None:
         return None
     if not (
         type(get("id")) in exact
+        and type(get("label")) in exact  # shown in its error
         and type(get("id_")) in exact
         and type(get("pair_id")) in exact
         and type(get("difficulty")) in exact
@@ -439,55 +443,11 @@ def _score_chunk(path: str, encoding: str, first: int, lines: list[bytes]) -> _C
     read = _read_lines(path, encoding, first, lines)
     if isinstance(read, _Chunk):
         return read
-    return _scored(read, [extract_label(line[2]) for line in read])
-
-
-def _extract_all(texts: list[str]) -> list[tuple[str, str]]:
-    """:func:`extract_label` of each answer (in a helper process)."""
-    return [extract_label(text) for text in texts]
-
-
-def _with_helpers(
-    pool: Executor, path: Path, encoding: str, chunks: Iterator[tuple[int, list[bytes]]], depth: int
-) -> Iterator[_Chunk]:
-    """Chunks read and checked here, their answers extracted by ``pool``, in file order, with at most
-    ``depth`` chunks waiting. Only answers new to this process are sent, and the labels of short ones
-    are remembered (:data:`KNOWN_MAX`): on answers a model repeats the helpers are mostly idle, and on
-    answers it never repeats they do the work while this process reads on."""
-    known: dict[str, tuple[str, str]] = {}  # short answer -> (label, rule), first in first out
-    asked: set[str] = set()  # short answers sent and not back yet: not sent again
-    Batch = Future[list[tuple[str, str]]]
-    pending: collections.deque[tuple[list[_Line], list[str], Batch | None]] = collections.deque()
-
-    def finish(lines: list[_Line], texts: list[str], batch: Batch | None) -> _Chunk:
-        here = dict(zip(texts, batch.result(), strict=True)) if batch is not None else {}
-        for text, got in here.items():
-            if len(text) <= CACHE_MAX_CHARS:
-                asked.discard(text)
-                if len(known) >= KNOWN_MAX:
-                    del known[next(iter(known))]
-                known[text] = got
-        labels = []
-        for line in lines:
-            text = line[2]
-            got = here.get(text) or known.get(text)
-            # sent with an earlier chunk and forgotten since (more than KNOWN_MAX new answers between)
-            labels.append(got if got is not None else extract_label(text))
-        return _scored(lines, labels)
-
-    for first, raw in chunks:
-        lines = _read_lines(str(path), encoding, first, raw)
-        if isinstance(lines, _Chunk):  # a bad line: nothing before it is written anyway
-            yield lines
-            return
-        texts = [t for t in dict.fromkeys(line[2] for line in lines) if t not in known and t not in asked]
-        batch = pool.submit(_extract_all, texts) if texts else None
-        asked.update(t for t in texts if len(t) <= CACHE_MAX_CHARS)
-        pending.append((lines, texts, batch))
-        if len(pending) >= depth:
-            yield finish(*pending.popleft())
-    while pending:
-        yield finish(*pending.popleft())
+    misses = _extract_short.cache_info().misses
+    chunk = _scored(read, [extract_label(line[2]) for line in read])
+    chunk.extracted = _extract_short.cache_info().misses - misses
+    chunk.extracted += sum(len(line[2]) > CACHE_MAX_CHARS for line in read)
+    return chunk
 
 
 def _read_chunks(path: Path) -> Iterator[tuple[int, list[bytes]]]:
@@ -530,24 +490,35 @@ def _is_gb18030(path: Path) -> bool:
 
 
 def _stream(
-    path: Path, encoding: str, out: IO[bytes], workers: int, review: bool, *, helpers: int = 0
+    path: Path, encoding: str, out: IO[bytes], workers: int, review: bool, *, switch_to: int = 0
 ) -> ScoredFile | None:
     """Score ``path`` read as ``encoding`` into ``out``; None when it is not text in that encoding.
-    ``workers`` > 1 processes score whole chunks; else with ``helpers`` > 0 this process reads and
-    that many extract (:func:`_with_helpers`); else this process does everything. The Need_Check
+    ``workers`` > 1 processes extract from the start; otherwise this process does, and with
+    ``switch_to`` > 1 hands the rest of the file to that many once :data:`EXTRACTOR_CHUNKS` chunks in a
+    row needed the extractor for at least :data:`EXTRACTOR_BOUND` of their lines. The Need_Check
     lines are kept only for a ``review``."""
     accumulator = MetricsAccumulator()
     rows = 0
     need: list[OfficialRow] = []
+    pool: ProcessPoolExecutor | None = None
     chunks = _read_chunks(path)
-    pool = ProcessPoolExecutor(max(workers, helpers)) if workers > 1 or helpers > 0 else None
+
+    def serial() -> Iterator[_Chunk]:
+        nonlocal pool
+        bound: collections.deque[bool] = collections.deque(maxlen=EXTRACTOR_CHUNKS)  # the last chunks
+        for first, lines in chunks:
+            chunk = _score_chunk(str(path), encoding, first, lines)
+            yield chunk
+            bound.append(chunk.extracted >= EXTRACTOR_BOUND * len(lines))
+            if switch_to > 1 and len(bound) == EXTRACTOR_CHUNKS and all(bound):
+                pool = ProcessPoolExecutor(switch_to)
+                yield from _in_order(pool, path, encoding, chunks, 2 * switch_to)
+                return
+
+    if workers > 1:
+        pool = ProcessPoolExecutor(workers)
     try:
-        if pool is None:
-            scored: Iterator[_Chunk] = (_score_chunk(str(path), encoding, f, lines) for f, lines in chunks)
-        elif workers > 1:
-            scored = _in_order(pool, path, encoding, chunks, 2 * workers)
-        else:
-            scored = _with_helpers(pool, path, encoding, chunks, 2 * helpers)
+        scored = _in_order(pool, path, encoding, chunks, 2 * workers) if pool is not None else serial()
         for chunk in scored:
             if chunk.bad_encoding or chunk.error is not None:
                 if encoding == "utf-8" and _is_gb18030(path):  # the whole file is read as GB18030
@@ -581,10 +552,10 @@ def score_file(
     with ``pred`` and ``pred_rule`` added to every line (:meth:`OfficialRow.to_line`), byte for byte
     what :func:`write_rows` of :func:`score_rows` would write. ``workers`` processes score chunks
     (default, for files of at least :data:`POOL_MIN_BYTES`: one fewer than the cores, at most 8; on 2
-    cores this process reads and :data:`HELPERS_ON_2_CORES` processes extract the answers new to it;
-    1, in this process, for smaller files and on 1 core). Nothing is written unless every line is
-    valid: the first bad line raises :class:`OfficialFormatError` naming file:line:field and the
-    half-written output is removed. Existing targets need ``force``.
+    cores this process, and a pool of 2 for the rest of the file once the extractor is found to be the
+    work (:data:`EXTRACTOR_BOUND`); 1, in this process, for smaller files and on 1 core). Nothing is
+    written unless every line is valid: the first bad line raises :class:`OfficialFormatError` naming
+    file:line:field and the half-written output is removed. Existing targets need ``force``.
     """
     path, output = Path(path), Path(output)
     for target in (output, review_out):
@@ -596,19 +567,22 @@ def score_file(
         problem = binary_problem(fh.read(SNIFF_BYTES))
     if problem is not None:
         raise OfficialFormatError(f"{path}: {problem}")
-    helpers = 0
+    switch_to = 0
     if workers is None:
         cores = os.cpu_count() or 1
         big = path.stat().st_size >= POOL_MIN_BYTES
-        # the reading, writing and counting process keeps a core of its own; on 2 cores it also reads
-        # and checks every line itself (the most of the work on answers a model repeats), and
-        # processes of their own extract the answers it has not seen
-        workers = min(cores - 1, 8) if big and cores > 2 else 1
-        helpers = HELPERS_ON_2_CORES if big and cores == 2 else 0
+        # the reading, writing and counting process keeps a core of its own; on 2 cores a pool costs
+        # more than it saves (measured on a shared VM: one process 3.9-4.4 CPU-s and 7.0-9.2 s for
+        # 100k lines, this process reading and 2 extracting 4.7-5.2 CPU-s and 9.8-11.1 s) unless the
+        # extractor is the work (answers seldom repeated): it starts then
+        workers = min(cores - 1, 8) if big else 1
+        switch_to = 2 if big and cores == 2 else 0
     sheet: tuple[bytes, int] | None = None
     with atomic.atomic_open(output, "wb", overwrite=force) as out:
         for encoding in ("utf-8", "gb18030"):
-            result = _stream(path, encoding, out, max(1, workers), review_out is not None, helpers=helpers)
+            result = _stream(
+                path, encoding, out, max(1, workers), review_out is not None, switch_to=switch_to
+            )
             if result is not None:
                 break
             out.seek(0)
