@@ -347,8 +347,9 @@ _EXACT_TYPES = frozenset({str, int, bool, type(None)})
 def _fast_object(raw: bytes) -> dict[str, Any] | None:
     """A UTF-8 line's JSON object read by orjson, when that is what :func:`parse_line` reads and the
     line is written by appending (:meth:`OfficialRow.to_line`); None sends the line to the exact path:
-    not valid UTF-8 or JSON by orjson's stricter rules (NaN, a lone surrogate, an integer beyond 64
-    bits, a blank line ...), a line that already has a pred, or a number in a field made text.
+    not valid UTF-8 or JSON by orjson's stricter rules (NaN, Infinity, a number beyond a float's
+    range, a lone surrogate, a blank line ...), a line that already has a pred, or a float, list or
+    object in a field made text (:data:`_EXACT_TYPES`).
 
     The one difference: orjson reads objects nested up to 1,024 deep, where :func:`json.loads` stops
     at Python's recursion limit (about 1,000, less the caller's depth)."""
