@@ -332,6 +332,6 @@ def test_json_fields_keeps_other_callers_strict():
     assert json_fields("choice: 回复1", ("choice",), lines=True) == {"choice": "回复1"}
     with pytest.raises(VerdictParseError):
         json_fields('{"choice": "回复1" 或 "回复2"}', ("choice",))
-    with pytest.raises(VerdictParseError, match="given twice"):
+    with pytest.raises(VerdictParseError, match="conflicting values of 'choice'"):
         json_fields('{"choice": "回复1", "choice": "回复2"}', ("choice",))
     assert json_fields('{"Choice": "回复2"}', ("choice",)) == {"choice": "回复2"}
