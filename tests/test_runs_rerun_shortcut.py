@@ -437,3 +437,12 @@ def test_an_hf_model_rerun_skips_the_load_until_its_files_change(
     full = invoke(args)
     assert full.exit_code == 0 and sorted(opened) == ["model", "store"]
     assert full.stdout == short.stdout
+
+
+def test_an_invocation_whose_code_cannot_be_listed_offers_no_shortcut(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cvalues, "__file__", str(tmp_path / "cvalues.zip" / "cvalues" / "__init__.py"))
+    assert rerun.Invocation.of(["mc", "run"], ["--run-dir", str(tmp_path)]) is None
+    monkeypatch.undo()
+    assert rerun.Invocation.of(["mc", "run"], ["--run-dir", str(tmp_path)]) is not None

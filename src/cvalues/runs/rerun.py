@@ -168,11 +168,17 @@ class Invocation:
 
     @classmethod
     def of(cls, words: Sequence[str], args: Sequence[str]) -> Invocation | None:
-        """``words`` (``["mc", "run"]``) and the arguments after them; None without ``--run-dir``."""
+        """``words`` (``["mc", "run"]``) and the arguments after them; None without ``--run-dir``, and
+        when the invocation cannot be told apart from another (the code cannot be listed: a zipped
+        install; the working directory is gone)."""
         run_dir = run_dir_argument(args)
         if run_dir is None:
             return None
-        return cls(run_dir, invocation_identity([*words, *args]))
+        try:
+            return cls(run_dir, invocation_identity([*words, *args]))
+        except OSError as exc:
+            log.debug("no rerun shortcut: %s", exc)
+            return None
 
     @property
     def command(self) -> list[str]:
