@@ -15,7 +15,7 @@ from cvalues.cli.data import load_suite_from_options, reports_data_errors, suite
 from cvalues.cli.judge_extract import extract_for_run_dir, judge_extract_options
 from cvalues.cli.mc import bootstrap_option, format_option
 from cvalues.cli.model_options import load_model_from_options, run_dir_options, with_model_options
-from cvalues.cli.rerun_shortcut import finish_recording, rendered, start_recording
+from cvalues.cli.rerun_shortcut import finish_recording, start_recording
 from cvalues.cli.run_control import run_until_signal
 from cvalues.cli.runs import SHOWN_CAUSES, cause_line, sample_note
 from cvalues.mc.options import (
@@ -28,7 +28,6 @@ from cvalues.mc.options import (
 from cvalues.mc.runner import MODES, MCRunOptions, MCRunResult, run_mc_async
 from cvalues.mc.templates import DEFAULT_TEMPLATE, TEMPLATES, get_template
 from cvalues.models.base import GenerationSettings
-from cvalues.runs.rerun import rerun_summary
 
 # No ``register``: the ``mc`` group (cli/mc.py) imports this module when ``mc run`` is asked for.
 
@@ -165,11 +164,14 @@ def run(
             )
     if result.items and all(len(r.failed) == result.items for r in result.modes.values()):
         sys.exit(1)
-    rerun = rerun_summary(result.summary, retry_errors=retry_errors)
-    if recording is not None and rerun is not None:  # what a rerun that asks nothing prints
-        printer = _print_option_result if isinstance(result, OptionRunResult) else _print_result
-        again = dataclasses.replace(result, summary=rerun)
-        finish_recording(recording, rendered(printer, again, fmt), f"{note}\n" if note else "")
+    printer: Any = _print_option_result if isinstance(result, OptionRunResult) else _print_result
+    finish_recording(
+        recording,
+        result.summary,
+        retry_errors=retry_errors,
+        show=lambda again: printer(dataclasses.replace(result, summary=again), fmt),
+        note=note,
+    )
 
 
 def _check_review_out(review_out: Path, mode: str) -> None:

@@ -14,7 +14,7 @@ import contextlib
 import io
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -23,6 +23,7 @@ from cvalues.cli.lazy import LazyGroup
 if TYPE_CHECKING:
     from cvalues.runs.rerun import Recording
 
+S = TypeVar("S")
 #: Where :func:`offer` leaves the invocation for the command (``ctx.meta`` is shared by nested contexts).
 META_KEY = "cvalues.rerun.invocation"
 
@@ -99,15 +100,25 @@ def start_recording(suite: Any, model_kwargs: dict[str, Any]) -> Recording | Non
     return rerun.Recording.start(invocation, files, rerun.model_folders(folder))
 
 
-def finish_recording(recording: Recording | None, stdout: str, stderr: str = "") -> None:
-    """Stamp the run directory with what a rerun prints (best effort; see :meth:`Recording.finish`)."""
-    if recording is not None:
-        recording.finish(stdout=stdout, stderr=stderr)
+def finish_recording(
+    recording: Recording | None,
+    summary: S,
+    *,
+    retry_errors: bool,
+    show: Callable[[S], None],
+    note: str | None = None,
+) -> None:
+    """Stamp the run directory (best effort; see :meth:`Recording.finish`) with what a rerun that asks
+    nothing prints: ``show(summary as such a rerun reports it)`` on stdout, then ``note`` on stderr.
+    Nothing is stamped when such a rerun would ask something (see :func:`rerun_summary`)."""
+    if recording is None:
+        return
+    from cvalues.runs.rerun import rerun_summary
 
-
-def rendered(print_fn: Callable[..., None], *args: Any) -> str:
-    """What ``print_fn(*args)`` writes to stdout with ``click.echo``, as a string."""
+    again = rerun_summary(summary, retry_errors=retry_errors)
+    if again is None:
+        return
     buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer):
-        print_fn(*args)
-    return buffer.getvalue()
+    with contextlib.redirect_stdout(buffer):  # click.echo writes to the sys.stdout of the moment
+        show(again)
+    recording.finish(stdout=buffer.getvalue(), stderr=f"{note}\n" if note else "")

@@ -18,7 +18,7 @@ import click
 from cvalues.cli.checks import check_before_work
 from cvalues.cli.data import load_suite_from_options, reports_data_errors, suite_options, take_sampling
 from cvalues.cli.model_options import load_model_from_options, run_dir_options, with_model_options
-from cvalues.cli.rerun_shortcut import ShortcutCommand, finish_recording, rendered, start_recording
+from cvalues.cli.rerun_shortcut import ShortcutCommand, finish_recording, start_recording
 from cvalues.cli.run_control import run_errors, run_until_signal
 from cvalues.runs.store import EXPORT_FORMATS
 from cvalues.textcut import shorten
@@ -70,7 +70,6 @@ def generate(
     """
     from cvalues.runs import RunDir
     from cvalues.runs.generate import generate_async
-    from cvalues.runs.rerun import rerun_summary
 
     check_before_work(model_kwargs, suite_kwargs)
     requested_sample = suite_kwargs.get("sample")
@@ -112,9 +111,13 @@ def generate(
     _print_summary(summary, rundir)
     if summary.unique and summary.answered == 0:
         sys.exit(1)
-    rerun = rerun_summary(summary, retry_errors=retry_errors)
-    if recording is not None and rerun is not None:  # what a rerun that asks nothing prints
-        finish_recording(recording, rendered(_print_summary, rerun, rundir), f"{note}\n" if note else "")
+    finish_recording(
+        recording,
+        summary,
+        retry_errors=retry_errors,
+        show=lambda again: _print_summary(again, rundir),
+        note=note,
+    )
 
 
 def sample_note(requested: int | None, available: int, unit: str, suite_name: str) -> str | None:
