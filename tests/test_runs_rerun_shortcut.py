@@ -446,3 +446,15 @@ def test_an_invocation_whose_code_cannot_be_listed_offers_no_shortcut(
     assert rerun.Invocation.of(["mc", "run"], ["--run-dir", str(tmp_path)]) is None
     monkeypatch.undo()
     assert rerun.Invocation.of(["mc", "run"], ["--run-dir", str(tmp_path)]) is not None
+
+
+def test_arguments_that_cannot_be_paths_are_no_inputs(
+    server: OpenAIServer, pairs_file: Path, tmp_path: Path, opened: list[str]
+) -> None:
+    long_prompt = "你是一个负责任的助手。" * 40  # longer than a file name may be
+    args = mc_args(server, pairs_file, tmp_path / "run", "--system-prompt", long_prompt)
+    assert invoke(args).exit_code == 0
+    opened.clear()
+    assert invoke(args).exit_code == 0 and opened == []
+    inputs = rerun.Inputs.collect(["--stop", "a\x00b", "--system-prompt", long_prompt])
+    assert inputs.files == {}

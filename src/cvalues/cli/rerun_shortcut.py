@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -23,6 +24,7 @@ from cvalues.cli.lazy import LazyGroup
 if TYPE_CHECKING:
     from cvalues.runs.rerun import Recording
 
+log = logging.getLogger(__name__)
 S = TypeVar("S")
 #: Where :func:`offer` leaves the invocation for the command (``ctx.meta`` is shared by nested contexts).
 META_KEY = "cvalues.rerun.invocation"
@@ -90,14 +92,18 @@ def start_recording(suite: Any, model_kwargs: dict[str, Any]) -> Recording | Non
     from cvalues.runs.deferred import model_folder
 
     spec = str(model_kwargs.get("model_spec") or "")
-    folder: Path | None = None
-    if spec.startswith("hf:"):
-        options = {k: v for k, v in model_kwargs.items() if k != "model_spec"}
-        folder = model_folder(spec, options)
-        if folder is None:
-            return None
-    files = suite.describe().get("files") or []
-    return rerun.Recording.start(invocation, files, rerun.model_folders(folder))
+    try:
+        folder: Path | None = None
+        if spec.startswith("hf:"):
+            options = {k: v for k, v in model_kwargs.items() if k != "model_spec"}
+            folder = model_folder(spec, options)
+            if folder is None:
+                return None
+        files = suite.describe().get("files") or []
+        return rerun.Recording.start(invocation, files, rerun.model_folders(folder))
+    except (OSError, ValueError) as exc:  # the run goes on; only its rerun takes the full path
+        log.debug("no rerun stamp: %s", exc)
+        return None
 
 
 def finish_recording(

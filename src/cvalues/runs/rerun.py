@@ -37,6 +37,7 @@ import json
 import logging
 import os
 import re
+import stat
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -94,7 +95,7 @@ def _stat(path: str | os.PathLike[str]) -> list[int] | None:
     """``[size, mtime_ns]`` of a file (links followed), None when there is none."""
     try:
         st = os.stat(path)
-    except OSError:
+    except (OSError, ValueError):
         return None
     return [st.st_size, st.st_mtime_ns]
 
@@ -140,9 +141,9 @@ def library_folders() -> list[list[Any]]:
     out: list[list[Any]] = []
     for entry in sys.path:
         if Path(entry).name in ("site-packages", "dist-packages"):
-            stat = _stat(entry)
-            if stat is not None:
-                out.append([entry, stat[1]])
+            found = _stat(entry)
+            if found is not None:
+                out.append([entry, found[1]])
     return out
 
 
@@ -230,9 +231,9 @@ class Inputs:
         checksums: dict[str, str] = {}
         for arg in command:
             for candidate in _named_paths(arg):
-                path = Path(candidate).expanduser()
-                if path.is_file():
-                    paths[os.path.abspath(path)] = None
+                path = os.path.abspath(os.path.expanduser(candidate))
+                if _is_file(path):
+                    paths[path] = None
         for entry in suite_files:
             if entry.get("path"):
                 path_ = os.path.abspath(Path(str(entry["path"])).expanduser())
@@ -247,8 +248,8 @@ class Inputs:
 
     def changed(self) -> str | None:
         """What differs from now (a file's size or time, a folder's files), or None."""
-        for path, stat in self.files.items():
-            if _stat(path) != stat:
+        for path, recorded in self.files.items():
+            if _stat(path) != recorded:
                 return f"input {path} changed"
         for folder, digest in self.folders.items():
             if folder_digest(Path(folder)) != digest:
@@ -257,6 +258,14 @@ class Inputs:
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def _is_file(path: str) -> bool:
+    """Whether ``path`` is a file; an argument that cannot be a path at all (too long, a NUL) is not."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
 
 
 def _named_paths(arg: str) -> list[str]:
@@ -283,9 +292,9 @@ def run_dir_listing(run_dir: Path) -> list[list[Any]]:
             rel = os.path.relpath(path, run_dir)
             if rel in (LOCK_NAME, STAMP_NAME) or rel.startswith(f".{STAMP_NAME}."):
                 continue
-            stat = _stat(path)
-            if stat is not None:
-                out.append([rel.replace(os.sep, "/"), *stat])
+            found = _stat(path)
+            if found is not None:
+                out.append([rel.replace(os.sep, "/"), *found])
     return out
 
 
