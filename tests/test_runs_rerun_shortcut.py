@@ -458,3 +458,20 @@ def test_arguments_that_cannot_be_paths_are_no_inputs(
     assert invoke(args).exit_code == 0 and opened == []
     inputs = rerun.Inputs.collect(["--stop", "a\x00b", "--system-prompt", long_prompt])
     assert inputs.files == {}
+
+
+def test_an_option_suite_rerun_takes_the_shortcut(
+    mirror: Path, server: OpenAIServer, tmp_path: Path, opened: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = ["mc", "run", "--model", "openai:m", "--base-url", server.base_url, "--suite", "safetybench-zh"]
+    args += ["--sample", "5", "--run-dir", str(tmp_path / "run"), "--no-progress", "--bootstrap", "0"]
+    assert invoke(args).exit_code == 0
+    opened.clear()
+    short = invoke(args)
+    assert short.exit_code == 0 and opened == []
+    full = invoke(args, monkeypatch, shortcut=False)
+    assert full.exit_code == 0 and sorted(opened) == ["model", "store"]
+    assert short.stdout == full.stdout
+    assert (
+        "5 items (option questions); 5 requests (1 per item): 5 answered in earlier sessions" in short.stdout
+    )
