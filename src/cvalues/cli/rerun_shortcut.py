@@ -54,6 +54,7 @@ def offer(ctx: click.Context, words: list[str], args: list[str]) -> None:
             click.echo(found.stderr, err=True, nl=False)
         click.echo(found.stdout, nl=False)
         ctx.exit(0)
+    log.debug("rerun shortcut not taken for %s: %s", invocation.run_dir, found)
     ctx.meta[META_KEY] = invocation
 
 
