@@ -475,3 +475,17 @@ def test_an_option_suite_rerun_takes_the_shortcut(
     assert (
         "5 items (option questions); 5 requests (1 per item): 5 answered in earlier sessions" in short.stdout
     )
+
+
+def test_a_hub_snapshot_is_checked_with_the_refs_that_name_it(tmp_path: Path) -> None:
+    repo = tmp_path / "hub" / "models--Qwen--Qwen2.5-0.5B-Instruct"
+    snapshot = repo / "snapshots" / "abc123"
+    snapshot.mkdir(parents=True)
+    (snapshot / "config.json").write_text("{}", encoding="utf-8")
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("abc123", encoding="utf-8")
+    assert rerun.model_folders(snapshot) == [snapshot, repo / "refs"]
+    assert rerun.model_folders(tmp_path) == [tmp_path] and rerun.model_folders(None) == []
+    inputs = rerun.Inputs.collect([], folders=rerun.model_folders(snapshot))
+    (repo / "refs" / "main").write_text("def4567890", encoding="utf-8")  # a newer revision was fetched
+    assert inputs.changed() == f"the files of {(repo / 'refs').resolve()} changed"
