@@ -489,3 +489,32 @@ def test_a_hub_snapshot_is_checked_with_the_refs_that_name_it(tmp_path: Path) ->
     inputs = rerun.Inputs.collect([], folders=rerun.model_folders(snapshot))
     (repo / "refs" / "main").write_text("def4567890", encoding="utf-8")  # a newer revision was fetched
     assert inputs.changed() == f"the files of {(repo / 'refs').resolve()} changed"
+
+
+def test_a_run_that_fails_writing_its_outputs_leaves_no_stamp_to_match(
+    server: OpenAIServer,
+    pairs_file: Path,
+    tmp_path: Path,
+    opened: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    run_dir = tmp_path / "run"
+    args = mc_args(server, pairs_file, run_dir)
+    good = invoke(args)
+    assert good.exit_code == 0
+    stamp = (run_dir / rerun.STAMP_NAME).read_bytes()
+    _touch_suite(run_dir, pairs_file, monkeypatch)  # the next run takes the full path
+
+    def disk_full(path: Any, data: bytes, **kwargs: Any) -> None:
+        raise OSError(28, "No space left on device", str(path))
+
+    with monkeypatch.context() as m:
+        m.setattr("cvalues.mc.session.atomic_write_bytes", disk_full)
+        failed = CliRunner().invoke(cli, args)
+    assert failed.exit_code == 1 and "mc-generate-predictions.jsonl" in failed.output, failed.output
+    assert (run_dir / rerun.STAMP_NAME).read_bytes() == stamp  # not stamped again
+    opened.clear()
+    again = invoke(args)  # the old stamp does not match the touched input: the full path
+    assert again.exit_code == 0 and sorted(opened) == ["model", "store"]
+    assert "6 answered in earlier sessions, 0 now" in again.stdout.splitlines()[0]
+    assert again.stdout.split("\n", 1)[1] == good.stdout.split("\n", 1)[1]  # the same metrics and files
