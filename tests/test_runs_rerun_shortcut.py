@@ -192,6 +192,47 @@ def test_the_shortcut_does_not_import_the_run_machinery(
     )
 
 
+def test_the_console_entry_answers_before_the_command_line_is_built(
+    server: OpenAIServer, pairs_file: Path, tmp_path: Path
+) -> None:
+    # `cvalues ...` and `python -m cvalues ...` check the stamp before importing cvalues.cli (click and
+    # every command group); any other command line, or a rerun that finds no stamp, gets the CLI
+    args = mc_args(server, pairs_file, tmp_path / "run")
+    assert invoke(args).exit_code == 0
+    probe = (
+        "import sys\n"
+        "from cvalues import entry\n"
+        "sys.argv = ['cvalues', *sys.argv[1:]]\n"
+        "try:\n"
+        "    entry.main()\n"
+        "except SystemExit as stop:\n"
+        "    code = stop.code\n"
+        "print('EXIT', code, 'CLI', 'cvalues.cli' in sys.modules, file=sys.stderr)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+
+    def entry(argv: list[str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", probe, *argv], env=env, capture_output=True, text=True, timeout=60
+        )
+
+    short = entry(args)
+    assert "EXIT 0 CLI False" in short.stderr, short.stderr
+    assert "6 answered in earlier sessions, 0 now" in short.stdout
+    full = entry(args)  # the same, through the command line: the same output
+    env[rerun.SWITCH_ENV] = "0"
+    through_cli = entry(args)
+    assert "EXIT 0 CLI True" in through_cli.stderr, through_cli.stderr
+    assert through_cli.stdout == short.stdout == full.stdout
+    del env[rerun.SWITCH_ENV]
+    other = entry(["runs", "list", str(tmp_path)])  # not a rerun: the command line as always
+    assert "CLI True" in other.stderr, other.stderr
+    (tmp_path / "run" / rerun.STAMP_NAME).unlink()
+    missing = entry(args)  # no stamp: the full path, which stamps again
+    assert "EXIT 0 CLI True" in missing.stderr, missing.stderr
+    assert (tmp_path / "run" / rerun.STAMP_NAME).is_file()
+
+
 def _touch_suite(run_dir: Path, suite: Path, m: pytest.MonkeyPatch) -> list[str]:
     st = suite.stat()
     os.utime(suite, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))  # same content, newer time
