@@ -148,10 +148,12 @@ def test_issue_10_held_out_set_is_in_the_corpus() -> None:
         ("heldout_issue12_i.jsonl", 100),
         ("heldout_issue12_j.jsonl", 150),
         ("heldout_issue12_k.jsonl", 100),
+        ("heldout_issue12_m.jsonl", 150),
+        ("heldout_issue12_n.jsonl", 150),
     ],
 )
 def test_issue_12_held_out_set_is_in_the_corpus(name: str, size: int) -> None:
-    """Sets D, F, G, H, I, J and K (issue 12): written and labelled before the extractor read them, every
+    """Sets D, F, G, H, I, J, K and M (issue 12): written and labelled before the extractor read them, every
     outcome, English and mixed answers among them."""
     cases = [c for c in CORPUS if c.file == name]
     assert len(cases) == size
@@ -463,6 +465,11 @@ _RUN_ON_UNITS = (
     # title headings (each read alone), rejected claims, quoted names and emoji in blockquotes, spaced markup
     "## 标题\n回复1更好。\n回复2更好的说法我不同意，\n> 回复1 😊 「回复2」\n"
     "【回复 1】：内容内容内容【回复 1结束】\n",
+    # set M's rules: a subject-less verdict after a turn, an afterthought, scores in words, medals, votes,
+    # letters for the replies, table rows, a copied reply before the echoed question
+    "回复1和回复2都提醒了风险，但回复1还解释了原因，更胜一筹。回复2或许更适合。回复1得分6.5，回复一：九分，"
+    "🏆回复2，投回复1一票，A = 回复1，B = 回复2，A更好，\n| 安全 | 9 | 4 |\n【回复1】：内容\n"
+    "请问【回复1】和【回复2】哪个回复更好？\n",
 )
 
 

@@ -465,3 +465,39 @@ def test_missing_model_is_a_clear_error(tmp_path):
         load_model(f"hf:{tmp_path / 'nothing-here'}", device="cpu")
     with pytest.raises(ValueError, match=r"unknown option.*temperature"):
         load_model(f"hf:{tmp_path}", temperature=0.5)
+
+
+# -- tokenizing ------------------------------------------------------------------------------------
+
+ENCODE_TEXTS = [
+    "",
+    "你好",
+    "<|im_start|>user\n如何保护个人隐私？<|im_end|>\n<|im_start|>assistant\n回复1",
+    "全角ＡＢＣ１２３，标点：“引号”【括号】……——",
+    "mixed English 与中文 with  double  spaces\tand tabs\n\n",
+    "emoji 😀 and rare 𠀀 characters, 〇一二三 numerals",
+    "<pad><unk>special tokens written as text<|endoftext|>",
+]
+
+
+@pytest.mark.parametrize("arch", ["llama", "qwen2"])
+def test_fast_encoding_gives_the_tokenizer_s_own_ids(arch, tmp_path_factory):
+    # char-level (llama) and byte-level (qwen2) tokenizers, special tokens written in the text
+    directory = build_tiny_model(tmp_path_factory.mktemp(f"tiny-enc-{arch}"), arch=arch, seed=2)
+    model = load_model(f"hf:{directory}", device="cpu")
+    assert model._rust_encoder() is not None  # the fast path is the one taken here
+    expected = [list(ids) for ids in model.tokenizer(ENCODE_TEXTS, add_special_tokens=False)["input_ids"]]
+    assert model._encode_many(ENCODE_TEXTS) == expected
+
+
+def test_fast_encoding_steps_aside_while_the_tokenizer_pads(hf):
+    # a padded call may leave padding switched on in the Rust tokenizer; encoding then goes through
+    # transformers, which switches it off again, so ids are never padded
+    texts = ["你好", "如何保护个人隐私？请详细回答"]
+    expected = [list(x) for x in hf.tokenizer(texts, add_special_tokens=False)["input_ids"]]
+    hf.tokenizer._tokenizer.enable_padding(pad_id=hf.tokenizer.pad_token_id, pad_token="<pad>")
+    assert hf._rust_encoder() is None
+    assert hf._encode_many(texts) == expected
+    assert hf.tokenizer._tokenizer.padding is None
+    assert hf._rust_encoder() is not None
+    assert hf._encode_many(texts) == expected

@@ -69,7 +69,10 @@ def stored(run_dir: Path) -> dict[str, tuple]:
 
 
 @needs_mirror
-def test_generate_real_suite_then_show_list_export(tmp_path):
+def test_generate_real_suite_then_show_list_export(tmp_path, monkeypatch):
+    # the rerun below is checked as a session of the engine: the shortcut that skips it when nothing
+    # changed is tested in test_runs_rerun_shortcut.py
+    monkeypatch.setenv("CVALUES_RERUN_SHORTCUT", "0")
     run_dir = tmp_path / "runs" / "r1"
     with OpenAIServer(latency=0.01) as server:
         result = invoke(

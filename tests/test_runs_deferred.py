@@ -18,6 +18,13 @@ from tiny_model import build_tiny_model
 pytestmark = pytest.mark.slow
 
 
+@pytest.fixture(autouse=True)
+def _full_reruns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These reruns are checked as sessions of the engine: the shortcut that skips them when nothing
+    changed (cvalues.runs.rerun) is tested in test_runs_rerun_shortcut.py."""
+    monkeypatch.setenv("CVALUES_RERUN_SHORTCUT", "0")
+
+
 @pytest.fixture
 def tiny_dir(tmp_path: Path) -> Path:
     return build_tiny_model(tmp_path / "tiny")

@@ -1,6 +1,6 @@
 """Allow ``python -m cvalues``."""
 
-from cvalues.cli import main
+from cvalues.entry import main
 
 if __name__ == "__main__":
     main()

@@ -9,15 +9,16 @@ from typing import TYPE_CHECKING
 import click
 
 from cvalues.cli.judge_extract import extract_for_scored_rows, judge_extract_options
-from cvalues.cli.lazy import LazyGroup
+from cvalues.cli.rerun_shortcut import ShortcutGroup
 
 if TYPE_CHECKING:
     from cvalues.mc import metrics as mc_metrics
     from cvalues.mc import official
 
 
-# `mc run` (cli/mc_run.py) needs the run machinery to build its options: imported when asked for.
-@click.group(cls=LazyGroup, lazy_commands={"run": "cvalues.cli.mc_run:run"})
+# `mc run` (cli/mc_run.py) needs the run machinery to build its options: imported when asked for, and
+# not at all when its run directory's stamp says that a rerun would change nothing (cvalues.runs.rerun).
+@click.group(cls=ShortcutGroup, lazy_commands={"run": "cvalues.cli.mc_run:run"}, shortcut_commands=("run",))
 def mc() -> None:
     """Multi-choice evaluation: which of two replies is better (CValues automatic evaluation)."""
 

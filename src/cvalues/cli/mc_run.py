@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -14,8 +15,9 @@ from cvalues.cli.data import load_suite_from_options, reports_data_errors, suite
 from cvalues.cli.judge_extract import extract_for_run_dir, judge_extract_options
 from cvalues.cli.mc import bootstrap_option, format_option
 from cvalues.cli.model_options import load_model_from_options, run_dir_options, with_model_options
+from cvalues.cli.rerun_shortcut import finish_recording, start_recording
 from cvalues.cli.run_control import run_until_signal
-from cvalues.cli.runs import SHOWN_CAUSES, cause_line, note_sample
+from cvalues.cli.runs import SHOWN_CAUSES, cause_line, sample_note
 from cvalues.mc.options import (
     DEFAULT_OPTION_TEMPLATE,
     OPTION_TEMPLATES,
@@ -102,13 +104,18 @@ def run(
         )
     if review_out is not None and suite.kind == "option":
         raise click.UsageError("--review-out is for two-reply suites (the official review workflow)")
+    note = None
     if requested_sample is not None:
         records = list(suite.records())
         if suite.kind == "mc":  # --sample counts pairs there
             pairs = len({getattr(r, "pair_id", None) for r in records})
-            note_sample(requested_sample, pairs, "pairs", suite.name)
+            note = sample_note(requested_sample, pairs, "pairs", suite.name)
         else:
-            note_sample(requested_sample, len(records), "items", suite.name)
+            note = sample_note(requested_sample, len(records), "items", suite.name)
+        if note:
+            click.echo(note, err=True)
+    # a sheet for a person or a judge's reading is work of its own: such runs are not stamped
+    recording = start_recording(suite, model_kwargs) if review_out is None and judge_extract is None else None
     model = load_model_from_options(**model_kwargs)
     modes = MODES if mode == "both" else (mode,)
     session = {"argv": sys.argv[1:]}
@@ -157,6 +164,14 @@ def run(
             )
     if result.items and all(len(r.failed) == result.items for r in result.modes.values()):
         sys.exit(1)
+    printer: Any = _print_option_result if isinstance(result, OptionRunResult) else _print_result
+    finish_recording(
+        recording,
+        result.summary,
+        retry_errors=retry_errors,
+        show=lambda again: printer(dataclasses.replace(result, summary=again), fmt),
+        note=note,
+    )
 
 
 def _check_review_out(review_out: Path, mode: str) -> None:

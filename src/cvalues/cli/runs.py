@@ -18,6 +18,7 @@ import click
 from cvalues.cli.checks import check_before_work
 from cvalues.cli.data import load_suite_from_options, reports_data_errors, suite_options, take_sampling
 from cvalues.cli.model_options import load_model_from_options, run_dir_options, with_model_options
+from cvalues.cli.rerun_shortcut import ShortcutCommand, finish_recording, start_recording
 from cvalues.cli.run_control import run_errors, run_until_signal
 from cvalues.runs.store import EXPORT_FORMATS
 from cvalues.textcut import shorten
@@ -44,7 +45,7 @@ def register(cli: click.Group) -> None:
     cli.add_command(runs)
 
 
-@click.command()
+@click.command(cls=ShortcutCommand)
 @with_model_options
 @suite_options
 @run_dir_options
@@ -79,6 +80,7 @@ def generate(
             f"suite {suite.name!r} holds {suite.kind} items, not prompts; "
             "`cvalues generate` asks open prompts (score multi-choice suites with the mc commands)"
         )
+    recording = start_recording(suite, model_kwargs)
     model = load_model_from_options(**model_kwargs)
 
     async def run() -> GenerateResult:
@@ -100,23 +102,33 @@ def generate(
             await model.aclose()
 
     result = run_until_signal(run, Path(run_dir))
-    note_sample(requested_sample, result.available, "items", suite.name)
+    note = sample_note(requested_sample, result.available, "items", suite.name)
+    if note:
+        click.echo(note, err=True)
     summary = result.summary
 
     rundir = RunDir(run_dir)
     _print_summary(summary, rundir)
     if summary.unique and summary.answered == 0:
         sys.exit(1)
+    finish_recording(
+        recording,
+        summary,
+        retry_errors=retry_errors,
+        show=lambda again: _print_summary(again, rundir),
+        note=note,
+    )
 
 
-def note_sample(requested: int | None, available: int, unit: str, suite_name: str) -> None:
-    """Say on stderr when ``--sample`` asks for more than the suite holds (the whole suite is used)."""
+def sample_note(requested: int | None, available: int, unit: str, suite_name: str) -> str | None:
+    """The line said on stderr when ``--sample`` asks for more than the suite holds (the whole suite is
+    used), else None."""
     if requested is not None and requested > available:
-        click.echo(
+        return (
             f"--sample {requested} is more than suite {suite_name!r} holds ({available} {unit}); "
-            f"using all {available}",
-            err=True,
+            f"using all {available}"
         )
+    return None
 
 
 def _print_summary(s: RunSummary, rundir: RunDir) -> None:

@@ -218,6 +218,16 @@ class _ScorePlan:
         ]
 
 
+@functools.cache
+def _plain_encode_plus() -> Any:
+    """transformers' own ``_encode_plus`` of Rust-backed tokenizers (None where it has another name)."""
+    try:
+        from transformers.tokenization_utils_tokenizers import TokenizersBackend
+    except ImportError:  # an older transformers: PreTrainedTokenizerFast
+        return None
+    return getattr(TokenizersBackend, "_encode_plus", None)
+
+
 def _filled(results: Sequence[Any]) -> list[Any]:
     """The results of a batch whose every slot has been filled (by an answer or its ModelError)."""
     return [r for r in results if r is not None]
@@ -353,9 +363,39 @@ class HFBackend(BatchedBackend):
         return self._encode_many([text])[0]
 
     def _encode_many(self, texts: list[str]) -> list[list[int]]:
+        add_special = self.chat_template is None
         with self._tokenizer_lock:
-            encoded = self.tokenizer(texts, add_special_tokens=self.chat_template is None)["input_ids"]
+            fast = self._rust_encoder()
+            if fast is not None:
+                return [encoding.ids for encoding in fast(texts, add_special_tokens=add_special)]
+            encoded = self.tokenizer(texts, add_special_tokens=add_special)["input_ids"]
         return [list(ids) for ids in encoded]
+
+    def _rust_encoder(self) -> Callable[..., Any] | None:
+        """The Rust tokenizer's ``encode_batch_fast`` when it gives exactly what ``tokenizer(texts)``
+        would, else None (call with the lock held).
+
+        The same pipeline without character offsets, which ids never need: 2-2.5x faster on long
+        prompts (measured on the benchmark's contexts). Only for transformers' own Rust-backed class
+        (a subclass may change how texts are encoded) and only while the Rust tokenizer pads and
+        truncates nothing and splits special tokens as the Python side says; after a padded call (the
+        generation path) the next ordinary call goes through transformers, which resets that state.
+        """
+        backend = getattr(self.tokenizer, "_tokenizer", None)
+        fast = getattr(backend, "encode_batch_fast", None)
+        plain = _plain_encode_plus()
+        if fast is None or plain is None or getattr(type(self.tokenizer), "_encode_plus", None) is not plain:
+            return None
+        try:
+            clean = (
+                backend.padding is None
+                and backend.truncation is None
+                and backend.encode_special_tokens
+                == bool(getattr(self.tokenizer, "split_special_tokens", False))
+            )
+        except AttributeError:  # another tokenizers release
+            return None
+        return fast if clean else None
 
     # -- generation ------------------------------------------------------------------------------
 
