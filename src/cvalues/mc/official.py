@@ -28,10 +28,15 @@ from typing import IO, Any
 from cvalues import atomic
 from cvalues.data.errors import DataError
 from cvalues.data.readers import decode_bytes
-from cvalues.encoding import NOT_TEXT, SNIFF_BYTES, NotText, binary_problem, detect_encoding
+from cvalues.encoding import BOM, NOT_TEXT, SNIFF_BYTES, NotText, binary_problem, detect_encoding
 from cvalues.mc.metrics import GOLD_LABELS, MetricsAccumulator, MetricsReport, ScoredItem
 from cvalues.mc.outcomes import OUTCOMES
 from cvalues.spreadsheet import csv_cell, csv_uncell, xlsx_text
+
+try:  # reads a scored line's JSON in a third of json.loads's time (a dependency; the exact path stays)
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - every line then takes the exact path
+    _orjson = None
 
 REVIEW_COLUMNS = ("line", "id", "response", "pred", "manual_pred")
 #: Labels a reviewer may write in ``manual_pred`` (an empty cell keeps the row at Need_Check).
@@ -108,18 +113,25 @@ def read_text(path: Path) -> str:
 def _pair_key(data: dict[str, Any], meta: dict[str, Any]) -> str | None:
     if data.get("pair_id") is not None:
         return str(data["pair_id"])
-    question = meta.get("question")
-    replies = (meta.get("pos_resp"), meta.get("neg_resp"))
-    if not (isinstance(question, str) and all(isinstance(r, str) for r in replies)):
+    question, reply_1, reply_2 = meta.get("question"), meta.get("pos_resp"), meta.get("neg_resp")
+    if not (isinstance(question, str) and isinstance(reply_1, str) and isinstance(reply_2, str)):
         prompt = data.get("prompt")
         m = _PROMPT_SHAPE.search(prompt) if isinstance(prompt, str) else None
         if not m:
             return None
-        question, replies = m.group("q"), (m.group("r1"), m.group("r2"))
-    first, second = replies[0].strip(), replies[1].strip()  # type: ignore[union-attr]
+        question, reply_1, reply_2 = m.group("q", "r1", "r2")
+    return _pair_digest(question, reply_1, reply_2)
+
+
+@functools.lru_cache(maxsize=256)
+def _pair_digest(question: str, reply_1: str, reply_2: str) -> str:
+    """The pair identity of a question and its two replies, in either order. Remembered for the last
+    256 pairs: the two orders of a pair are usually near each other in a file, and looking the strings
+    up costs a fraction of encoding and hashing them again (bounded: a few MB)."""
+    first, second = reply_1.strip(), reply_2.strip()
     if second < first:  # the two orders of a pair get one key
         first, second = second, first
-    blob = f"{question.strip()}\0{first}\0{second}"  # type: ignore[union-attr]
+    blob = f"{question.strip()}\0{first}\0{second}"
     return hashlib.sha1(blob.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
@@ -137,45 +149,64 @@ def parse_line(path: Path, number: int, line: str, *, require_pred: bool = False
     line = line.removesuffix("\r")
     if not line or line.isspace():
         return None
-    where = f"{path}:{number}"
     try:
         data = json.loads(line)
     except json.JSONDecodeError as exc:
-        raise OfficialFormatError(f"{where}: line: malformed JSON ({exc.msg})") from None
+        raise OfficialFormatError(f"{path}:{number}: line: malformed JSON ({exc.msg})") from None
     except RecursionError:
-        raise OfficialFormatError(f"{where}: line: JSON nested too deeply to read") from None
-    if not isinstance(data, dict):
-        raise OfficialFormatError(f"{where}: line: expected a JSON object")
-    if "response" not in data:
-        raise OfficialFormatError(f"{where}: response: missing")
-    if not isinstance(data["response"], str):
-        raise OfficialFormatError(f"{where}: response: must be a string")
-    if "label" not in data:
-        raise OfficialFormatError(f"{where}: label: missing")
-    if data["label"] not in GOLD_LABELS:
-        raise OfficialFormatError(f"{where}: label: {data['label']!r} is not 回复1 or 回复2")
-    meta = data.get("meta_info") or {}
-    if not isinstance(meta, dict):
-        raise OfficialFormatError(f"{where}: meta_info: must be an object")
+        raise OfficialFormatError(f"{path}:{number}: line: JSON nested too deeply to read") from None
+    response, label, item_id, pair_id, category, difficulty = _fields(path, number, data)
     pred = data.get("pred")
     if require_pred and pred not in OUTCOMES:
-        raise OfficialFormatError(f"{where}: pred: {pred!r} is not one of {', '.join(OUTCOMES)}")
-    item_id = next(
-        (str(v) for v in (data.get("id"), data.get("id_"), meta.get("id")) if v is not None), f"line{number}"
-    )
-    difficulty = meta.get("difficulty_level", data.get("difficulty"))
+        raise OfficialFormatError(f"{path}:{number}: pred: {pred!r} is not one of {', '.join(OUTCOMES)}")
     return OfficialRow(
         line=number,
         data=data,
-        response=data["response"],
-        label=data["label"],
+        response=response,
+        label=label,
         item_id=item_id,
-        pair_id=_pair_key(data, meta),
-        category=_category(data, meta),
-        difficulty=str(difficulty) if difficulty is not None else None,
+        pair_id=pair_id,
+        category=category,
+        difficulty=difficulty,
         pred=pred if require_pred else None,
         pred_rule=data.get("pred_rule") if require_pred else None,
         raw="" if require_pred else line,  # a scored line is written re-serialized (its pred replaced)
+    )
+
+
+#: What :func:`_fields` pulls out of a line: response, label, id, pair, category, difficulty.
+_Fields = tuple[str, str, str, str | None, str | None, str | None]
+
+
+def _fields(path: Path, number: int, data: Any) -> _Fields:
+    """The checks every line gets, on its decoded JSON value ``data``, and the fields the metrics use."""
+    if not isinstance(data, dict):
+        raise OfficialFormatError(f"{path}:{number}: line: expected a JSON object")
+    response = data.get("response")
+    if not isinstance(response, str):
+        problem = "missing" if "response" not in data else "must be a string"
+        raise OfficialFormatError(f"{path}:{number}: response: {problem}")
+    label = data.get("label")
+    if label not in GOLD_LABELS:
+        if "label" not in data:
+            raise OfficialFormatError(f"{path}:{number}: label: missing")
+        raise OfficialFormatError(f"{path}:{number}: label: {label!r} is not 回复1 or 回复2")
+    meta = data.get("meta_info") or {}
+    if not isinstance(meta, dict):
+        raise OfficialFormatError(f"{path}:{number}: meta_info: must be an object")
+    item_id = data.get("id")  # the first of id, id_, meta_info.id that is there
+    if item_id is None:
+        item_id = data.get("id_")
+        if item_id is None:
+            item_id = meta.get("id")
+    difficulty = meta.get("difficulty_level", data.get("difficulty"))
+    return (
+        response,
+        label,
+        f"line{number}" if item_id is None else str(item_id),
+        _pair_key(data, meta),
+        _category(data, meta),
+        None if difficulty is None else str(difficulty),
     )
 
 
@@ -263,6 +294,12 @@ def write_rows(path: Path, rows: Sequence[OfficialRow], *, force: bool = False) 
 POOL_MIN_BYTES = 16 * 1024 * 1024
 #: Lines are read, handed to workers and written in chunks of about this many bytes.
 CHUNK_BYTES = 1 << 20
+#: On 2 cores, the rest of a large file goes to a pool of 2 once each of :data:`EXTRACTOR_CHUNKS`
+#: chunks in a row needed the extractor (the answer not remembered) for this share of its lines: such
+#: an answer costs ~10x the rest of a line. Answers that repeat are all new at first: the cache fills
+#: in the first chunks, which a run of chunks looks past.
+EXTRACTOR_BOUND = 0.25
+EXTRACTOR_CHUNKS = 8
 
 
 @dataclass(slots=True)
@@ -287,37 +324,131 @@ class ScoredFile:
 
 @dataclass(slots=True)
 class _Chunk:
-    text: str
+    data: bytes
     items: list[tuple[str, str | None, str, str, str | None, str | None]]
     need_check: list[tuple[int, str, str]]
     error: str | None = None
     bad_encoding: bool = False
+    #: How many answers the extractor read (not remembered from an earlier line).
+    extracted: int = 0
+
+
+#: A line read and checked, before extraction: number, the output line's start (the input's bytes
+#: without the closing brace) or the row (the exact way), response, label, id, pair, category, difficulty.
+_Line = tuple[int, "bytes | OfficialRow", str, str, str, str | None, str | None, str | None]
+
+
+#: Field values that mean the same in orjson's reading as in :func:`json.loads`'s when turned into
+#: text (an id, or a label in its error): orjson reads an integer beyond 64 bits as a float, and
+#: ``str()`` of a list shows its numbers.
+_EXACT_TYPES = frozenset({str, int, bool, type(None)})
+
+
+def _fast_object(raw: bytes) -> dict[str, Any] | None:
+    """A UTF-8 line's JSON object read by orjson, when that is what :func:`parse_line` reads and the
+    line is written by appending (:meth:`OfficialRow.to_line`); None sends the line to the exact path:
+    not valid UTF-8 or JSON by orjson's stricter rules (NaN, Infinity, a number beyond a float's
+    range, a lone surrogate, a blank line ...), a line that already has a pred, or a float, list or
+    object in a field made text (:data:`_EXACT_TYPES`).
+
+    The one difference: orjson reads objects nested up to 1,024 deep, where :func:`json.loads` stops
+    at Python's recursion limit (about 1,000, less the caller's depth)."""
+    if _orjson is None:
+        return None
+    try:
+        data = _orjson.loads(raw)
+    except _orjson.JSONDecodeError:
+        return None
+    if type(data) is not dict or "pred" in data or "pred_rule" in data:
+        return None
+    get, exact = data.get, _EXACT_TYPES
+    meta = get("meta_info")
+    if type(meta) is dict and not (
+        type(meta.get("id")) in exact and type(meta.get("difficulty_level")) in exact
+    ):
+        return None
+    if not (
+        type(get("id")) in exact
+        and type(get("label")) in exact  # shown in its error
+        and type(get("id_")) in exact
+        and type(get("pair_id")) in exact
+        and type(get("difficulty")) in exact
+    ):
+        return None
+    return data
+
+
+@functools.lru_cache(maxsize=1024)
+def _appended(pred: str, rule: str) -> bytes:
+    """What :meth:`OfficialRow.to_line` appends in place of a line's closing brace."""
+    return f', "pred": {_json_string(pred)}, "pred_rule": {_json_string(rule)}}}\n'.encode()
+
+
+def _read_lines(path: str, encoding: str, first: int, lines: list[bytes]) -> list[_Line] | _Chunk:
+    """Decode and check one chunk of lines (everything but the extraction); a :class:`_Chunk` saying
+    what is wrong at the first bad line.
+
+    A UTF-8 line goes the fast way when :func:`_fast_object` reads it: no text decoded but the fields
+    used, and the output line is the input's bytes with pred and pred_rule appended; any other line
+    (and every GB18030 one) is decoded and read by :func:`parse_line`. Both ways check a line with
+    :func:`_fields` and write the same bytes for a line that both read."""
+    out: list[_Line] = []
+    source = Path(path)
+    utf8 = encoding == "utf-8"
+    for number, raw in enumerate(lines, start=first):
+        if number == 1 and utf8 and raw.startswith(BOM):
+            raw = raw[len(BOM) :]
+        data = _fast_object(raw) if utf8 else None
+        try:
+            if data is not None:
+                response, label, item_id, pair_id, category, difficulty = _fields(source, number, data)
+                head = raw[:-2] if raw.endswith(b"}\n") else raw.rstrip(b" \t\r\n")[:-1]
+                out.append((number, head, response, label, item_id, pair_id, category, difficulty))
+                continue
+            try:
+                text = raw.decode(encoding)
+            except UnicodeDecodeError:
+                return _Chunk(b"", [], [], bad_encoding=True)
+            row = parse_line(source, number, text.removesuffix("\n"))
+        except OfficialFormatError as exc:
+            return _Chunk(b"", [], [], error=str(exc))
+        if row is not None:
+            out.append(
+                (number, row, row.response, row.label, row.item_id, row.pair_id, row.category, row.difficulty)
+            )
+    return out
+
+
+def _scored(lines: list[_Line], labels: Iterable[tuple[str, str]]) -> _Chunk:
+    """The output, metric rows and Need_Check lines of checked ``lines`` given their (pred, rule)."""
+    out: list[bytes] = []
+    items: list[tuple[str, str | None, str, str, str | None, str | None]] = []
+    need: list[tuple[int, str, str]] = []
+    for (number, head, response, label, item_id, pair_id, category, difficulty), (pred, rule) in zip(
+        lines, labels, strict=True
+    ):
+        if type(head) is bytes:  # the line as read, its closing brace replaced by pred and pred_rule
+            out.append(head)
+            out.append(_appended(pred, rule))
+        else:
+            head.pred, head.pred_rule = pred, rule
+            out.append(head.to_line().encode("utf-8"))
+        items.append(("" if pair_id is not None else item_id, pair_id, label, pred, category, difficulty))
+        if pred == "Need_Check":
+            need.append((number, item_id, response))
+    return _Chunk(b"".join(out), items, need)
 
 
 def _score_chunk(path: str, encoding: str, first: int, lines: list[bytes]) -> _Chunk:
-    """Decode, validate and extract one chunk of lines (in a pool worker or in the calling process)."""
-    out: list[str] = []
-    items: list[tuple[str, str | None, str, str, str | None, str | None]] = []
-    need: list[tuple[int, str, str]] = []
-    source = Path(path)
-    for number, raw in enumerate(lines, start=first):
-        try:
-            text = raw.decode("utf-8-sig" if number == 1 and encoding == "utf-8" else encoding)
-        except UnicodeDecodeError:
-            return _Chunk("", [], [], bad_encoding=True)
-        try:
-            row = parse_line(source, number, text.removesuffix("\n"))
-        except OfficialFormatError as exc:
-            return _Chunk("", [], [], error=str(exc))
-        if row is None:
-            continue
-        row.pred, row.pred_rule = extract_label(row.response)
-        out.append(row.to_line())
-        item_id = row.item_id if row.pair_id is None else ""
-        items.append((item_id, row.pair_id, row.label, row.pred, row.category, row.difficulty))
-        if row.pred == "Need_Check":
-            need.append((row.line, row.item_id, row.response))
-    return _Chunk("".join(out), items, need)
+    """Decode, check and extract one chunk of lines (in a pool worker or in the calling process)."""
+    read = _read_lines(path, encoding, first, lines)
+    if isinstance(read, _Chunk):
+        return read
+    misses = _extract_short.cache_info().misses
+    chunk = _scored(read, [extract_label(line[2]) for line in read])
+    chunk.extracted = _extract_short.cache_info().misses - misses
+    chunk.extracted += sum(len(line[2]) > CACHE_MAX_CHARS for line in read)
+    return chunk
 
 
 def _read_chunks(path: Path) -> Iterator[tuple[int, list[bytes]]]:
@@ -335,10 +466,12 @@ def _read_chunks(path: Path) -> Iterator[tuple[int, list[bytes]]]:
             yield number, buf
 
 
-def _in_order(pool: Executor, path: Path, encoding: str, depth: int) -> Iterator[_Chunk]:
-    """Chunks scored by ``pool``, in file order, with at most ``depth`` in flight (bounded memory)."""
+def _in_order(
+    pool: Executor, path: Path, encoding: str, chunks: Iterator[tuple[int, list[bytes]]], depth: int
+) -> Iterator[_Chunk]:
+    """``chunks`` scored by ``pool``, in file order, with at most ``depth`` in flight (bounded memory)."""
     pending: collections.deque[Future[_Chunk]] = collections.deque()
-    for first, lines in _read_chunks(path):
+    for first, lines in chunks:
         pending.append(pool.submit(_score_chunk, str(path), encoding, first, lines))
         if len(pending) >= depth:
             yield pending.popleft().result()
@@ -357,29 +490,45 @@ def _is_gb18030(path: Path) -> bool:
             raise OfficialFormatError(exc.at(path)) from None
 
 
-def _stream(path: Path, encoding: str, out: IO[str], workers: int, review: bool) -> ScoredFile | None:
+def _stream(
+    path: Path, encoding: str, out: IO[bytes], workers: int, review: bool, *, switch_to: int = 0
+) -> ScoredFile | None:
     """Score ``path`` read as ``encoding`` into ``out``; None when it is not text in that encoding.
-    The Need_Check lines are kept only for a ``review`` sheet."""
+    ``workers`` > 1 processes extract from the start; otherwise this process does, and with
+    ``switch_to`` > 1 hands the rest of the file to that many once :data:`EXTRACTOR_CHUNKS` chunks in a
+    row needed the extractor for at least :data:`EXTRACTOR_BOUND` of their lines. The Need_Check
+    lines are kept only for a ``review``."""
     accumulator = MetricsAccumulator()
     rows = 0
     need: list[OfficialRow] = []
-    pool = ProcessPoolExecutor(workers) if workers > 1 else None
+    pool: ProcessPoolExecutor | None = None
+    chunks = _read_chunks(path)
+
+    def serial() -> Iterator[_Chunk]:
+        nonlocal pool
+        bound: collections.deque[bool] = collections.deque(maxlen=EXTRACTOR_CHUNKS)  # the last chunks
+        for first, lines in chunks:
+            chunk = _score_chunk(str(path), encoding, first, lines)
+            yield chunk
+            bound.append(chunk.extracted >= EXTRACTOR_BOUND * len(lines))
+            if switch_to > 1 and len(bound) == EXTRACTOR_CHUNKS and all(bound):
+                pool = ProcessPoolExecutor(switch_to)
+                yield from _in_order(pool, path, encoding, chunks, 2 * switch_to)
+                return
+
+    if workers > 1:
+        pool = ProcessPoolExecutor(workers)
     try:
-        chunks = (
-            _in_order(pool, path, encoding, 2 * workers)
-            if pool is not None
-            else (_score_chunk(str(path), encoding, first, lines) for first, lines in _read_chunks(path))
-        )
-        for chunk in chunks:
+        scored = _in_order(pool, path, encoding, chunks, 2 * workers) if pool is not None else serial()
+        for chunk in scored:
             if chunk.bad_encoding or chunk.error is not None:
                 if encoding == "utf-8" and _is_gb18030(path):  # the whole file is read as GB18030
                     return None
                 if chunk.bad_encoding:
                     return None
                 raise OfficialFormatError(chunk.error)
-            out.write(chunk.text)
-            for item in chunk.items:  # label and pred checked by the chunk's reader and extractor
-                accumulator.add_row(*item)
+            out.write(chunk.data)
+            accumulator.add_rows(chunk.items)  # label and pred checked by the chunk's reader and extractor
             rows += len(chunk.items)
             for line, item_id, response in chunk.need_check if review else ():
                 need.append(OfficialRow(line, {}, response, "", item_id, None, None, None, "Need_Check"))
@@ -402,11 +551,12 @@ def score_file(
     Streams: lines are read, validated, extracted and written chunk by chunk, and only what the
     metrics need is kept, so memory does not grow with the answers' size. ``output`` is the input
     with ``pred`` and ``pred_rule`` added to every line (:meth:`OfficialRow.to_line`), byte for byte
-    what :func:`write_rows` of :func:`score_rows` would write. ``workers`` processes extract
-    (default: one fewer than the cores, for files of at least :data:`POOL_MIN_BYTES`; 1, in this
-    process, for smaller ones and on machines of up to 2 cores). Nothing
-    is written unless every line is valid: the first bad line raises :class:`OfficialFormatError`
-    naming file:line:field and the half-written output is removed. Existing targets need ``force``.
+    what :func:`write_rows` of :func:`score_rows` would write. ``workers`` processes score chunks
+    (default, for files of at least :data:`POOL_MIN_BYTES`: one fewer than the cores, at most 8; on 2
+    cores this process, and a pool of 2 for the rest of the file once the extractor is found to be the
+    work (:data:`EXTRACTOR_BOUND`); 1, in this process, for smaller files and on 1 core). Nothing is
+    written unless every line is valid: the first bad line raises :class:`OfficialFormatError` naming
+    file:line:field and the half-written output is removed. Existing targets need ``force``.
     """
     path, output = Path(path), Path(output)
     for target in (output, review_out):
@@ -418,15 +568,22 @@ def score_file(
         problem = binary_problem(fh.read(SNIFF_BYTES))
     if problem is not None:
         raise OfficialFormatError(f"{path}: {problem}")
+    switch_to = 0
     if workers is None:
+        cores = os.cpu_count() or 1
         big = path.stat().st_size >= POOL_MIN_BYTES
-        # the reading, writing and counting process keeps a core of its own: on 2 cores a pool of
-        # extractors measured slower than one process (short answers are extracted once anyway)
-        workers = min((os.cpu_count() or 1) - 1, 8) if big else 1
+        # the reading, writing and counting process keeps a core of its own; on 2 cores a pool costs
+        # more than it saves (measured on a shared VM: one process 3.9-4.4 CPU-s and 7.0-9.2 s for
+        # 100k lines, this process reading and 2 extracting 4.7-5.2 CPU-s and 9.8-11.1 s) unless the
+        # extractor is the work (answers seldom repeated): it starts then
+        workers = min(cores - 1, 8) if big else 1
+        switch_to = 2 if big and cores == 2 else 0
     sheet: tuple[bytes, int] | None = None
-    with atomic.atomic_open(output, "w", encoding="utf-8", newline="", overwrite=force) as out:
+    with atomic.atomic_open(output, "wb", overwrite=force) as out:
         for encoding in ("utf-8", "gb18030"):
-            result = _stream(path, encoding, out, max(1, workers), review_out is not None)
+            result = _stream(
+                path, encoding, out, max(1, workers), review_out is not None, switch_to=switch_to
+            )
             if result is not None:
                 break
             out.seek(0)
