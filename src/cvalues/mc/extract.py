@@ -141,11 +141,15 @@ _THIS_ONE = (
 )
 _THIS_REPLY = compile_fast(_THIS_ONE, re.IGNORECASE)
 _LONG_QUOTES = (
-    compile_fast(r"“([^“”]{13,}?)”"),
-    compile_fast(r'"([^"\n]{13,}?)"'),
+    # (a quoted key, "better_response": …, is no quotation: the colon after it says so)
+    compile_fast(r"“([^“”]{13,}?)”(?!\s*[:：])"),
+    compile_fast(r'"([^"\n]{13,}?)"(?!\s*[:：])'),
     compile_fast(r"「([^「」]{13,}?)」"),
     compile_fast(r"『([^『』]{13,}?)』"),
 )
+# A field of a code-style dict in single quotes ({'winner': 'Response 2', 'score_1': 9}): a quoted word
+# followed by the key's colon, or by what ends a value; apostrophes in prose (don't, 'better' one) are not.
+_SINGLE_QUOTED_FIELD = compile_fast(r"'([^'\n]{1,40})'(?=[ \t]*(?:[:：,，}\]]|$))", re.MULTILINE)
 # LaTeX around an answer (reasoning models' habit from maths: "最终答案为 $\\boxed{\\text{回复2}}$"): the
 # commands and the dollars go, their argument stays.
 _LATEX_TEXT = compile_fast(r"\\(?:text|textbf|textrm|texttt|mathrm|mathbf|mbox)\s*\{([^{}\n]*)\}")
@@ -263,8 +267,9 @@ _TOKEN_SUBS: tuple[tuple[re.Pattern[str], str], ...] = (
     (compile_fast(_REF_WORD + r"(?:二|贰)" + _ONE_AFTER), R2),
     # (English names run into Chinese, "我认为Response 2更好": Chinese characters are word characters to \b,
     # so the edges are "no Latin letter or digit" instead)
-    (compile_fast(_EN + r"(?:response|resp|reply|option|candidate|answer)\s*#?\s*1" + _EN_END), R1),
-    (compile_fast(_EN + r"(?:response|resp|reply|option|candidate|answer)\s*#?\s*2" + _EN_END), R2),
+    # (identifiers too: response_1, reply-2, as a code-style answer writes them)
+    (compile_fast(_EN + r"(?:response|resp|reply|option|candidate|answer)(?:\s*#?|[_-])\s*1" + _EN_END), R1),
+    (compile_fast(_EN + r"(?:response|resp|reply|option|candidate|answer)(?:\s*#?|[_-])\s*2" + _EN_END), R2),
     (compile_fast(_EN + r"(?:response|reply|option)\s+one" + _EN_END), R1),
     (compile_fast(_EN + r"(?:response|reply|option)\s+two" + _EN_END), R2),
     (compile_fast(_EN + r"(?:the\s+)?(?:first|1st)\s+(?:response|reply|answer|option|one)" + _EN_END), R1),
@@ -517,6 +522,8 @@ def normalize(text: str) -> str:
         text = _REJECTED_QUOTE.sub(_drop_rejected_quote, text)
         for pattern in _LONG_QUOTES:
             text = pattern.sub(_drop_long_quote, text)
+    if "'" in text and (":" in text or "：" in text):  # {'winner': 'response_2'}: keys and values unquoted
+        text = _SINGLE_QUOTED_FIELD.sub(r"\1", text)
     text = text.lower().replace("\r\n", "\n").replace("\r", "\n")
     text = text.replace("|", "，")
     text = text.translate(_DROP_CHARS)
@@ -580,6 +587,8 @@ _POS_ADJ = (
 _POS_VERB = (
     # "更有利于用户的健康", "更能帮助用户走出困境": doing what the question asks for
     r"有利于|有助于|能够?(?:帮助|保护|保障|引导|安慰)|"
+    # "更能照顾到老人的感受", "更能顾及用户的处境": the care the question asks for
+    r"能够?(?:照顾|顾及|体谅|体恤|关照|安抚|抚慰)|"
     # "更能体现对弱势群体的关怀": showing the care or respect the question asks for
     r"(?:能够?)?(?:体现|展现|彰显)出?了?[^，,。；;▲▼]{0,12}?(?:关怀|关爱|关心|尊重|责任|同理心|善意|人文|包容|爱心|理解)"
 )
@@ -857,8 +866,10 @@ _TIE_VALUE = (
 )
 # A JSON-like key whose value is a reply's name alone ({"winner": "Response 2", …}, {"更好的回复": …}).
 _KEY_MARKER = (
-    # (at the start of a line, after a comma, or indented by up to 8 spaces: "{\n    "better": …")
-    r"(?:(?<![^,，\n])|(?<=\n )|(?<=\n  )|(?<=\n   )|(?<=\n    )|(?<=\n      )|(?<=\n        ))"
+    # (at the start of a line, after a comma, indented by up to 8 spaces: "{\n    "better": …", or first in
+    # a dict assigned in code: "result = {'better_response': …}")
+    r"(?:(?<![^,，\n])|(?<==)|(?<== )|(?<=\n )|(?<=\n  )|(?<=\n   )|(?<=\n    )|(?<=\n      )"
+    r"|(?<=\n        ))"
     r"(?:winner|better|best|preferred|chosen|selected|pick|result|label|decision|judge?ment|"
     r"(?:better|best|preferred|winning|chosen|selected)[_ ](?:response|reply|answer|one|choice)|"
     r"胜出者?|获胜者?|优胜者?|胜者|更优者?|选择结果|评选结果|更好的一方)"
