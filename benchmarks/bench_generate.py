@@ -18,7 +18,11 @@ lm-eval is never a dependency of cvalues: install it in a virtual environment of
 ``bench_logprob.py`` and ``benchmarks/RESULTS.md``).
 
     .venv/bin/python benchmarks/bench_generate.py --peer-python /work/bench-venv/bin/python \\
-        [--reps 3] [--batch-size 8 32] [--prompts 200] [--max-tokens 32] [--threads 1] [--replicas 2]
+        [--reps 3] [--batch-size 8 32] [--prompts 200] [--max-tokens 32] [--threads 1] [--replicas 1 2] \\
+        [--base-src /tmp/main/src]
+
+Each rep runs every cvalues side (this tree, then ``--base-src``'s, at each ``--replicas`` count), then
+lm-eval; each line shows the load average at its start (the machine may be shared).
 """
 
 from __future__ import annotations
@@ -97,8 +101,16 @@ def main() -> None:
     parser.add_argument(
         "--replicas",
         type=int,
+        nargs="+",
+        default=[1],
+        help="cvalues only: model copies in separate processes (--replicas; the cores are split); "
+        "several counts run interleaved, e.g. --replicas 1 2",
+    )
+    parser.add_argument(
+        "--base-src",
+        type=Path,
         default=None,
-        help="cvalues only: model copies in separate processes (--replicas; the cores are split)",
+        help="an older src/ to interleave with (e.g. git archive main src | tar -x -C /tmp/main)",
     )
     parser.add_argument("--prepare", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -115,6 +127,7 @@ def main() -> None:
     # PYTHONDONTWRITEBYTECODE, which would make every run compile cvalues' sources again)
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    trees = {"this": ROOT / "src"} | ({"base": args.base_src.resolve()} if args.base_src else {})
     env.setdefault("CVALUES_DATA_MIRROR", str(ROOT.parent / "shared" / "data"))
     os.environ["CVALUES_DATA_MIRROR"] = env["CVALUES_DATA_MIRROR"]
     if args.threads:
@@ -132,35 +145,56 @@ def main() -> None:
         (tmp / "peer.py").write_text(PEER_SCRIPT, encoding="utf-8")
         print(
             f"{n} prompts x {args.max_tokens} new tokens, greedy, tiny llama, float32, threads "
-            f"{args.threads or 'default'}, cvalues replicas {args.replicas or 1}, "
+            f"{args.threads or 'default'}, cvalues replicas {' '.join(map(str, args.replicas))}, "
             f"python {sys.version.split()[0]}, {os.cpu_count()} cpus"
         )
 
         def tokens(texts: dict[str, str]) -> int:
             return sum(len(tokenizer.encode(t, add_special_tokens=False).ids) for t in texts.values())
 
+        # the cvalues sides: this tree (and --base-src's) at each --replicas count
+        sides = [
+            (f"{tree}{'' if r == 1 else f' x{r}'}", src, r)
+            for tree, src in trees.items()
+            for r in args.replicas
+        ]
+
+        def run_cvalues(src: Path, replicas: int, batch: int, run_dir: Path) -> dict[str, float]:
+            cmd = [sys.executable, "-m", "cvalues", "generate", "--model", f"hf:{model_dir}",
+                   "--device", "cpu", "--dtype", "float32", "--suite", str(tmp / "prompts.jsonl"),
+                   "--batch-size", str(batch), "--max-tokens", str(args.max_tokens), "--temperature", "0",
+                   "--run-dir", str(run_dir), "--no-progress",
+                   *(["--replicas", str(replicas)] if replicas > 1 else [])]  # fmt: skip
+            # a fresh cache: the model is loaded before the session, as on a first run (a remembered
+            # description would defer the load into the session's time, see cvalues.runs.deferred)
+            own = {**env, "CVALUES_CACHE_DIR": str(tmp / f"cache-{run_dir.name}")}
+            own["PYTHONPATH"] = f"{src}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
+            wall, rss, _ = run_child(cmd, own)
+            manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+            loop = manifest["sessions"][-1]["summary"]["elapsed_s"]
+            answers[run_dir.name] = cvalues_answers(run_dir)
+            return {"loop": loop, "whole": wall, "rss": rss, "tps": tokens(answers[run_dir.name]) / loop}
+
+        answers: dict[str, dict[str, str]] = {}
         for batch in args.batch_size:
-            ours: dict[str, list[float]] = {"loop": [], "whole": [], "rss": [], "tps": []}
-            peer: dict[str, list[float]] = {"loop": [], "whole": [], "rss": [], "tps": []}
+            figures: dict[str, dict[str, list[float]]] = {
+                name: {"loop": [], "whole": [], "rss": [], "tps": []} for name, _, _ in sides
+            }
+            peer = figures.setdefault("lm-eval", {"loop": [], "whole": [], "rss": [], "tps": []})
+            if args.skip_peer:
+                del figures["lm-eval"]
             for rep in range(args.reps):
-                run_dir = tmp / f"run-b{batch}-{rep}"
-                cmd = [sys.executable, "-m", "cvalues", "generate", "--model", f"hf:{model_dir}",
-                       "--device", "cpu", "--dtype", "float32", "--suite", str(tmp / "prompts.jsonl"),
-                       "--batch-size", str(batch), "--max-tokens", str(args.max_tokens), "--temperature", "0",
-                       "--run-dir", str(run_dir), "--no-progress",
-                       *(["--replicas", str(args.replicas)] if args.replicas else [])]  # fmt: skip
-                # a fresh cache: the model is loaded before the session, as on a first run (a remembered
-                # description would defer the load into the session's time, see cvalues.runs.deferred)
-                fresh = {**env, "CVALUES_CACHE_DIR": str(tmp / f"cache-{run_dir.name}")}
-                wall, rss, _ = run_child(cmd, fresh)
-                manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
-                loop = manifest["sessions"][-1]["summary"]["elapsed_s"]
-                mine = cvalues_answers(run_dir)
-                ours["loop"].append(loop)
-                ours["whole"].append(wall)
-                ours["rss"].append(rss)
-                ours["tps"].append(tokens(mine) / loop)
-                line = f"batch {batch} rep {rep}: cvalues loop {loop:.2f}s whole {wall:.2f}s {rss:.0f}MB"
+                line = [f"batch {batch} rep {rep} (load {os.getloadavg()[0]:.1f})"]
+                reference: dict[str, str] | None = None
+                for k, (name, src, replicas) in enumerate(sides):
+                    got = run_cvalues(src, replicas, batch, tmp / f"run-b{batch}-{rep}-{k}")
+                    for key, value in got.items():
+                        figures[name][key].append(value)
+                    mine = answers[f"run-b{batch}-{rep}-{k}"]
+                    reference = reference if reference is not None else mine
+                    same = sum(mine.get(i) == t for i, t in reference.items())
+                    line.append(f"{name} loop {got['loop']:.2f}s whole {got['whole']:.2f}s {got['rss']:.0f}MB"
+                                + ("" if k == 0 else f" same as {sides[0][0]} {same}/{n}"))  # fmt: skip
                 if not args.skip_peer:
                     out_file = tmp / f"peer-b{batch}-{rep}.json"
                     cmd = [
@@ -179,32 +213,33 @@ def main() -> None:
                     peer["whole"].append(wall)
                     peer["rss"].append(rss)
                     peer["tps"].append(tokens(theirs) / loop)
-                    same = sum(mine.get(k, "").strip() == v.strip() for k, v in theirs.items())
-                    line += (
-                        f" | lm-eval loop {loop:.2f}s whole {wall:.2f}s {rss:.0f}MB | same answers {same}/{n}"
+                    assert reference is not None
+                    same = sum(reference.get(k, "").strip() == v.strip() for k, v in theirs.items())
+                    line.append(
+                        f"lm-eval loop {loop:.2f}s whole {wall:.2f}s {rss:.0f}MB same answers {same}/{n}"
                     )
-                print(line, flush=True)
+                print(" | ".join(line), flush=True)
             print(f"batch {batch}:")
-            print(
-                " ",
-                summary("cvalues loop", ours["loop"], "s"),
-                summary("whole", ours["whole"], "s"),
-                summary("peak", ours["rss"], "MB"),
-                f"tokens/s max {max(ours['tps']):.0f} med {statistics.median(ours['tps']):.0f}",
-            )
-            if peer["loop"]:
+            for name, fig in figures.items():
                 print(
-                    " ",
-                    summary("lm-eval loop", peer["loop"], "s"),
-                    summary("whole", peer["whole"], "s"),
-                    summary("peak", peer["rss"], "MB"),
-                    f"tokens/s max {max(peer['tps']):.0f} med {statistics.median(peer['tps']):.0f}",
+                    f"  {name:<12}",
+                    summary("loop", fig["loop"], "s"),
+                    summary("whole", fig["whole"], "s"),
+                    summary("peak", fig["rss"], "MB"),
+                    f"tokens/s max {max(fig['tps']):.0f} med {statistics.median(fig['tps']):.0f}",
                 )
-                tps = statistics.median(ours["tps"]) / statistics.median(peer["tps"])
-                best = max(ours["tps"]) / max(peer["tps"])
-                whole = statistics.median(peer["whole"]) / statistics.median(ours["whole"])
-                print(f"  cvalues/lm-eval tokens/s: median {tps:.2f}x, best {best:.2f}x; "
-                      f"whole lm-eval/cvalues median {whole:.2f}x")  # fmt: skip
+            for name, _, _ in sides:
+                fig = figures[name]
+                # against lm-eval, and this tree against the base tree at the same replicas
+                for other in ("lm-eval", name.replace("this", "base", 1)):
+                    if other not in figures or other == name:
+                        continue
+                    theirs = figures[other]
+                    tps = statistics.median(fig["tps"]) / statistics.median(theirs["tps"])
+                    best = max(fig["tps"]) / max(theirs["tps"])
+                    whole = statistics.median(theirs["whole"]) / statistics.median(fig["whole"])
+                    print(f"  {name}/{other} tokens/s: median {tps:.2f}x, best {best:.2f}x; "
+                          f"whole {other}/{name} median {whole:.2f}x")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ one token), used where it applies, and ``generate`` kept where a checkpoint asks
 from __future__ import annotations
 
 import asyncio
+import functools
 
 import pytest
 
@@ -193,3 +194,75 @@ def test_a_model_with_its_own_generation_code_keeps_generate(backend, monkeypatc
 
     monkeypatch.setattr(backend.model, "__class__", Custom)
     assert "prepare_inputs_for_generation" in (greedy_loop_blocker(backend.model) or "")
+
+
+def steps_masks(backend, monkeypatch, prompts, max_new_tokens=6):
+    """(the loop's output, generate's, each decoding step's attention mask as the loop passed it, and
+    the mask the model would have built itself from the 2D padding mask at that step)."""
+    from transformers.masking_utils import create_causal_mask
+
+    seen = []
+    real = backend.model.forward
+
+    @functools.wraps(real)  # generate reads the signature
+    def spying(*args, **kwargs):
+        mask, ids = kwargs.get("attention_mask"), kwargs["input_ids"]
+        if ids.shape[1] == 1 and mask is not None:  # a decoding step with padding
+            flat = mask if mask.ndim == 2 else mask[:, 0, 0, :].long()
+            embeds = torch.empty((ids.shape[0], 1, 0), dtype=backend.model.dtype)
+            own = create_causal_mask(
+                config=backend.model.config,
+                inputs_embeds=embeds,
+                attention_mask=flat,
+                cache=kwargs["cache"],
+                position_ids=kwargs["position_ids"],
+            )
+            seen.append((mask, own))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(backend.model, "forward", spying)
+    reference, ours = both(backend, prompts, max_new_tokens, backend.eos_token_ids)
+    monkeypatch.undo()
+    return reference, ours, seen
+
+
+def test_decoding_steps_take_the_models_own_mask_ready_made(backend, monkeypatch):
+    reference, ours, seen = steps_masks(backend, monkeypatch, PROMPTS)
+    assert torch.equal(reference, ours)
+    loop_steps = seen[len(seen) // 2 :]  # generate's steps come first, then the loop's
+    assert loop_steps and all(mask.ndim == 4 and torch.equal(mask, own) for mask, own in loop_steps)
+
+
+def test_a_model_whose_mask_differs_keeps_building_its_own(backend, monkeypatch):
+    import transformers.masking_utils as masking_utils
+
+    real = masking_utils.create_causal_mask
+
+    def different(*args, **kwargs):  # e.g. a sliding window: not the plain padding mask
+        mask = real(*args, **kwargs)
+        return mask if mask is None else ~mask
+
+    monkeypatch.setattr(masking_utils, "create_causal_mask", different)  # what the check sees
+    input_ids, mask = padded(backend, PROMPTS)
+    calls = []
+    forward = backend.model.forward
+
+    @functools.wraps(forward)
+    def recording(*args, **kwargs):
+        calls.append(kwargs.get("attention_mask"))
+        return forward(*args, **kwargs)
+
+    monkeypatch.setattr(backend.model, "forward", recording)
+    with torch.inference_mode():
+        ours = greedy_loop(
+            backend.model,
+            input_ids,
+            mask,
+            max_new_tokens=6,
+            eos_token_ids=backend.eos_token_ids,
+            pad_token_id=backend.tokenizer.pad_token_id,
+        )
+    monkeypatch.undo()
+    assert all(m is not None and m.ndim == 2 for m in calls)
+    reference, _ = both(backend, PROMPTS, 6, backend.eos_token_ids)
+    assert torch.equal(reference, ours)

@@ -253,7 +253,9 @@ def greedy_loop(
     logits, the pad token for rows that have ended, and the same end (every row ended by an EOS id or
     a stopping criterion, or ``max_new_tokens``). What it leaves out is ``generate``'s per-step
     bookkeeping (preparing inputs, processor and criteria lists, output objects): a fifth of a small
-    model's step on CPU, where generation is bound by Python. Call it under ``torch.inference_mode``."""
+    model's step on CPU, where generation is bound by Python. Where the model's attention mask for a
+    step is checked to be the padding mask itself (:func:`_same_step_mask`), it is passed ready-made
+    instead of being rebuilt at every step. Call it under ``torch.inference_mode``."""
     import contextlib
 
     import torch
@@ -268,6 +270,8 @@ def greedy_loop(
     step_kwargs = {"cache": cache, "use_cache": True, "logits_to_keep": 1, "return_dict": True}
     logits = model(input_ids=input_ids, attention_mask=mask, position_ids=position_ids, **step_kwargs).logits
     positions = position_ids[:, -1:]
+    # None: not yet checked (see _same_step_mask); False: the model builds its own 2D-derived masks
+    own_masks: bool | None = None if _step_masks_possible(model) else False
     decoding = getattr(model, "_optimize_model_for_decode", contextlib.nullcontext)
     with decoding():
         for step in range(max_new_tokens):
@@ -285,14 +289,64 @@ def greedy_loop(
             unfinished = unfinished & ~done
             if step == max_new_tokens - 1 or not bool(unfinished.any()):
                 break
+            positions = positions + 1
+            step_mask = None
             if mask is not None:
                 mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=-1)
-            positions = positions + 1
+                step_mask = mask
+                if own_masks is not False:
+                    ready = mask[:, None, None, :].bool()
+                    if own_masks is None:  # the first step: the model's own mask must be this one
+                        own_masks = _same_step_mask(model, ready, mask, cache, positions)
+                    if own_masks:
+                        step_mask = ready
             step_ids = next_tokens[:, None].contiguous()
             logits = model(
-                input_ids=step_ids, attention_mask=mask, position_ids=positions, **step_kwargs
+                input_ids=step_ids, attention_mask=step_mask, position_ids=positions, **step_kwargs
             ).logits
     return input_ids
+
+
+#: Model types whose decoder builds one mask, with ``masking_utils.create_causal_mask``, for layers that
+#: all attend to the whole context: a decoding step can be given that mask ready-made.
+_ONE_MASK_MODEL_TYPES = frozenset({"llama", "qwen2", "qwen3"})
+
+
+def _step_masks_possible(model: Any) -> bool:
+    """Whether a decoding step of ``model`` may take its attention mask ready-made (4D, see
+    :func:`_same_step_mask`): sdpa attention, a model type of :data:`_ONE_MASK_MODEL_TYPES`, no
+    sliding-window layers."""
+    config = model.config
+    layer_types = getattr(config, "layer_types", None) or ["full_attention"]
+    return (
+        getattr(config, "model_type", None) in _ONE_MASK_MODEL_TYPES
+        and getattr(config, "_attn_implementation", None) == "sdpa"
+        and all(t == "full_attention" for t in layer_types)
+    )
+
+
+def _same_step_mask(model: Any, ready: Any, mask: Any, cache: Any, positions: Any) -> bool:
+    """Whether ``ready`` (the padding mask as ``(batch, 1, 1, length)`` booleans) is the very mask the
+    model would build from the 2D ``mask`` for a one-token step, so that passing it changes nothing.
+
+    Building that mask (``create_causal_mask``) is a tenth of a small model's step on CPU; a 4D mask is
+    used as given. Checked on each batch's first step; the later steps only add a column of ones."""
+    import torch
+    from transformers.masking_utils import create_causal_mask
+
+    theirs = create_causal_mask(
+        config=model.config,
+        inputs_embeds=torch.empty((mask.shape[0], 1, 0), dtype=model.dtype, device=mask.device),
+        attention_mask=mask,
+        cache=cache,
+        position_ids=positions,
+    )
+    return (
+        isinstance(theirs, torch.Tensor)
+        and theirs.shape == ready.shape
+        and theirs.dtype == ready.dtype
+        and bool(torch.equal(theirs, ready))
+    )
 
 
 @dataclass
