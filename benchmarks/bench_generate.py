@@ -2,7 +2,8 @@
 
 Both sides generate greedily up to ``--max-tokens`` new tokens for the same ``--prompts`` safety
 prompts (each rendered with the model's chat template, exactly as cvalues asks them) on the same tiny
-random llama (``tests/tiny_model.py``), at the same batch size, on CPU. Runs are interleaved (cvalues,
+random llama (``tests/tiny_model.py``; ``--shape qwen2.5-0.5b``: a random model of Qwen2.5-0.5B's
+shape, ``bench_logprob.build_model``), at the same batch size, on CPU. Runs are interleaved (cvalues,
 lm-eval, cvalues, ...), each in a fresh process; the script prints min/median per side and the ratio:
 
 * ``loop``: the generation itself (cvalues: the run engine's session time from ``manifest.json``,
@@ -36,7 +37,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_logprob import ROOT, run_child, summary
+from bench_logprob import ROOT, build_model, run_child, summary
 
 #: lm-eval's side, run with the peer's interpreter: read the rendered prompts, generate, print timings.
 PEER_SCRIPT = r"""
@@ -44,8 +45,8 @@ import json, sys, time
 t0 = time.perf_counter()
 from lm_eval.api.instance import Instance
 from lm_eval.models.huggingface import HFLM
-model_dir, prompts_file, batch_size, max_tokens, out_file = sys.argv[1:6]
-lm = HFLM(pretrained=model_dir, batch_size=int(batch_size), device="cpu", dtype="float32")
+model_dir, prompts_file, batch_size, max_tokens, out_file, dtype = sys.argv[1:7]
+lm = HFLM(pretrained=model_dir, batch_size=int(batch_size), device="cpu", dtype=dtype)
 rows = [json.loads(line) for line in open(prompts_file, encoding="utf-8")]
 gen = {"until": [], "max_gen_toks": int(max_tokens), "do_sample": False}
 reqs = [Instance("generate_until", r, (r["context"], dict(gen)), i) for i, r in enumerate(rows)]
@@ -97,6 +98,13 @@ def main() -> None:
     parser.add_argument(
         "--threads", type=int, default=None, help="torch threads of both sides (OMP_NUM_THREADS)"
     )
+    parser.add_argument(
+        "--shape",
+        choices=["tiny", "qwen2.5-0.5b"],
+        default="tiny",
+        help="the model (bench_logprob.build_model)",
+    )
+    parser.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32")
     parser.add_argument("--skip-peer", action="store_true", help="cvalues only (no lm-eval installed)")
     parser.add_argument(
         "--replicas",
@@ -115,10 +123,7 @@ def main() -> None:
     parser.add_argument("--prepare", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.prepare is not None:  # the child that builds the model and writes the prompts
-        sys.path.insert(0, str(ROOT / "tests"))
-        from tiny_model import build_tiny_model
-
-        build_tiny_model(args.prepare / "model")
+        build_model(args.prepare / "model", args.shape)
         prompts, rendered = args.prepare / "prompts.jsonl", args.prepare / "rendered.jsonl"
         print(write_prompts(args.prepare / "model", args.prompts, prompts, rendered))
         return
@@ -139,12 +144,21 @@ def main() -> None:
         model_dir = tmp / "model"
         # In a child: this process stays small, so its children's peak memory is their own (a forked
         # child starts with its parent's high-water mark).
-        prepare = [sys.executable, __file__, "--prepare", str(tmp), "--prompts", str(args.prompts)]
+        prepare = [
+            sys.executable,
+            __file__,
+            "--prepare",
+            str(tmp),
+            "--prompts",
+            str(args.prompts),
+            "--shape",
+            args.shape,
+        ]
         n = int(run_child(prepare, env)[2].strip().splitlines()[-1])
         tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         (tmp / "peer.py").write_text(PEER_SCRIPT, encoding="utf-8")
         print(
-            f"{n} prompts x {args.max_tokens} new tokens, greedy, tiny llama, float32, threads "
+            f"{n} prompts x {args.max_tokens} new tokens, greedy, {args.shape}, {args.dtype}, threads "
             f"{args.threads or 'default'}, cvalues replicas {' '.join(map(str, args.replicas))}, "
             f"python {sys.version.split()[0]}, {os.cpu_count()} cpus"
         )
@@ -161,7 +175,7 @@ def main() -> None:
 
         def run_cvalues(src: Path, replicas: int, batch: int, run_dir: Path) -> dict[str, float]:
             cmd = [sys.executable, "-m", "cvalues", "generate", "--model", f"hf:{model_dir}",
-                   "--device", "cpu", "--dtype", "float32", "--suite", str(tmp / "prompts.jsonl"),
+                   "--device", "cpu", "--dtype", args.dtype, "--suite", str(tmp / "prompts.jsonl"),
                    "--batch-size", str(batch), "--max-tokens", str(args.max_tokens), "--temperature", "0",
                    "--run-dir", str(run_dir), "--no-progress",
                    *(["--replicas", str(replicas)] if replicas > 1 else [])]  # fmt: skip
@@ -205,6 +219,7 @@ def main() -> None:
                         str(batch),
                         str(args.max_tokens),
                         str(out_file),
+                        args.dtype,
                     ]
                     wall, rss, out = run_child(cmd, env)
                     theirs = json.loads(out_file.read_text(encoding="utf-8"))

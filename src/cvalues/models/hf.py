@@ -2,7 +2,8 @@
 
 Why a backend of its own: local weights let us batch prompts in one ``model.generate`` call (left
 padding) and compute exact candidate log-probabilities with one pass over the shared context, which no
-chat API offers.
+chat API offers. Greedy batches run :func:`greedy_loop`, the same forwards as greedy ``generate``
+without its per-step machinery, where :func:`greedy_loop_blocker` finds it the same computation.
 
 Where the compute runs: on one dedicated worker thread kept for the model's life (a single-thread
 executor), one batch at a time, so the event loop stays free. Not ``asyncio.to_thread``: the default
@@ -200,6 +201,19 @@ _GENERATION_STEPS = (
 )
 
 
+#: What ``GenerationConfig.to_diff_dict`` leaves out (bookkeeping, not settings).
+_UNSAVED_GENERATION_FIELDS = frozenset({"_commit_hash", "_original_object_hash", "_mask_length"})
+
+
+@functools.cache
+def _generation_defaults() -> dict[str, Any]:
+    """A default ``GenerationConfig``'s fields: a checkpoint's config differs from them where it sets
+    something (as ``to_diff_dict`` tells, without its deep copy at every batch)."""
+    from transformers import GenerationConfig
+
+    return dict(vars(GenerationConfig()))
+
+
 def greedy_loop_blocker(model: Any) -> str | None:
     """Why :func:`greedy_loop` cannot stand in for greedy ``model.generate`` on ``model`` (None: it can).
 
@@ -230,7 +244,14 @@ def greedy_loop_blocker(model: Any) -> str | None:
     )
     if missing:
         return f"forward takes no {', '.join(sorted(missing))}"
-    others = sorted(set(model.generation_config.to_diff_dict()) - _GREEDY_NEUTRAL_FIELDS)
+    defaults = _generation_defaults()
+    others = sorted(
+        name
+        for name, value in vars(model.generation_config).items()
+        if name not in _GREEDY_NEUTRAL_FIELDS
+        and name not in _UNSAVED_GENERATION_FIELDS
+        and (name not in defaults or value != defaults[name])
+    )
     if others:
         return f"generation_config sets {', '.join(others)}"
     return None
