@@ -266,3 +266,8 @@ def test_a_model_whose_mask_differs_keeps_building_its_own(backend, monkeypatch)
     assert all(m is not None and m.ndim == 2 for m in calls)
     reference, _ = both(backend, PROMPTS, 6, backend.eos_token_ids)
     assert torch.equal(reference, ours)
+
+
+def test_gpus_keep_generate(backend, monkeypatch):
+    monkeypatch.setattr(type(backend.model), "device", property(lambda self: torch.device("cuda", 0)))
+    assert "cuda:0" in (greedy_loop_blocker(backend.model) or "")

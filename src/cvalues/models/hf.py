@@ -217,8 +217,9 @@ def _generation_defaults() -> dict[str, Any]:
 def greedy_loop_blocker(model: Any) -> str | None:
     """Why :func:`greedy_loop` cannot stand in for greedy ``model.generate`` on ``model`` (None: it can).
 
-    The loop reproduces transformers 5.x greedy search on a decoder-only model with the default
-    dynamic cache and no logits processor: anything else (an older transformers, a model with its own
+    The loop reproduces transformers 5.x greedy search on a decoder-only model on CPU with the default
+    dynamic cache and no logits processor: anything else (an older transformers, a GPU, where it
+    was neither tested nor measured, a model with its own
     generation code or remote code, a checkpoint whose ``generation_config`` asks for
     ``suppress_tokens``, ``min_length``, a static cache ...) keeps ``generate``."""
     import transformers
@@ -226,6 +227,9 @@ def greedy_loop_blocker(model: Any) -> str | None:
 
     if int(transformers.__version__.split(".")[0]) < 5:
         return f"transformers {transformers.__version__} (the loop follows 5.x)"
+    device = getattr(model, "device", None)
+    if getattr(device, "type", "cpu") != "cpu":  # on MPS generate checks for the end a step late
+        return f"{device} (the loop is tested and measured on CPU only)"
     cls = type(model)
     for name in _GENERATION_STEPS:
         if getattr(cls, name, None) is not getattr(GenerationMixin, name, None):
