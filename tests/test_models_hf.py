@@ -97,15 +97,15 @@ def test_checkpoint_sampling_defaults_do_not_leak_into_greedy(hf, monkeypatch):
         assert gen.text == hf.tokenizer.decode(ref, skip_special_tokens=True)
 
 
-def test_batch_is_one_generate_call(hf, monkeypatch):
+def test_batch_is_one_decoding_call(hf, monkeypatch):
     calls = []
-    real = hf.model.generate
+    real = hf._decode
 
-    def counting(*args, **kwargs):
-        calls.append(kwargs["input_ids"].shape)
-        return real(*args, **kwargs)
+    def counting(input_ids, *args):
+        calls.append(input_ids.shape)
+        return real(input_ids, *args)
 
-    monkeypatch.setattr(hf.model, "generate", counting)
+    monkeypatch.setattr(hf, "_decode", counting)
     run(hf.generate_batch(PROMPTS, GREEDY))
     assert len(calls) == 1 and calls[0][0] == len(PROMPTS)
 
@@ -185,25 +185,25 @@ def test_overlong_prompt_fails_alone(hf, monkeypatch):
 
 def test_out_of_memory_splits_the_batch(hf, monkeypatch):
     expected = [g.text for g in run(hf.generate_batch(PROMPTS, GREEDY))]
-    real = hf.model.generate
+    real = hf._decode
     tried, done = [], []
 
-    def small_memory(*args, **kwargs):
-        size = kwargs["input_ids"].shape[0]
+    def small_memory(input_ids, *args):
+        size = input_ids.shape[0]
         tried.append(size)
         if size > 2:
             raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
         done.append(size)
-        return real(*args, **kwargs)
+        return real(input_ids, *args)
 
-    monkeypatch.setattr(hf.model, "generate", small_memory)
+    monkeypatch.setattr(hf, "_decode", small_memory)
     results = run(hf.generate_batch(PROMPTS, GREEDY))
     assert [g.text for g in results] == expected
     assert tried[0] == 5 and sum(done) == 5 and max(done) <= 2
 
 
 def test_only_one_batch_computes_at_a_time(hf, monkeypatch):
-    real = hf.model.generate
+    real = hf._decode
     active, peak = [0], [0]
     guard = threading.Lock()
 
@@ -218,7 +218,7 @@ def test_only_one_batch_computes_at_a_time(hf, monkeypatch):
             with guard:
                 active[0] -= 1
 
-    monkeypatch.setattr(hf.model, "generate", tracked)
+    monkeypatch.setattr(hf, "_decode", tracked)
 
     async def main():
         return await asyncio.gather(*(hf.generate_batch(PROMPTS[:2], GREEDY) for _ in range(3)))

@@ -2,7 +2,8 @@
 
 Why a backend of its own: local weights let us batch prompts in one ``model.generate`` call (left
 padding) and compute exact candidate log-probabilities with one pass over the shared context, which no
-chat API offers.
+chat API offers. Greedy batches run :func:`greedy_loop`, the same forwards as greedy ``generate``
+without its per-step machinery, where :func:`greedy_loop_blocker` finds it the same computation.
 
 Where the compute runs: on one dedicated worker thread kept for the model's life (a single-thread
 executor), one batch at a time, so the event loop stays free. Not ``asyncio.to_thread``: the default
@@ -180,6 +181,197 @@ def _make_stop_criteria(tokenizer: Any, stops: Sequence[str], prompt_len: int, l
             return torch.tensor([any(s in t for s in stops) for t in texts], device=input_ids.device)
 
     return StopOnStrings()
+
+
+#: ``generation_config`` fields that cannot change greedy decoding by :meth:`HFBackend._generate_ids`:
+#: it passes every one of them to ``generate`` itself, or they act only when sampling.
+_GREEDY_NEUTRAL_FIELDS = frozenset(
+    {"transformers_version", "_from_model_config", "pad_token_id", "bos_token_id", "eos_token_id"}
+    | {"max_length", "max_new_tokens", "do_sample", *NEUTRAL_DECODING, *SAMPLING_ONLY}
+)
+#: The generation methods :func:`greedy_loop` follows (transformers 5.x): a model class that overrides
+#: any of them decodes its own way and keeps ``generate``.
+_GENERATION_STEPS = (
+    "generate",
+    "_sample",
+    "_prefill",
+    "prepare_inputs_for_generation",
+    "_update_model_kwargs_for_generation",
+    "_prepare_cache_for_generation",
+)
+
+
+#: What ``GenerationConfig.to_diff_dict`` leaves out (bookkeeping, not settings).
+_UNSAVED_GENERATION_FIELDS = frozenset({"_commit_hash", "_original_object_hash", "_mask_length"})
+
+
+@functools.cache
+def _generation_defaults() -> dict[str, Any]:
+    """A default ``GenerationConfig``'s fields: a checkpoint's config differs from them where it sets
+    something (as ``to_diff_dict`` tells, without its deep copy at every batch)."""
+    from transformers import GenerationConfig
+
+    return dict(vars(GenerationConfig()))
+
+
+def greedy_loop_blocker(model: Any) -> str | None:
+    """Why :func:`greedy_loop` cannot stand in for greedy ``model.generate`` on ``model`` (None: it can).
+
+    The loop reproduces transformers 5.x greedy search on a decoder-only model on CPU with the default
+    dynamic cache and no logits processor: anything else (an older transformers, a GPU, where it
+    was neither tested nor measured, a model with its own
+    generation code or remote code, a checkpoint whose ``generation_config`` asks for
+    ``suppress_tokens``, ``min_length``, a static cache ...) keeps ``generate``."""
+    import transformers
+    from transformers import GenerationMixin
+
+    if int(transformers.__version__.split(".")[0]) < 5:
+        return f"transformers {transformers.__version__} (the loop follows 5.x)"
+    device = getattr(model, "device", None)
+    if getattr(device, "type", "cpu") != "cpu":  # on MPS generate checks for the end a step late
+        return f"{device} (the loop is tested and measured on CPU only)"
+    cls = type(model)
+    for name in _GENERATION_STEPS:
+        if getattr(cls, name, None) is not getattr(GenerationMixin, name, None):
+            return f"{cls.__name__} has its own {name}"
+    if getattr(model.config, "is_encoder_decoder", False):
+        return "an encoder-decoder model"
+    supports_cache = getattr(model, "_supports_default_dynamic_cache", None)
+    if supports_cache is None or not supports_cache():
+        return "the model does not use the default dynamic cache"
+    remote = getattr(model, "is_remote_code", None)
+    if remote is None or remote():
+        return "remote code"
+    params = inspect.signature(model.forward).parameters
+    missing = {"input_ids", "attention_mask", "position_ids", "cache", "use_cache", "logits_to_keep"} - set(
+        params
+    )
+    if missing:
+        return f"forward takes no {', '.join(sorted(missing))}"
+    defaults = _generation_defaults()
+    others = sorted(
+        name
+        for name, value in vars(model.generation_config).items()
+        if name not in _GREEDY_NEUTRAL_FIELDS
+        and name not in _UNSAVED_GENERATION_FIELDS
+        and (name not in defaults or value != defaults[name])
+    )
+    if others:
+        return f"generation_config sets {', '.join(others)}"
+    return None
+
+
+def greedy_loop(
+    model: Any,
+    input_ids: Any,
+    attention_mask: Any,
+    *,
+    max_new_tokens: int,
+    eos_token_ids: Sequence[int],
+    pad_token_id: int,
+    stopping: Sequence[Any] = (),
+) -> Any:
+    """``model.generate(input_ids, attention_mask, do_sample=False, ...)`` for a model that
+    :func:`greedy_loop_blocker` clears, token for token: the same forwards (the prompt into a fresh
+    ``DynamicCache``, then one token per step, positions counted from the attention mask, which is
+    dropped when it has no padding, logits of the last position only), the same argmax over float32
+    logits, the pad token for rows that have ended, and the same end (every row ended by an EOS id or
+    a stopping criterion, or ``max_new_tokens``). What it leaves out is ``generate``'s per-step
+    bookkeeping (preparing inputs, processor and criteria lists, output objects): a fifth of a small
+    model's step on CPU, where generation is bound by Python. Where the model's attention mask for a
+    step is checked to be the padding mask itself (:func:`_same_step_mask`), it is passed ready-made
+    instead of being rebuilt at every step. Call it under ``torch.inference_mode``."""
+    import contextlib
+
+    import torch
+    from transformers import DynamicCache
+
+    device = input_ids.device
+    position_ids = (attention_mask.long().cumsum(-1) - 1).masked_fill(attention_mask == 0, 0)
+    mask = None if bool((attention_mask == 1).all()) else attention_mask
+    cache = DynamicCache(config=model.config.get_text_config(decoder=True))
+    eos = torch.tensor(list(eos_token_ids), device=device) if eos_token_ids else None
+    unfinished = torch.ones(input_ids.shape[0], dtype=torch.long, device=device)
+    step_kwargs = {"cache": cache, "use_cache": True, "logits_to_keep": 1, "return_dict": True}
+    logits = model(input_ids=input_ids, attention_mask=mask, position_ids=position_ids, **step_kwargs).logits
+    positions = position_ids[:, -1:]
+    # None: not yet checked (see _same_step_mask); False: the model builds its own 2D-derived masks
+    own_masks: bool | None = None if _step_masks_possible(model) else False
+    decoding = getattr(model, "_optimize_model_for_decode", contextlib.nullcontext)
+    with decoding():
+        for step in range(max_new_tokens):
+            next_tokens = torch.argmax(
+                logits[:, -1].to(copy=True, dtype=torch.float32, device=device), dim=-1
+            )
+            if eos is not None:
+                next_tokens = next_tokens * unfinished + pad_token_id * (1 - unfinished)
+                done = torch.isin(next_tokens, eos)
+            else:
+                done = torch.zeros_like(unfinished, dtype=torch.bool)
+            input_ids = torch.cat([input_ids, next_tokens[:, None]], dim=-1)
+            for criterion in stopping:
+                done = done | criterion(input_ids, None)
+            unfinished = unfinished & ~done
+            if step == max_new_tokens - 1 or not bool(unfinished.any()):
+                break
+            positions = positions + 1
+            step_mask = None
+            if mask is not None:
+                mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=-1)
+                step_mask = mask
+                if own_masks is not False:
+                    ready = mask[:, None, None, :].bool()
+                    if own_masks is None:  # the first step: the model's own mask must be this one
+                        own_masks = _same_step_mask(model, ready, mask, cache, positions)
+                    if own_masks:
+                        step_mask = ready
+            step_ids = next_tokens[:, None].contiguous()
+            logits = model(
+                input_ids=step_ids, attention_mask=step_mask, position_ids=positions, **step_kwargs
+            ).logits
+    return input_ids
+
+
+#: Model types whose decoder builds one mask, with ``masking_utils.create_causal_mask``, for layers that
+#: all attend to the whole context: a decoding step can be given that mask ready-made.
+_ONE_MASK_MODEL_TYPES = frozenset({"llama", "qwen2", "qwen3"})
+
+
+def _step_masks_possible(model: Any) -> bool:
+    """Whether a decoding step of ``model`` may take its attention mask ready-made (4D, see
+    :func:`_same_step_mask`): sdpa attention, a model type of :data:`_ONE_MASK_MODEL_TYPES`, no
+    sliding-window layers."""
+    config = model.config
+    layer_types = getattr(config, "layer_types", None) or ["full_attention"]
+    return (
+        getattr(config, "model_type", None) in _ONE_MASK_MODEL_TYPES
+        and getattr(config, "_attn_implementation", None) == "sdpa"
+        and all(t == "full_attention" for t in layer_types)
+    )
+
+
+def _same_step_mask(model: Any, ready: Any, mask: Any, cache: Any, positions: Any) -> bool:
+    """Whether ``ready`` (the padding mask as ``(batch, 1, 1, length)`` booleans) is the very mask the
+    model would build from the 2D ``mask`` for a one-token step, so that passing it changes nothing.
+
+    Building that mask (``create_causal_mask``) is a tenth of a small model's step on CPU; a 4D mask is
+    used as given. Checked on each batch's first step; the later steps only add a column of ones."""
+    import torch
+    from transformers.masking_utils import create_causal_mask
+
+    theirs = create_causal_mask(
+        config=model.config,
+        inputs_embeds=torch.empty((mask.shape[0], 1, 0), dtype=model.dtype, device=mask.device),
+        attention_mask=mask,
+        cache=cache,
+        position_ids=positions,
+    )
+    return (
+        isinstance(theirs, torch.Tensor)
+        and theirs.shape == ready.shape
+        and theirs.dtype == ready.dtype
+        and bool(torch.equal(theirs, ready))
+    )
 
 
 @dataclass
@@ -496,10 +688,8 @@ class HFBackend(BatchedBackend):
         else:
             kwargs.update(do_sample=False)
         stops = [s for s in settings.stop if s]
-        if stops:
-            kwargs["stopping_criteria"] = [_make_stop_criteria(tok, stops, prompt_len, self._tokenizer_lock)]
-        with torch.inference_mode():
-            out = self.model.generate(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+        stopping = [_make_stop_criteria(tok, stops, prompt_len, self._tokenizer_lock)] if stops else []
+        out = self._decode(input_ids, attention_mask, kwargs, stopping)
         results = []
         eos = set(self.eos_token_ids)
         for row, mask in zip(out[:, prompt_len:].tolist(), attention_mask.sum(dim=1).tolist(), strict=True):
@@ -521,6 +711,31 @@ class HFBackend(BatchedBackend):
                 )
             )
         return results
+
+    def _decode(
+        self, input_ids: Any, attention_mask: Any, kwargs: dict[str, Any], stopping: list[Any]
+    ) -> Any:
+        """The prompts followed by their generated ids (``model.generate``'s output), one batch.
+
+        Greedy decoding that :func:`greedy_loop_blocker` clears runs :func:`greedy_loop`, the same
+        steps without ``generate``'s per-step machinery; everything else runs ``model.generate``."""
+        import torch
+
+        with torch.inference_mode():
+            greedy = not kwargs["do_sample"] and kwargs["max_new_tokens"] >= 1
+            if greedy and greedy_loop_blocker(self.model) is None:
+                return greedy_loop(
+                    self.model,
+                    input_ids,
+                    attention_mask,
+                    max_new_tokens=kwargs["max_new_tokens"],
+                    eos_token_ids=kwargs["eos_token_id"] or [],
+                    pad_token_id=kwargs["pad_token_id"],
+                    stopping=stopping,
+                )
+            if stopping:
+                kwargs = {**kwargs, "stopping_criteria": stopping}
+            return self.model.generate(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
 
     # -- log-probabilities -----------------------------------------------------------------------
 
