@@ -32,8 +32,8 @@ def test_parser_versions_are_pinned():
         "qwen3guard": "2",
         "shieldlm": "2",
         "llamaguard": "2",
-        "cvalues-safety": "2",
-        "cvalues-responsibility": "2",
+        "cvalues-safety": "3",
+        "cvalues-responsibility": "3",
     }
     rubric = get_rubric("llamaguard")
     bumped = dataclasses.replace(rubric, texts={**rubric.texts, "parser": "0"})
