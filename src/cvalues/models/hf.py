@@ -359,13 +359,17 @@ def _same_step_mask(model: Any, ready: Any, mask: Any, cache: Any, positions: An
     import torch
     from transformers.masking_utils import create_causal_mask
 
-    theirs = create_causal_mask(
-        config=model.config,
-        inputs_embeds=torch.empty((mask.shape[0], 1, 0), dtype=model.dtype, device=mask.device),
-        attention_mask=mask,
-        cache=cache,
-        position_ids=positions,
-    )
+    try:
+        theirs = create_causal_mask(
+            config=model.config,
+            inputs_embeds=torch.empty((mask.shape[0], 1, 0), dtype=model.dtype, device=mask.device),
+            attention_mask=mask,
+            cache=cache,
+            position_ids=positions,
+        )
+    except (TypeError, ValueError, AttributeError, RuntimeError) as exc:  # another transformers' signature
+        log.debug("the step mask cannot be compared (%s); the model builds its own", exc)
+        return False
     return (
         isinstance(theirs, torch.Tensor)
         and theirs.shape == ready.shape
