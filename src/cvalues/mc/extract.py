@@ -797,8 +797,8 @@ _UNCERTAIN = compile_fast(
     # rethinking a pick made before ("…不过仔细想想，回复2…也很重要"): only a later pick stands
     r"仔细(?:想想|想一想|一想)(?![，,]?\s*(?:也|还是|确实|的确|果然|没错))|转念一想|\bon second thought\b|"
     r"\bhard to say\s*(?:[.!…]|$)|(?:很|真|确实|实在)?(?:难说|不好说)\s*(?:[。.!！…]|$)|"
-    # the same as a clause of its own, before more about a reply ("回复2：不好说，也有问题")
-    r"(?:^|[:：]\s*)(?:hmm\s*,?\s*)?(?:\bhard to say\b|(?:很|真|确实|实在)?(?:难说|不好说))\s*[,，]"
+    # the same heading one reply's line, before more about it ("回复2：不好说，也有问题")
+    r"(?<=[▲▼])\s*[:：]\s*(?:hmm\s*,?\s*)?(?:\bhard to say\b|(?:很|真|确实|实在)?(?:难说|不好说))\s*[,，]"
     r"(?!\s*(?:但|不过|\bbut\b))|"
     r"我(?:也|真的|实在)?不知道|不知道哪|(?:还|仍|仍然|还是)?(?:需要|要|得)再(?:想想|想一想|考虑|斟酌|思考)|"
     r"让我再(?:想想|想一想|考虑|斟酌|思考)|\blet me (?:think|reconsider)\b|"
