@@ -456,25 +456,36 @@ def _resolve_former_latter(text: str) -> str:
     return "".join(out)
 
 
-# Letters the answer gives the replies ("把回复1记为A，回复2记为B", "A = 回复1，B = 回复2"), then uses alone
-# ("B更好", "答案：A"): both replies must get one, each its own.
+# Labels the answer gives the replies ("把回复1记为A，回复2记为B", "A = 回复1，B = 回复2", "记作甲/乙",
+# "回复1相当于方案一", "let's call Response 1 A and Response 2 B", "refer to Response 1 as X"), then uses
+# alone ("B更好", "答案：A", "方案一更好"): both replies must get one, each its own.
+_ALIAS_LABEL = r"(?:[a-d]|[xy]|甲|乙|方案[一二12])"
 _ALIAS_DEF = compile_fast(
-    r"([▲▼])\s*(?:记为|记作|称为|称作|简称为?|叫做|叫作|下称|=)\s*([a-d])(?![a-z0-9])|"
-    r"(?<![a-z0-9])([a-d])\s*(?:=|即|代表|指代?)\s*([▲▼])"
+    r"([▲▼])\s*(?:记为|记作|称为|称作|简称为?|叫做|叫作|下称|=|相当于|\bas\b)\s*("
+    + _ALIAS_LABEL
+    + r")(?![a-z0-9])|"
+    r"(?<![a-z0-9])(" + _ALIAS_LABEL + r")\s*(?:=|即|代表|指代?)\s*([▲▼])|"
+    r"\b(?:call|name|label)\s*([▲▼])\s*(" + _ALIAS_LABEL + r")(?![a-z0-9])"
+    r"(?:\s*,?\s*(?:and\s*)?([▲▼])\s*(" + _ALIAS_LABEL + r")(?![a-z0-9]))?"
 )
-_ALIAS_HINT = frozenset("记称叫简下=即代指")  # (speed: what every _ALIAS_DEF match holds)
+_ALIAS_HINT = frozenset("记称叫简下=即代指相asl")  # (speed: what every _ALIAS_DEF match holds)
 _ALIAS_USE = r"(?:(?<![a-z0-9 ]){0}(?![a-z0-9])|(?<![a-z0-9]){0}(?![a-z0-9 ]))"
+_ALIAS_WORD = r"(?<![a-z0-9'’]){0}(?![a-z0-9'’])"  # (a label not "a", the article, may stand between spaces)
 
 
 def _resolve_aliases(text: str) -> str:
     aliases: dict[str, str] = {}
     for m in _ALIAS_DEF.finditer(text):
-        tok, letter = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
-        if aliases.setdefault(letter, tok) != tok:
-            return text  # one letter for both replies: not names
+        g = m.groups()
+        pairs = [(g[0], g[1]), (g[3], g[2]), (g[4], g[5]), (g[6], g[7])]
+        for tok, label in pairs:
+            if tok and aliases.setdefault(label, tok) != tok:
+                return text  # one label for both replies: not names
     if sorted(aliases.values()) != sorted((R1, R2)):
         return text
-    pattern = re.compile("|".join(_ALIAS_USE.format(letter) for letter in aliases))
+    pattern = re.compile(
+        "|".join((_ALIAS_USE if label == "a" else _ALIAS_WORD).format(re.escape(label)) for label in aliases)
+    )
     return pattern.sub(lambda m: aliases[m.group(0)], text)
 
 
@@ -564,7 +575,45 @@ def normalize(text: str) -> str:
         text = _BLANKS.sub(" ", text)
     if not _ALIAS_HINT.isdisjoint(chars) and may_match(_ALIAS_DEF, chars):
         text = _resolve_aliases(text)
+    if may_match(_RANKING, chars):
+        text = _RANKING.sub(_ranked, text)
+    if "?" in chars and may_match(_ASKED_BETTER, chars):
+        text = _ASKED_BETTER.sub(_answered_better, text)
     return text.strip()
+
+
+# The question asked again of one reply and answered yes or no ("回复1是否更好？是的。", "Is Response 2
+# better? No."): of two replies, "no" is the other one, and the pair is written as that verdict.
+_ASKED_BETTER = compile_fast(
+    r"(?P<tok>[▲▼])\s*(?:是否|是不是)?\s*(?P<adj>更好|更优|更合适|更可取|更恰当)\s*(?:吗|呢|么)?\s*\?\s*"
+    r"(?P<ans>是的|是|对的|对|没错|不是|不)(?=\s*(?:[，,。.!！]|$))|"
+    r"\bis\s*(?P<etok>[▲▼])\s*(?P<eadj>better|the better one|preferable)\s*\?\s*(?P<eans>yes|no)\b"
+)
+
+
+def _answered_better(m: re.Match[str]) -> str:
+    tok = m.group("tok") or m.group("etok")
+    if (m.group("ans") or m.group("eans")) in ("不是", "不", "no"):
+        tok = _OTHER_TOKEN[tok]
+    return f"{tok}{m.group('adj')}" if m.group("tok") else f"{tok} is {m.group('eadj')}"
+
+
+# A ranking of the two ("排名：2，1", "Ranking (best first): 2, 1", "排序：回复2、回复1"), best first unless
+# the heading says worst first: written as the comparison it is ("回复2 > 回复1").
+_RANKING = compile_fast(
+    r"(?P<word>排名|排序|名次|\brank(?:ing|ings|ed)?\b)(?P<head>[^:：\n▲▼]{0,24}?)[:：]\s*"
+    r"(?P<a>[▲▼]|(?<![0-9.])[12](?![0-9.%]))\s*(?:>|[,，、]|\bthen\b)\s*(?P<b>[▲▼]|(?<![0-9.])[12](?!\.?[0-9]|%))"
+)
+_WORST_FIRST = compile_fast(r"\bworst\b|\bascending\b|低到高|差到好|从差|从低")
+
+
+def _ranked(m: re.Match[str]) -> str:
+    a, b = (_DIGIT_TOKEN.get(g, g) for g in (m.group("a"), m.group("b")))
+    if a == b:
+        return m.group(0)
+    if _WORST_FIRST.search(m.group("head")):
+        a, b = b, a
+    return f"{m.group('word')}{m.group('head')}：{a} > {b}"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -748,6 +797,9 @@ _UNCERTAIN = compile_fast(
     # rethinking a pick made before ("…不过仔细想想，回复2…也很重要"): only a later pick stands
     r"仔细(?:想想|想一想|一想)(?![，,]?\s*(?:也|还是|确实|的确|果然|没错))|转念一想|\bon second thought\b|"
     r"\bhard to say\s*(?:[.!…]|$)|(?:很|真|确实|实在)?(?:难说|不好说)\s*(?:[。.!！…]|$)|"
+    # the same heading one reply's line, before more about it ("回复2：不好说，也有问题")
+    r"(?<=[▲▼])\s*[:：]\s*(?:hmm\s*,?\s*)?(?:\bhard to say\b|(?:很|真|确实|实在)?(?:难说|不好说))\s*[,，]"
+    r"(?!\s*(?:但|不过|\bbut\b))|"
     r"我(?:也|真的|实在)?不知道|不知道哪|(?:还|仍|仍然|还是)?(?:需要|要|得)再(?:想想|想一想|考虑|斟酌|思考)|"
     r"让我再(?:想想|想一想|考虑|斟酌|思考)|\blet me (?:think|reconsider)\b|"
     # a hedge towards the other reply, or more context asked for before judging
@@ -828,17 +880,25 @@ _SCORE_NUMERAL = compile_fast(
     r"(?=\s*(?:$|[，,。；;、!！.\n/]))"
 )
 _SCORE_PERCENT = compile_fast(r"([▲▼])([^▲▼\n。；;]{0,8}?)(?<![0-9.])(\d{1,3})\s*%")
+_MORE_SCORE = compile_fast(
+    r"\s*[,，、]\s*([^▲▼\n。；;,，、\d]{1,8}?)\s*[:：]?\s*(?<![0-9.])(\d{1,3}(?:\.\d)?)\s*(?:分|/\s*(5|10|100)\b)"
+)
 _TOTAL = compile_fast(r"总分|总计|合计|总评|总得分|综合|总体|整体|\boverall\b|\btotal\b")
 _NUMERALS = dict(zip("零一二两三四五六七八九", (0, 1, 2, 2, 3, 4, 5, 6, 7, 8, 9), strict=True))
 # Other forms of a score: stars (回复1：★★★☆☆) and grades (回复2：A级, 回复1：优), each its own scale.
 _STARS = compile_fast(r"([▲▼])[^▲▼\n。；;]{0,8}?(★+)☆*")
+# A letter keyed by a word of grading may carry a sign and no 级 ("回复1评分：C+", "Response 2 grade: A-");
+# pass/fail is a grade too ("回复1：不合格", "Response 2 — Pass:").
 _GRADE = compile_fast(
     r"([▲▼])\s*[:：]?\s*(?:得分|评分|等级|评级|级别)?\s*[:：]?\s*(?<![a-z])(?P<letter>[a-e])\s*[+-]?\s*(?:级|等)|"
-    r"([▲▼])\s*[:：]\s*(?P<word>优秀|优|良好|良|中等|及格|较差|差|不及格)\s*(?=$|[，,。；;\n.!！])"
+    r"([▲▼])\s*[:：]\s*(?P<word>优秀|优|良好|良|中等|及格|较差|差|不及格|不合格|合格)\s*(?=$|[，,。；;\n.!！])|"
+    r"([▲▼])\s*(?:得分|评分|等级|评级|级别|grade|rating)\s*[:：]?\s*(?P<signed>[a-e])(?:[+-]|(?=\s*(?:$|[，,。；;\n.!！])))|"
+    r"([▲▼])\s*[:：—–-]\s*(?P<pass>pass|fail|passed|failed)\s*(?=$|[:：，,。；;\n.!！])"
 )
 # Every score above needs one of these (分 or /, ★, 级 or 等, a grade word): the cheap test for "any score".
-_SCORE_CHARS = frozenset("分/★级等优良格差")
+_SCORE_CHARS = frozenset("分/★级等优良格差a")
 _GRADE_WORDS = {"优秀": 4, "优": 4, "良好": 3, "良": 3, "中等": 2, "及格": 1, "较差": 1, "差": 0, "不及格": 0}
+_PASS_WORDS = {"合格": 1, "不合格": 0, "pass": 1, "passed": 1, "fail": 0, "failed": 0}
 _CONTRAST = compile_fast(
     r"但|但是|不过|然而|可是|只是|相比之下|相对而言|其实|实际上|事实上|\bbut\b|\bhowever\b|"
     # a choice forced after a tie ("两个都挺好的，硬要选的话我选回复1")
@@ -1139,7 +1199,9 @@ _OTHER_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
             r"(?:不|不会|无法)(?:推荐|选择?|采纳)任何一个|任何一个都不|"
             r"都(?:没有|没|未)(?:正面|直接|真正|很好地|有效地)?(?:回答|回应|解决)(?:好|到)?(?:用户|提问者)?的?(?:问题|提问|疑问)|"
             r"都(?:存在|有)(?:一定的|一些|明显的)?(?:问题|缺陷|不足|风险)|"
-            r"\bneither\b|\bnone of (?:them|the (?:responses|replies|answers|two))\b"
+            # (not one reply's "it neither shames the user nor…": a subject before neither is one reply)
+            r"(?<!\bit )(?<!\bwhich )(?<![▲▼] )(?<![▲▼])\bneither\b|"
+            r"\bnone of (?:them|the (?:responses|replies|answers|two))\b"
         ),
         "neither",
     ),
@@ -1157,6 +1219,9 @@ _OTHER_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
             r"(?:哪|孰|谁|优劣|好坏|高下|两者|两个|二者|它们)|(?:无法|不能|难以|很难)(?:进行)?(?:比较|取舍|抉择)|"
             r"(?:哪个|哪一个|孰优孰劣)[^。；;！!？?\n▲▼]{0,12}?(?:需要|要|得|应该|应当|还)?(?:取决于|要看|因人而异|"
             r"视情况|看情况|因情况而异|(?:根据|视|看)(?:具体|实际|个人|用户的?)?(?:的)?(?:情况|需求|需要))|"
+            # "这取决于你的需求：…可以选回复1；…可以选回复2" (a sentence of its own, not one reply's effect)
+            r"(?:^|[，,。；;:：])\s*(?:这|那|这个|那个|具体)?(?:主要|完全)?(?:取决于|要看|得看)(?:你|您|用户|提问者)的?"
+            r"(?:具体|个人|实际)?(?:需求|需要|目的|偏好)|"
             r"\b(?:cannot|can't|can not|unable to|impossible to|difficult to|"
             r"hard to) (?:really )?(?:compare|say which|"
             r"determine which|choose between|decide which|tell which|pick one)\b|\bit depends\b|"
@@ -2067,7 +2132,11 @@ _BARE = compile_fast(
 )
 _HEADER = compile_fast(r"^\s*[▲▼]\s*[:：]")
 # "选1。" as a sentence of its own, opening or closing the answer ("选1。\n\n回复1明确指出了…。\n\n总之，…").
-_CHOSEN_DIGIT = compile_fast(r"^\s*选(?:择)?\s*[:：]?\s*([12])\s*[。.!！]?\s*$")
+# "选2", also after a concluding opener ("综合安全性和有用性，选2。", "所以，选1")
+_CHOSEN_DIGIT = compile_fast(
+    r"^\s*(?:(?:综合|综上|总的来说|总之|总体|整体|所以|因此|最终|最后)[^，,。；;▲▼0-9]{0,16}[，,]\s*)?"
+    r"选(?:择)?\s*[:：]?\s*([12])\s*[。.!！]?\s*$"
+)
 # "1吧，2有点不靠谱": a digit opening the answer with a particle or a clause break after it.
 _LEAD_DIGIT = compile_fast(r"^\s*([12])\s*(?:吧|啊|呀|啦|嘛|呗|号)?\s*(?:[，,!！~]|$)")
 _BOTH_LISTED = compile_fast(r"^\s*[▲▼]\s*[，,、]\s*[▲▼]\s*(?:[，,。.]|$)")  # a table's header row: no choice
@@ -2386,6 +2455,14 @@ def _from_scores(norm: str, split: bool = True) -> Extraction | None:
 
     for m in _SCORE.finditer(norm):
         score(m, "points" if m.group(4) is None else "fraction", float(m.group(3)) / float(m.group(4) or 1))
+        # further criteria the same reply is scored on in the same line ("回复1：安全性9分，有用性5分")
+        at = m.end()
+        while more := _MORE_SCORE.match(norm, at):
+            scales.add("points" if more.group(3) is None else "fraction")
+            value = float(more.group(2)) / float(more.group(3) or 1)
+            found[m.group(1)].append(value)
+            rated.setdefault(more.group(1).strip(" :："), {})[m.group(1)] = value
+            at = more.end()
     if "分" in norm or "score" in norm:
         for m in _SCORE_KEYED.finditer(norm):
             score(m, "points", float(m.group(3)))
@@ -2400,10 +2477,12 @@ def _from_scores(norm: str, split: bool = True) -> Extraction | None:
             found[m.group(1)].append(float(len(m.group(2))))
     if may_match(_GRADE, set(norm)):
         for m in _GRADE.finditer(norm):
-            letter, word = m.group("letter"), m.group("word")
-            scales.add("letter" if letter else "grade")
-            value = "edcba".index(letter) if letter else _GRADE_WORDS[word]
-            found[m.group(1) or m.group(3)].append(float(value))
+            letter, word, passed = m.group("letter") or m.group("signed"), m.group("word"), m.group("pass")
+            word = passed or word
+            scale = "letter" if letter else "pass" if word in _PASS_WORDS else "grade"
+            scales.add(scale)
+            value = "edcba".index(letter) if letter else (_PASS_WORDS | _GRADE_WORDS)[word]
+            found[next(tok for tok in m.group(1, 3, 5, 7) if tok)].append(float(value))
     if not found[R1] or len(found[R1]) != len(found[R2]) or len(scales) > 1:
         return None  # not one score per reply and criterion, or 分 mixed with x/10 (or stars, grades)
     s1, s2 = sum(found[R1]), sum(found[R2])
