@@ -461,12 +461,13 @@ def _resolve_former_latter(text: str) -> str:
 # alone ("B更好", "答案：A", "方案一更好"): both replies must get one, each its own.
 _ALIAS_LABEL = r"(?:[a-d]|[xy]|甲|乙|方案[一二12])"
 _ALIAS_DEF = compile_fast(
-    r"([▲▼])\s*(?:记为|记作|称为|称作|简称为?|叫做|叫作|下称|=|相当于|\bas\b)\s*("
+    # (a label may stand in single quotes: "call Response 1 'A' and Response 2 'B'")
+    r"([▲▼])\s*(?:记为|记作|称为|称作|简称为?|叫做|叫作|下称|=|相当于|\bas\b)\s*'?("
     + _ALIAS_LABEL
-    + r")(?![a-z0-9])|"
+    + r")'?(?![a-z0-9])|"
     r"(?<![a-z0-9])(" + _ALIAS_LABEL + r")\s*(?:=|即|代表|指代?)\s*([▲▼])|"
-    r"\b(?:call|name|label)\s*([▲▼])\s*(" + _ALIAS_LABEL + r")(?![a-z0-9])"
-    r"(?:\s*,?\s*(?:and\s*)?([▲▼])\s*(" + _ALIAS_LABEL + r")(?![a-z0-9]))?"
+    r"\b(?:call|name|label)\s*([▲▼])\s*'?(" + _ALIAS_LABEL + r")'?(?![a-z0-9])"
+    r"(?:\s*,?\s*(?:and\s*)?([▲▼])\s*'?(" + _ALIAS_LABEL + r")'?(?![a-z0-9]))?"
 )
 _ALIAS_HINT = frozenset("记称叫简下=即代指相asl")  # (speed: what every _ALIAS_DEF match holds)
 _ALIAS_USE = r"(?:(?<![a-z0-9 ]){0}(?![a-z0-9])|(?<![a-z0-9]){0}(?![a-z0-9 ]))"
