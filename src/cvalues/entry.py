@@ -19,8 +19,9 @@ def main() -> None:
     if _is_rerun_candidate(args):
         from cvalues.runs import rerun
 
-        if rerun.enabled():
-            for split in (2, 1):
+        run_dir = rerun.run_dir_argument(args)
+        if rerun.enabled() and run_dir is not None and (run_dir / rerun.STAMP_NAME).is_file():
+            for split in (2, 1):  # the identity (a walk over the package's files) only where a stamp is
                 invocation = rerun.Invocation.of(args[:split], args[split:])
                 found = rerun.check(invocation) if invocation is not None else None
                 if isinstance(found, rerun.Stamp):
