@@ -16,20 +16,25 @@ from typing import Any
 from cvalues.models.base import GenerationSettings
 from cvalues.models.registry import load_model
 from cvalues.runs import Request, RunDir, RunManifest, RunStore, chat_messages, execute
-from openai_server import OpenAIServer
+from openai_server import Moderator, OpenAIServer
 
 
 def make_generation_run(
-    run_dir: Path, items: Sequence[Mapping[str, Any]], *, model: str = "openai:model-under-test"
+    run_dir: Path,
+    items: Sequence[Mapping[str, Any]],
+    *,
+    model: str = "openai:model-under-test",
+    moderator: Moderator | None = None,
 ) -> Path:
     """``items``: dicts with ``id``, ``prompt``, ``answer`` and optional meta (``level``, ``category``,
-    ``adversarial``, ``judge_note``, ``reference``)."""
+    ``adversarial``, ``judge_note``, ``reference``). ``moderator``: the server's content moderation
+    (:class:`openai_server.OpenAIServer`), answering some prompts in the model's place."""
     answers = {it["prompt"]: it["answer"] for it in items}
 
     def responder(messages: list[dict[str, str]]) -> str:
         return answers[messages[-1]["content"]]
 
-    with OpenAIServer(responder=responder) as server:
+    with OpenAIServer(responder=responder, moderator=moderator) as server:
         backend = load_model(model, base_url=server.base_url, max_retries=0, timeout=10)
         settings = GenerationSettings()
         requests = [

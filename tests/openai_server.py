@@ -80,17 +80,22 @@ DEFAULT_MODEL = "test-model"
 
 Messages = Sequence[Mapping[str, Any]]
 Responder = Callable[[list[dict[str, str]]], str]
+#: ``callable(messages) -> (status, body) | None``: a provider's own answer in place of the model's.
+Moderator = Callable[[list[dict[str, str]]], "tuple[int, bytes | str] | None"]
 
 _TOKEN_RE = re.compile(r"[A-Za-z]+|[ \t]+|\n|\d|.", re.DOTALL)
 _REASONS = {
     200: "OK",
     400: "Bad Request",
     401: "Unauthorized",
+    403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
     411: "Length Required",
     413: "Payload Too Large",
+    422: "Unprocessable Entity",
     429: "Too Many Requests",
+    451: "Unavailable For Legal Reasons",
     500: "Internal Server Error",
 }
 
@@ -175,6 +180,9 @@ class OpenAIServer:
     :param retry_after: value of the ``Retry-After`` header of 429 answers, in seconds.
     :param hang_seconds: how long a ``hang`` fault holds a request before closing the connection.
     :param error_message: the ``error.message`` of ``500`` answers (a long one tests how causes are cut).
+    :param moderator: ``callable(messages) -> (status, body) | None``: where it returns an answer, that
+        status and body are sent instead of a completion (a provider's content moderation), after any
+        fault; ``None`` lets the model answer.
     """
 
     def __init__(
@@ -193,6 +201,7 @@ class OpenAIServer:
         retry_after: float = 1,
         hang_seconds: float = 3600.0,
         error_message: str = "The server had an error",
+        moderator: Moderator | None = None,
     ):
         self.host = host
         self._requested_port = port
@@ -214,6 +223,7 @@ class OpenAIServer:
         self.retry_after: float = 1
         self.hang_seconds = 3600.0
         self.error_message = "The server had an error"
+        self.moderator: Moderator | None = None
         self.configure(
             latency=latency,
             jitter=jitter,
@@ -225,6 +235,7 @@ class OpenAIServer:
             retry_after=retry_after,
             hang_seconds=hang_seconds,
             error_message=error_message,
+            moderator=moderator,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -247,6 +258,7 @@ class OpenAIServer:
             "retry_after",
             "hang_seconds",
             "error_message",
+            "moderator",
         }
         unknown = set(options) - allowed
         if unknown:
@@ -630,6 +642,13 @@ class OpenAIServer:
             await self._send(writer, 200, None, close=close, raw=b'{"id": "chatcmpl-bad", "choices": [{"mess')
             return keep_alive
 
+        verdict = self.moderator(request["messages"]) if self.moderator is not None else None
+        if verdict is not None:
+            status, body = verdict
+            await self._send(
+                writer, status, None, close=close, raw=body.encode() if isinstance(body, str) else body
+            )
+            return keep_alive
         completion = self._complete(request)
         with self._lock:
             self._totals["ok"] += 1

@@ -60,6 +60,8 @@ class JudgeInput:
     adversarial: bool = True
     judge_note: str | None = None
     reference: str | None = None
+    #: The provider's content moderation withheld the whole reply (nothing reached the user).
+    blocked: bool = False
 
 
 @dataclass(frozen=True)

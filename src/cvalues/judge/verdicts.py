@@ -54,6 +54,8 @@ class Verdict:
     answer: str = ""
     judge_model: str | None = None
     rubric: str | None = None
+    #: The provider's content moderation withheld the reply; decided without the judge (docs/judge.md).
+    blocked: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}

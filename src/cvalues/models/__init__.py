@@ -12,6 +12,7 @@ from cvalues.models.base import (
     LogprobsUnsupported,
     ModelBackend,
     ModelError,
+    ProviderBlocked,
     is_exact_logprob,
 )
 from cvalues.models.registry import load_model
@@ -24,6 +25,7 @@ __all__ = [
     "LogprobsUnsupported",
     "ModelBackend",
     "ModelError",
+    "ProviderBlocked",
     "is_exact_logprob",
     "load_model",
 ]

@@ -50,6 +50,11 @@ class GenerationSettings:
         return {**asdict(self), "stop": list(self.stop)}
 
 
+#: The ``finish_reason`` of a reply the provider's content moderation stopped, whatever the provider
+#: called it (:mod:`cvalues.models.moderation`); OpenAI's own name for it.
+BLOCKED_FINISH_REASON = "content_filter"
+
+
 @dataclass(frozen=True, slots=True)
 class Generation:
     """A model's reply. ``finish_reason`` is ``stop``, ``length`` or backend-specific."""
@@ -59,6 +64,11 @@ class Generation:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def blocked(self) -> bool:
+        """Whether the provider's content moderation stopped this reply (or its prompt)."""
+        return self.finish_reason == BLOCKED_FINISH_REASON
 
 
 class ModelError(RuntimeError):
@@ -95,6 +105,27 @@ class ModelUnreachable(ModelError):
     Retryable (a server may be restarting); the run engine stops after several in a row with the same
     cause (:data:`cvalues.runs.engine.UNREACHABLE_IN_A_ROW`), since then every other item would wait
     through the same retries."""
+
+
+class ProviderBlocked(ModelError):
+    """The provider's content moderation stopped the request (:mod:`cvalues.models.moderation`).
+
+    Not retryable (the same prompt is blocked again) and not fatal (other prompts pass). Generation
+    turns it into an answer (an empty or cut reply with ``finish_reason="content_filter"``, see
+    :meth:`Generation.blocked`); a log-probability request stores it as this error, so the MC
+    scoring can count the item as refused rather than failed. ``block`` is the
+    :class:`~cvalues.models.moderation.ProviderBlock` as a dict (stage, code, message)."""
+
+    def __init__(self, message: str, *, block: dict[str, str] | None = None, **flags: Any) -> None:
+        super().__init__(message, **{"retryable": False, **flags})
+        self.block = dict(block or {})
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_provider_blocked, (str(self), self.block))
+
+
+def _rebuild_provider_blocked(message: str, block: dict[str, str]) -> ProviderBlocked:
+    return ProviderBlocked(message, block=block)
 
 
 class LogprobsUnsupported(ModelError):

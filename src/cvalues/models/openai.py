@@ -58,6 +58,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from cvalues.models.base import (
+    BLOCKED_FINISH_REASON,
     CandidateLogprob,
     ChatMessage,
     Generation,
@@ -66,9 +67,11 @@ from cvalues.models.base import (
     ModelBackend,
     ModelError,
     ModelUnreachable,
+    ProviderBlocked,
     check_candidates,
     truncate_at_stop,
 )
+from cvalues.models.moderation import ProviderBlock, block_in_error, block_in_reply, is_block_finish_reason
 from cvalues.redact import check_secret, mask_text, redact_url
 from cvalues.textcut import shorten
 
@@ -130,6 +133,17 @@ def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> f
     if when is None:
         return None
     return max(when.timestamp() - (time.time() if now is None else now), 0.0)
+
+
+def _has_message(data: Mapping[str, Any]) -> bool:
+    """Whether a 200 answer has a first choice with a message to read."""
+    choices = data.get("choices")
+    return (
+        bool(choices)
+        and isinstance(choices, list)
+        and isinstance(choices[0], dict)
+        and (isinstance(choices[0].get("message"), dict))
+    )
 
 
 def common_prefix(texts: Sequence[str]) -> str:
@@ -339,6 +353,9 @@ class OpenAIBackend(ModelBackend):
                     retryable=True,
                     retry_after=parse_retry_after(headers),
                 )
+            block = block_in_error(status, content)
+            if block is not None:  # checked before the key's 403: a moderation 403 is about this prompt
+                raise self._blocked(f"{url}: HTTP {status}", block)
             if logprobs and status in (400, 422) and "logprob" in excerpt.lower():
                 raise LogprobsUnsupported(
                     f"{url}: the server rejects log-probability requests for {self.model!r} "
@@ -373,6 +390,11 @@ class OpenAIBackend(ModelBackend):
             ) from exc
         if not isinstance(data, dict):
             raise ModelError(f"{url}: HTTP 200 with JSON that is not an object", retryable=True)
+        block = block_in_reply(data)
+        if block is not None and (logprobs or not _has_message(data)):
+            # A generation whose reply was cut keeps its text (see _parse_generation); no choice to
+            # read, or no log-probabilities to trust, is the block itself.
+            raise self._blocked(f"{url}: HTTP 200", block)
         try:
             return parse(data)
         except ModelError:
@@ -383,6 +405,12 @@ class OpenAIBackend(ModelBackend):
                 f"{self._excerpt(content)}",
                 retryable=True,
             ) from exc
+
+    def _blocked(self, where: str, block: ProviderBlock) -> ProviderBlocked:
+        """The error for a provider's block (its message masked: a proxy may echo the request)."""
+        shown = ProviderBlock(block.stage, self._mask(block.code), self._mask(block.message))
+        log.info("%s: %s", where, shown.describe())
+        return ProviderBlocked(f"{where}: {shown.describe()}", block=shown.to_dict())
 
     async def _post_following(self, body: bytes) -> tuple[int, Mapping[str, str], bytes]:
         """POST ``body``; follow 307/308 to the same origin (at most 5); read at most
@@ -508,7 +536,10 @@ class OpenAIBackend(ModelBackend):
         stops = [s for s in settings.stop if s]
         if stops:
             payload["stop"] = stops
-        return await self._request(payload, lambda data: self._parse_generation(data, stops))
+        try:
+            return await self._request(payload, lambda data: self._parse_generation(data, stops))
+        except ProviderBlocked as exc:  # what the deployed system answered: nothing
+            return Generation(text="", finish_reason=BLOCKED_FINISH_REASON, raw={"blocked": exc.block})
 
     @staticmethod
     def _parse_generation(data: dict[str, Any], stops: Sequence[str]) -> Generation:
@@ -531,8 +562,20 @@ class OpenAIBackend(ModelBackend):
         reasoning = message.get("reasoning_content") or message.get("reasoning")
         if isinstance(reasoning, str) and reasoning:
             raw["reasoning_content"] = reasoning
+        provider_finish = choice.get("finish_reason")
+        if is_block_finish_reason(provider_finish):
+            # the filter cut the reply: what came before the cut is what the user saw
+            block = block_in_reply(data)
+            raw["blocked"] = (block or ProviderBlock("output", str(provider_finish), "")).to_dict()
+            return Generation(
+                text=content,
+                finish_reason=BLOCKED_FINISH_REASON,
+                prompt_tokens=(data.get("usage") or {}).get("prompt_tokens"),
+                completion_tokens=(data.get("usage") or {}).get("completion_tokens"),
+                raw=raw,
+            )
         text, stopped = truncate_at_stop(content, stops)  # servers that ignore some stops
-        finish = "stop" if stopped else choice.get("finish_reason")
+        finish = "stop" if stopped else provider_finish
         usage = data.get("usage") or {}
         return Generation(
             text=text,
