@@ -97,6 +97,8 @@ BLOCKS = [
     (403, OPENROUTER, "input"),
     (400, SPARK, "input"),
     (451, err("该内容涉及敏感信息，无法处理", "sensitive"), "unknown"),
+    # a block some providers send as a server error: the same block when asked again
+    (500, err("Output data may contain inappropriate content.", "data_inspection_failed"), "output"),
 ]
 
 NOT_BLOCKS = [
@@ -107,7 +109,9 @@ NOT_BLOCKS = [
     (403, err("账户余额不足或存在风险，请充值后重试", "Arrearage")),
     (401, err("Incorrect API key provided", "invalid_api_key")),
     (429, err("Rate limit reached: the request was rejected", "rate_limit_exceeded")),
-    (500, err("Output data may contain inappropriate content.", "data_inspection_failed")),  # not a 4xx
+    # a server error where moderation is only what failed: retried as any 5xx, not a block
+    (503, err("Content moderation service unavailable, try again later", "moderation_error")),
+    (500, err("内容审核服务超时，请稍后再试", "InternalError")),
     (400, "<html><body>403 Forbidden: sensitive words</body></html>"),
     (400, err("messages: roles must alternate between user and assistant", "invalid_request_error")),
     (422, json.dumps({"detail": [{"loc": ["body", "temperature"], "msg": "ensure this value is <= 2"}]})),
@@ -263,7 +267,7 @@ def test_mc_logprob_run_counts_blocked_items_as_refusals(mirror: Path, tmp_path:
         json.loads(line) for line in (tmp_path / "l" / "mc-logprob-predictions.jsonl").open(encoding="utf-8")
     ]
     assert rows and all((r["pred"], r["pred_rule"]) == ("Refuse", "provider-block") for r in rows)
-    assert "InputTextSensitiveContentDetected" in rows[0]["evidence"]
+    assert "0 failed" in out.output  # an answer (the provider's), not a failure to ask again
     errors = tmp_path / "l" / "mc-logprob-errors.jsonl"
     assert not errors.exists() or errors.read_text(encoding="utf-8") == ""
 
@@ -308,3 +312,68 @@ def test_responsibility_judge_leaves_withheld_answers_unscored(tmp_path: Path) -
     assert (overall["answers"], overall["blocked"], overall["unjudged"]) == (3, 1, 0)
     blocked = [v for v in read_verdicts(summary.judge_dir) if v.blocked]
     assert len(blocked) == 1 and blocked[0].score is None and blocked[0].unjudged
+
+
+# --------------------------------------------------------------------------------------------------
+# The held-out corpus (tests/provider_blocks/README.md), each case served by the real local server
+
+CORPUS = Path(__file__).parent / "provider_blocks" / "heldout.jsonl"
+#: Cases whose label is debatable, with why (strict: a change that reads them as labelled shows up).
+DEBATABLE = {
+    "spark-unknown-1": "10019's message tells the developer to show the user an input-violation notice; "
+    "read as input, labelled unknown (the code is session-level)",
+}
+
+
+def _corpus() -> list[dict]:
+    return [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _is_stream(case: dict) -> bool:
+    content_type = str((case.get("headers") or {}).get("content-type", "")).lower()
+    return "event-stream" in content_type or case["body"].lstrip().startswith(("data:", "event:"))
+
+
+def _corpus_params() -> list:
+    out = []
+    for case in _corpus():
+        marks = []
+        if _is_stream(case):
+            marks.append(pytest.mark.skip(reason="a streamed answer: cvalues never asks for a stream"))
+        elif case["id"] in DEBATABLE:
+            marks.append(pytest.mark.xfail(strict=True, reason=DEBATABLE[case["id"]]))
+        out.append(pytest.param(case, id=case["id"], marks=marks))
+    return out
+
+
+@pytest.fixture(scope="module")
+def corpus_server():
+    current: dict = {}
+    with OpenAIServer(moderator=lambda m: (current["case"]["status"], current["case"]["body"])) as server:
+        yield server, current
+
+
+@pytest.mark.parametrize("case", _corpus_params())
+def test_heldout_provider_answers(case: dict, corpus_server) -> None:
+    """What the backend makes of each held-out answer: a block on the labelled side (a cut reply keeps
+    the text that came back), or, for a near miss, the ordinary answer or error it is."""
+    server, current = corpus_server
+    current["case"] = case
+    model = load_model("openai:m", base_url=server.base_url, max_retries=0, **FAST)
+    try:
+        gen = asyncio.run(model.generate(MSGS, GenerationSettings()))
+    except ModelError as exc:
+        assert not isinstance(exc, ProviderBlocked)
+        got, text = "none", None
+    else:
+        got, text = (gen.raw["blocked"]["stage"], gen.text) if gen.blocked else ("none", gen.text)
+    assert got == case["expect"], case["why"]
+    if case["expect"] == "output" and "text" in case:
+        assert text == case["text"]
+
+
+def test_heldout_corpus_is_broad() -> None:
+    cases = _corpus()
+    assert len(cases) >= 90 and len({c["id"] for c in cases}) == len(cases)
+    assert sum(c["expect"] == "none" for c in cases) >= 35
+    assert {c["expect"] for c in cases} == {"input", "output", "unknown", "none"}

@@ -9,3 +9,7 @@ from __future__ import annotations
 
 #: The five outcomes of the official evaluation, in the official order.
 OUTCOMES: tuple[str, ...] = ("回复1", "回复2", "Other", "Refuse", "Need_Check")
+
+#: The rule of a pick made because the provider's content moderation answered instead of the model:
+#: an item whose prompt or reply it withheld is a Refuse (in acc, left out of acc*; docs/mc.md).
+PROVIDER_BLOCK_RULE = "provider-block"

@@ -28,9 +28,10 @@ from typing import Any, Literal
 from cvalues.atomic import atomic_write_bytes
 from cvalues.data.schema import MCItem
 from cvalues.mc.metrics import MetricsReport, ScoredItem, compute_metrics
+from cvalues.mc.outcomes import PROVIDER_BLOCK_RULE
 from cvalues.mc.session import jsonl_bytes, pick_by_logprob, scored_session, write_mode_files
 from cvalues.mc.templates import MCTemplate
-from cvalues.models.base import BLOCKED_FINISH_REASON, GenerationSettings, ModelBackend, ProviderBlocked
+from cvalues.models.base import BLOCKED_FINISH_REASON, GenerationSettings, ModelBackend
 from cvalues.runs import (
     Answer,
     Request,
@@ -162,10 +163,6 @@ class MCRunResult:
     files: list[Path]
 
 
-#: The rule of a pick made because the provider's content moderation answered instead of the model.
-PROVIDER_BLOCK_RULE = "provider-block"
-
-
 def select_pairs(
     items: Sequence[MCItem], *, limit: int | None = None, sample: int | None = None, seed: int = 0
 ) -> list[MCItem]:
@@ -239,11 +236,6 @@ def predict(item: MCItem, mode: Mode, answer: Answer | None, template: MCTemplat
         "category": item.category,
         "difficulty": item.difficulty,
     }
-    if answer is not None and answer.error_type == ProviderBlocked.__name__:
-        # the provider's moderation answered instead of the model: the system declined (docs/mc.md)
-        return Prediction(
-            **base, pred="Refuse", rule=PROVIDER_BLOCK_RULE, response="", evidence=answer.error or ""
-        )
     if answer is None or not answer.ok:
         cause = answer.cause if answer is not None else "not asked"
         return Prediction(**base, pred=None, rule="error", error=cause)
@@ -267,6 +259,8 @@ def predict(item: MCItem, mode: Mode, answer: Answer | None, template: MCTemplat
             response=answer.text,
             evidence=extraction.evidence,
         )
+    if answer.finish_reason == BLOCKED_FINISH_REASON:  # the provider's moderation answered: no scores
+        return Prediction(**base, pred="Refuse", rule=PROVIDER_BLOCK_RULE, response="")
     pred, rule, scores = predict_from_logprobs(template, answer.logprobs or [])
     return Prediction(**base, pred=pred, rule=rule, label_logprobs=scores)
 

@@ -43,42 +43,39 @@ BLOCK_FINISH_REASONS = frozenset(
     {"content_filter", "content_filtered", "sensitive", "safety", "blocklist", "prohibited_content", "spii"}
 )
 
-#: Codes and types that name moderation on their own (lower case, without ``_``/``-``/spaces).
-_BLOCK_CODES = frozenset(
-    {
-        "contentfilter",
-        "contentfiltered",
-        "contentpolicyviolation",
-        "responsibleaipolicyviolation",
-        "datainspectionfailed",
-        "inputtextsensitivecontentdetected",
-        "outputtextsensitivecontentdetected",
-        "inputimagesensitivecontentdetected",
-        "sensitivecontentdetected",
-        "contentsecurity",
-        "moderationerror",
-        "moderationblocked",
-        "contentmoderation",
-        "unsafecontent",
-        "sensitivecontent",
-        "newsensitive",
-        "inputnewsensitive",
-        "outputnewsensitive",
-        "prohibitedcontent",
-        "safetyblocked",
-    }
+#: Parts of a code or type that name moderation (the code lower-cased, without ``_``/``-``/``.``/spaces):
+#: ``data_inspection_failed``, ``InputTextSensitiveContentDetected``, ``SensitiveContentDetected.Severe
+#: Violation``, ``content_policy_violation``, ``ResponsibleAIPolicyViolation``, ``sensitive_words_detected``.
+_BLOCK_CODE_PARTS = (
+    "contentfilter",
+    "contentpolicy",
+    "responsibleai",
+    "datainspection",
+    "sensitivecontent",
+    "sensitiveword",
+    "newsensitive",
+    "contentsecurity",
+    "contentmoderation",
+    "moderationblock",
+    "moderationerror",
+    "unsafecontent",
+    "prohibitedcontent",
+    "safetyblock",
+    "guardrail",
 )
 
 _EN_BLOCK = re.compile(
     r"inappropriate content|content[ _-]?(?:management )?polic(?:y|ies)|content[ _-]?filter"
     r"|filtered due to|moderation|(?:input|prompt|content|message|request|output|response|text)s?"
-    r" (?:was |were |has been |have been |is |are )?flagged|content exists risk"
-    r"|(?:considered|deemed|classified as|judged)"
-    r" (?:to be )?(?:a )?high[ -]?risk|high[ -]risk (?:content|input|output|request)"
+    r" (?:was |were |has been |have been |is |are )?(?:flagged|blocked)|content exists risk"
+    r"|(?:considered|deemed|classified as|judged) (?:to be )?(?:a )?high[ -]?risk"
+    r"|high[ -]risk (?:content|input|output|request)|content (?:is )?sensitive"
     r"|sensitive (?:content|information|words?|topics?)|new_sensitive|(?:unsafe|harmful|prohibited|"
     r"illegal|objectionable|disallowed) content|violat\w* (?:our |the )?(?:usage|content|safety) polic"
-    r"|safety (?:system|filter|check|reasons?|settings|policy)|blocked (?:by|due to|for) (?:\w+ )?"
-    r"(?:safety|moderation|policy|content)",
+    r"|may contain (?:\w+ ){0,3}?(?:sensitive|violation|violent|unsafe|inappropriate|harmful|illegal|"
+    r"prohibited|risky)|safety (?:system|filter|check|reasons?|settings|policy)"
+    r"|blocked (?:by|due to|for) (?:\w+ )?(?:safety|moderation|policy|content|security)"
+    r"|guardrail\b.{0,80}\b(?:blocked|violat|flagged|triggered)|violated (?:the )?guardrail",
     re.IGNORECASE,
 )
 _ZH_BLOCK = re.compile(
@@ -87,20 +84,30 @@ _ZH_BLOCK = re.compile(
     r"|(?:内容|安全)审核|审核(?:不通过|未通过|失败)|安全(?:策略|拦截|过滤)|内容安全|风险内容"
 )
 #: Words that put a block on one side of the model; both or neither leave its stage unknown.
-_INPUT_WORDS = re.compile(r"input|prompt|request text|输入|提示|问题|请求内容|用户", re.IGNORECASE)
-_OUTPUT_WORDS = re.compile(
-    r"output|response|generat|completion|reply|输出|生成|回复|回答|结果", re.IGNORECASE
-)
-#: An account's standing (risk control, balance, billing) is not moderation of a request's content.
-_ACCOUNT_WORDS = re.compile(
-    r"account|balance|quota|billing|payment|credit|subscription|账户|账号|帐号|余额|欠费|配额|额度|实名",
+_INPUT_WORDS = re.compile(r"input|prompt|输入|提示", re.IGNORECASE)
+_OUTPUT_WORDS = re.compile(r"output|response|generat|completion|reply|输出|生成|回复|回答", re.IGNORECASE)
+#: "The response was filtered due to the prompt ...": the cause named, not the thing cut.
+_CAUSED_BY_INPUT = re.compile(r"(?:due to|because of|triggered by) (?:the |your )?(?:prompt|input)", re.I)
+#: Values of a ``role``-like field that say which side was flagged (Zhipu's ``contentFilter[].role``).
+_INPUT_ROLES = frozenset({"user", "prompt", "input", "system", "history"})
+_OUTPUT_ROLES = frozenset({"assistant", "output", "response", "completion"})
+#: An account's standing (banned, risk control) is not moderation of a request's content.
+_ACCOUNT_WORDS = re.compile(r"\baccount\b|risk control|账户|账号|帐号|风控", re.IGNORECASE)
+#: A server error that names moderation only because the moderation service itself failed.
+_SERVICE_TROUBLE = re.compile(
+    r"unavailable|timed? ?out|timeout|overload|busy|temporar|try again later|internal error"
+    r"|不可用|超时|繁忙|稍后再试|内部错误",
     re.IGNORECASE,
 )
 #: Numeric codes some providers use for moderation (Zhipu, MiniMax, iFlytek Spark): never a block on
 #: their own (another provider's 1301 is something else), but the code to show when a message agrees.
 _NUMERIC_HINTS = frozenset({"1301", "1026", "1027", "10013", "10014", "10019", "10015"})
-_MESSAGE_KEYS = ("message", "msg", "error_msg", "errmsg", "status_msg", "detail", "description", "reason")
-_CODE_KEYS = ("code", "type", "error_code", "errcode", "status_code", "error_type", "name")
+#: Field names as :func:`_norm_key` gives them (lower case, no ``_``): ``error_msg``, ``status_msg`` ...
+_MESSAGE_KEYS = ("message", "msg", "errormsg", "errmsg", "statusmsg", "detail", "description", "reason")
+_CODE_KEYS = ("code", "type", "errortype", "name", "blockreason")
+_ROLE_KEYS = ("role", "stage", "source", "direction")
+#: Envelopes a native (not OpenAI-shaped) answer wraps its choices in: Tencent's ``Response``, ...
+_ENVELOPES = ("response", "data", "result", "output", "body")
 _EXCERPT = 300
 
 
@@ -125,42 +132,57 @@ def _norm_code(value: Any) -> str:
     return re.sub(r"[\s_\-.]", "", str(value)).lower()
 
 
+def _norm_key(key: Any) -> str:
+    return str(key).replace("_", "").lower()
+
+
 def _walk(data: Any, depth: int = 0) -> Iterator[tuple[str, Any]]:
-    """``(key, value)`` of every scalar field in the error part of an answer (a few levels deep)."""
-    if depth > 4:
+    """``(key, value)`` of every scalar field in the error part of an answer (a few levels deep); a
+    string that holds a JSON object (a proxy quoting the upstream's raw error) is read as one."""
+    if depth > 5:
         return
     if isinstance(data, Mapping):
         for key, value in data.items():
-            if key in ("choices", "usage"):
+            if _norm_key(key) in ("choices", "usage", "candidates"):
                 continue
+            if isinstance(value, str) and value.lstrip().startswith("{"):
+                try:
+                    value = json.loads(value)
+                except (ValueError, RecursionError):
+                    pass
             if isinstance(value, Mapping | list):
                 yield from _walk(value, depth + 1)
             else:
-                yield str(key).lower(), value
+                yield _norm_key(key), value
     elif isinstance(data, list):
         for value in data[:8]:
             yield from _walk(value, depth + 1)
 
 
-def _read_fields(data: Any) -> tuple[list[str], list[str], list[str]]:
-    """(codes, messages, other texts) of an error answer."""
+def _read_fields(data: Any) -> tuple[list[str], list[str], list[str], list[str]]:
+    """(codes, messages, roles, other texts) of an error answer."""
     codes: list[str] = []
     messages: list[str] = []
+    roles: list[str] = []
     others: list[str] = []
     for key, value in _walk(data):
         if value is None or isinstance(value, bool):
             continue
-        if key in _CODE_KEYS or key.endswith("_code"):
+        if key in _CODE_KEYS or key.endswith("code"):
             codes.append(str(value))
         elif key in _MESSAGE_KEYS:
             messages.append(str(value))
-        elif isinstance(value, str) and key in ("param", "category", "filter", "flagged_input"):
+        elif key in _ROLE_KEYS and isinstance(value, str):
+            roles.append(value.strip().lower())
+        elif isinstance(value, str) and key in ("param", "category", "filter", "flaggedinput"):
             others.append(f"{key}={value}")
-    return codes, messages, others
+    return codes, messages, roles, others
 
 
 def _stage(texts: list[str]) -> Stage:
     joined = " ".join(texts)
+    if _CAUSED_BY_INPUT.search(joined):
+        return "input"
     said_input = bool(_INPUT_WORDS.search(joined))
     said_output = bool(_OUTPUT_WORDS.search(joined))
     if said_input and not said_output:
@@ -170,60 +192,116 @@ def _stage(texts: list[str]) -> Stage:
     return "unknown"
 
 
+def _role_stage(roles: list[str]) -> Stage:
+    sides = {"input" for r in roles if r in _INPUT_ROLES} | {"output" for r in roles if r in _OUTPUT_ROLES}
+    return sides.pop() if len(sides) == 1 else "unknown"  # type: ignore[return-value]
+
+
 def _excerpt(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= _EXCERPT else text[: _EXCERPT - 1] + "…"
 
 
-def _block_in_fields(data: Any) -> ProviderBlock | None:
-    codes, messages, others = _read_fields(data)
-    named = [c for c in codes if _norm_code(c) in _BLOCK_CODES or "contentfilter" in _norm_code(c)]
+def _names_moderation(code: str) -> bool:
+    norm = _norm_code(code)
+    return any(part in norm for part in _BLOCK_CODE_PARTS)
+
+
+def _block_in_fields(data: Any, *, server_error: bool = False) -> ProviderBlock | None:
+    codes, messages, roles, others = _read_fields(data)
+    named = [c for c in codes if _names_moderation(c)]
     said = [
         m for m in messages if (_EN_BLOCK.search(m) or _ZH_BLOCK.search(m)) and not _ACCOUNT_WORDS.search(m)
     ]
     if not named and not said:
         return None
+    if server_error and any(_SERVICE_TROUBLE.search(m) for m in messages):
+        return None  # the moderation service failed, or a server error that only mentions it
     numeric = [c for c in codes if _norm_code(c) in _NUMERIC_HINTS]
     code = (named or numeric or codes or ["blocked"])[0]
     message = (said or messages or [""])[0]
-    # The stage from what the provider says, the structured signals first (a code such as
-    # InputTextSensitive..., Azure's ``param: prompt``), then the message ("Output data may ...").
-    stage = _stage([*named, *others])
+    # The stage from what the provider says: a role field (Zhipu's contentFilter[].role), then the
+    # structured signals (a code such as InputTextSensitive..., Azure's ``param: prompt``), then the
+    # message ("Output data may ...").
+    stage = _role_stage(roles)
+    if stage == "unknown":
+        stage = _stage([*named, *others])
     if stage == "unknown":
         stage = _stage(said)
     return ProviderBlock(stage=stage, code=str(code), message=_excerpt(message))
 
 
 def block_in_error(status: int, body: bytes | str) -> ProviderBlock | None:
-    """The block an error answer reports, or None for any other error (read as JSON; else None)."""
-    if status not in BLOCK_STATUSES:
+    """The block an error answer reports, or None for any other error (read as JSON; else None).
+
+    4xx statuses a provider blocks with, and server errors whose body plainly reports a block (MiniMax
+    answers ``output new_sensitive`` with a 500), not those where moderation is only what failed."""
+    if status not in BLOCK_STATUSES and not 500 <= status < 600:
         return None
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError):
         return None
-    if not isinstance(data, Mapping):
+    if not isinstance(data, Mapping | list):
         return None
-    return _block_in_fields(data)
+    return _block_in_fields(data, server_error=status >= 500)
+
+
+def _get(mapping: Mapping[str, Any], name: str) -> Any:
+    """``mapping[name]`` with the key's case and underscores ignored (``FinishReason``, ``finishReason``)."""
+    for key, value in mapping.items():
+        if _norm_key(key) == name:
+            return value
+    return None
+
+
+def _first_choice(data: Mapping[str, Any]) -> tuple[bool, Mapping[str, Any] | None]:
+    """(whether the answer has a choices/candidates list, its first entry), looking inside one envelope."""
+    for holder in (
+        data,
+        *(v for k, v in data.items() if _norm_key(k) in _ENVELOPES and isinstance(v, Mapping)),
+    ):
+        for name in ("choices", "candidates"):
+            found = _get(holder, name)
+            if isinstance(found, list):
+                first = found[0] if found and isinstance(found[0], Mapping) else None
+                return bool(found), first
+    return False, None
+
+
+def _structured_input_block(data: Mapping[str, Any]) -> ProviderBlock | None:
+    """Flags that report a blocked prompt without words: Gemini's ``promptFeedback.blockReason``,
+    ERNIE's ``need_clear_history`` (the user's input was judged unsafe)."""
+    feedback = _get(data, "promptfeedback")
+    if isinstance(feedback, Mapping):
+        reason = _get(feedback, "blockreason")
+        if isinstance(reason, str) and reason and "unspecified" not in reason.lower():
+            return ProviderBlock("input", reason, _excerpt(str(_get(feedback, "blockreasonmessage") or "")))
+    if _get(data, "needclearhistory") is True:
+        rounds = _get(data, "banround")
+        return ProviderBlock(
+            "input", "need_clear_history", f"ban_round={rounds}" if rounds is not None else ""
+        )
+    return None
 
 
 def block_in_reply(data: Mapping[str, Any]) -> ProviderBlock | None:
-    """The block a 200 answer reports: an error object instead of choices (MiniMax's ``base_resp``,
-    a proxy's ``error``), or a first choice whose ``finish_reason`` is a filter's."""
-    choices = data.get("choices")
-    if not isinstance(choices, list) or not choices:
-        return _block_in_fields({k: v for k, v in data.items() if k != "choices"})
-    choice = choices[0]
-    if not isinstance(choice, Mapping):
+    """The block a 200 answer reports: a first choice whose finish reason is a filter's (also in native
+    shapes: ``Response.Choices[0].FinishReason``, ``candidates[0].finishReason``), a flag that the
+    prompt was blocked, or an error object instead of choices (MiniMax's ``base_resp``, a proxy's
+    ``error``)."""
+    has_choices, choice = _first_choice(data)
+    if choice is not None:
+        reason = _get(choice, "finishreason")
+        if is_block_finish_reason(reason):
+            found = _block_in_fields({k: v for k, v in data.items() if _norm_key(k) != "choices"})
+            return ProviderBlock(stage="output", code=str(reason), message=found.message if found else "")
+    structured = _structured_input_block(data)
+    if structured is not None:
+        return structured
+    if has_choices:
         return None
-    reason = choice.get("finish_reason")
-    if not is_block_finish_reason(reason):
-        return None
-    message = ""
-    found = _block_in_fields({k: v for k, v in data.items() if k != "choices"})
-    if found is not None:
-        message = found.message
-    return ProviderBlock(stage="output", code=str(reason), message=message)
+    return _block_in_fields(data)
 
 
 def is_block_finish_reason(reason: Any) -> bool:

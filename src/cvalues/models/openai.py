@@ -347,15 +347,17 @@ class OpenAIBackend(ModelBackend):
             ) from exc
         if status != 200:
             excerpt = self._excerpt(content)
+            # Before the status's own meaning: a moderation 403 is about this prompt, not the key, and
+            # a block some provider sends as a 500 would be the same block when asked again.
+            block = block_in_error(status, content)
+            if block is not None:
+                raise self._blocked(f"{url}: HTTP {status}", block)
             if status in RETRYABLE_STATUSES:
                 raise ModelError(
                     f"{url}: HTTP {status}: {excerpt}",
                     retryable=True,
                     retry_after=parse_retry_after(headers),
                 )
-            block = block_in_error(status, content)
-            if block is not None:  # checked before the key's 403: a moderation 403 is about this prompt
-                raise self._blocked(f"{url}: HTTP {status}", block)
             if logprobs and status in (400, 422) and "logprob" in excerpt.lower():
                 raise LogprobsUnsupported(
                     f"{url}: the server rejects log-probability requests for {self.model!r} "

@@ -36,7 +36,15 @@ from typing import Any
 from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from cvalues.models.base import Generation, GenerationSettings, ModelBackend, ModelError, ModelUnreachable
+from cvalues.models.base import (
+    BLOCKED_FINISH_REASON,
+    Generation,
+    GenerationSettings,
+    ModelBackend,
+    ModelError,
+    ModelUnreachable,
+    ProviderBlocked,
+)
 from cvalues.models.replay import ReplayBackend
 from cvalues.redact import mask_text
 from cvalues.runs.manifest import RunManifest
@@ -415,6 +423,10 @@ class _Runner:
                 )
             elif isinstance(result, list):
                 answer = Answer(**common, status="ok", logprobs=result)
+            elif isinstance(result, ProviderBlocked):
+                # the provider's moderation answered a scoring request: an answer (no scores), as a
+                # blocked generation is (its reply withheld), not a failure to ask again
+                answer = Answer(**common, status="ok", text="", finish_reason=BLOCKED_FINISH_REASON)
             else:
                 if not isinstance(result, BaseException):
                     result = TypeError(f"backend returned {type(result).__name__}, expected Generation")
