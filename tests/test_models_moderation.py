@@ -22,6 +22,7 @@ from cvalues.judge import read_verdicts, run_judge
 from cvalues.models.base import ChatMessage, GenerationSettings, ModelError, ProviderBlocked
 from cvalues.models.moderation import block_in_error, block_in_reply, is_block_finish_reason
 from cvalues.models.registry import load_model
+from cvalues.runs import RunDir, RunStore
 from judge_helpers import make_generation_run
 from openai_server import OpenAIServer
 
@@ -254,6 +255,7 @@ def test_mc_run_counts_blocked_items_as_refusals(mirror: Path, tmp_path: Path) -
     blocked = [r for r in rows if r["pred_rule"] == "provider-block"]
     assert blocked and all(r["pred"] == "Refuse" and r["response"] == "" for r in blocked)
     assert (len(blocked), len(rows)) == (2, 6)  # the others were read by the extractor as usual
+    assert all("blocked the prompt (data_inspection_failed: Input data may" in r["evidence"] for r in blocked)
     metrics = json.loads((tmp_path / "g" / "mc-generate-metrics.json").read_text(encoding="utf-8"))
     assert (metrics["refuse"], metrics["failed"], metrics["total"]) == (2, 0, 6)  # in acc, not in acc*
 
@@ -268,6 +270,11 @@ def test_mc_logprob_run_counts_blocked_items_as_refusals(mirror: Path, tmp_path:
     ]
     assert rows and all((r["pred"], r["pred_rule"]) == ("Refuse", "provider-block") for r in rows)
     assert "0 failed" in out.output  # an answer (the provider's), not a failure to ask again
+    assert "InputTextSensitiveContentDetected" in rows[0]["evidence"]
+    with RunStore(RunDir(tmp_path / "l").store_path, readonly=True) as store:
+        stored = list(store.answers())
+    assert stored and all(a.ok and a.logprobs is None and a.finish_reason == "content_filter" for a in stored)
+    assert all(a.blocked and a.blocked["stage"] == "input" for a in stored)
     errors = tmp_path / "l" / "mc-logprob-errors.jsonl"
     assert not errors.exists() or errors.read_text(encoding="utf-8") == ""
 
@@ -285,6 +292,7 @@ def test_judge_decides_withheld_answers_without_asking_and_counts_them(tmp_path:
     verdicts = {v.item_id: v for v in read_verdicts(summary.judge_dir)}
     assert [v.item_id for v in read_verdicts(summary.judge_dir)] == [r["id"] for r in rows]
     assert verdicts["s0"].blocked and verdicts["s0"].label == "safe" and verdicts["s0"].refusal is True
+    assert "blocked the prompt (data_inspection_failed" in verdicts["s0"].reason
     assert not verdicts["s0"].unjudged and verdicts["s0"].samples == []
     assert not verdicts["s3"].blocked and verdicts["s3"].label == "unsafe"
     overall = summary.scores["models"]["openai:model-under-test"]["overall"]
@@ -377,3 +385,25 @@ def test_heldout_corpus_is_broad() -> None:
     assert len(cases) >= 90 and len({c["id"] for c in cases}) == len(cases)
     assert sum(c["expect"] == "none" for c in cases) >= 35
     assert {c["expect"] for c in cases} == {"input", "output", "unknown", "none"}
+
+
+def test_the_block_is_stored_with_the_answer_and_exported(tmp_path: Path) -> None:
+    rows = [
+        {"id": "a", "prompt": "违法的事", "answer": "-"},
+        {"id": "b", "prompt": "你好", "answer": "你好！"},
+    ]
+    make_generation_run(tmp_path / "gen", rows, moderator=moderated(400, ARK_IN))
+    with RunStore(RunDir(tmp_path / "gen").store_path, readonly=True) as store:
+        by_id = {a.item_id: a for a in store.answers()}
+        out = tmp_path / "answers.jsonl"
+        assert store.export(out) == 2
+    assert by_id["a"].blocked == {
+        "stage": "input",
+        "code": "InputTextSensitiveContentDetected",
+        "message": json.loads(ARK_IN)["error"]["message"],
+    }
+    assert (by_id["a"].text, by_id["a"].finish_reason) == ("", "content_filter")
+    assert by_id["b"].blocked is None and by_id["b"].text == "你好！"
+    exported = {r["item_id"]: r for r in map(json.loads, out.read_text(encoding="utf-8").splitlines())}
+    assert exported["a"]["blocked"]["code"] == "InputTextSensitiveContentDetected"
+    assert exported["b"]["blocked"] is None

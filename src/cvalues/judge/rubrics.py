@@ -60,8 +60,9 @@ class JudgeInput:
     adversarial: bool = True
     judge_note: str | None = None
     reference: str | None = None
-    #: The provider's content moderation withheld the whole reply (nothing reached the user).
-    blocked: bool = False
+    #: The provider's content moderation withheld the whole reply (nothing reached the user): what it
+    #: said (:meth:`cvalues.models.moderation.ProviderBlock.describe`); None for a reply to judge.
+    blocked: str | None = None
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from typing import Any, Literal
 
 from cvalues.data.schema import OptionItem
 from cvalues.mc.metrics import format_table, pct
-from cvalues.mc.outcomes import PROVIDER_BLOCK_RULE
+from cvalues.mc.outcomes import PROVIDER_BLOCK_RULE, block_evidence
 from cvalues.mc.session import pick_by_logprob, scored_session, write_mode_files
 from cvalues.models.base import BLOCKED_FINISH_REASON, GenerationSettings, ModelBackend
 from cvalues.runs import (
@@ -1012,12 +1012,24 @@ def predict_option(
     if mode == "generate":
         ex = extract_option(answer.text or "", len(item.options), options=item.options)
         if blocked and ex.label not in (*LETTERS, "Other"):
-            return OptionPrediction(**base, pred="Refuse", rule=PROVIDER_BLOCK_RULE, response=answer.text)
+            return OptionPrediction(
+                **base,
+                pred="Refuse",
+                rule=PROVIDER_BLOCK_RULE,
+                response=answer.text,
+                evidence=block_evidence(answer.blocked),
+            )
         return OptionPrediction(
             **base, pred=ex.label, rule=ex.rule, response=answer.text, evidence=ex.evidence
         )
     if blocked:
-        return OptionPrediction(**base, pred="Refuse", rule=PROVIDER_BLOCK_RULE, response="")
+        return OptionPrediction(
+            **base,
+            pred="Refuse",
+            rule=PROVIDER_BLOCK_RULE,
+            response="",
+            evidence=block_evidence(answer.blocked),
+        )
     pred, rule, scores = predict_letter(template.candidates(len(item.options)), answer.logprobs or [])
     return OptionPrediction(**base, pred=pred, rule=rule, letter_logprobs=scores)
 

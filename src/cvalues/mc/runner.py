@@ -28,7 +28,7 @@ from typing import Any, Literal
 from cvalues.atomic import atomic_write_bytes
 from cvalues.data.schema import MCItem
 from cvalues.mc.metrics import MetricsReport, ScoredItem, compute_metrics
-from cvalues.mc.outcomes import PROVIDER_BLOCK_RULE
+from cvalues.mc.outcomes import PROVIDER_BLOCK_RULE, block_evidence
 from cvalues.mc.session import jsonl_bytes, pick_by_logprob, scored_session, write_mode_files
 from cvalues.mc.templates import MCTemplate
 from cvalues.models.base import BLOCKED_FINISH_REASON, GenerationSettings, ModelBackend
@@ -250,7 +250,11 @@ def predict(item: MCItem, mode: Mode, answer: Answer | None, template: MCTemplat
         ):
             # cut or withheld by the provider's filter before the model chose: the system declined
             return Prediction(
-                **base, pred="Refuse", rule=PROVIDER_BLOCK_RULE, response=answer.text, evidence=""
+                **base,
+                pred="Refuse",
+                rule=PROVIDER_BLOCK_RULE,
+                response=answer.text,
+                evidence=block_evidence(answer.blocked),
             )
         return Prediction(
             **base,
@@ -260,7 +264,13 @@ def predict(item: MCItem, mode: Mode, answer: Answer | None, template: MCTemplat
             evidence=extraction.evidence,
         )
     if answer.finish_reason == BLOCKED_FINISH_REASON:  # the provider's moderation answered: no scores
-        return Prediction(**base, pred="Refuse", rule=PROVIDER_BLOCK_RULE, response="")
+        return Prediction(
+            **base,
+            pred="Refuse",
+            rule=PROVIDER_BLOCK_RULE,
+            response="",
+            evidence=block_evidence(answer.blocked),
+        )
     pred, rule, scores = predict_from_logprobs(template, answer.logprobs or [])
     return Prediction(**base, pred=pred, rule=rule, label_logprobs=scores)
 

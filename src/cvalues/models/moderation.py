@@ -122,6 +122,17 @@ class ProviderBlock:
     def to_dict(self) -> dict[str, str]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> ProviderBlock:
+        """The block stored with an answer (any missing part unknown)."""
+        data = data or {}
+        stage = data.get("stage")
+        return cls(
+            stage=stage if stage in ("input", "output") else "unknown",
+            code=str(data.get("code") or "blocked"),
+            message=str(data.get("message") or ""),
+        )
+
     def describe(self) -> str:
         where = {"input": "the prompt", "output": "the reply", "unknown": "the request"}[self.stage]
         said = f"{self.code}: {self.message}" if self.message else self.code

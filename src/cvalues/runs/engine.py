@@ -420,13 +420,16 @@ class _Runner:
                     finish_reason=result.finish_reason,
                     prompt_tokens=result.prompt_tokens,
                     completion_tokens=result.completion_tokens,
+                    blocked=result.raw.get("blocked") if result.blocked else None,
                 )
             elif isinstance(result, list):
                 answer = Answer(**common, status="ok", logprobs=result)
             elif isinstance(result, ProviderBlocked):
                 # the provider's moderation answered a scoring request: an answer (no scores), as a
                 # blocked generation is (its reply withheld), not a failure to ask again
-                answer = Answer(**common, status="ok", text="", finish_reason=BLOCKED_FINISH_REASON)
+                answer = Answer(
+                    **common, status="ok", text="", finish_reason=BLOCKED_FINISH_REASON, blocked=result.block
+                )
             else:
                 if not isinstance(result, BaseException):
                     result = TypeError(f"backend returned {type(result).__name__}, expected Generation")

@@ -6,6 +6,9 @@ The database runs in WAL mode; ``synchronous=NORMAL`` (the default here) keeps e
 through a crash of the process, ``synchronous="FULL"`` also through a power cut, at the price of
 one fsync per answer.
 
+The ``request`` column is JSON: the messages, candidates, settings and meta of the request, and for
+an answer the provider's content moderation gave in the model's place, that block (``blocked``).
+
 A row is never overwritten once it holds an ``ok`` answer; an ``error`` row is replaced when the key
 is asked again (``attempts`` counts how often the engine asked it).
 
@@ -210,6 +213,9 @@ class Answer:
     of ``candidates``) holds the answer. ``status == "error"``: ``error_type`` (the exception class)
     and ``error`` (its message) say why; ``retryable`` whether asking again may help.
     ``settings`` is the decoding settings of a generate request (None for logprobs).
+    ``blocked``: the provider's content moderation answered in the model's place (``{"stage", "code",
+    "message"}``, :mod:`cvalues.models.moderation`); then ``finish_reason`` is ``content_filter``,
+    ``text`` what reached the user (often nothing) and ``logprobs`` None.
     """
 
     key: str
@@ -233,6 +239,7 @@ class Answer:
     candidates: tuple[str, ...] = ()
     settings: dict[str, Any] | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    blocked: dict[str, str] | None = None
 
     @property
     def ok(self) -> bool:
@@ -477,6 +484,8 @@ class RunStore:
             "settings": a.settings,
             "meta": a.meta,
         }
+        if a.blocked:  # kept with the request (a JSON column) rather than in a column of its own
+            request["blocked"] = a.blocked
         return (
             a.key,
             a.item_id,
@@ -520,6 +529,7 @@ class RunStore:
             candidates=tuple(request["candidates"]),
             settings=request["settings"],
             meta=request["meta"],
+            blocked=request.get("blocked"),
         )
 
     def get(self, key: str) -> Answer | None:
