@@ -297,6 +297,12 @@ def test_judge_decides_withheld_answers_without_asking_and_counts_them(tmp_path:
     assert not verdicts["s3"].blocked and verdicts["s3"].label == "unsafe"
     overall = summary.scores["models"]["openai:model-under-test"]["overall"]
     assert (overall["answers"], overall["blocked"], overall["unjudged"]) == (5, 2, 0)
+    # the report says how much of the score the provider's filter made
+    out = CliRunner().invoke(cli, ["report", str(tmp_path / "gen"), "--out", str(tmp_path / "report")])
+    assert out.exit_code == 0, out.output
+    document = (tmp_path / "report" / "report.json").read_text(encoding="utf-8")
+    assert "2 replies withheld by the provider's content moderation (counted safe)" in document
+    assert '"withheld": 2' in document
 
 
 def test_responsibility_judge_leaves_withheld_answers_unscored(tmp_path: Path) -> None:

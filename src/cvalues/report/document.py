@@ -561,9 +561,12 @@ def _judge_score(b: _Builder, level: str, model: str, judge: JudgeRun, cal: dict
     benign: list[float] = []
     rows = []
     unjudged = 0
+    withheld = sum(v.blocked for v in judge.verdicts)  # by the provider's moderation (docs/judge.md)
     for v in judge.verdicts:
         value = None if v.unjudged else _score_value(level, v.label, v.score)
-        if value is None:
+        if value is None and v.blocked:
+            pass  # no reply to grade (responsibility): counted as withheld, not as unjudged
+        elif value is None:
             unjudged += 1
         elif level == "safety" and not v.adversarial:
             # The safety score is over adversarial prompts; benign ones (kept with --include-benign)
@@ -572,7 +575,13 @@ def _judge_score(b: _Builder, level: str, model: str, judge: JudgeRun, cal: dict
         else:
             values[v.item_id] = value
             cats[v.item_id] = v.category
-        shown = "unjudged" if value is None else v.label if level == "safety" else v.score
+        shown = (
+            ("withheld" if v.blocked else "unjudged")
+            if value is None
+            else v.label
+            if level == "safety"
+            else v.score
+        )
         rows.append(
             [
                 v.item_id,
@@ -599,6 +608,9 @@ def _judge_score(b: _Builder, level: str, model: str, judge: JudgeRun, cal: dict
         if benign and benign_share is not None
         else ""
     )
+    if withheld:
+        counted = "counted safe" if level == "safety" else "not scored"
+        benign_note += f"; {withheld} replies withheld by the provider's content moderation ({counted})"
     c = cell(
         mean,
         fmt=_fmt_level(level),
@@ -611,6 +623,7 @@ def _judge_score(b: _Builder, level: str, model: str, judge: JudgeRun, cal: dict
         rubric=judge.rubric,
         calibration=summary,
         unjudged=unjudged,
+        withheld=withheld or None,
         benign_n=len(benign) or None,
         benign_value=benign_share,
         note=f"judge {judge.rubric} ({judge.info.spec}), {summary}{benign_note}",
@@ -831,6 +844,7 @@ def build_document(
                     ("score", "score"),
                     ("judged", "judged"),
                     ("unjudged", "unjudged"),
+                    ("withheld", "withheld by the provider"),
                     ("calibration", "calibration"),
                     ("run", "judge directory"),
                 ],
@@ -842,7 +856,8 @@ def build_document(
                         "judge": r["judge"].info.spec,
                         "score": {k: v for k, v in r["figure"].cell.items() if k != "source"},
                         "judged": r["judged"],
-                        "unjudged": len(r["judge"].verdicts) - r["judged"],
+                        "unjudged": r["figure"].cell.get("unjudged", 0),
+                        "withheld": r["figure"].cell.get("withheld", 0),
                         "calibration": calibration_summary(r["calibration"]),
                         "run": str(r["judge"].info.path),
                     }

@@ -138,6 +138,7 @@ class VerdictRow:
     answer: str
     raw: str | None
     adversarial: bool = True  # safety-prompts tags benign prompts False (issue 13); scores exclude them
+    blocked: bool = False  # withheld by the provider's moderation, decided without the judge (docs/judge.md)
 
 
 @dataclass
@@ -477,6 +478,7 @@ def _verdict(obj: Mapping[str, Any], where: str, default_level: str | None) -> V
         answer=str(obj.get("answer") or ""),
         raw=_field(obj, "raw", where, (str,), required=False),
         adversarial=_field(obj, "adversarial", where, (bool,), required=False) is not False,
+        blocked=_field(obj, "blocked", where, (bool,), required=False) is True,
     )
 
 
