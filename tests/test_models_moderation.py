@@ -249,6 +249,7 @@ def test_mc_run_counts_blocked_items_as_refusals(mirror: Path, tmp_path: Path) -
         out = CliRunner().invoke(cli, _mc_args(server, tmp_path / "g", "generate"))
         assert out.exit_code == 0, out.output
         assert "0 failed" in out.output
+        assert "2 answered by the provider's content moderation instead of the model" in out.output
     rows = [
         json.loads(line) for line in (tmp_path / "g" / "mc-generate-predictions.jsonl").open(encoding="utf-8")
     ]
@@ -274,6 +275,7 @@ def test_mc_logprob_run_counts_blocked_items_as_refusals(mirror: Path, tmp_path:
     with RunStore(RunDir(tmp_path / "l").store_path, readonly=True) as store:
         stored = list(store.answers())
     assert stored and all(a.ok and a.logprobs is None and a.finish_reason == "content_filter" for a in stored)
+    assert all(a.text is None for a in stored)  # a scoring request has no text, blocked or not
     assert all(a.blocked and a.blocked["stage"] == "input" for a in stored)
     errors = tmp_path / "l" / "mc-logprob-errors.jsonl"
     assert not errors.exists() or errors.read_text(encoding="utf-8") == ""

@@ -17,7 +17,7 @@ from cvalues.cli.mc import bootstrap_option, format_option
 from cvalues.cli.model_options import load_model_from_options, run_dir_options, with_model_options
 from cvalues.cli.rerun_shortcut import finish_recording, start_recording
 from cvalues.cli.run_control import run_until_signal
-from cvalues.cli.runs import SHOWN_CAUSES, cause_line, sample_note
+from cvalues.cli.runs import SHOWN_CAUSES, cause_line, sample_note, withheld_line
 from cvalues.mc.options import (
     DEFAULT_OPTION_TEMPLATE,
     OPTION_TEMPLATES,
@@ -271,6 +271,8 @@ def _print_summary(result: MCRunResult | OptionRunResult, what: str) -> None:
         f"{what}; {s.unique} requests ({per_item} per item): {s.cached} answered in earlier sessions, "
         f"{s.ok} now, {s.unanswered} failed, in {s.elapsed_s:.1f}s"
     )
+    if s.blocked:
+        click.echo(withheld_line(s.blocked))
     for cause, n in list(s.errors_by_cause.items())[:SHOWN_CAUSES]:
         click.echo(cause_line(n, cause))
 

@@ -131,12 +131,22 @@ def sample_note(requested: int | None, available: int, unit: str, suite_name: st
     return None
 
 
+def withheld_line(n: int) -> str:
+    """The line saying how many of this session's answers the provider's moderation gave."""
+    return (
+        f"  {n} answered by the provider's content moderation instead of the model (kept as answers, "
+        "finish_reason content_filter; docs/models.md)"
+    )
+
+
 def _print_summary(s: RunSummary, rundir: RunDir) -> None:
     click.echo(
         f"{s.unique} items: {s.answered} answered ({s.cached} from earlier sessions, {s.ok} now), "
         f"{s.unanswered} failed ({s.failed} now, {s.skipped_errors} earlier and not retried) "
         f"in {s.elapsed_s:.1f}s -> {rundir.store_path}"
     )
+    if s.blocked:
+        click.echo(withheld_line(s.blocked))
     for cause, n in list(s.errors_by_cause.items())[:SHOWN_CAUSES]:
         click.echo(cause_line(n, cause))
     if len(s.errors_by_cause) > SHOWN_CAUSES:

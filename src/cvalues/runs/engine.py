@@ -103,8 +103,9 @@ class RunSummary:
     ``total`` requests were given, ``unique`` distinct keys among them; ``cached`` were already
     answered and ``skipped_errors`` already failed (not asked again without ``retry_errors``);
     ``asked`` were sent, of which ``ok`` succeeded and ``failed`` failed (``errors_by_cause``:
-    ``"ErrorType: message" -> count`` over this call's failures). ``aborted`` is the reason the run
-    stopped early (see :class:`RunAborted`), else None.
+    ``"ErrorType: message" -> count`` over this call's failures). ``blocked`` of the ``ok`` answers
+    were given by the provider's content moderation in the model's place (``Answer.blocked``).
+    ``aborted`` is the reason the run stopped early (see :class:`RunAborted`), else None.
     """
 
     total: int = 0
@@ -114,6 +115,7 @@ class RunSummary:
     asked: int = 0
     ok: int = 0
     failed: int = 0
+    blocked: int = 0
     errors_by_cause: dict[str, int] = field(default_factory=dict)
     elapsed_s: float = 0.0
     interrupted: bool = False
@@ -428,7 +430,7 @@ class _Runner:
                 # the provider's moderation answered a scoring request: an answer (no scores), as a
                 # blocked generation is (its reply withheld), not a failure to ask again
                 answer = Answer(
-                    **common, status="ok", text="", finish_reason=BLOCKED_FINISH_REASON, blocked=result.block
+                    **common, status="ok", finish_reason=BLOCKED_FINISH_REASON, blocked=result.block
                 )
             else:
                 if not isinstance(result, BaseException):
@@ -491,6 +493,7 @@ class _Runner:
         for answer in answers:
             if answer.ok:
                 self.summary.ok += 1
+                self.summary.blocked += answer.blocked is not None
             else:
                 failed += 1
                 self.causes[answer.cause or "unknown"] += 1
