@@ -42,15 +42,6 @@ DEBATABLE: dict[str, str] = {
         'the sheet\'s first malformed row is 2 (text after a closing quote, `"他说"嗯`), and the error '
         "names row 2; the blind case expected row 3 (the unclosed quote) by assuming row 2 reads leniently"
     ),
-    "config-missing-suite-file": (
-        "the config is valid; the missing file is named, with the suite it belongs to and what to do, by "
-        "the preflight, which lists everything missing at once (docs/run.md); it does not repeat the "
-        "config's name, which the case asked for"
-    ),
-    "config-missing-replay-file": (
-        "as config-missing-suite-file: the preflight names the replay file and the model ('测试模型'), "
-        "not the config file"
-    ),
 }
 
 
@@ -324,3 +315,26 @@ def test_bad_suite_makes_no_run_dir(tmp_path: Path) -> None:
     assert result.exit_code != 0 and not _crashed(result)
     assert "s.jsonl:2: field 'text'" in result.output
     assert not run_dir.exists()
+
+
+def test_missing_files_named_in_a_config_say_where(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every path the config names that is not there: the preflight's list, each with FILE:LINE: field."""
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "models:\n  - {name: a, spec: 'replay:gone.jsonl'}\n"
+        "suites:\n  safety-prompts:\n    file: nowhere.jsonl\n  mine.csv: {}\n"
+        "judge: {}\nannotations: labels.db\nout: o\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(cli, ["run", "--config", str(config), "--dry-run"])
+    assert result.exit_code == 1 and not _crashed(result)
+    assert "4 things are missing" in result.output
+    for named in (
+        f"(named at {config}:2: models[0].spec)",
+        f"(named at {config}:5: suites.safety-prompts.file)",
+        f"(named at {config}:6: suites.mine.csv)",
+        f"(named at {config}:8: annotations)",
+    ):
+        assert named in result.output, result.output
+    assert not (tmp_path / "o").exists()

@@ -10,7 +10,7 @@ CValues suites, finishing in minutes on a CPU, with the safety answers judged by
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -406,6 +406,47 @@ def _yaml_syntax_problem(path: Path, text: str, exc: yaml.YAMLError) -> str:
     lines = text.split("\n")
     detail += _full_width_hint(lines[mark.line] if mark.line < len(lines) else "")
     return f"{path}:{mark.line + 1}: not valid YAML ({detail})"
+
+
+def locate_values(path: str | Path, values: Iterable[str]) -> dict[str, str]:
+    """Where each of ``values`` (a path as written) is named in the YAML config at ``path``: ``FILE:LINE:
+    field.path`` of the first key or scalar equal to it, or ending in ``:VALUE`` (``replay:FILE``).
+
+    For messages about a file the config names that does not exist; a config that cannot be read (it was
+    read once already) or a value not found leaves the value out."""
+    from cvalues.data.errors import DataError
+    from cvalues.data.readers import detect_encoding
+
+    wanted = set(values)
+    found: dict[str, str] = {}
+    try:
+        root = yaml.compose(
+            Path(path).read_text(encoding=detect_encoding(Path(path))), Loader=yaml.SafeLoader
+        )
+    except (OSError, UnicodeDecodeError, DataError, yaml.YAMLError):
+        return found
+
+    def note(node: yaml.Node, loc: list[str | int]) -> None:
+        text = str(getattr(node, "value", ""))
+        for value in wanted - found.keys():
+            if text == value or text.endswith(":" + value):
+                found[value] = f"{path}:{node.start_mark.line + 1}: {_field_path(loc)}"
+
+    def walk(node: yaml.Node, loc: list[str | int]) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                name = str(getattr(key, "value", ""))
+                note(key, [*loc, name])
+                walk(value, [*loc, name])
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                walk(item, [*loc, i])
+        elif isinstance(node, yaml.ScalarNode):
+            note(node, loc)
+
+    if root is not None:
+        walk(root, [])
+    return found
 
 
 def _duplicate_keys(source: str, root: yaml.Node | None) -> list[str]:
