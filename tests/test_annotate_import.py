@@ -111,7 +111,7 @@ def test_bad_answer_files_name_file_line_and_field(tmp_path: Path) -> None:
     )
     with pytest.raises(DataError) as err:
         read_answers_file(path, "safety")
-    assert str(err.value) == f"{path}:2: field 'answer': missing value"
+    assert str(err.value) == f"{path}:2: field 'response': missing value (or give it as 'answer')"
     path = write_jsonl(
         tmp_path / "b.jsonl", [{"prompt": "p", "response": "r", "model": "m", "category": "天气"}]
     )

@@ -74,7 +74,7 @@ def test_review_csv_quotes_ids_and_answers_and_reads_them_back(tmp_path):
         writer.writeheader()
         writer.writerows(table)
     review = official.read_review(sheet)
-    assert [item_id for item_id, _ in review.values()] == [t.strip() for t in HOSTILE]  # cells are stripped
+    assert [r.item_id for r in review.values()] == [t.strip() for t in HOSTILE]  # cells are stripped
     assert official.apply_review(scored, review, sheet) == len(HOSTILE)
 
 

@@ -31,14 +31,24 @@ class NotText(ValueError):
         return f"{path}{f':{self.line}' if self.line is not None else ''}: {self.message}"
 
 
-def binary_problem(head: bytes) -> str | None:
-    """The message for a file starting with ``head`` if it is binary (holds a NUL byte), else None.
+def binary_error(head: bytes) -> NotText | None:
+    """The error for a file starting with ``head`` if it is binary (holds a NUL byte), else None.
 
-    UTF-8 and GB18030 text never holds a NUL byte; binary files and UTF-16 text almost always do early."""
+    UTF-8 and GB18030 text never holds a NUL byte; binary files and UTF-16 text almost always do early.
+    A UTF-16 byte-order mark is named as such (Excel's "Unicode text" and Notepad's "Unicode" save it),
+    with what to do; otherwise the error names the line and column of the first NUL, so that one stray
+    NUL in a text file (a broken export) can be found and removed."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return NotText(f"{NOT_TEXT} (UTF-16 text, with its byte-order mark: save the file as UTF-8)")
     at = head.find(b"\x00")
     if at < 0:
         return None
-    return f"{NOT_TEXT} (a NUL byte at offset {at}: binary data or UTF-16?)"
+    start = head.rfind(b"\n", 0, at) + 1
+    column = len(head[start:at].decode("utf-8", errors="replace")) + 1  # in characters, as an editor counts
+    return NotText(
+        f"{NOT_TEXT} (a NUL byte at column {column}, offset {at}: binary data or UTF-16?)",
+        head.count(b"\n", 0, at) + 1,
+    )
 
 
 BOM = b"\xef\xbb\xbf"
@@ -82,9 +92,9 @@ def decode_text(data: bytes) -> tuple[str, str]:
 
     Raises :class:`NotText` (its message starts with :data:`NOT_TEXT`) for anything else, and for
     damaged UTF-8."""
-    problem = binary_problem(data[:SNIFF_BYTES])
-    if problem is not None:
-        raise NotText(problem)
+    error = binary_error(data[:SNIFF_BYTES])
+    if error is not None:
+        raise error
     encoding = detect_encoding(io.BytesIO(data))
     try:
         return data.decode(encoding), encoding

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cvalues.data.errors import DataError
-from cvalues.data.readers import get_text, iter_table
+from cvalues.data.readers import get_text, iter_table, no_records_error
 from cvalues.data.schema import category_by_name
 from cvalues.runs import RunDir, RunStore, read_manifest
 
@@ -91,6 +91,8 @@ def read_answers_file(path: str | os.PathLike[str], task: str) -> list[SourceAns
     out: list[SourceAnswer] = []
     for line, row in iter_table(path):
         prompt = get_text(row, "prompt", path, line, strip=False)
+        if "response" not in row and "answer" not in row:
+            raise DataError("missing value (or give it as 'answer')", path=path, line=line, field="response")
         key = "response" if "response" in row else "answer"
         answer = get_text(row, key, path, line, strip=False)
         model = get_text(row, "model", path, line)
@@ -104,6 +106,8 @@ def read_answers_file(path: str | os.PathLike[str], task: str) -> list[SourceAns
             category = cat.key
         item_id = get_text(row, "item_id", path, line, required=False) or prompt_id(prompt)
         out.append(SourceAnswer(item_id, prompt, answer, model, category, f"{path.resolve()}:{line}"))
+    if not out:
+        raise no_records_error(path)
     return out
 
 

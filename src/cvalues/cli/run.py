@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import sys
 from pathlib import Path
@@ -106,7 +107,15 @@ def run(
     if out is None:
         raise click.UsageError("no output folder: set `out:` in the config or pass --out DIR")
     config = config.model_copy(update={"out": out})
-    _run(config, out, data_kwargs, retry_errors=retry_errors, no_progress=no_progress, dry_run=dry_run)
+    _run(
+        config,
+        out,
+        data_kwargs,
+        retry_errors=retry_errors,
+        no_progress=no_progress,
+        dry_run=dry_run,
+        config_path=config_path,
+    )
 
 
 def _config_from_specs(
@@ -156,9 +165,19 @@ def _run(
     retry_errors: bool,
     no_progress: bool,
     dry_run: bool,
+    config_path: Path | None = None,
 ) -> None:
     from cvalues.pipeline.preflight import PreflightError, format_missing
     from cvalues.pipeline.stages import Pipeline
+
+    def missing_error(missing: list[Any]) -> click.ClickException:
+        """The preflight's list, each missing path with the config line that names it."""
+        if config_path is not None:
+            from cvalues.pipeline.config import locate_values
+
+            where = locate_values(config_path, [m.path for m in missing if m.path])
+            missing = [dataclasses.replace(m, where=where.get(m.path or "")) for m in missing]
+        return click.ClickException(format_missing(missing))
 
     def echo(line: str) -> None:
         click.echo(line, err=True)
@@ -174,7 +193,7 @@ def _run(
     if dry_run:
         missing = pipeline.preflight()
         if missing:
-            raise click.ClickException(format_missing(missing))
+            raise missing_error(missing)
         with data_errors():
             pipeline.load_suites()
         names = [m.name for m in config.models]
@@ -198,7 +217,7 @@ def _run(
         with data_errors():
             result = pipeline.run()
     except PreflightError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise missing_error(exc.missing) from exc
     except KeyboardInterrupt:
         from cvalues.cli.run_control import resume_command
         from cvalues.pipeline.stages import stored_answers

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from cvalues.data.errors import DataError
-from cvalues.encoding import BOM, NOT_TEXT, SNIFF_BYTES, NotText, binary_problem, decode_text
+from cvalues.encoding import BOM, NOT_TEXT, SNIFF_BYTES, NotText, binary_error, decode_text
 from cvalues.encoding import detect_encoding as sniff_encoding  # this module's own takes a path
 
 
@@ -34,9 +34,9 @@ def detect_encoding(path: Path) -> str:
     (:func:`cvalues.encoding.detect_encoding`, whose damaged-UTF-8 rule makes an error at the bad line
     rather than a file silently re-read as mojibake)."""
     with path.open("rb") as fh:
-        problem = binary_problem(fh.read(SNIFF_BYTES))
-        if problem is not None:
-            raise DataError(problem, path=path)
+        error = binary_error(fh.read(SNIFF_BYTES))
+        if error is not None:
+            raise DataError(error.message, path=path, line=error.line)
         fh.seek(0)
         try:
             return sniff_encoding(fh)
@@ -205,6 +205,14 @@ def iter_table(path: Path, fmt: str | None = None) -> Iterator[tuple[int, Mappin
         yield from iter_csv_dicts(path, delimiter="\t" if fmt == "tsv" else ",")
     else:
         raise DataError(f"unknown file format {fmt!r}: use .jsonl, .json, .csv or .tsv", path=path)
+
+
+def no_records_error(path: Path) -> DataError:
+    """A file given by name without a single record: empty (or blank), or rows absent (``[]``, a CSV
+    header alone). Every reader of a user's file says it the same way, naming the file."""
+    with Path(path).open("rb") as fh:
+        blank = not fh.read(4096).strip()
+    return DataError(f"no records: {'the file is empty' if blank else 'the file holds no rows'}", path=path)
 
 
 def get_text(

@@ -36,7 +36,7 @@ from cvalues.data.loaders import (
     short_hash,
     user_prompts,
 )
-from cvalues.data.readers import get_text, iter_table, normalise_text
+from cvalues.data.readers import get_text, iter_table, no_records_error, normalise_text
 from cvalues.data.schema import (
     GOLD_LABELS,
     LEVELS,
@@ -192,13 +192,6 @@ def _record_kind(row: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _no_records(path: Path) -> DataError:
-    """A file without a single record: empty (or blank), or rows absent (``[]``, a CSV header alone)."""
-    with path.open("rb") as fh:
-        blank = not fh.read(4096).strip()
-    return DataError(f"no records: {'the file is empty' if blank else 'the file holds no rows'}", path=path)
-
-
 def _is_official_row(row: Mapping[str, Any]) -> bool:
     return all(k in row for k in OFFICIAL_KEYS) and isinstance(row.get("meta_info"), dict)
 
@@ -229,7 +222,7 @@ def detect_layout(
     fields = dict(fields or {})
     first = _first_row(path, fmt)
     if first is None:
-        raise _no_records(path)
+        raise no_records_error(path)
     if kind == "prompt":
         return _prompt_layout(path, fields, level, fmt, first)
     record_kind = _record_kind(first[1])

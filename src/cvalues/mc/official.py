@@ -23,12 +23,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from cvalues import atomic
 from cvalues.data.errors import DataError
 from cvalues.data.readers import decode_bytes
-from cvalues.encoding import BOM, NOT_TEXT, SNIFF_BYTES, NotText, binary_problem, detect_encoding
+from cvalues.encoding import BOM, NOT_TEXT, SNIFF_BYTES, NotText, binary_error, detect_encoding
 from cvalues.mc.metrics import GOLD_LABELS, MetricsAccumulator, MetricsReport, ScoredItem
 from cvalues.mc.outcomes import OUTCOMES
 from cvalues.spreadsheet import csv_cell, csv_uncell, xlsx_text
@@ -174,6 +174,16 @@ def parse_line(path: Path, number: int, line: str, *, require_pred: bool = False
     )
 
 
+def _gold_label(value: Any) -> str | None:
+    """回复1/回复2 written with full-width forms or padded with spaces (回复２, "回复1\u3000": what a
+    Chinese IME or a spreadsheet leaves) as the label it is; None for anything else. English or bare
+    numbers are not read as labels: which position they mean is a guess."""
+    if not isinstance(value, str):
+        return None
+    folded = unicodedata.normalize("NFKC", value).strip()
+    return folded if folded in GOLD_LABELS else None
+
+
 #: What :func:`_fields` pulls out of a line: response, label, id, pair, category, difficulty.
 _Fields = tuple[str, str, str, str | None, str | None, str | None]
 
@@ -190,7 +200,9 @@ def _fields(path: Path, number: int, data: Any) -> _Fields:
     if label not in GOLD_LABELS:
         if "label" not in data:
             raise OfficialFormatError(f"{path}:{number}: label: missing")
-        raise OfficialFormatError(f"{path}:{number}: label: {label!r} is not 回复1 or 回复2")
+        label = _gold_label(label)
+        if label is None:
+            raise OfficialFormatError(f"{path}:{number}: label: {data['label']!r} is not 回复1 or 回复2")
     meta = data.get("meta_info") or {}
     if not isinstance(meta, dict):
         raise OfficialFormatError(f"{path}:{number}: meta_info: must be an object")
@@ -565,9 +577,9 @@ def score_file(
     if output.resolve() == path.resolve():
         raise FileExistsError(f"{output} is the input file; give another --output")
     with path.open("rb") as fh:  # binary data (a NUL byte) would decode as GB18030: refuse it first
-        problem = binary_problem(fh.read(SNIFF_BYTES))
-    if problem is not None:
-        raise OfficialFormatError(f"{path}: {problem}")
+        error = binary_error(fh.read(SNIFF_BYTES))
+    if error is not None:
+        raise OfficialFormatError(error.at(path))
     switch_to = 0
     if workers is None:
         cores = os.cpu_count() or 1
@@ -661,12 +673,27 @@ def export_review(rows: Sequence[OfficialRow], path: Path, *, force: bool = Fals
     return n
 
 
+def _csv_table(path: Path) -> list[tuple[int, list[str]]]:
+    """(sheet row number, cells) of a CSV review sheet, numbered as a spreadsheet numbers them (a cell
+    with line breaks is one row). Parsed strictly: a quote that never closes (which would swallow every
+    row after it) or text after a closing quote is an error at the row where it starts."""
+    reader = csv.reader(io.StringIO(read_text(path)), strict=True)
+    table: list[tuple[int, list[str]]] = []
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return table
+        except csv.Error as exc:
+            raise OfficialFormatError(f"{path}:{len(table) + 1}: row: malformed CSV ({exc})") from None
+        table.append((len(table) + 1, row))
+
+
 def _review_table(path: Path) -> list[tuple[int, dict[str, str]]]:
     """(sheet row number, {column: text}) for each data row of a review file."""
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        reader = csv.reader(io.StringIO(read_text(path)))
-        table = [(i, row) for i, row in enumerate(reader, start=1)]
+        table = _csv_table(path)
     elif suffix == ".xlsx":
         from openpyxl import load_workbook
 
@@ -692,6 +719,11 @@ def _review_table(path: Path) -> list[tuple[int, dict[str, str]]]:
     for number, cells in table[1:]:
         if not any(c.strip() for c in cells):
             continue
+        if suffix == ".csv" and len(cells) != len(header):  # a stray quote or comma moved the cells
+            raise OfficialFormatError(
+                f"{path}:{number}: row: expected {len(header)} cells ({', '.join(header)}), "
+                f"found {len(cells)}"
+            )
         if suffix == ".csv":  # the quote that export_review put before formula-like cells
             cells = [csv_uncell(c) for c in cells]
         row = {h: (cells[i].strip() if i < len(cells) else "") for i, h in enumerate(header)}
@@ -709,14 +741,22 @@ def normalize_manual_label(text: str) -> str:
     return _MANUAL_ALIASES.get(cleaned.casefold(), cleaned)
 
 
-def read_review(path: Path) -> dict[int, tuple[str | None, str]]:
-    """Map input line number -> (id written in the sheet or None, manual label) for the filled rows.
+class ReviewLabel(NamedTuple):
+    """A filled row of a review sheet: where it is in the sheet, the id written there, the label."""
+
+    sheet_row: int
+    item_id: str | None
+    label: str
+
+
+def read_review(path: Path) -> dict[int, ReviewLabel]:
+    """Map input line number -> :class:`ReviewLabel` for the filled rows.
 
     Unknown labels and bad line numbers raise :class:`OfficialFormatError` naming the sheet row and
     column; rows left empty are skipped (they stay Need_Check).
     """
     path = Path(path)
-    filled: dict[int, tuple[str | None, str]] = {}
+    filled: dict[int, ReviewLabel] = {}
     for number, row in _review_table(path):
         where = f"{path}:{number}"
         try:
@@ -731,21 +771,25 @@ def read_review(path: Path) -> dict[int, tuple[str | None, str]]:
                 f"{where}: manual_pred: {label!r} is not one of {', '.join(MANUAL_LABELS)}"
             )
         if line in filled:
-            raise OfficialFormatError(f"{where}: line: line {line} appears twice")
-        filled[line] = (row.get("id") or None, label)
+            raise OfficialFormatError(
+                f"{where}: line: line {line} appears twice (first at row {filled[line].sheet_row})"
+            )
+        filled[line] = ReviewLabel(number, row.get("id") or None, label)
     return filled
 
 
-def apply_review(rows: Sequence[OfficialRow], review: dict[int, tuple[str | None, str]], source: Path) -> int:
-    """Set the manual labels on the scored rows (matched by line, checked by id); returns how many."""
+def apply_review(rows: Sequence[OfficialRow], review: dict[int, ReviewLabel], source: Path) -> int:
+    """Set the manual labels on the scored rows (matched by line, checked by id); returns how many.
+
+    A mismatch names the sheet ``source`` and its row, like every other review error."""
     by_line = {r.line: r for r in rows}
-    for line, (item_id, label) in review.items():
+    for line, (sheet_row, item_id, label) in review.items():
         row = by_line.get(line)
         if row is None:
-            raise OfficialFormatError(f"{source}: line: {line} is not a line of the scored file")
+            raise OfficialFormatError(f"{source}:{sheet_row}: line: {line} is not a line of the scored file")
         if item_id is not None and item_id != row.item_id.strip():  # sheet cells are read stripped
             raise OfficialFormatError(
-                f"{source}: id: line {line} has id {row.item_id!r} in the scored file, "
+                f"{source}:{sheet_row}: id: line {line} has id {row.item_id!r} in the scored file, "
                 f"{item_id!r} in the sheet"
             )
         row.extra["pred_auto"] = row.data.get("pred_auto", row.pred)

@@ -10,7 +10,7 @@ CValues suites, finishing in minutes on a CPU, with the safety answers judged by
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -331,7 +331,8 @@ def _problem(source: str, root: yaml.Node | None, loc: Sequence[str | int], mess
 def validate_config(data: Any, *, source: str = "config", root: yaml.Node | None = None) -> RunConfig:
     """Validate plain data as a :class:`RunConfig`; :class:`ConfigError` lists every problem."""
     if not isinstance(data, Mapping):
-        raise ConfigError([f"{source}: expected a mapping of keys (models, suites, judge, out, ...)"])
+        hint = _full_width_hint(data) if isinstance(data, str) else ""
+        raise ConfigError([f"{source}: expected a mapping of keys (models, suites, judge, out, ...){hint}"])
     try:
         config = RunConfig.model_validate(dict(data))
     except ValidationError as exc:
@@ -339,7 +340,7 @@ def validate_config(data: Any, *, source: str = "config", root: yaml.Node | None
         for err in exc.errors():
             message = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
-                message = "unknown key (a typo?)"
+                message = "unknown key (a typo?" + _full_width_hint(str(err["loc"][-1])) + ")"
             problems.append(_problem(source, root, _clean_loc(err["loc"]), message))
         raise ConfigError(problems) from None
     cross = _cross_checks(config)
@@ -364,10 +365,112 @@ def load_config(path: str | Path) -> RunConfig:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([f"{where}: not valid YAML ({problem})"]) from None
+        raise ConfigError([_yaml_syntax_problem(path, text, exc)]) from None
     if data is None:
         raise ConfigError([f"{path}: the file is empty; it needs at least `models:`"])
-    return validate_config(data, source=str(path), root=root)
+    duplicates = _duplicate_keys(str(path), root)
+    try:
+        config = validate_config(data, source=str(path), root=root)
+    except ConfigError as exc:
+        raise ConfigError(duplicates + exc.problems) from None
+    if duplicates:
+        raise ConfigError(duplicates)
+    return config
+
+
+#: Full-width characters a Chinese input method types where YAML needs ASCII, with their ASCII forms.
+_FULL_WIDTH_YAML = {"：": ":", "\u3000": "a space", "，": ",", "｛": "{", "｝": "}", "［": "[", "］": "]"}
+
+
+def _full_width_hint(text: str) -> str:
+    """``"; it holds the full-width '：' (YAML needs :)"`` when ``text`` holds such characters, else ""."""
+    hints = [f"{ch!r} (YAML needs {ascii_form})" for ch, ascii_form in _FULL_WIDTH_YAML.items() if ch in text]
+    return "; it holds the full-width " + ", ".join(hints) if hints else ""
+
+
+def _yaml_syntax_problem(path: Path, text: str, exc: yaml.YAMLError) -> str:
+    """``FILE:LINE: not valid YAML (...)`` for a parse error: the line where the broken construct began
+    (an unclosed quote or bracket, a key without its colon) rather than where the parser gave up, which
+    is often the next line or the end of the file; both are in the message when they differ. A
+    full-width colon, comma, bracket or space on that line is pointed out."""
+    problem_mark = getattr(exc, "problem_mark", None)
+    context_mark = getattr(exc, "context_mark", None)
+    mark = context_mark or problem_mark
+    if mark is None:
+        return f"{path}: not valid YAML ({exc})"
+    problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    detail = problem
+    if context and problem_mark is not None and context_mark is not None:
+        detail = f"{context} on line {context_mark.line + 1}: {problem} on line {problem_mark.line + 1}"
+    lines = text.split("\n")
+    detail += _full_width_hint(lines[mark.line] if mark.line < len(lines) else "")
+    return f"{path}:{mark.line + 1}: not valid YAML ({detail})"
+
+
+def locate_values(path: str | Path, values: Iterable[str]) -> dict[str, str]:
+    """Where each of ``values`` (a path as written) is named in the YAML config at ``path``: ``FILE:LINE:
+    field.path`` of the first key or scalar equal to it, or ending in ``:VALUE`` (``replay:FILE``).
+
+    For messages about a file the config names that does not exist; a config that cannot be read (it was
+    read once already) or a value not found leaves the value out."""
+    from cvalues.data.errors import DataError
+    from cvalues.data.readers import detect_encoding
+
+    wanted = set(values)
+    found: dict[str, str] = {}
+    try:
+        root = yaml.compose(
+            Path(path).read_text(encoding=detect_encoding(Path(path))), Loader=yaml.SafeLoader
+        )
+    except (OSError, UnicodeDecodeError, DataError, yaml.YAMLError):
+        return found
+
+    def note(node: yaml.Node, loc: list[str | int]) -> None:
+        text = str(getattr(node, "value", ""))
+        for value in wanted - found.keys():
+            if text == value or text.endswith(":" + value):
+                found[value] = f"{path}:{node.start_mark.line + 1}: {_field_path(loc)}"
+
+    def walk(node: yaml.Node, loc: list[str | int]) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                name = str(getattr(key, "value", ""))
+                note(key, [*loc, name])
+                walk(value, [*loc, name])
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                walk(item, [*loc, i])
+        elif isinstance(node, yaml.ScalarNode):
+            note(node, loc)
+
+    if root is not None:
+        walk(root, [])
+    return found
+
+
+def _duplicate_keys(source: str, root: yaml.Node | None) -> list[str]:
+    """A key given twice in one mapping (YAML loaders silently keep the last one, so a second `out:`
+    would quietly move the whole run): ``FILE:LINE: field.path: given twice (first on line N)``."""
+    problems: list[str] = []
+
+    def walk(node: yaml.Node, loc: list[str | int]) -> None:
+        if isinstance(node, yaml.MappingNode):
+            first: dict[str, int] = {}
+            for key, value in node.value:
+                name = str(getattr(key, "value", ""))
+                if name in first:
+                    problems.append(
+                        f"{source}:{key.start_mark.line + 1}: {_field_path([*loc, name])}: "
+                        f"given twice (first on line {first[name]})"
+                    )
+                else:
+                    first[name] = key.start_mark.line + 1
+                walk(value, [*loc, name])
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                walk(item, [*loc, i])
+
+    if root is not None:
+        walk(root, [])
+    return problems

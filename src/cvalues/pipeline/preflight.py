@@ -31,14 +31,19 @@ from cvalues.models.hub import go_offline, hf_weights_status, offline_requested
 @dataclass(frozen=True)
 class Missing:
     """One thing a job needs that is not there: ``what`` (data file ID of suite S, model M), ``problem``
-    (why it cannot be used) and ``how`` (what a person does about it)."""
+    (why it cannot be used) and ``how`` (what a person does about it). ``path`` is a file path as the
+    person wrote it (a suite file, a replay file, an annotation store) when that is what is missing, so
+    a caller can say where it was written (``where``: ``FILE:LINE: field`` of a config)."""
 
     what: str
     problem: str
     how: str
+    path: str | None = None
+    where: str | None = None
 
     def render(self) -> str:
-        return f"- {self.what}: {self.problem}\n    -> {self.how}"
+        named = f" (named at {self.where})" if self.where else ""
+        return f"- {self.what}: {self.problem}{named}\n    -> {self.how}"
 
 
 class PreflightError(RuntimeError):
@@ -80,12 +85,18 @@ def check_suite(name: str, options: Mapping[str, Any], config: DataConfig) -> li
         path = Path(name).expanduser()
         if path.is_file() or path.suffix.casefold() not in USER_FILE_SUFFIXES:
             return []
-        return [Missing(f"suite file {name}", "does not exist", "check the path (a .jsonl/.json/.csv file)")]
+        return [
+            Missing(f"suite file {name}", "does not exist", "check the path (a .jsonl/.json/.csv file)", name)
+        ]
     if file is not None:
         path = Path(file).expanduser()
         if path.is_file():
             return []
-        return [Missing(f"data file of suite {name}", f"{path} does not exist", "check the `file` path")]
+        return [
+            Missing(
+                f"data file of suite {name}", f"{path} does not exist", "check the `file` path", str(file)
+            )
+        ]
     if info.user_file == "required":
         return [
             Missing(
@@ -118,7 +129,9 @@ def check_model(
     if scheme == "replay":
         path = Path(target).expanduser()
         if not path.is_file():
-            return [Missing(what, f"replay file {path} does not exist", "check the path after replay:")]
+            return [
+                Missing(what, f"replay file {path} does not exist", "check the path after replay:", target)
+            ]
         return []
     key_env = options.get("api_key_env")
     if key_env and not os.environ.get(key_env):
@@ -147,6 +160,7 @@ def check_annotation_store(url: str) -> list[Missing]:
             f"annotation store {url}",
             f"{path} does not exist",
             f"check `annotations` in the config, or create the store: cvalues annotate init --db {url}",
+            url,
         )
     ]
 
