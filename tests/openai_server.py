@@ -180,6 +180,8 @@ class OpenAIServer:
     :param retry_after: value of the ``Retry-After`` header of 429 answers, in seconds.
     :param hang_seconds: how long a ``hang`` fault holds a request before closing the connection.
     :param error_message: the ``error.message`` of ``500`` answers (a long one tests how causes are cut).
+    :param always_stream: stream every answer as server-sent events, asked for or not (as some
+        gateways do).
     :param moderator: ``callable(messages) -> (status, body) | None``: where it returns an answer, that
         status and body are sent instead of a completion (a provider's content moderation), after any
         fault; ``None`` lets the model answer.
@@ -202,6 +204,7 @@ class OpenAIServer:
         hang_seconds: float = 3600.0,
         error_message: str = "The server had an error",
         moderator: Moderator | None = None,
+        always_stream: bool = False,
     ):
         self.host = host
         self._requested_port = port
@@ -224,6 +227,7 @@ class OpenAIServer:
         self.hang_seconds = 3600.0
         self.error_message = "The server had an error"
         self.moderator: Moderator | None = None
+        self.always_stream = False
         self.configure(
             latency=latency,
             jitter=jitter,
@@ -236,6 +240,7 @@ class OpenAIServer:
             hang_seconds=hang_seconds,
             error_message=error_message,
             moderator=moderator,
+            always_stream=always_stream,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -259,6 +264,7 @@ class OpenAIServer:
             "hang_seconds",
             "error_message",
             "moderator",
+            "always_stream",
         }
         unknown = set(options) - allowed
         if unknown:
@@ -652,7 +658,7 @@ class OpenAIServer:
         completion = self._complete(request)
         with self._lock:
             self._totals["ok"] += 1
-        if request["stream"]:
+        if request["stream"] or self.always_stream:
             await self._stream(request, completion, writer)
             return False
         await self._send(writer, 200, completion, close=close)

@@ -299,8 +299,8 @@ def _structured_input_block(data: Mapping[str, Any]) -> ProviderBlock | None:
 def block_in_reply(data: Mapping[str, Any]) -> ProviderBlock | None:
     """The block a 200 answer reports: a first choice whose finish reason is a filter's (also in native
     shapes: ``Response.Choices[0].FinishReason``, ``candidates[0].finishReason``), a flag that the
-    prompt was blocked, or an error object instead of choices (MiniMax's ``base_resp``, a proxy's
-    ``error``)."""
+    prompt was blocked, or an error object that reports one, instead of choices (MiniMax's
+    ``base_resp``, a proxy's ``error``) or after them (a stream stopped midway)."""
     has_choices, choice = _first_choice(data)
     if choice is not None:
         reason = _get(choice, "finishreason")
@@ -311,7 +311,9 @@ def block_in_reply(data: Mapping[str, Any]) -> ProviderBlock | None:
     if structured is not None:
         return structured
     if has_choices:
-        return None
+        # a reply that ends with an error object (a stream DashScope's moderation stopped midway)
+        error = _get(data, "error")
+        return _block_in_fields({"error": error}) if isinstance(error, Mapping) else None
     return _block_in_fields(data)
 
 

@@ -71,7 +71,8 @@ from cvalues.models.base import (
     check_candidates,
     truncate_at_stop,
 )
-from cvalues.models.moderation import ProviderBlock, block_in_error, block_in_reply, is_block_finish_reason
+from cvalues.models.moderation import ProviderBlock, block_in_error, block_in_reply
+from cvalues.models.streamed import IncompleteStream, assemble_stream, looks_streamed
 from cvalues.redact import check_secret, mask_text, redact_url
 from cvalues.textcut import shorten
 
@@ -379,24 +380,15 @@ class OpenAIBackend(ModelBackend):
             raise ModelError(
                 f"{url}: HTTP {status}{hint}: {excerpt}", retryable=False, fatal=status in FATAL_STATUSES
             )
-        try:
-            data = json.loads(content)
-        except RecursionError as exc:
-            raise ModelError(
-                f"{url}: HTTP 200 with JSON nested too deeply to read ({len(content):,} bytes)",
-                retryable=False,
-            ) from exc
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ModelError(
-                f"{url}: HTTP 200 with a body that is not JSON: {self._excerpt(content)}", retryable=True
-            ) from exc
-        if not isinstance(data, dict):
-            raise ModelError(f"{url}: HTTP 200 with JSON that is not an object", retryable=True)
+        data = self._read_answer(url, content, headers)
         block = block_in_reply(data)
         if block is not None and (logprobs or not _has_message(data)):
             # A generation whose reply was cut keeps its text (see _parse_generation); no choice to
             # read, or no log-probabilities to trust, is the block itself.
             raise self._blocked(f"{url}: HTTP 200", block)
+        if block is None and data.get("error"):  # e.g. a stream that ended with the server's error
+            error = self._excerpt(json.dumps(data["error"], ensure_ascii=False))
+            raise ModelError(f"{url}: HTTP 200 whose answer ends with an error: {error}", retryable=True)
         try:
             return parse(data)
         except ModelError:
@@ -407,6 +399,31 @@ class OpenAIBackend(ModelBackend):
                 f"{self._excerpt(content)}",
                 retryable=True,
             ) from exc
+
+    def _read_answer(self, url: str, content: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
+        """The JSON object of a 200 answer; a streamed one (server-sent events that a gateway sent
+        although no stream was asked for) put back together first (:mod:`cvalues.models.streamed`)."""
+        try:
+            if looks_streamed(content, headers.get("Content-Type")):
+                data = assemble_stream(content)
+            else:
+                data = json.loads(content)
+        except RecursionError as exc:
+            raise ModelError(
+                f"{url}: HTTP 200 with JSON nested too deeply to read ({len(content):,} bytes)",
+                retryable=False,
+            ) from exc
+        except IncompleteStream as exc:
+            raise ModelError(
+                f"{url}: HTTP 200 with a streamed answer cut short: {exc}", retryable=True
+            ) from exc
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ModelError(
+                f"{url}: HTTP 200 with a body that is not JSON: {self._excerpt(content)}", retryable=True
+            ) from exc
+        if not isinstance(data, dict):
+            raise ModelError(f"{url}: HTTP 200 with JSON that is not an object", retryable=True)
+        return data
 
     def _blocked(self, where: str, block: ProviderBlock) -> ProviderBlocked:
         """The error for a provider's block (its message masked: a proxy may echo the request)."""
@@ -539,9 +556,12 @@ class OpenAIBackend(ModelBackend):
         if stops:
             payload["stop"] = stops
         try:
-            return await self._request(payload, lambda data: self._parse_generation(data, stops))
+            generation = await self._request(payload, lambda data: self._parse_generation(data, stops))
         except ProviderBlocked as exc:  # what the deployed system answered: nothing
             return Generation(text="", finish_reason=BLOCKED_FINISH_REASON, raw={"blocked": exc.block})
+        if generation.blocked:  # a proxy may echo the request, key included, in its message
+            generation.raw["blocked"] = {k: self._mask(str(v)) for k, v in generation.raw["blocked"].items()}
+        return generation
 
     @staticmethod
     def _parse_generation(data: dict[str, Any], stops: Sequence[str]) -> Generation:
@@ -565,10 +585,11 @@ class OpenAIBackend(ModelBackend):
         if isinstance(reasoning, str) and reasoning:
             raw["reasoning_content"] = reasoning
         provider_finish = choice.get("finish_reason")
-        if is_block_finish_reason(provider_finish):
-            # the filter cut the reply: what came before the cut is what the user saw
-            block = block_in_reply(data)
-            raw["blocked"] = (block or ProviderBlock("output", str(provider_finish), "")).to_dict()
+        block = block_in_reply(data)
+        if block is not None:
+            # the filter cut the reply (a filter's finish reason, or a stream ended by its error):
+            # what came before the cut is what the user saw
+            raw["blocked"] = block.to_dict()
             return Generation(
                 text=content,
                 finish_reason=BLOCKED_FINISH_REASON,
