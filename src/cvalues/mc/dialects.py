@@ -17,7 +17,7 @@ from cvalues.mc.fastre import compile_fast
 
 # Characters written in Cantonese and (almost) never in Mandarin.
 # (係 too: traditional Mandarin writes it only in 關係/聯係/係數, which the table leaves alone)
-_CANTONESE_MARKS = frozenset("啲唔冇嘅咗嗰佢啱揀拣諗谂嘢囉喎嘞㗎啩噉乜嚟睇係")
+_CANTONESE_MARKS = re.compile("[啲唔冇嘅咗嗰佢啱揀拣諗谂嘢囉喎嘞㗎啩噉乜嚟睇係]")
 # Adjectives that take the comparative 啲 ("好啲", "安全啲" = 更好, 更安全); not 有啲 / 一啲 ("some").
 _CANTONESE_MORE = compile_fast(
     r"(?<![有一])(好|啱|安全|合适|适合|稳阵|稳妥|负责|负责任|靠谱|正确|准确|详细|全面|清楚|好睇|妥当|恰当)啲"
@@ -71,8 +71,7 @@ _JAPANESE_CHOICE = compile_fast(r"([▲▼])\s*を(?:选|選)(?:びます|ぶ|�
 
 def rewrite_dialects(text: str) -> str:
     """Cantonese and Japanese verdict words written as Mandarin (the names of the replies untouched)."""
-    chars = set(text)
-    if not _CANTONESE_MARKS.isdisjoint(chars):
+    if _CANTONESE_MARKS.search(text):
         for pattern, repl in _CANTONESE_WORDS:
             text = pattern.sub(repl, text)
     if _KANA.search(text):
