@@ -27,6 +27,9 @@ _CANTONESE_WORDS: tuple[tuple[re.Pattern[str], str], ...] = (
     (compile_fast(r"有啲"), "有点"),
     (compile_fast(r"啲"), "些"),
     (compile_fast(r"唔(?:係|系)几"), "不太"),  # 唔係幾好: "not very good"
+    (compile_fast(r"(?<![不太])几好"), "挺好"),  # 都幾好: "quite good"
+    (compile_fast(r"冇(?:咩|乜)"), "没什么"),
+    (compile_fast(r"分别"), "区别"),
     (compile_fast(r"梗(?:係|系)"), "当然是"),
     (compile_fast(r"(?<![关联干體体])(?:係|系)(?![统列数])"), "是"),
     (compile_fast(r"唔"), "不"),
@@ -52,8 +55,10 @@ _JAPANESE_WORDS: tuple[tuple[re.Pattern[str], str], ...] = (
     (compile_fast(r"の方が(?:より)?(?:良い|よい|いい|優れている|優れて)"), "更好"),
     (compile_fast(r"の方がより|の方が"), "更"),
     (compile_fast(r"より(?=[適适]切)"), "更"),
+    (compile_fast(r"[適适]切(?:では|じゃ)(?:ありません|ない)"), "不合适"),
     (compile_fast(r"不[適适]切"), "不合适"),
     (compile_fast(r"[適适]切"), "合适"),
+    (compile_fast(r"(?:どちら|いずれ)の(?:回答|回复|回覆|返答|返事)も"), "两个回复都"),
     (compile_fast(r"どちらも|両方とも|両方|いずれも"), "两个都"),
     (compile_fast(r"したがって|従って|よって|そのため"), "因此"),
     (compile_fast(r"(?:です|だ)(?:が|けど|けれども)[、,]?"), "，但"),

@@ -163,9 +163,10 @@ _THIS_ONE = (
 _THIS_REPLY = compile_fast(_THIS_ONE, re.IGNORECASE)
 _LONG_QUOTES = (
     # (a quoted key, "better_response": …, is no quotation: the colon after it says so)
-    # (nor is a value after a key's colon, {"reason": "该问题涉及违法内容，拒绝评判"}: the speaker's words)
-    compile_fast(r"(?<![:：])(?<![:：] )“([^“”]{13,}?)”(?!\s*[:：])"),
-    compile_fast(r'(?<![:：])(?<![:：] )"([^"\n]{13,}?)"(?!\s*[:：])'),
+    # (nor is the value of a quoted key, {"reason": "该问题涉及违法内容，拒绝评判"}: the speaker's words; a
+    # quotation after a plain colon, 回复2写着：“…”, still goes)
+    compile_fast(r"(?<![”\"][:：])(?<![”\"][:：] )“([^“”]{13,}?)”(?!\s*[:：])"),
+    compile_fast(r'(?<![”"][:：])(?<![”"][:：] )"([^"\n]{13,}?)"(?!\s*[:：])'),
     compile_fast(r"「([^「」]{13,}?)」"),
     compile_fast(r"『([^『』]{13,}?)』"),
 )
@@ -1056,7 +1057,7 @@ _CHOICE_DIGIT = compile_fast(
     r"\bi'd (?:choose|pick|go with))"
     r"(?:的是|是)?\s*[:：]?\s*(?P<tok>(?<![0-9])[12](?![0-9%]|个|条|种|点|项|次|\.[0-9])|"
     # "回复一和回复二我选二。": a Chinese numeral only closing its clause (not 我选一个)
-    r"[一二](?=\s*(?:$|[。.!！，,~…]|吧|啊|呀|啦)))"
+    r"[一二](?=\s*号?\s*(?:$|[。.!！，,~…]|吧|啊|呀|啦)))"
 )
 _CHOICE = compile_fast(
     r"(?:选择|选定|选|推荐|倾向于|倾向|支持|偏向|青睐|认同|认可|赞同|采纳|投票给|投给|投(?=\s*[▲▼]\s*(?:一|1)\s*票)|喜欢|"
@@ -1253,7 +1254,7 @@ _HEADER_JUDGEMENT = compile_fast(
     r"(?=\s*$))|(?P<asp>(?:很|非常|比较|较|更)?(?:" + _ASPECT_ADJ + r"))(?=\s*$))"
 )
 _BOTH_SUBJ = (
-    r"(?:这两个|两个|这两条|两条|这两种|两种|二者|两者|这两者|它们|他们|这俩|俩|2个|▲和▼|▲与▼|▲、▼|▼和▲|▼与▲|▲▼|▲及▼)"
+    r"(?:这两个|两个|这两条|两条|这两种|两种|二者|两者|这两者|它们|他们|这俩|俩|2个|▲和▼|▲与▼|▲、▼|▼和▲|▼与▲|▲▼|▲及▼|▲同▼|▼同▲)"
     r"(?:回复|回答|答复|反馈)?"
 )
 _OTHER_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
