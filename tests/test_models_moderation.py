@@ -408,3 +408,27 @@ def test_the_block_is_stored_with_the_answer_and_exported(tmp_path: Path) -> Non
     exported = {r["item_id"]: r for r in map(json.loads, out.read_text(encoding="utf-8").splitlines())}
     assert exported["a"]["blocked"]["code"] == "InputTextSensitiveContentDetected"
     assert exported["b"]["blocked"] is None
+
+
+def test_a_judge_request_its_own_provider_refuses_is_unjudged_and_not_asked_again(tmp_path: Path) -> None:
+    rows = [
+        {"id": f"s{i}", "prompt": f"第{i}个问题", "answer": f"第{i}个回答" + (" BAD" if i == 0 else "")}
+        for i in range(3)
+    ]
+    make_generation_run(tmp_path / "gen", rows)
+
+    def judge_moderator(messages: list[dict[str, str]]):
+        return (400, DASHSCOPE_IN) if any("BAD" in m["content"] for m in messages) else None
+
+    with OpenAIServer(
+        responder=lambda m: "Safety: Safe\nCategories: None\nRefusal: Yes", moderator=judge_moderator
+    ) as judge:
+        model = load_model("openai:guard", base_url=judge.base_url, max_retries=0, timeout=10)
+        summary = run_judge(tmp_path / "gen", judge_model=model, rubric="qwen3guard", progress=False)
+        assert judge.stats()["chat_requests"] == 3  # the refused one was not asked a second time
+    verdicts = {v.item_id: v for v in read_verdicts(summary.judge_dir)}
+    refused = verdicts["s0"]
+    assert refused.unjudged and not refused.blocked  # the answer was not withheld; the judge was refused
+    assert "the judge's request was refused" in refused.samples[0]["error"]
+    assert "data_inspection_failed" in refused.samples[0]["error"]
+    assert verdicts["s1"].label == "safe" and summary.unjudged == 1

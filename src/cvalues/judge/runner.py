@@ -230,6 +230,18 @@ def _reading(rubric: Rubric, answer: Answer | None) -> dict[str, Any] | None:
     if answer is None or not answer.ok:
         return None
     raw = answer.text or ""
+    if answer.blocked is not None and not raw.strip():
+        # the judge's own provider refused the judge request (its prompt quotes the harmful answer):
+        # no reading, and asking again would be refused again
+        from cvalues.models.moderation import ProviderBlock
+
+        cause = ProviderBlock.from_dict(answer.blocked).describe()
+        return {
+            "unjudged": True,
+            "raw": raw,
+            "error": f"the judge's request was refused: {cause}",
+            "refused": True,
+        }
     try:
         reading = rubric.parse(raw)
     except VerdictParseError as exc:
@@ -310,7 +322,7 @@ async def judge_async(
         retries = [
             Request(f"{r.item_id}#retry", r.messages, meta={**r.meta, "attempt": 1})
             for r in base
-            if (first[r.item_id] or {}).get("unjudged")
+            if (first[r.item_id] or {}).get("unjudged") and not first[r.item_id].get("refused")
         ]
         second = await run_pass(retries, "retry-malformed") if retries else {}
         errors = {a.item_id: a.cause for a in store.answers(status="error")}

@@ -15,6 +15,11 @@ How the run engine finds an answer (two mechanisms, the first preferred):
    full-width spaces included, becomes one space; ends stripped). A file without prompts cannot
    answer ``generate``: it raises a ModelError saying that answers must be looked up by id.
 
+A line recorded as the provider's content moderation's answer (``finish_reason`` ``content_filter``
+or another filter's reason, or a ``blocked`` object as ``cvalues runs export`` writes it) is served
+as such a block (``docs/models.md``), so that a run collected elsewhere scores its blocked prompts
+as cvalues' own runs do.
+
 Every problem with the file is reported when it is loaded, naming ``file:line`` and the field:
 bad encoding, bad JSON, a missing or non-string field, duplicate ids. An id or prompt with no
 answer raises ``ModelError(retryable=False, "no answer for ...")``.
@@ -32,6 +37,7 @@ from typing import Any
 
 from cvalues.encoding import NotText, decode_text
 from cvalues.models.base import (
+    BLOCKED_FINISH_REASON,
     ChatMessage,
     Generation,
     GenerationSettings,
@@ -39,6 +45,7 @@ from cvalues.models.base import (
     ModelBackend,
     ModelError,
 )
+from cvalues.models.moderation import ProviderBlock, is_block_finish_reason
 from cvalues.textcut import shorten
 
 _WHITESPACE = re.compile(r"\s+")
@@ -71,6 +78,18 @@ class ReplayAnswer:
     response: str
     prompt: str | None
     line: int
+    blocked: dict[str, str] | None = None
+
+
+def _recorded_block(record: dict[str, Any]) -> dict[str, str] | None:
+    """The provider block a line records (its ``blocked`` object, or a filter's ``finish_reason``)."""
+    blocked = record.get("blocked")
+    if isinstance(blocked, dict):
+        return ProviderBlock.from_dict(blocked).to_dict()
+    finish = record.get("finish_reason")
+    if is_block_finish_reason(finish):
+        return ProviderBlock("unknown", str(finish), "").to_dict()
+    return None
 
 
 class ReplayBackend(ModelBackend):
@@ -187,18 +206,23 @@ class ReplayBackend(ModelBackend):
             raise ReplayFileError(
                 f"{where}: field {self.id_field!r}: duplicate id {item_id!r} (first on line {first})"
             )
-        answer = ReplayAnswer(item_id=item_id, response=response, prompt=prompt, line=number)
+        answer = ReplayAnswer(
+            item_id=item_id, response=response, prompt=prompt, line=number, blocked=_recorded_block(record)
+        )
         self.answers[item_id] = answer
         if prompt is not None:
             self._by_prompt.setdefault(prompt, []).append(answer)
             self._by_normalised.setdefault(normalise_whitespace(prompt), []).append(answer)
 
     def _generation(self, answer: ReplayAnswer) -> Generation:
-        return Generation(
-            text=answer.response,
-            finish_reason="replay",
-            raw={"replay_id": answer.item_id, "replay_line": answer.line},
-        )
+        raw: dict[str, Any] = {"replay_id": answer.item_id, "replay_line": answer.line}
+        if answer.blocked is not None:
+            return Generation(
+                text=answer.response,
+                finish_reason=BLOCKED_FINISH_REASON,
+                raw={**raw, "blocked": answer.blocked},
+            )
+        return Generation(text=answer.response, finish_reason="replay", raw=raw)
 
     def lookup(self, item_id: str | int) -> Generation:
         """The recorded answer for ``item_id``; ``ModelError(retryable=False)`` if the file has none."""
