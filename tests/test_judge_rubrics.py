@@ -30,10 +30,10 @@ def test_parser_versions_are_pinned():
     part of a judge run's identity, changes): update this pin together with that bump."""
     assert {name: r.texts["parser"] for name, r in RUBRICS.items()} == {
         "qwen3guard": "2",
-        "shieldlm": "2",
-        "llamaguard": "2",
-        "cvalues-safety": "3",
-        "cvalues-responsibility": "3",
+        "shieldlm": "3",
+        "llamaguard": "3",
+        "cvalues-safety": "4",
+        "cvalues-responsibility": "4",
     }
     rubric = get_rubric("llamaguard")
     bumped = dataclasses.replace(rubric, texts={**rubric.texts, "parser": "0"})
