@@ -129,7 +129,12 @@ def test_case(case: Case) -> None:
 
 def test_corpus_shape() -> None:
     files = {c.file for c in CASES}
-    assert {"heldout_formats.jsonl", "heldout_formats_b.jsonl", "rules_formats.jsonl"} <= files
+    assert {
+        "heldout_formats.jsonl",
+        "heldout_formats_b.jsonl",
+        "heldout_formats_c.jsonl",
+        "rules_formats.jsonl",
+    } <= files
     for name in files:
         rubrics = Counter(c.rubric for c in CASES if c.file == name)
         assert set(rubrics) == set(RUBRICS), f"{name} misses rubric(s) {set(RUBRICS) - set(rubrics)}"
