@@ -609,8 +609,8 @@ def json_fields(
     """The verdict object's fields: from well-formed JSON, else (full-width colons or quotes, a missing
     comma or brace) from ``"key": value`` pairs, else with ``lines`` from ``key: value`` lines. Keys are
     read in any case and under their ``aliases`` (the rubric's own Chinese words); ``//`` and ``/* */``
-    comments are dropped, and an unclosed object that ends in a bare value is refused (the reply may be cut
-    inside it). Each field but
+    comments are dropped, and an unclosed string value, or an unclosed object that ends in a bare value, is
+    refused (the reply may be cut inside it). Each field but
     ``reason`` is returned as its ``read`` function reads it (raising on a bad value) and must read the
     same wherever it is given (objects, repeated keys, aliases); the first ``reason`` is kept."""
     readers = read or {}
@@ -630,8 +630,10 @@ def json_fields(
         for name, key in names.items():
             for match in _key_re(name).finditer(loose):
                 value = match.group(1).strip()
-                if match.end() == len(loose.rstrip()) and value[:1] not in "\"'":
-                    # an unclosed object ending in a bare value: the reply may be cut inside it ("1" of "10")
+                quoted = len(value) > 1 and value[0] == value[-1] and value[0] in "\"'"
+                if not quoted and (value[0] in "\"'" or match.end() == len(loose.rstrip())):
+                    # an unclosed string, or an unclosed object ending in a bare value: the reply may be
+                    # cut inside it ("1" of "10", "safe" of "safe or unsafe")
                     raise VerdictParseError(f"the reply ends inside the value of {name!r} (cut off?)")
                 try:
                     parsed = json.loads(value)
