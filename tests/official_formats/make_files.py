@@ -103,8 +103,15 @@ def poison_rows(domains: str = "") -> list[dict]:
     return rows
 
 
-def write_lines(path: Path, lines: list[str], *, newline: str = "\n", final: bool = True,
-                encoding: str = "utf-8", bom: bool = False) -> None:
+def write_lines(
+    path: Path,
+    lines: list[str],
+    *,
+    newline: str = "\n",
+    final: bool = True,
+    encoding: str = "utf-8",
+    bom: bool = False,
+) -> None:
     text = newline.join(lines) + (newline if final else "")
     data = text.encode(encoding)
     if bom:

@@ -31,7 +31,7 @@ NEAR_DUPLICATE_THRESHOLD = 0.7
 #: Paper size of the safety prompt set, the default sample size of ``safety-prompts``.
 SAFETY_SAMPLE_SIZE = 1300
 DEFAULT_SEED = 0
-USER_FILE_SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv")
+USER_FILE_SUFFIXES = (".jsonl", ".ndjson", ".json", ".parquet", ".csv")
 
 #: Pool order of the open safety substitute; on duplicate texts the first occurrence is kept.
 SUBSTITUTE_SOURCES: tuple[str, ...] = (
