@@ -242,3 +242,26 @@ def test_a_crlf_checkout_matches_its_pin(tmp_path: Path, monkeypatch: pytest.Mon
     lone_cr = tmp_path / "cr.jsonl"
     lone_cr.write_bytes(lf.replace(b"\n", b"\r"))
     assert checksums.lf_digests(lone_cr) is None and checksums.mismatch(by_sha, lone_cr) is not None
+
+
+@pytest.mark.parametrize("content", ["", "\n\n", "[]", "\ufeff"])
+@pytest.mark.parametrize("suite", ["cvalues-comparison", "poison-mpts"])
+def test_a_modelscope_file_without_records_fails_when_loaded(
+    tmp_path: Path, suite: str, content: str
+) -> None:
+    path = tmp_path / "train.jsonl"
+    path.write_text(content, "utf-8")
+    with pytest.raises(DataError) as info:
+        load_suite(suite, DataConfig(offline=True), file=path)
+    assert "no records" in str(info.value) and str(path) in str(info.value)
+
+
+def test_an_unpinned_official_copy_says_how_to_use_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    path = HERE / "responsibility_mc" / "rmc_bom.jsonl"
+    result = CliRunner().invoke(cli, ["data", "show", "responsibility-mc", "--suite-file", str(path)])
+    assert result.exit_code != 0
+    assert "28849571207225647cb9882d55ea4a4c38509f5d" in result.output and "--suite FILE" in result.output
+    # and as the suite itself it is read, unpinned
+    result = CliRunner().invoke(cli, ["data", "show", str(path), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["count"] == 8
