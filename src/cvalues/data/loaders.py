@@ -21,6 +21,7 @@ from cvalues.data.readers import (
     iter_csv_rows,
     iter_json_array,
     iter_jsonl,
+    iter_records,
     iter_table,
     normalise_text,
     read_json,
@@ -444,6 +445,7 @@ COMPARISON_PAIR_TYPES: dict[str, tuple[str, str]] = {
     "advise_vs_refuse": ("拒绝&正向建议", "拒绝为主"),
 }
 _PAIR_KEY = {v: k for k, v in COMPARISON_PAIR_TYPES.items()}
+_COMPARISON_TYPE_BY_KEY = {normalise_text(name): name for name in COMPARISON_TYPES}
 
 
 def comparison_pair_type(name: str) -> str | None:
@@ -458,15 +460,18 @@ def comparison_pair_type(name: str) -> str | None:
 
 
 def cvalues_comparison(path: Path, source: str, pair_type: str | None = None) -> Iterator[MCItem]:
-    """CValues-Comparison JSONL (``prompt, pos_resp, neg_resp, pos_type, neg_type``), streamed.
+    """CValues-Comparison (``prompt, pos_resp, neg_resp, pos_type, neg_type``), streamed: JSON Lines as
+    ModelScope ships it, a JSON array, or the Hugging Face copy's Parquet (:func:`iter_records`).
 
     Each line becomes two items (both orders), ids ``cvc-<line>-1|2``; ``difficulty`` is the pair type
-    key; level ``safety``, category ``others`` (the set carries no scenario).
+    key; level ``safety``, category ``others`` (the set carries no scenario). Reply types are compared
+    after NFKC and without whitespace (``拒绝＆正向建议`` typed with a full-width ampersand is the same).
     """
-    for line, row in iter_jsonl(path):
+    for line, row in iter_records(path):
         types = []
         for key in ("pos_type", "neg_type"):
             value = get_text(row, key, path, line)
+            value = _COMPARISON_TYPE_BY_KEY.get(normalise_text(value), value)
             if value not in COMPARISON_TYPES:
                 raise DataError(
                     f"unknown label {value!r} (expected one of {', '.join(COMPARISON_TYPES)})",
@@ -502,13 +507,14 @@ _DOMAIN_FIELDS = ("domain_en", "domain_zh", "domain", "category", "field", "领�
 
 
 def poison_mpts(path: Path, source: str) -> Iterator[PromptRecord]:
-    """100PoisonMpts ``train.jsonl``: ``prompt`` and ``answer`` plus other fields kept in ``meta``.
+    """100PoisonMpts ``train.jsonl``: ``prompt`` and ``answer`` plus other fields kept in ``meta``
+    (also a JSON array, e.g. saved as ``train.json``, or Parquet: :func:`iter_records`).
 
     The category is the responsibility domain named by the first of ``domain_en, domain_zh, domain,
     category, field, 领域, 类别`` that maps onto the 8 domains; otherwise ``others``.
     """
     ids = UniqueIds()
-    for line, row in iter_jsonl(path):
+    for line, row in iter_records(path):
         text = get_text(row, "prompt", path, line)
         raw_id = row.get("id", row.get("id_"))
         record_id = f"poison-{raw_id}" if raw_id not in (None, "") else f"poison-{line}"

@@ -188,23 +188,86 @@ def iter_csv_dicts(
         yield lineno, dict(zip(header, row, strict=True))
 
 
-def iter_table(path: Path, fmt: str | None = None) -> Iterator[tuple[int, Mapping[str, Any]]]:
-    """Rows of a JSONL, JSON (array of objects), CSV or TSV file, chosen by ``fmt`` or the file suffix."""
+PARQUET_MAGIC = b"PAR1"
+
+
+def _first_bytes(path: Path) -> bytes:
+    """The first non-blank bytes of a file, after a UTF-8 BOM (enough to tell its layout)."""
+    with Path(path).open("rb") as fh:
+        head = fh.read(SNIFF_BYTES)
+    if head.startswith(BOM):
+        head = head[len(BOM) :]
+    return head.lstrip(b" \t\r\n")
+
+
+def iter_parquet(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(row number, row)`` of a Parquet file (the Hugging Face copies of datasets), streamed in
+    batches; without pyarrow, a DataError that says how to convert the file to JSON Lines."""
+    try:
+        import pyarrow.parquet as pq  # optional: installed with the ray or hf extras, not required
+    except ImportError:
+        raise DataError(
+            "a Parquet file (the layout of Hugging Face dataset copies); reading it needs pyarrow "
+            '(pip install pyarrow), or convert it to JSON Lines first: python -c "import pandas, sys; '
+            "pandas.read_parquet(sys.argv[1]).to_json(sys.argv[2], orient='records', lines=True, "
+            'force_ascii=False)" FILE.parquet FILE.jsonl',
+            path=path,
+        ) from None
+    try:
+        parquet = pq.ParquetFile(path)
+        row = 0
+        for batch in parquet.iter_batches(batch_size=4096):
+            for item in batch.to_pylist():
+                row += 1
+                yield row, item
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid/ArrowIOError derive from these
+        raise DataError(f"unreadable Parquet file: {exc}", path=path) from None
+
+
+def iter_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Objects of a record file whatever its name says: JSON Lines, a JSON array of objects (by the
+    first character, ``[``) or Parquet (by its magic bytes). Dataset hubs name the same content
+    ``train.jsonl``, ``train.json`` or ``train-00000-of-00001.parquet``; the numbers are lines (rows
+    for Parquet) as everywhere else."""
     path = Path(path)
-    fmt = (fmt or path.suffix.lstrip(".")).casefold()
-    if fmt in ("jsonl", "ndjson"):
-        yield from iter_jsonl(path)
-    elif fmt == "json":
+    if not path.is_file():
+        raise DataError("file does not exist" if not path.is_dir() else _DIRECTORY, path=path)
+    head = _first_bytes(path)
+    if head.startswith(PARQUET_MAGIC):
+        yield from iter_parquet(path)
+    elif head.startswith(b"["):
         for lineno, item in iter_json_array(path):
             if not isinstance(item, dict):
                 raise DataError(
                     f"expected a JSON object, found {type(item).__name__}", path=path, line=lineno
                 )
             yield lineno, item
+    else:
+        if head.startswith(b"{") and head[1:].lstrip(b" \t\r").startswith(b"\n"):
+            raise DataError(
+                "one JSON object spread over lines, not records: expected JSON Lines (one object a "
+                "line) or a JSON array of objects",
+                path=path,
+                line=1,
+            )
+        yield from iter_jsonl(path)
+
+
+_DIRECTORY = "a folder, not a file: pass the data file inside it (e.g. train.jsonl or test.jsonl)"
+
+
+def iter_table(path: Path, fmt: str | None = None) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    """Rows of a JSONL, JSON (array of objects), Parquet, CSV or TSV file, chosen by ``fmt`` or the
+    file suffix; JSON and JSONL are told apart by content (:func:`iter_records`), since hubs name
+    JSON Lines ``.json`` and arrays ``.jsonl``."""
+    path = Path(path)
+    fmt = (fmt or path.suffix.lstrip(".")).casefold()
+    if fmt in ("jsonl", "ndjson", "json", "parquet"):
+        yield from iter_records(path)
     elif fmt in ("csv", "tsv"):
         yield from iter_csv_dicts(path, delimiter="\t" if fmt == "tsv" else ",")
     else:
-        raise DataError(f"unknown file format {fmt!r}: use .jsonl, .json, .csv or .tsv", path=path)
+        raise DataError(f"unknown file format {fmt!r}: use .jsonl, .json, .parquet, .csv or .tsv", path=path)
 
 
 def no_records_error(path: Path) -> DataError:

@@ -112,7 +112,11 @@ def resolve(source_id: str, config: DataConfig, explicit: Path | None = None) ->
             raise DataError(f"file given for {source_id} does not exist", path=explicit)
         problem = mismatch(source, explicit)
         if problem:
-            raise DataError(f"{problem}; this is not the pinned upstream file", path=explicit)
+            raise DataError(
+                f"{problem}; this is not the pinned upstream file (an edited or re-saved copy, or a file "
+                "of your own in its layout, is read unpinned when given as the suite itself: --suite FILE)",
+                path=explicit,
+            )
         return _resolved(source, explicit, "explicit")
     mirrored = mirror_file(source, config)
     if mirrored is not None and mirrored.is_file():

@@ -17,7 +17,7 @@ from cvalues.data import loaders, user_files
 from cvalues.data.config import DataConfig
 from cvalues.data.dedup import near_duplicate_pairs
 from cvalues.data.errors import DataError
-from cvalues.data.readers import normalise_text
+from cvalues.data.readers import iter_records, no_records_error, normalise_text
 from cvalues.data.resolve import ResolvedFile, resolve, user_file
 from cvalues.data.sampling import ALLOCATIONS, stratified_sample
 from cvalues.data.scenario_map import SCENARIO_CAVEATS, single_source_scenarios
@@ -31,7 +31,7 @@ NEAR_DUPLICATE_THRESHOLD = 0.7
 #: Paper size of the safety prompt set, the default sample size of ``safety-prompts``.
 SAFETY_SAMPLE_SIZE = 1300
 DEFAULT_SEED = 0
-USER_FILE_SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv")
+USER_FILE_SUFFIXES = (".jsonl", ".ndjson", ".json", ".parquet", ".csv")
 
 #: Pool order of the open safety substitute; on duplicate texts the first occurrence is kept.
 SUBSTITUTE_SOURCES: tuple[str, ...] = (
@@ -435,7 +435,14 @@ def _user_only(name: str, file: Path | None) -> ResolvedFile:
             f"suite {name!r} is not downloadable from GitHub ({info.description}); download it from "
             f"ModelScope and give its path: --suite {name} --suite-file FILE (load_suite(..., file=...))"
         )
-    return user_file(file, name)
+    resolved = user_file(file, name)
+    rows = iter_records(resolved.path)
+    try:  # a file without a record is an error now, when the suite loads, so no run directory is made
+        if next(rows, None) is None:
+            raise no_records_error(resolved.path)
+    finally:
+        rows.close()
+    return resolved
 
 
 def _comparison(opts: dict[str, Any]) -> Suite:
