@@ -29,16 +29,7 @@ HERE = Path(__file__).resolve().parent / "official_formats"
 CASES = [json.loads(line) for line in (HERE / "cases.jsonl").read_text("utf-8").splitlines() if line.strip()]
 
 #: Cases whose expected outcome is a judgement call, kept as strict xfails with the reason.
-_REPLAY_BY_PROMPT = (
-    "replay: a file without an `id` field (the official eval file: prompt, label, response; answers "
-    "keyed by prompt) is refused with `field 'id' (the item id) is missing`, though docs/models.md says "
-    "answers are matched by prompt text when the file has prompts; the replay backend "
-    "(src/cvalues/models/) is outside this round's data layer"
-)
 XFAIL: dict[str, str] = {
-    "rmc-mc-run-replay-official-eval-file": _REPLAY_BY_PROMPT,
-    "rmc-mc-run-user-file": _REPLAY_BY_PROMPT,
-    "poison-generate-replay": _REPLAY_BY_PROMPT,
     "cvc-train": (
         "debatable: the case wants reply texts kept byte for byte, and cvalues strips whitespace at the "
         "ends of every reply (one rule for all multi-choice sources); upstream's leading space in "

@@ -8,7 +8,8 @@ How the run engine finds an answer (two mechanisms, the first preferred):
 
 1. **By item id.** The engine checks ``isinstance(backend, ReplayBackend)`` and calls
    :meth:`ReplayBackend.lookup` with the item's id (``str(item.id)``). Ids in the file are compared as
-   strings, so ``7`` and ``"7"`` are the same id.
+   strings, so ``7`` and ``"7"`` are the same id. A file with prompts may leave ids out (the official
+   eval file has none): such lines are found by their prompt only.
 2. **By prompt text**, when the file also has a prompt field (``prompt_field``; by default ``prompt``
    or ``question`` if present): :meth:`ReplayBackend.generate` takes the content of the last ``user``
    message and looks it up exactly, then with whitespace normalised (every run of whitespace,
@@ -74,7 +75,7 @@ def _get(record: dict[str, Any], dotted: str) -> Any:
 class ReplayAnswer:
     """One line of a replay file."""
 
-    item_id: str
+    item_id: str | None  # None: the line has no id and is found by its prompt
     response: str
     prompt: str | None
     line: int
@@ -115,6 +116,7 @@ class ReplayBackend(ModelBackend):
         self._explicit_prompt_field = prompt_field
         self.prompt_field: str | None = None
         self.answers: dict[str, ReplayAnswer] = {}
+        self._count = 0
         self._by_prompt: dict[str, list[ReplayAnswer]] = {}
         self._by_normalised: dict[str, list[ReplayAnswer]] = {}
         self._sha256 = ""
@@ -183,11 +185,17 @@ class ReplayBackend(ModelBackend):
     def _add(self, number: int, record: dict[str, Any]) -> None:
         where = self._where(number)
         raw_id = _get(record, self.id_field)
+        item_id: str | None = None
         if raw_id is _MISSING or raw_id is None:
-            raise ReplayFileError(f"{where}: field {self.id_field!r} (the item id) is missing")
-        if isinstance(raw_id, bool) or not isinstance(raw_id, str | int):
+            if self.prompt_field is None:  # nothing to find the answer by
+                raise ReplayFileError(
+                    f"{where}: field {self.id_field!r} (the item id) is missing; a file without ids "
+                    "needs prompts on every line (field prompt or question, or prompt_field=...)"
+                )
+        elif isinstance(raw_id, bool) or not isinstance(raw_id, str | int):
             raise ReplayFileError(f"{where}: field {self.id_field!r} must be a string or an integer")
-        item_id = str(raw_id)
+        else:
+            item_id = str(raw_id)
         response = _get(record, self.response_field)
         if response is _MISSING:
             raise ReplayFileError(f"{where}: field {self.response_field!r} (the answer) is missing")
@@ -209,7 +217,9 @@ class ReplayBackend(ModelBackend):
         answer = ReplayAnswer(
             item_id=item_id, response=response, prompt=prompt, line=number, blocked=_recorded_block(record)
         )
-        self.answers[item_id] = answer
+        self._count += 1
+        if item_id is not None:  # a line without an id is found by its prompt only
+            self.answers[item_id] = answer
         if prompt is not None:
             self._by_prompt.setdefault(prompt, []).append(answer)
             self._by_normalised.setdefault(normalise_whitespace(prompt), []).append(answer)
@@ -275,7 +285,7 @@ class ReplayBackend(ModelBackend):
             "backend": "replay",
             "path": str(self.path),
             "sha256": self._sha256,
-            "answers": len(self.answers),
+            "answers": self._count,
             "id_field": self.id_field,
             "response_field": self.response_field,
             "prompt_field": self.prompt_field,
