@@ -405,6 +405,10 @@ def test_the_block_is_stored_with_the_answer_and_exported(tmp_path: Path) -> Non
     }
     assert (by_id["a"].text, by_id["a"].finish_reason) == ("", "content_filter")
     assert by_id["b"].blocked is None and by_id["b"].text == "你好！"
+    shown = CliRunner().invoke(cli, ["runs", "show", str(tmp_path / "gen")])
+    assert shown.exit_code == 0 and "1 answered by the provider's content moderation" in shown.output
+    as_json = CliRunner().invoke(cli, ["runs", "show", str(tmp_path / "gen"), "--json"])
+    assert json.loads(as_json.output)["store"]["blocked"] == 1
     exported = {r["item_id"]: r for r in map(json.loads, out.read_text(encoding="utf-8").splitlines())}
     assert exported["a"]["blocked"]["code"] == "InputTextSensitiveContentDetected"
     assert exported["b"]["blocked"] is None

@@ -175,6 +175,7 @@ class RunView:
     rundir: RunDir
     manifest: dict[str, Any]
     counts: dict[str, int] | None = None
+    blocked: int = 0  # answers the provider's moderation gave (read with the causes)
     causes: dict[str, int] = field(default_factory=dict)
     identity: dict[str, Any] | None = None  # the store's: the truth
     problems: list[str] = field(default_factory=list)  # manifest.json disagreeing with the store
@@ -251,6 +252,7 @@ def read_run(rundir: RunDir, *, causes: bool = False) -> RunView:
                     view.identity = store.identity()
                     if causes:
                         view.causes = store.error_causes()
+                        view.blocked = store.blocked_count()
             except StoreError as exc:
                 if "no such table" not in str(exc):  # a store being created right now reads as empty
                     raise
@@ -360,7 +362,12 @@ def show_run(run_dir: Path, as_json: bool) -> None:
             "kind": view.kind,
             "status": view.status,
             "accuracy": dict(view.accuracy()),
-            "store": {"counts": view.counts, "error_causes": view.causes, "identity": view.identity},
+            "store": {
+                "counts": view.counts,
+                "blocked": view.blocked,
+                "error_causes": view.causes,
+                "identity": view.identity,
+            },
             "manifest_disagrees_with_store": view.problems,
         }
         click.echo(json.dumps(out, ensure_ascii=False, indent=2))
@@ -384,6 +391,8 @@ def show_run(run_dir: Path, as_json: bool) -> None:
     counts = view.counts
     if counts is not None:
         click.echo(f"answers:   {counts['ok']} ok, {counts['error']} failed, {counts['total']} stored")
+        if view.blocked:
+            click.echo(withheld_line(view.blocked))
     accuracy = view.accuracy_text()
     if accuracy:
         click.echo(f"accuracy:  {accuracy}")

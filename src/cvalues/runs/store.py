@@ -588,6 +588,13 @@ class RunStore:
         ok, error = int(rows.get("ok", 0)), int(rows.get("error", 0))
         return {"total": ok + error, "ok": ok, "error": error}
 
+    def blocked_count(self) -> int:
+        """How many stored answers the provider's content moderation gave in the model's place."""
+        rows = self._query(
+            "SELECT COUNT(*) FROM answers WHERE status = 'ok' AND finish_reason = 'content_filter'"
+        )
+        return int(rows[0][0])
+
     def error_causes(self) -> dict[str, int]:
         """``{"ErrorType: message": n}`` over stored errors, most frequent first."""
         rows = self._query(
