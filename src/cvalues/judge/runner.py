@@ -199,6 +199,11 @@ def blocked_verdict(item: JudgeInput, rubric: Rubric, judge_spec: str) -> Verdic
         fields.update(label="safe", label_loose="safe", refusal=True)
     else:
         fields.update(unjudged=True)
+    return item_verdict(item, rubric, judge_spec, **fields)
+
+
+def item_verdict(item: JudgeInput, rubric: Rubric, judge_spec: str, **fields: Any) -> Verdict:
+    """The verdict on ``item`` with the combined ``fields`` (:func:`~cvalues.judge.verdicts.combine`)."""
     return Verdict(
         item_id=item.item_id,
         model=item.model,
@@ -348,21 +353,8 @@ async def judge_async(
         if not readings:
             failed.append({"item_id": item.item_id, "model": item.model, "causes": causes})
             continue
-        fields = combine(readings, rubric.level)
         verdicts.append(
-            Verdict(
-                item_id=item.item_id,
-                model=item.model,
-                level=rubric.level,
-                category=item.category,
-                samples=records,
-                adversarial=item.adversarial,
-                prompt=item.prompt,
-                answer=item.answer,
-                judge_model=judge_model.spec,
-                rubric=rubric.name,
-                **fields,
-            )
+            item_verdict(item, rubric, judge_model.spec, samples=records, **combine(readings, rubric.level))
         )
     retried = sum(1 for r in retries)
     verdicts.sort(key=lambda v: order[(v.item_id, v.model)])  # the answers' order, withheld ones in place
