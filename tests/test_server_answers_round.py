@@ -26,54 +26,6 @@ FAST = {"retry_base_wait": 0.001, "retry_max_wait": 0.01, "max_retries": 0, "tim
 
 #: Cases whose expectation is debatable, with why (strict: a change that meets them shows up).
 DEBATABLE: dict[str, str] = {}
-#: Wrong before this round's fixes (README, *Measured*); strict, so each fix must remove its entry.
-BEFORE_FIX: frozenset[str] = frozenset(
-    {
-        "sglang-gen-abort",
-        "tgi-gen-eos-token",
-        "tgi-gen-stop-sequence",
-        "gateway-gen-end-turn",
-        "gateway-gen-max-tokens",
-        "localai-gen-eos",
-        "generic-gen-choices-index-order",
-        "deepseek-gen-insufficient-resource",
-        "zhipu-gen-network-error",
-        "openrouter-gen-choice-error",
-        "vllm-gen-200-object-error-400",
-        "relay-gen-data-envelope",
-        "openai-400-model-not-found",
-        "siliconflow-400-model",
-        "siliconflow-500-model-not-found",
-        "litellm-400-invalid-model",
-        "azure-400-seed-unrecognized",
-        "azure-foundry-422-extra-forbidden",
-        "fastapi-422-missing-field",
-        "openai-compatible-429-reset-header",
-        "openai-429-insufficient-quota",
-        "openai-429-request-too-large",
-        "deepseek-402-balance",
-        "zhipu-429-1113-overdue",
-        "zhipu-429-1113-no-package",
-        "moonshot-429-quota",
-        "hf-503-loading",
-        "tgi-424-generation",
-        "xinference-400-model",
-        "fastchat-400-model",
-        "dashscope-400-param",
-        "openai-400-max-tokens-model-limit",
-        "lmdeploy-lp-G-marker",
-        "sentencepiece-lp-marker",
-        "tgi-lp-leading-space",
-        "together-lp-tokens-only",
-        "completions-style-lp-dict",
-        "completions-style-lp-dict-b",
-        "localai-lp-top-dict-in-content",
-        "python-server-lp-nan",
-        "llamacpp-lp-null",
-        "openai-lp-index-order",
-        "lp-200-object-error",
-    }
-)
 
 
 def _corpus() -> list[dict[str, Any]]:
@@ -86,8 +38,6 @@ def _params() -> list[Any]:
         marks = []
         if case["id"] in DEBATABLE:
             marks.append(pytest.mark.xfail(strict=True, reason=DEBATABLE[case["id"]]))
-        elif case["id"] in BEFORE_FIX:
-            marks.append(pytest.mark.xfail(strict=True, reason="wrong before the round's fixes"))
         out.append(pytest.param(case, id=case["id"], marks=marks))
     return out
 
