@@ -101,7 +101,7 @@ _BILLING = re.compile(
 )
 _NO_MODEL = re.compile(
     r"model_not_found|DeploymentNotFound|InvalidEndpointOrModel|invalid model name"
-    r"|\bmodel\b[^.]{0,80}?\b(?:does not exist|doesn't exist|not found|not exist)"
+    r"|\bmodel\b[^\n]{0,80}?\b(?:does not exist|doesn't exist|not found|not exist)"
     r"|\bonly\b.{0,80}\ballowed now, your model\b",
     re.IGNORECASE,
 )

@@ -32,7 +32,10 @@ out, the last error is raised with ``retryable=True`` so the run engine may try 
 
 Failing fast. What no request can get past is ``fatal`` (the run engine stops at the first one): 401
 and 403 (the key), 404 (the model name or address), a server that returns or accepts no
-log-probabilities. A connection that cannot be opened raises :class:`ModelUnreachable`; before a run,
+log-probabilities, and whatever an error's body says no request can get past (an empty balance, a
+model that does not exist, a refused request field; :mod:`cvalues.models.answers` reads the spellings
+servers use, also for finish reasons, error objects inside a 200, rate-limit waits and logprob
+shapes). A connection that cannot be opened raises :class:`ModelUnreachable`; before a run,
 :meth:`OpenAIBackend.preflight` opens one connection to the server so that a wrong address or a server
 that is down is one line at once, not a retry loop per item.
 
@@ -750,14 +753,14 @@ class OpenAIBackend(ModelBackend):
         # The first answer token reads the same with a leading space or a raw tokenizer's Ġ/▁ mark
         # (" A", "ĠA", "▁A" start the answer A): such alternatives count for the candidate, summed. Not
         # after a given prefix (there a space is text), nor when it would merge two candidates.
-        keys = {c: answer_start(c) for c in suffixes} if not prefix else {c: c for c in suffixes}
-        if len(set(keys.values())) < len(keys):
-            keys = {c: c for c in suffixes}
+        normalize = not prefix and len({answer_start(c) for c in suffixes}) == len(suffixes)
+        key: Callable[[str], str] = answer_start if normalize else str
         pooled: dict[str, list[float]] = {}
         for text, values in by_text.items():
-            key = answer_start(text) if not prefix else text
-            if key:  # an alternative whose text was lost (vLLM shows some byte tokens as "") matches nothing
-                pooled.setdefault(key, []).extend(values)
+            if key(
+                text
+            ):  # an alternative whose text was lost (vLLM shows some byte tokens as "") matches nothing
+                pooled.setdefault(key(text), []).extend(values)
         finite = [v for values in by_text.values() for v in values if math.isfinite(v)]
         # A missing candidate is at most as likely as the least likely alternative listed (a top-N
         # list), and at most the probability left over by everything listed (also when the server
@@ -768,8 +771,8 @@ class OpenAIBackend(ModelBackend):
             floor = min(floor, math.log(left))
         out: list[float] = []
         for cand, suffix in zip(candidates, suffixes, strict=True):
-            if keys[suffix] in pooled:
-                value = _logsumexp(pooled[keys[suffix]])
+            if key(suffix) in pooled:
+                value = _logsumexp(pooled[key(suffix)])
                 out.append(CandidateLogprob(value, given_prefix=prefix) if prefix else value)
                 continue
             if self.missing_candidate == "raise":
