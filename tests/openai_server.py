@@ -80,8 +80,11 @@ DEFAULT_MODEL = "test-model"
 
 Messages = Sequence[Mapping[str, Any]]
 Responder = Callable[[list[dict[str, str]]], str]
-#: ``callable(messages) -> (status, body) | None``: a provider's own answer in place of the model's.
-Moderator = Callable[[list[dict[str, str]]], "tuple[int, bytes | str] | None"]
+#: ``callable(messages) -> (status, body) | (status, body, headers) | None``: a provider's own answer
+#: in place of the model's (``headers`` may replace the default ``Content-Type``).
+Moderator = Callable[
+    [list[dict[str, str]]], "tuple[int, bytes | str] | tuple[int, bytes | str, Mapping[str, str]] | None"
+]
 
 _TOKEN_RE = re.compile(r"[A-Za-z]+|[ \t]+|\n|\d|.", re.DOTALL)
 _REASONS = {
@@ -184,7 +187,8 @@ class OpenAIServer:
         gateways do).
     :param moderator: ``callable(messages) -> (status, body) | None``: where it returns an answer, that
         status and body are sent instead of a completion (a provider's content moderation), after any
-        fault; ``None`` lets the model answer.
+        fault; ``None`` lets the model answer. A third item, a mapping of headers, is sent too (its
+        ``Content-Type`` replaces the default ``application/json``).
     """
 
     def __init__(
@@ -474,13 +478,15 @@ class OpenAIServer:
         raw: bytes | None = None,
     ) -> None:
         body = raw if raw is not None else json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        head = [
-            f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}",
-            "Content-Type: application/json",
-            f"Content-Length: {len(body)}",
-            "Connection: " + ("close" if close else "keep-alive"),
-        ]
-        head.extend(f"{k}: {v}" for k, v in (extra_headers or {}).items())
+        extra = dict(extra_headers or {})
+        own = {k.lower() for k in extra}
+        head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}"]
+        if "content-type" not in own:  # a given Content-Type replaces the default one
+            head.append("Content-Type: application/json")
+        head += [f"Content-Length: {len(body)}", "Connection: " + ("close" if close else "keep-alive")]
+        head.extend(
+            f"{k}: {v}" for k, v in extra.items() if k.lower() not in ("content-length", "connection")
+        )
         writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
         await writer.drain()
 
@@ -650,9 +656,14 @@ class OpenAIServer:
 
         verdict = self.moderator(request["messages"]) if self.moderator is not None else None
         if verdict is not None:
-            status, body = verdict
+            status, body, *rest = verdict
             await self._send(
-                writer, status, None, close=close, raw=body.encode() if isinstance(body, str) else body
+                writer,
+                status,
+                None,
+                close=close,
+                raw=body.encode() if isinstance(body, str) else body,
+                extra_headers=rest[0] if rest else None,
             )
             return keep_alive
         completion = self._complete(request)

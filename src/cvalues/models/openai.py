@@ -32,7 +32,10 @@ out, the last error is raised with ``retryable=True`` so the run engine may try 
 
 Failing fast. What no request can get past is ``fatal`` (the run engine stops at the first one): 401
 and 403 (the key), 404 (the model name or address), a server that returns or accepts no
-log-probabilities. A connection that cannot be opened raises :class:`ModelUnreachable`; before a run,
+log-probabilities, and whatever an error's body says no request can get past (an empty balance, a
+model that does not exist, a refused request field; :mod:`cvalues.models.answers` reads the spellings
+servers use, also for finish reasons, error objects inside a 200, rate-limit waits and logprob
+shapes). A connection that cannot be opened raises :class:`ModelUnreachable`; before a run,
 :meth:`OpenAIBackend.preflight` opens one connection to the server so that a wrong address or a server
 that is down is one line at once, not a retry loop per item.
 
@@ -57,6 +60,19 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
+from cvalues.models.answers import (
+    SERVER_CUT_FINISH,
+    answer_choice,
+    answer_start,
+    body_wait,
+    embedded_status,
+    error_meaning,
+    first_token_alternatives,
+    logprob_value,
+    normalize_finish_reason,
+    ratelimit_reset,
+    unwrap_envelope,
+)
 from cvalues.models.base import (
     BLOCKED_FINISH_REASON,
     CandidateLogprob,
@@ -158,6 +174,8 @@ def common_prefix(texts: Sequence[str]) -> str:
 
 def _logsumexp(values: Sequence[float]) -> float:
     top = max(values)
+    if top == -math.inf:  # every value is log 0
+        return top
     return top + math.log(sum(math.exp(v - top) for v in values))
 
 
@@ -347,45 +365,17 @@ class OpenAIBackend(ModelBackend):
                 f"{url}: connection failed ({type(exc).__name__}: {self._mask(str(exc))})", retryable=True
             ) from exc
         if status != 200:
-            excerpt = self._excerpt(content)
-            # Before the status's own meaning: a moderation 403 is about this prompt, not the key, and
-            # a block some provider sends as a 500 would be the same block when asked again.
-            block = block_in_error(status, content)
-            if block is not None:
-                raise self._blocked(f"{url}: HTTP {status}", block)
-            if status in RETRYABLE_STATUSES:
-                raise ModelError(
-                    f"{url}: HTTP {status}: {excerpt}",
-                    retryable=True,
-                    retry_after=parse_retry_after(headers),
-                )
-            if logprobs and status in (400, 422) and "logprob" in excerpt.lower():
-                raise LogprobsUnsupported(
-                    f"{url}: the server rejects log-probability requests for {self.model!r} "
-                    f"(HTTP {status}: {excerpt}). {_NEEDS_LOGPROBS}",
-                    fatal=True,
-                )
-            hint = ""
-            if status in (401, 403):
-                where = "is set" if self._api_key else "is not set"
-                hint = (
-                    f" (check the API key: ${self.api_key_env} {where}; --api-key-env names the variable "
-                    "that holds it)"
-                )
-            elif status == 404:
-                hint = (
-                    f" (check the model name {self.model!r} in --model openai:NAME, and --base-url "
-                    f"{self.base_url}, which should end where /chat/completions follows, often /v1)"
-                )
-            raise ModelError(
-                f"{url}: HTTP {status}{hint}: {excerpt}", retryable=False, fatal=status in FATAL_STATUSES
-            )
+            raise self._error(url, status, headers, content, logprobs)
         data = self._read_answer(url, content, headers)
         block = block_in_reply(data)
         if block is not None and (logprobs or not _has_message(data)):
             # A generation whose reply was cut keeps its text (see _parse_generation); no choice to
             # read, or no log-probabilities to trust, is the block itself.
             raise self._blocked(f"{url}: HTTP 200", block)
+        data = unwrap_envelope(data)
+        inner = embedded_status(data) if block is None else None
+        if inner is not None:  # an error object in a 200 (vLLM/FastChat style): its own code counts
+            raise self._error(url, inner, headers, content, logprobs, sent=status)
         if block is None and data.get("error"):  # e.g. a stream that ended with the server's error
             error = self._excerpt(json.dumps(data["error"], ensure_ascii=False))
             raise ModelError(f"{url}: HTTP 200 whose answer ends with an error: {error}", retryable=True)
@@ -399,6 +389,58 @@ class OpenAIBackend(ModelBackend):
                 f"{self._excerpt(content)}",
                 retryable=True,
             ) from exc
+
+    def _error(
+        self,
+        url: str,
+        status: int,
+        headers: Mapping[str, str],
+        content: bytes,
+        logprobs: bool,
+        *,
+        sent: int | None = None,
+    ) -> ModelError:
+        """The error an error answer is: a provider's block, an unsupported logprob request, or an
+        error classed by what its body says (:func:`cvalues.models.answers.error_meaning`) and else
+        by its status. ``sent`` is the status on the wire when ``status`` came from inside the body."""
+        excerpt = self._excerpt(content)
+        shown = f"HTTP {status}" if sent is None else f"HTTP {sent} carrying an error with code {status}"
+        # Before the status's own meaning: a moderation 403 is about this prompt, not the key, and
+        # a block some provider sends as a 500 would be the same block when asked again.
+        block = block_in_error(status, content)
+        if block is not None:
+            return self._blocked(f"{url}: {shown}", block)
+        if logprobs and status in (400, 422) and "logprob" in excerpt.lower():
+            return LogprobsUnsupported(
+                f"{url}: the server rejects log-probability requests for {self.model!r} "
+                f"({shown}: {excerpt}). {_NEEDS_LOGPROBS}",
+                fatal=True,
+            )
+        meaning = error_meaning(status, content)
+        if meaning is not None and meaning[0] == "fatal":
+            return ModelError(f"{url}: {shown} ({meaning[1]}): {excerpt}", retryable=False, fatal=True)
+        if meaning is not None and meaning[0] == "non-retryable":
+            return ModelError(f"{url}: {shown} ({meaning[1]}): {excerpt}", retryable=False)
+        if status in RETRYABLE_STATUSES or meaning is not None:
+            wait = parse_retry_after(headers)
+            if wait is None:
+                wait = ratelimit_reset(headers) if status == 429 else None
+            if wait is None:
+                wait = body_wait(content)
+            return ModelError(f"{url}: {shown}: {excerpt}", retryable=True, retry_after=wait)
+        hint = ""
+        if status in (401, 403):
+            where = "is set" if self._api_key else "is not set"
+            hint = (
+                f" (check the API key: ${self.api_key_env} {where}; --api-key-env names the variable "
+                "that holds it)"
+            )
+        elif status == 404:
+            hint = (
+                f" (check the model name {self.model!r} in --model openai:NAME, and --base-url "
+                f"{self.base_url}, which should end where /chat/completions follows, often /v1)"
+            )
+        return ModelError(f"{url}: {shown}{hint}: {excerpt}", retryable=False, fatal=status in FATAL_STATUSES)
 
     def _read_answer(self, url: str, content: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
         """The JSON object of a 200 answer; a streamed one (server-sent events that a gateway sent
@@ -568,7 +610,7 @@ class OpenAIBackend(ModelBackend):
         choices = data["choices"]
         if not isinstance(choices, list) or not choices:
             raise KeyError("choices is empty")
-        choice = choices[0]
+        choice = answer_choice(choices)
         message = choice["message"]
         content = message.get("content")
         raw: dict[str, Any] = {k: data[k] for k in ("id", "model", "system_fingerprint") if data.get(k)}
@@ -577,8 +619,12 @@ class OpenAIBackend(ModelBackend):
             raw["refusal"] = True
         if content is None:
             content = ""
-        if isinstance(content, list):  # content parts, as some providers answer
-            content = "".join(p.get("text") or "" for p in content if isinstance(p, dict))
+        if isinstance(content, list):  # content parts (Mistral: text and thinking chunks): the text ones
+            content = "".join(
+                p.get("text") or ""
+                for p in content
+                if isinstance(p, dict) and p.get("type", "text") == "text"
+            )
         if not isinstance(content, str):
             raise TypeError(f"message content is {type(content).__name__}, not text")
         reasoning = message.get("reasoning_content") or message.get("reasoning")
@@ -597,8 +643,18 @@ class OpenAIBackend(ModelBackend):
                 completion_tokens=(data.get("usage") or {}).get("completion_tokens"),
                 raw=raw,
             )
+        if isinstance(provider_finish, str) and provider_finish.lower() in SERVER_CUT_FINISH:
+            # the server stopped the reply for its own reasons: not the model's answer; ask again
+            raise ModelError(
+                f"the reply ended with finish_reason {provider_finish!r}: "
+                f"{SERVER_CUT_FINISH[provider_finish.lower()]}",
+                retryable=True,
+            )
+        finish = normalize_finish_reason(provider_finish)
+        if finish != provider_finish:
+            raw["finish_reason"] = provider_finish  # the server's own spelling, for the record
         text, stopped = truncate_at_stop(content, stops)  # servers that ignore some stops
-        finish = "stop" if stopped else provider_finish
+        finish = "stop" if stopped else finish
         usage = data.get("usage") or {}
         return Generation(
             text=text,
@@ -677,28 +733,46 @@ class OpenAIBackend(ModelBackend):
         choices = data["choices"]
         if not isinstance(choices, list) or not choices:
             raise KeyError("choices is empty")
-        lp = choices[0].get("logprobs")
-        content = lp.get("content") if isinstance(lp, dict) else None
-        if not content:
+        entries = first_token_alternatives(answer_choice(choices).get("logprobs"), _token_text)
+        seen: set[tuple[str, float]] = set()
+        by_text: dict[str, list[float]] = {}
+        for text, raw_value in entries:
+            value = logprob_value(raw_value)
+            if value is None:  # null or NaN: no value, not a very unlikely one
+                continue
+            if (text, value) in seen:  # the chosen token is listed again among the alternatives
+                continue
+            seen.add((text, value))
+            by_text.setdefault(text, []).append(value)
+        if not by_text:
             raise LogprobsUnsupported(
                 f"{self.base_url} returned no logprobs for model {self.model!r}: the server does not support "
                 f"them (or has them turned off). {_NEEDS_LOGPROBS}",
                 fatal=True,
             )
-        first = content[0]
-        seen: set[tuple[str, float]] = set()
-        by_text: dict[str, list[float]] = {}
-        for entry in [first, *(first.get("top_logprobs") or [])]:
-            text, value = _token_text(entry), float(entry["logprob"])
-            if (text, value) in seen:  # the chosen token is listed again among the alternatives
-                continue
-            seen.add((text, value))
-            by_text.setdefault(text, []).append(value)
-        floor = min(v for values in by_text.values() for v in values)
+        # The first answer token reads the same with a leading space or a raw tokenizer's Ġ/▁ mark
+        # (" A", "ĠA", "▁A" start the answer A): such alternatives count for the candidate, summed. Not
+        # after a given prefix (there a space is text), nor when it would merge two candidates.
+        normalize = not prefix and len({answer_start(c) for c in suffixes}) == len(suffixes)
+        key: Callable[[str], str] = answer_start if normalize else str
+        pooled: dict[str, list[float]] = {}
+        for text, values in by_text.items():
+            if key(
+                text
+            ):  # an alternative whose text was lost (vLLM shows some byte tokens as "") matches nothing
+                pooled.setdefault(key(text), []).extend(values)
+        finite = [v for values in by_text.values() for v in values if math.isfinite(v)]
+        # A missing candidate is at most as likely as the least likely alternative listed (a top-N
+        # list), and at most the probability left over by everything listed (also when the server
+        # lists only the sampled token).
+        floor = min(finite) if finite else -math.inf
+        left = 1.0 - sum(math.exp(v) for v in finite)
+        if 1e-12 < left < 1.0:
+            floor = min(floor, math.log(left))
         out: list[float] = []
         for cand, suffix in zip(candidates, suffixes, strict=True):
-            if suffix in by_text:
-                value = _logsumexp(by_text[suffix])
+            if key(suffix) in pooled:
+                value = _logsumexp(pooled[key(suffix)])
                 out.append(CandidateLogprob(value, given_prefix=prefix) if prefix else value)
                 continue
             if self.missing_candidate == "raise":
