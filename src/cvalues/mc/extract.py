@@ -280,6 +280,9 @@ _BELOW = r"(?:(?:下面|下边|下方|后面)的?(?:那|这)|下)一?(?:个|条)
 _ABOVE_NOUN = r"(?:上面|上边|上方)的"
 _BELOW_NOUN = r"(?:下面|下边|下方)的"
 _VERDICT_NEXT = r"(?=更|比|较|要|不如|优|胜|明显|显然|稍|略|相对|无疑|是更|是最)"
+_PARTICLE_AFTER_NAME = compile_fast(
+    r"(?<=[▲▼])\s*(?:啊|吧|呀|啦|嘛|呗|哈|哦|咯|喽|哇)+(?=\s*(?:$|[，,。.!！~…\n]))"
+)
 _TOKEN_SUBS: tuple[tuple[re.Pattern[str], str], ...] = (
     (compile_fast(r"第\s*(?:1|一)\s*" + _ORDINAL_NOUN), R1),
     (compile_fast(r"第\s*(?:2|二)\s*" + _ORDINAL_NOUN), R2),
@@ -289,10 +292,10 @@ _TOKEN_SUBS: tuple[tuple[re.Pattern[str], str], ...] = (
     (compile_fast(r"后\s*(?:1|一)\s*" + _ORDINAL_NOUN), R2),
     (compile_fast(r"第(?:1|一)(?:个|条|种)" + _ORDINAL_ALONE), R1),
     (compile_fast(r"第(?:2|二)(?:个|条|种)" + _ORDINAL_ALONE), R2),
-    # (alone, "回复2和回复1相比，前一个更好": the former of the two just named, as 前者: see
-    # _resolve_former_latter)
-    (compile_fast(r"前一(?:个|条)" + _ORDINAL_ALONE), "前者"),
-    (compile_fast(r"后一(?:个|条)" + _ORDINAL_ALONE), "后者"),
+    # (alone, "回复2和回复1相比，前一个更好": the former of the two just named, else the prompt's first;
+    # placeholders resolved by _resolve_former_latter)
+    (compile_fast(r"前一(?:个|条)" + _ORDINAL_ALONE), "\ue002"),
+    (compile_fast(r"后一(?:个|条)" + _ORDINAL_ALONE), "\ue003"),
     # The replies by where the prompt shows them: 上面那个回复 / 下面那个 (one reply: 那/这/一 + 个/条).
     (compile_fast(_ABOVE + r"(?:\s*" + _ORDINAL_NOUN + "|" + _ORDINAL_ALONE + ")"), R1),
     (compile_fast(_ABOVE_NOUN + _ORDINAL_NOUN + _VERDICT_NEXT), R1),
@@ -352,7 +355,7 @@ _TOKEN_SUBS: tuple[tuple[re.Pattern[str], str], ...] = (
     (compile_fast(r"(?<![0-9])1\s*号\s*选手"), R1),
     (compile_fast(r"(?<![0-9])2\s*号\s*选手"), R2),
     # a modal particle after a reply's name closing its clause ("当然是回复2啊", "回复1吧") is the name alone
-    (compile_fast(r"(?<=[▲▼])\s*(?:啊|吧|呀|啦|嘛|呗|哈|哦|咯|喽|哇)+(?=\s*(?:$|[，,。.!！~…\n]))"), ""),
+    (_PARTICLE_AFTER_NAME, ""),
     # a reply's name in angle brackets ("我选<回复一>") is the name
     (compile_fast(r"<\s*([▲▼])\s*>"), r"\1"),
 )
@@ -495,7 +498,8 @@ _OTHER_ONE = (
 )
 
 
-_FORMER_LATTER = compile_fast("前者|后者|" + _OTHER_ONE + "|" + _THIS_ONE)
+_FORMER_LATTER = compile_fast("前者|后者|\ue002|\ue003|" + _OTHER_ONE + "|" + _THIS_ONE)
+_FORMER = ("前者", "\ue002")
 _SENTENCE_ENDS = frozenset("。！？!?；;\n")
 _COMPARAND_NEAR = compile_fast(r"相比|相较|比起|对比|比较|不同于|\bcompared\b|\bthan\b|\bunlike\b", re.I)
 _BLANKS = compile_fast(r"[ \t\u3000]+")
@@ -525,21 +529,21 @@ def _resolve_former_latter(text: str) -> str:
             out.append(text[near])
             last = m.end()
             continue
-        if m.group(0) not in ("前者", "后者"):
+        if m.group(0) not in ("前者", "后者", "\ue002", "\ue003"):
             if (p1 < 0) == (p2 < 0):
                 continue
             out.append(text[last : m.start()])
             out.append(R2 if p1 >= 0 else R1)
             last = m.end()
             continue
-        if p1 < 0 and p2 < 0:
-            first, second = R1, R2
-        elif p1 >= 0 and p2 >= 0:
+        if p1 >= 0 and p2 >= 0:
             first, second = (R1, R2) if p1 < p2 else (R2, R1)
+        elif (p1 < 0 and p2 < 0) or m.group(0) in ("\ue002", "\ue003"):
+            first, second = R1, R2  # (前一个 alone after one name: still the prompt's order)
         else:
             continue
         out.append(text[last : m.start()])
-        out.append(first if m.group(0) == "前者" else second)
+        out.append(first if m.group(0) in _FORMER else second)
         last = m.end()
     out.append(text[last:])
     return "".join(out)
@@ -669,6 +673,8 @@ def normalize(text: str) -> str:
         text = rewrite_japanese_choice(text)
     if may_match(_FORMER_LATTER, chars):
         text = _resolve_former_latter(text)
+        if "\ue002" in chars or "\ue003" in chars:  # (前一个吧: the particle after the name, as above)
+            text = _PARTICLE_AFTER_NAME.sub("", text)
         chars.update((R1, R2))
     if "\ue000" in chars or "\ue001" in chars:
         for pattern, word in _MEDALS:
