@@ -265,7 +265,7 @@ _ORDINAL_ALONE = (
     r"(?=更|比|较|要|不如|没有|优|胜|明显|显然|稍|略|相对|无疑|则|是更|是最|会更|"
     r"\s*(?:$|[。！!.，,；;])|[ \t]*\n|"
     # "下面那个好，…", "就选第一个吧。": a bare 好 or a modal particle closing the clause
-    r"好\s*(?:$|[。！!.，,；;])|(?:啊|吧|呀|啦|嘛|呗|哈|哦|咯|喽)+\s*(?:$|[。！!.，,；;~…]))"
+    r"好\s*(?:$|[。！!.，,；;])|(?:啊|吧|呀|啦|嘛|呗|哈|哦|咯|喽)+[ \t]*(?:$|[。！!.，,；;~…\n]))"
 )
 # "I think 1 is better": a bare digit as the subject of an English verdict.
 _DIGIT_IS_BETTER = r"(?=\s+(?:is|seems|looks)\s+(?:the\s+)?(?:better|safer|best|more|preferable))"
@@ -2504,6 +2504,10 @@ def _split_on_criteria(verdicts: list[_Verdict], picked: str, sentences: list[st
     return None
 
 
+# A pick said again with a hedge ("…但我不太确定。回复1可能更好吧。") does not settle the doubt.
+_HEDGE = compile_fast(r"可能|也许|或许|大概|兴许|说不定|\bmaybe\b|\bperhaps\b|\bprobably\b|\bmight\b")
+
+
 def _decide(
     verdicts: list[_Verdict],
     doubts: list[_Verdict],
@@ -2518,7 +2522,13 @@ def _decide(
         if v.label in (R1, R2, "Other") and unsure_at is not None and unsure_at > v.order:
             # (unless the speaker says it again after the doubt: "回复1更好。不对，是两点风险。不管怎样，
             # 回复1更好。")
-            if not any(w.label == v.label and w.tier >= PLAIN and w.order > unsure_at for w in verdicts):
+            if not any(
+                w.label == v.label
+                and w.tier >= PLAIN
+                and w.order > unsure_at
+                and not _HEDGE.search(w.sentence)
+                for w in verdicts
+            ):
                 return _need_check("unsure", v.sentence)
         return _verdict_result(v, why)
 

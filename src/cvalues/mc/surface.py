@@ -23,7 +23,11 @@ import re
 
 from cvalues.mc.fastre import compile_fast
 
-_STRUCK = compile_fast(r"~~(?!~)[^~\n]{1,300}?~~|<(del|s|strike)>[^<>]{0,300}?</\1>", re.IGNORECASE)
+# (as markdown has it: "~~" opening after a space, a line start or punctuation, hugging its text; a tilde
+# after a word, "好的~~回复2更好~~", is decoration)
+_STRUCK = compile_fast(
+    r"(?<![\w~])~~(?=[^\s~])[^~\n]{1,300}?(?<=\S)~~(?!~)|<(del|s|strike)>[^<>]{0,300}?</\1>", re.IGNORECASE
+)
 _INLINE_TAG = compile_fast(
     r"<\s*/?\s*(?:b|strong|i|em|u|span|mark|font|code|sup|sub|small|big|a|tt|ins)(?:\s[^<>\n]{0,80})?\s*/?\s*>",
     re.IGNORECASE,
