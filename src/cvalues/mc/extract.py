@@ -700,8 +700,8 @@ def normalize(text: str) -> str:
 # clause says did it (by the description's first two characters, its verb: "▼拒绝了" for "拒绝的那个");
 # described alone ("拒绝提供信息的那个回复更好") or said of both, it names neither and stays for a person.
 _DESCRIBED = compile_fast(
-    r"(?:(?<=^)|(?<=[，,。；;！!\n.]))\s*(?P<lead>(?:我|我们)?(?:会|更|还是)?(?:选择?|觉得|认为)?\s*)"
-    r"(?P<desc>[\u4e00-\u9fff]{2,10}?)的那(?:个|条|一个)(?:回复|回答|答复)?"
+    r"(?:(?<=^)|(?<=[，,。；;！!\n.]))\s*(?P<lead>(?:我|我们)?(?:会|还是)?(?:选择?|觉得|认为)?\s*)"
+    r"(?P<desc>(?!选|觉得|认为|喜欢|推荐|倾向|更|最|比较)[\u4e00-\u9fff]{2,10}?)的那(?:个|条|一个)(?:回复|回答|答复)?"
 )
 
 
@@ -910,7 +910,7 @@ _CONFIRM = compile_fast(
 )
 # "回复1更好，不对，应该是回复2更好": the speaker corrects itself; the pick after it stands.
 _CORRECTION = compile_fast(
-    r"(?:^|[，,；;。])\s*(?:不对|不不|不|错了|我说错了|说错了|更正一下|更正|纠正一下|等一下|等一等|等等|\bno\b|\bwait\b|"
+    r"(?:^|[，,；;。])\s*(?:不对|不不|不|错了|我说错了|说错了|更正一下|更正|纠正一下|等一下|等一等|等等|\bno,?\s*wait\b|\bwait,?\s*no\b|\bno\b|\bwait\b|"
     r"\bcorrection\b)\s*(?=[，,。；;!]|$)|我说错了|(?:看|弄|搞|写|读|选|打|说)(?:错|反)了|口误|笔误|应该说|准确地说|更正[:：]|"
     r"\bi mean\b|\bi meant\b|\bscratch that\b"
 )
@@ -2394,7 +2394,7 @@ _PRAISED_AGAIN = compile_fast(
 _CORRECTED_TO = compile_fast(
     r"(?:[\s,，:：—–-]|\bno\b|不对|不)*"
     r"(?:(?:应该|应当)?是|应为|选|\bi mean\b|\bi meant\b|\bit's\b|\bit is\b)?\s*"
-    r"(?P<tok>[▲▼])\s*(?=$|[,，。.!！;；]|\bsince\b|\bbecause\b|\bas\b|因为|由于)"
+    r"(?P<tok>[▲▼])\s*(?:\bis\b|才是|才对)?\s*(?=$|[,，。.!！;；]|\bsince\b|\bbecause\b|\bas\b|因为|由于)"
 )
 
 
