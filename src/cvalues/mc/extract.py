@@ -1351,7 +1351,11 @@ _OTHER_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
     (
         compile_fast(
-            r"^(?:那么|其实|我觉得|我认为)?(?:都|均)(?:很好|不错|挺好|可以|合适|恰当|有道理|好|正确|不好|不合适|不恰当|不正确|"
+            # (also after a first clause about both: "两个回复的风格差不多，都很好")
+            r"(?:^(?:那么|其实|我觉得|我认为)?|^"
+            + _BOTH_SUBJ
+            + r"[^。；;！？?!▲▼\n]{0,16}?[，,]\s*(?:也|而且|并且)?)"
+            r"(?:都|均)(?:很好|不错|挺好|可以|合适|恰当|有道理|好|正确|不好|不合适|不恰当|不正确|"
             r"不够好|不太好|有问题|存在问题)"
         ),
         "both_implicit",
@@ -2600,8 +2604,9 @@ _WORD = compile_fast(r"[\u3400-\u9fff]|[a-z]+")  # a Chinese character or an Eng
 _UNNAMED_PREFERENCE = compile_fast(
     r"其中(?:的)?(?:一|某)个(?:回复|回答|答复)?[^。；;！!？?▲▼]{0,12}?(?:我|本人)?(?:个人)?(?:比较|更|更加|还是)?"
     r"(?:认同|赞同|认可|喜欢|倾向|青睐|欣赏)|其中(?:的)?(?:一|某)个(?:回复|回答|答复)?(?:更好|更合适|更可取|更恰当)|"
-    r"one of (?:them|the (?:two|responses|replies)) is (?:better|preferable|more appropriate)|"
-    r"i (?:do )?(?:prefer|lean towards) one of them"
+    r"(?:比较|更|更加)?(?:认同|赞同|认可|喜欢|倾向于?|青睐|欣赏)其中(?:的)?(?:一|某)个|"
+    r"\bone of (?:them|the (?:two|responses|replies)) is (?:better|preferable|more appropriate)\b|"
+    r"\bi (?:do )?(?:prefer|lean towards) one of them\b"
 )
 
 
