@@ -280,6 +280,12 @@ def _first_choice(data: Mapping[str, Any]) -> tuple[bool, Mapping[str, Any] | No
     return False, None
 
 
+#: Top-level keys that may report a block beside ordinary choices (spelled as providers send them).
+_SIGNAL_KEYS = frozenset(
+    {"error", "promptFeedback", "prompt_feedback", "need_clear_history", "needClearHistory", "base_resp"}
+)
+
+
 def _structured_input_block(data: Mapping[str, Any]) -> ProviderBlock | None:
     """Flags that report a blocked prompt without words: Gemini's ``promptFeedback.blockReason``,
     ERNIE's ``need_clear_history`` (the user's input was judged unsafe)."""
@@ -301,6 +307,16 @@ def block_in_reply(data: Mapping[str, Any]) -> ProviderBlock | None:
     shapes: ``Response.Choices[0].FinishReason``, ``candidates[0].finishReason``), a flag that the
     prompt was blocked, or an error object that reports one, instead of choices (MiniMax's
     ``base_resp``, a proxy's ``error``) or after them (a stream stopped midway)."""
+    choices = data.get("choices")
+    if (  # the common answer, decided without reading its other fields (every answer passes here)
+        isinstance(choices, list)
+        and choices
+        and isinstance(choices[0], Mapping)
+        and "finish_reason" in choices[0]
+        and not is_block_finish_reason(choices[0]["finish_reason"])
+        and _SIGNAL_KEYS.isdisjoint(data)
+    ):
+        return None
     has_choices, choice = _first_choice(data)
     if choice is not None:
         reason = _get(choice, "finishreason")
