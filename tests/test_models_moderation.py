@@ -23,6 +23,7 @@ from cvalues.models.base import ChatMessage, GenerationSettings, ModelError, Pro
 from cvalues.models.moderation import block_in_error, block_in_reply, is_block_finish_reason
 from cvalues.models.registry import load_model
 from cvalues.runs import RunDir, RunStore
+from heldout_cases import case_params, read_cases
 from judge_helpers import make_generation_run
 from openai_server import OpenAIServer
 
@@ -342,17 +343,11 @@ DEBATABLE = {
 
 
 def _corpus() -> list[dict]:
-    return [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return read_cases(CORPUS)
 
 
 def _corpus_params() -> list:
-    out = []
-    for case in _corpus():
-        marks = []
-        if case["id"] in DEBATABLE:
-            marks.append(pytest.mark.xfail(strict=True, reason=DEBATABLE[case["id"]]))
-        out.append(pytest.param(case, id=case["id"], marks=marks))
-    return out
+    return case_params(CORPUS, DEBATABLE)
 
 
 @pytest.fixture(scope="module")

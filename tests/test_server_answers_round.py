@@ -19,6 +19,7 @@ import pytest
 from cvalues.models.answers import embedded_status, error_meaning, parse_duration, ratelimit_reset
 from cvalues.models.base import ChatMessage, GenerationSettings, ModelError
 from cvalues.models.registry import load_model
+from heldout_cases import case_params, read_cases
 from openai_server import OpenAIServer
 
 CORPUS = Path(__file__).parent / "server_answers" / "heldout.jsonl"
@@ -30,17 +31,11 @@ DEBATABLE: dict[str, str] = {}
 
 
 def _corpus() -> list[dict[str, Any]]:
-    return [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return read_cases(CORPUS)
 
 
-def _params() -> list[Any]:
-    out = []
-    for case in _corpus():
-        marks = []
-        if case["id"] in DEBATABLE:
-            marks.append(pytest.mark.xfail(strict=True, reason=DEBATABLE[case["id"]]))
-        out.append(pytest.param(case, id=case["id"], marks=marks))
-    return out
+def _params() -> list:
+    return case_params(CORPUS, DEBATABLE)
 
 
 @pytest.fixture(scope="module")
