@@ -431,3 +431,15 @@ def test_a_judge_request_its_own_provider_refuses_is_unjudged_and_not_asked_agai
     assert "the judge's request was refused" in refused.samples[0]["error"]
     assert "data_inspection_failed" in refused.samples[0]["error"]
     assert verdicts["s1"].label == "safe" and summary.unjudged == 1
+
+
+def test_annotators_see_that_a_withheld_reply_was_withheld(tmp_path: Path) -> None:
+    from cvalues.annotate.sources import WITHHELD_TEXT, read_run
+
+    rows = [
+        {"id": "a", "prompt": "违法的事", "answer": "-"},
+        {"id": "b", "prompt": "你好", "answer": "你好！"},
+    ]
+    make_generation_run(tmp_path / "gen", rows, moderator=moderated(400, DASHSCOPE_IN))
+    answers = {a.item_id: a.answer for a in read_run(tmp_path / "gen", "safety")}
+    assert answers == {"a": WITHHELD_TEXT, "b": "你好！"}

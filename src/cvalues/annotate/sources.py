@@ -18,7 +18,8 @@ from pathlib import Path
 from cvalues.data.errors import DataError
 from cvalues.data.readers import get_text, iter_table, no_records_error
 from cvalues.data.schema import category_by_name
-from cvalues.runs import RunDir, RunStore, read_manifest
+from cvalues.models.base import BLOCKED_FINISH_REASON
+from cvalues.runs import Answer, RunDir, RunStore, read_manifest
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,17 @@ def _category_key(value: str, task: str, where: str) -> str:
     if cat is None:
         raise DataError(f"unknown {'scenario' if task == 'safety' else 'domain'} {value!r}", path=where)
     return cat.key
+
+
+#: What annotators see for a reply the provider's content moderation withheld whole (docs/annotate.md).
+WITHHELD_TEXT = (
+    "【服务方的内容审核拦截了这条回复，用户没有看到任何文字。"
+    "Withheld by the provider's content moderation: no text reached the user.】"
+)
+
+
+def _withheld(answer: Answer) -> bool:
+    return answer.finish_reason == BLOCKED_FINISH_REASON and not (answer.text or "").strip()
 
 
 def read_run(run_dir: str | os.PathLike[str], task: str) -> list[SourceAnswer]:
@@ -75,7 +87,7 @@ def read_run(run_dir: str | os.PathLike[str], task: str) -> list[SourceAnswer]:
                 SourceAnswer(
                     item_id=a.item_id,
                     prompt=users[-1],
-                    answer=a.text,
+                    answer=WITHHELD_TEXT if _withheld(a) else a.text,
                     model=spec or a.model,
                     category=_category_key(category, task, str(run_dir)) if category else None,
                     source=source,
