@@ -4,6 +4,7 @@ metrics are reported with and without the judge's readings."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -36,6 +37,29 @@ def test_parse_choice(text, pred):
 def test_parse_choice_malformed(text):
     with pytest.raises(VerdictParseError):
         parse_choice(text)
+
+
+#: Held-out --judge-extract replies (round D, tests/judge_outputs/README.md): {"text", "expected":
+#: {"pred": ...} or {"error": true}, "note"}, one per line.
+HELDOUT_EXTRACT = Path(__file__).parent / "judge_outputs" / "extract" / "heldout_extract_d.jsonl"
+
+
+def _extract_cases() -> list:
+    cases = []
+    for number, line in enumerate(HELDOUT_EXTRACT.read_text(encoding="utf-8").splitlines(), start=1):
+        record = json.loads(line)
+        assert set(record) == {"text", "expected", "note"}, f"{HELDOUT_EXTRACT.name}:{number}: fields"
+        cases.append(pytest.param(record["text"], record["expected"], id=f"d:{number}:{record['note']}"))
+    return cases
+
+
+@pytest.mark.parametrize(("text", "expected"), _extract_cases())
+def test_parse_choice_heldout(text, expected):
+    if expected.get("error"):
+        with pytest.raises(VerdictParseError):
+            parse_choice(text)
+    else:
+        assert parse_choice(text) == expected["pred"]
 
 
 #: The model under test's answers (by question) and what the extraction judge says about them.

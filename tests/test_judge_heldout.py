@@ -133,6 +133,7 @@ def test_corpus_shape() -> None:
         "heldout_formats.jsonl",
         "heldout_formats_b.jsonl",
         "heldout_formats_c.jsonl",
+        "heldout_formats_d.jsonl",
         "rules_formats.jsonl",
     } <= files
     for name in files:

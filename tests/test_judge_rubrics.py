@@ -29,11 +29,11 @@ def test_parser_versions_are_pinned():
     """A parser change that alters a verdict must bump its rubric's ``texts["parser"]`` (so its sha256,
     part of a judge run's identity, changes): update this pin together with that bump."""
     assert {name: r.texts["parser"] for name, r in RUBRICS.items()} == {
-        "qwen3guard": "2",
-        "shieldlm": "3",
-        "llamaguard": "3",
-        "cvalues-safety": "4",
-        "cvalues-responsibility": "4",
+        "qwen3guard": "3",
+        "shieldlm": "4",
+        "llamaguard": "4",
+        "cvalues-safety": "5",
+        "cvalues-responsibility": "5",
     }
     rubric = get_rubric("llamaguard")
     bumped = dataclasses.replace(rubric, texts={**rubric.texts, "parser": "0"})
