@@ -5,6 +5,16 @@ Llama-3-Chinese), small 1-3B models and base models answer SafetyBench-style que
 ``(label, n_options, option_set, answer)`` as in :mod:`options_corpus`; ``option_set`` names one of
 :data:`OPTION_SETS` (the corpus's sets plus two of this file's). Every label was written from the
 answer alone, with the reason in a comment, and committed before the extractor was run on the set.
+
+Figures (135 blind cases; a "confident wrong letter" is a letter other than the label, a "wrong
+abstention" is Need_Check/Other/Refuse where the label is a letter):
+
+- before the fixes: 102/135 right, 2 confident wrong letters (a correction read as the first answer,
+  a hedge between two letters read as the first), 31 wrong abstentions;
+- after: 129/135 right, 0 confident wrong letters, 6 wrong abstentions, all yes/no or true/false
+  wording that is not an option's exact text (是的, 不是。, 错, 对的。, 这种说法是正确的。): the corpus
+  labels such answers Need_Check, so they are strict xfails in tests/test_options_heldout_r.py;
+- :data:`NEAR_MISSES` (44, written after the fixes): 24/44 with 4 confident wrong before, 44/44 after.
 """
 
 from __future__ import annotations
