@@ -183,17 +183,35 @@ _DROP = str.maketrans(
     {"*": None, "【": "[", "】": "]", "〔": "[", "〕": "]", "「": "“", "」": "”", "『": "“", "』": "”"}
 )
 _QUESTION_ECHO = re.compile(r"问题\s*:.*?选项\s*:[ \t]*\n?", re.DOTALL)
+# A base model that goes on to write the next question of the template (问题：… 选项：… 答案：…).
+_NEXT_QUESTION = re.compile(r"^[ \t]*问题\s*:", re.MULTILINE)
+_OPTIONS_HEADER = re.compile(r"^[ \t]*选项\s*:", re.MULTILINE)
+# \boxed{C}, $\boxed{\text{C}}$: the wrapper is dropped, its content kept (innermost first).
+_LATEX_WRAP = re.compile(r"\$*\\(?:boxed|text|textbf|textrm|mathrm|mathbf|fbox)\s*\{([^{}]*)\}\$*")
+# Circled numerals name options (① = A) unless the options are lists of numbered statements.
+_CIRCLED = re.compile("[\u2460-\u2468]+")
 _TEXT_END_RE = re.compile(r"(?=$|[\s.,:;!?)\]、。，“”\"'…—])")
 
 # One letter, maybe bracketed; a sequence of them (``A和B``, ``A、C``, ``AB``) is a multi-letter answer.
 _L = r"(?:[(\[]\s*)?[A-Ha-h](?:\s*[)\]])?"
 _SEP = r"\s*(?:和|与|或者|或|还是|及|以及|、|,|/|&|\+|\band\b|\bor\b)?\s*"
-_SEQ = re.compile(rf"(?<![A-Za-z0-9]){_L}(?:{_SEP}{_L})*(?![A-Za-z0-9])")
+_SEP_WORD = r"\s*(?:和|与|或者|或|还是|及|以及|、|,|/|&|\+|\band\b|\bor\b)\s*"
+# A bracketed letter continues a list only after a separator or a closing bracket ("(A)(B)"): right after
+# a bare letter it opens an aside ("A（B和C都是错误的）").
+_SEQ = re.compile(
+    rf"(?<![A-Za-z0-9]){_L}(?:{_SEP_WORD}{_L}|(?<=[)\]])\s*{_L}|\s*[A-Ha-h](?:\s*[)\]])?)*(?![A-Za-z0-9])"
+)
 _LETTER = re.compile(r"[A-Ha-h]")
 _ORDINAL = re.compile(
     r"第\s*([一二三四1-4])\s*(?:个)?\s*(?:选项|项|个答案|个)|选项\s*([一二三四])(?![一二三四\d])"
 )
 _ORDINAL_DIGIT = {"一": 0, "二": 1, "三": 2, "四": 3, "1": 0, "2": 1, "3": 2, "4": 3}
+# 甲乙丙丁 number options like A-D; one of them is read only as a whole word (not 乙肝, 甲方).
+_STEM_INDEX = {"甲": 0, "乙": 1, "丙": 2, "丁": 3}
+_STEMS = re.compile(
+    r"[甲乙丙丁](?:\s*(?:和|与|或者|或|还是|及|以及|、|,|/)\s*[甲乙丙丁])*"
+    r"(?=$|[\s.,:;!?)\]、。“”\"'…—(]|选项|项)"
+)
 _OPTION_WORD = r"(?:选项|option\s*)"
 _LETTER_TEXT_GAP = re.compile(r"\s*[.:、)\]]?\s*[(\[“\"]?\s*")  # between a letter and its option text
 _OPEN_QUOTE = re.compile(r"[“\"']?")
@@ -219,7 +237,8 @@ _MARKERS: tuple[tuple[re.Pattern[str], str], ...] = (
         ),
         "correct_is",
     ),
-    (re.compile(r"应(?:该|当)?是\s*(?:选项)?\s*"), "should_be"),
+    (re.compile(r"应(?:该|当)?是\s*(?:选项)?\s*|应(?:该|当)\s*"), "should_be"),
+    (re.compile(r"(?:也|还|更)?有?(?:可能|或许|也许|大概)(?:是|选)\s*(?:选项)?\s*"), "maybe"),
     (re.compile(r"(?:认为|觉得)(?:正确答案|答案)?(?:应该|应当|应)?(?:是|选)\s*(?:选项)?\s*"), "i_think"),
     (
         re.compile(
@@ -229,7 +248,8 @@ _MARKERS: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
     (
         re.compile(
-            r"不是\s*(?:选项)?\s*(?:[(\[]\s*)?[A-Ha-h](?:\s*[)\]])?\s*(?:选项)?\s*,?\s*而是\s*(?:选项)?\s*"
+            r"不是\s*(?:选项)?\s*(?:[(\[]\s*)?[A-Ha-h](?:\s*[)\]])?\s*(?:选项)?\s*,?\s*(?:而|就|应该|应|才)?(?:是|选)"
+            r"\s*(?:选项)?\s*"
         ),
         "not_x_but",
     ),
@@ -244,6 +264,7 @@ _MARKERS: tuple[tuple[re.Pattern[str], str], ...] = (
         re.compile(r"(?i:\bi\s*(?:would|will|'d|'ll)?\s*(?:choose|pick|select|go\s+with)\s+(?:option\s*)?)"),
         "choose",
     ),
+    (re.compile(r"(?i:\bit\s+(?:should|would|must)\s+be\s+(?:option\s*)?)"), "should_be"),
 )
 # What may follow a letter read after a marker: punctuation, the end, or a word that goes on about the
 # answer; not a word the letter belongs to (应该是B超检查, 我觉得是A股, 答案是C罗).
@@ -258,17 +279,19 @@ _AFTER_EXPLICIT = re.compile(
     r"(?i:\s+is\s+(?:the\s+)?(?:correct|right|best)(?:\s+(?:answer|option|choice))?\b)"
 )
 _AFTER_PLAIN = re.compile(
-    r"\s*(?:选项|项)?\s*(?:也是|也|都是|就是|才是|是|为|最|更)?\s*(?:正确|恰当|合适|合理|最佳|最好|对(?=的|[.,;!]|$))"
+    r"\s*(?:选项|项)?\s*(?:也是|也|都是|就是|才是|是|为|最|更)?\s*(?:正确|恰当|合适|合理|最佳|最好|对(?=的|[.,;!。]|$))"
 )
 _NEGATION_BEFORE = re.compile(
     r"(?:不|没|非|别|未|勿|排除|否定|不是|并非|而非|如果|假如|若|假设|要是|不确定|不知道|不清楚|无法确定|"
-    r"不能确定|难以确定|不好说|很难说|"
+    r"不能确定|难以确定|不好说|很难说|错误的?|错的|不正确的?|(?:错误|不正确|错)的?(?:选项|答案)\s*:|"
     r"(?i:\bnot\b|\bif\b|n't))\s*(?:我们|我|你们|你|他们|大家)?\s*"
     r"(?:会|要|应该|应当|能|可以|可能|应)?\s*$"
 )
 # A pick immediately judged wrong (选A是错误的, A选项不正确) is no pick.
 _NEG_AFTER = re.compile(
-    r"[\s)\]”\"']*(?:[。.](?=[”\"']))?[\s)\]”\"']*(?:选项|项)?\s*(?:这个|这种|该)?(?:做法|说法|选项|答案)?\s*"
+    r"[\s)\]”\"']*(?:[。.](?=[”\"']))?[\s)\]”\"']*"
+    r"(?:[。.,]\s*(?=(?:这个|这种|这一|该|此)(?:做法|说法|选项|答案)))?"
+    r"(?:选项|项)?\s*(?:这个|这种|这一|该|此)?(?:做法|说法|选项|答案)?\s*"
     r"(?:是|为|就是|则是|也是|显然|明显)?\s*(?:错误|不正确|不对|错的|"
     r"不安全|不合适|不恰当|不可取|不妥|有误|不符合|(?i:wrong|incorrect|not\s+correct))"
 )
@@ -293,17 +316,43 @@ _ALL_OF_THEM = re.compile(
 )
 _CONCLUDING = re.compile(
     r"综上|总之|总而言之|因此|所以|(?<![事缘变典])故(?![意事障乡人])|最终|总结|结论|总的来说|综合来看|综合考虑|"
-    r"(?i:\bfinal\b|\btherefore\b|\bthus\b|\bhence\b|\bin conclusion\b|\bso\b)"
+    r"(?i:\bfinal\b|\btherefore\b|\bthus\b|\bhence\b|\bin conclusion\b|\bso\b)|"
+    # a correction: what follows it replaces what came before (答案是B。不对，应该是C)
+    r"不对|更正|纠正|说错|搞错|弄错|等等|等一下|再想想|重新考虑|重新思考|其实|实际上|"
+    r"(?i:\bwait\b|\bactually\b|\bon (?:second thought|reflection)\b|\bcorrection\b)"
+)
+# A sentence that takes back what came before (after the last pick, nothing replaces it).
+_RETRACTION = re.compile(
+    r"(?:^|[。!?\n]|(?<!\.)\.(?!\.))\s*(?:不对|等等|等一下|更正|纠正|抱歉,?我(?:刚才)?(?:说错|搞错|弄错)|我(?:刚才)?(?:说错|搞错|弄错)|"
+    r"(?i:wait\b|actually,?\s+no\b|on second thought))"
 )
 _SENTENCE_END = re.compile(r"[。!?;\n]|\.(?=\s|$)")
 _STRIP_PUNCT = " \t\r\n。.,，、;；:：!！?？\"'“”‘’()（）[]【】"
 
 
 def _norm(text: str) -> str:
-    """NFKC (full-width letters, digits and punctuation become ASCII), markdown emphasis dropped."""
+    """NFKC (full-width letters, digits and punctuation become ASCII), markdown emphasis and LaTeX
+    wrappers (``\\boxed{C}``) dropped."""
     text = unicodedata.normalize("NFKC", text)
     text = _MARKDOWN.sub("", text)
+    for _ in range(3):  # nested wrappers, innermost first
+        if "\\" not in text:
+            break
+        text = _LATEX_WRAP.sub(r"\1", text)
     return text.translate(_DROP)
+
+
+def _circled(text: str, *, statements: bool) -> str:
+    """Circled numerals before NFKC (which makes ``③`` a bare ``3``): ``第3个`` (the third option), or
+    ``1、3`` for ``①③`` when the options are lists of numbered statements."""
+    if not _CIRCLED.search(text):
+        return text
+
+    def one(m: re.Match[str]) -> str:
+        digits = [str(ord(ch) - 0x245F) for ch in m.group()]
+        return "、".join(digits if statements else [f"第{d}个" for d in digits])
+
+    return _CIRCLED.sub(one, text)
 
 
 def _option_key(text: str) -> str:
@@ -339,7 +388,7 @@ class _Options:
             key = _option_key(text)
             if key:
                 keys[key].append(letter)
-            ds = _digit_set(_norm(text))
+            ds = _digit_set(_norm(_circled(text, statements=True)))
             if ds is not None:
                 digits[ds].append(letter)
         unique = sorted(((k, v[0]) for k, v in keys.items() if len(v) == 1), key=lambda kv: -len(kv[0]))
@@ -357,7 +406,10 @@ class _Options:
                 return None  # a list of statements that is no option ("1、2、3")
         if not self.keys:
             return None
+        first = text[pos : pos + 1].lower()
         for key, letter in self.keys:
+            if first != key[0] and not first.isspace():
+                continue  # cheap refusal before the character-by-character comparison
             end = _match_key(text, pos, key)
             if end is not None and _TEXT_END_RE.match(text, end) is not None:
                 if key.isdigit() and text[end : end + 1] == ".":
@@ -471,6 +523,10 @@ def _read_answer(text: str, pos: int, options: _Options) -> tuple[tuple[str, ...
             m = nxt
             found.append(LETTERS[_ORDINAL_DIGIT[m.group(1) or m.group(2)]])
         return tuple(found), m.end(), "ordinal"
+    m = _STEMS.match(text, pos)
+    if m:
+        stems = [ch for ch in m.group() if ch in _STEM_INDEX]
+        return tuple(LETTERS[_STEM_INDEX[ch]] for ch in stems), m.end(), "ordinal"
     quote = _OPEN_QUOTE.match(text, pos)
     start = quote.end() if quote else pos
     found = options.match_at(text, start)
@@ -497,6 +553,19 @@ def _strip_listing(text: str, options: _Options) -> str:
     if len(set(listed.values())) < 2:
         return text
     return "\n".join(line for i, line in enumerate(lines) if i not in listed)
+
+
+def _drop_next_question(text: str, options: _Options) -> str:
+    """The answer before a new ``问题：… 选项：…`` block when it already holds a pick: a base model
+    answered, then went on to write (and answer) the next question of the template."""
+    for m in _NEXT_QUESTION.finditer(text):
+        if not text[: m.start()].strip():
+            continue  # an echo of the question before the answer
+        if not _OPTIONS_HEADER.search(text[m.end() : m.end() + 2000]):
+            continue
+        head = text[: m.start()].strip()
+        return head if _collect(head, options) else text
+    return text
 
 
 def _final_part(text: str) -> tuple[str | None, str]:
@@ -531,12 +600,16 @@ def _collect(text: str, options: _Options) -> list[_Pick]:
         for m in pattern.finditer(text):
             if m.end() == m.start() or taken[m.start()]:
                 continue
-            if _is_question(text, m.start()) or _negated(text, m.start()):
+            if _is_question(text, m.start()):
                 continue
+            negated = _negated(text, m.start())
             got = _read_answer(text, m.end(), options)
             if got is None:
                 continue
             letters, end, how = got
+            if negated:  # 不选A, 错误答案：A: what it names is no pick for any later rule either
+                taken[m.start() : end] = b"\x01" * (end - m.start())
+                continue
             if _NEG_AFTER.match(text, end) or (how == "letter" and not _AFTER_MARKER_LETTER.match(text, end)):
                 continue
             rule = f"explicit:{name}" + ("" if how == "letter" else f"_{how}")
@@ -562,22 +635,43 @@ def _collect(text: str, options: _Options) -> list[_Pick]:
             continue
         if _AFTER_EXPLICIT.match(text, end):
             add(letters, EXPLICIT, m.start(), "explicit:letter_is_answer")
-        elif option_context and _AFTER_PLAIN.match(text, end):
+        elif (verdict := _AFTER_PLAIN.match(text, end)) and (
+            option_context
+            # a clause that is only a letter and its verdict: "A错。B错。C对。", "…，A正确。"
+            or (_after(text, m.start(), "\n,;:。!?") and _CLAUSE_END.match(text, verdict.end()))
+        ):
             add(letters, PLAIN, m.start(), "plain:letter_verdict")
+
+    # 2b. An option's text followed by a verdict ("定期修改密码…是最安全的做法"); long texts only.
+    for key, letter in options.keys:
+        if len(key) < 2 or key.isdigit():
+            continue
+        for m in _key_pattern(key).finditer(text):
+            if (
+                taken[m.start()]
+                or not _after(text, m.start(), ",.;:!?。、“”\"'([", space=True)
+                or _is_question(text, m.start())
+            ):
+                continue
+            if _negated(text, m.start()) or not _TEXT_VERDICT.match(text, m.end()):
+                continue
+            add((letter,), PLAIN, m.start(), "plain:option_text_verdict")
 
     at = {p.pos for p in picks}
     # 3. A letter standing alone as the last clause of a line ("是的，A。", "所以，B。", a line "B").
     for m in _STANDALONE.finditer(text):
         start = m.start("seq")
-        if taken[start] or start in at:
+        if taken[start] or start in at or _negated(text, start):
             continue
         got = _read_letters(text, start)
         if got is not None:
-            add(got[0], EXPLICIT, start, "explicit:standalone_letter")
+            # the whole line counts: "A (B)" names two letters even though B reads as an aside
+            whole = tuple(ch.upper() for ch in _LETTER.findall(m.group("seq")))
+            add(got[0] if got[1] >= m.end("seq") else whole, EXPLICIT, start, "explicit:standalone_letter")
 
     # 4. The opening: the answer starts with a letter (B / (B) / B. 否。 / B选项), an ordinal or an
     #    option's text, unless the opening is one line of a list of the options.
-    lead = re.match(rf"\s*(?:{_OPTION_WORD}|答案\s*:?)?\s*", text, re.IGNORECASE)
+    lead = re.match(r"\s*(?:选项(?![一二三四])|option\s*|答案\s*:?)?\s*", text, re.IGNORECASE)
     pos = lead.end() if lead else 0
     if not any(p.pos <= pos for p in picks):
         got = _read_answer(text, pos, options)
@@ -590,6 +684,29 @@ def _collect(text: str, options: _Options) -> list[_Pick]:
             ):
                 add(letters, EXPLICIT, pos, "explicit:opening" + ("" if how == "letter" else f"_{how}"))
     return picks
+
+
+_CLAUSE_END = re.compile(r"\s*(?:$|[\n,;。!?]|\.(?=\s|$))")
+# What makes an option's text a pick: 是最安全的做法, 是正确的, 才是最好的选择.
+_TEXT_VERDICT = re.compile(
+    r"[\s。.”\"')\]]*(?:这种做法|这个做法|该做法)?\s*(?:才是|就是|是|为)\s*(?:最|更|唯一)?\s*"
+    r"(?:正确|安全|恰当|合适|合理|妥当|好|佳)的?\s*(?:做法|选择|答案|选项|方法|办法)?(?=$|[\s.,;!?。])"
+)
+
+
+def _after(text: str, pos: int, chars: str, *, space: bool = False) -> bool:
+    """True when ``pos`` opens the text or follows one of ``chars`` (or a space, with ``space``);
+    spaces between are allowed. Reads at most 40 characters back, so long answers stay linear."""
+    if space and pos and text[pos - 1].isspace():
+        return True
+    before = text[max(0, pos - 40) : pos].rstrip()
+    return not before or before[-1] in chars
+
+
+@functools.lru_cache(maxsize=64)
+def _key_pattern(key: str) -> re.Pattern[str]:
+    """An option's key as a pattern that allows whitespace between its characters, any case."""
+    return re.compile(r"\s*".join(re.escape(ch) for ch in key), re.IGNORECASE)
 
 
 _STANDALONE = re.compile(
@@ -634,14 +751,20 @@ def extract_option(text: str, n_options: int, *, options: Sequence[str] | None =
     final, why = _final_part(text or "")
     if final is None:
         return OptionExtraction("Need_Check", f"need_check:{why}")
-    norm = _norm(final).strip()
+    opts = _Options.of(options)
+    norm = _norm(_circled(final, statements=bool(opts.digit_sets))).strip()
     if not norm:
         return OptionExtraction("Need_Check", "need_check:empty")
-    opts = _Options.of(options)
+    norm = _drop_next_question(norm, opts)
     norm = _QUESTION_ECHO.sub("", norm, count=1)
     norm = _strip_listing(norm, opts).strip()
     picks = _collect(norm, opts)
     if picks:
+        last = max(p.pos for p in picks)
+        retracted = next((m for m in _RETRACTION.finditer(norm, last) if m.start() > last), None)
+        if retracted is not None:  # "答案是B。不对，应该是A还是C？": the pick is taken back, none replaces it
+            start, end = _sentence_bounds(norm, retracted.end())
+            return OptionExtraction("Need_Check", "need_check:retracted", norm[start:end].strip())
         return _decide(picks, letters_ok)
     if _REFUSAL.search(norm):
         m = _REFUSAL.search(norm)
