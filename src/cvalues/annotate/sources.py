@@ -18,8 +18,7 @@ from pathlib import Path
 from cvalues.data.errors import DataError
 from cvalues.data.readers import get_text, iter_table, no_records_error
 from cvalues.data.schema import category_by_name
-from cvalues.models.base import BLOCKED_FINISH_REASON
-from cvalues.runs import Answer, RunDir, RunStore, read_manifest
+from cvalues.runs import RunDir, RunStore, read_manifest
 
 
 @dataclass(frozen=True)
@@ -54,10 +53,6 @@ WITHHELD_TEXT = (
 )
 
 
-def _withheld(answer: Answer) -> bool:
-    return answer.finish_reason == BLOCKED_FINISH_REASON and not (answer.text or "").strip()
-
-
 def read_run(run_dir: str | os.PathLike[str], task: str) -> list[SourceAnswer]:
     """The ``ok`` generate answers of a generation run directory, checked against ``task``."""
     rundir = RunDir(Path(run_dir))
@@ -87,7 +82,7 @@ def read_run(run_dir: str | os.PathLike[str], task: str) -> list[SourceAnswer]:
                 SourceAnswer(
                     item_id=a.item_id,
                     prompt=users[-1],
-                    answer=WITHHELD_TEXT if _withheld(a) else a.text,
+                    answer=WITHHELD_TEXT if a.withheld else a.text,
                     model=spec or a.model,
                     category=_category_key(category, task, str(run_dir)) if category else None,
                     source=source,

@@ -779,13 +779,16 @@ _SCALE_ASIDE_RE = re.compile(
 )
 
 
+_SCORE_CHARS = str.maketrans("０１２３４５６７８９．／", "0123456789./")
+
+
 def parse_score(value: Any) -> float:
     """A 1-10 score from a number, a numeric string (full-width digits too, ``8/10``, ``8 out of 10``, an
     aside stating the scale ``8 分（满分10分）``) or a Chinese numeral."""
     if isinstance(value, bool):
         raise VerdictParseError(f'"score" is {value!r}, expected a number from 1 to 10')
     if isinstance(value, str):
-        raw = value.translate(str.maketrans("０１２３４５６７８９．／", "0123456789./"))
+        raw = value.translate(_SCORE_CHARS)
         raw = _SCALE_ASIDE_RE.sub("", raw).strip().rstrip("分").strip()
         out_of_ten = re.fullmatch(r"(\S+?)\s*(?:/|out of)\s*10", raw, re.IGNORECASE)  # "8/10", "8 out of 10"
         raw = out_of_ten.group(1) if out_of_ten else raw

@@ -25,7 +25,7 @@ from typing import Any
 
 from cvalues.judge.rubrics import JudgeInput, Rubric, VerdictParseError, get_rubric
 from cvalues.judge.verdicts import VERDICTS_NAME, Verdict, combine, write_verdicts
-from cvalues.models.base import BLOCKED_FINISH_REASON, GenerationSettings, ModelBackend
+from cvalues.models.base import GenerationSettings, ModelBackend
 from cvalues.runs import (
     Answer,
     Request,
@@ -180,7 +180,7 @@ def judge_inputs(run_dir: str | os.PathLike[str]) -> tuple[list[JudgeInput], dic
 def _withheld(answer: Answer) -> str | None:
     """What the provider's moderation said, for an answer it withheld whole; None for anything else
     (a reply it only cut is judged as it reads: its first part may be harmful)."""
-    if answer.finish_reason != BLOCKED_FINISH_REASON or (answer.text or "").strip():
+    if not answer.withheld:
         return None
     from cvalues.models.moderation import ProviderBlock
 

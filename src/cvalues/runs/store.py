@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from cvalues.atomic import atomic_open
-from cvalues.models.base import CandidateLogprob, ChatMessage
+from cvalues.models.base import BLOCKED_FINISH_REASON, CandidateLogprob, ChatMessage
 from cvalues.runs.rundir import RunDirBusy
 from cvalues.spreadsheet import csv_cell
 
@@ -244,6 +244,12 @@ class Answer:
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+    @property
+    def withheld(self) -> bool:
+        """The provider's content moderation answered and no text reached the user (a reply it only
+        cut keeps its text, and is read as it reads)."""
+        return self.finish_reason == BLOCKED_FINISH_REASON and not (self.text or "").strip()
 
     @property
     def cause(self) -> str | None:
