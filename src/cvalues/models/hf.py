@@ -41,6 +41,7 @@ Prompt rendering (shared by :meth:`HFBackend.generate` and :meth:`HFBackend.cand
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
 import inspect
@@ -52,6 +53,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cvalues.models import read_rows
 from cvalues.models.base import (
     BatchedBackend,
     ChatMessage,
@@ -281,7 +283,6 @@ def greedy_loop(
     model's step on CPU, where generation is bound by Python. Where the model's attention mask for a
     step is checked to be the padding mask itself (:func:`_same_step_mask`), it is passed ready-made
     instead of being rebuilt at every step. Call it under ``torch.inference_mode``."""
-    import contextlib
 
     import torch
     from transformers import DynamicCache
@@ -345,7 +346,7 @@ def _step_masks_possible(model: Any) -> bool:
     layer_types = getattr(config, "layer_types", None) or ["full_attention"]
     return (
         getattr(config, "model_type", None) in _ONE_MASK_MODEL_TYPES
-        and getattr(config, "_attn_implementation", None) == "sdpa"
+        and getattr(config, "_attn_implementation", None) in ("sdpa", read_rows.NAME)
         and all(t == "full_attention" for t in layer_types)
     )
 
@@ -399,6 +400,11 @@ class _ScorePlan:
     @property
     def row(self) -> list[int]:
         return self.ctx + self.cands[0][: self.common]
+
+    @property
+    def read(self) -> range:
+        """The positions of :attr:`row` whose logits score the candidates."""
+        return range(len(self.row) - self.common - 1, len(self.row))
 
     @property
     def one_forward(self) -> bool:
@@ -517,6 +523,8 @@ class HFBackend(BatchedBackend):
         # transformers renamed ``past_key_values`` to ``cache`` (5.x); accept both generations.
         self._cache_kw = "cache" if "cache" in params else "past_key_values"
         self._keep_last_logits = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
+        #: The last layer's attention, where scoring computes only the rows it reads (None: every row).
+        self._read_layer = read_rows.install(self.model)
 
     # -- rendering -------------------------------------------------------------------------------
 
@@ -876,7 +884,7 @@ class HFBackend(BatchedBackend):
 
         rows = [p.row for p in plans]
         width = max(len(r) for r in rows)
-        wanted = sorted({t for p in plans for t in range(len(p.row) - p.common - 1, len(p.row))})
+        wanted = sorted({t for p in plans for t in p.read})
         pad = self.tokenizer.pad_token_id
         ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows], device=self.device)
         kwargs: dict[str, Any] = {}
@@ -885,11 +893,11 @@ class HFBackend(BatchedBackend):
             column = {t: k for k, t in enumerate(wanted)}
         else:
             column = {t: t for t in wanted}
-        with torch.inference_mode():
+        with torch.inference_mode(), self._reading([p.read for p in plans]):
             logits = self.model(input_ids=ids, use_cache=False, **kwargs).logits
             out = []
             for j, p in enumerate(plans):
-                cols = [column[t] for t in range(len(p.row) - p.common - 1, len(p.row))]
+                cols = [column[t] for t in p.read]
                 logp = torch.log_softmax(logits[j, cols].float(), dim=-1).cpu()
                 out.append(p.scores(logp))
         return out
@@ -904,7 +912,8 @@ class HFBackend(BatchedBackend):
         row = plan.row
         kwargs = {"logits_to_keep": plan.common + 1} if self._keep_last_logits else {}
         with torch.inference_mode():
-            out = self.model(input_ids=torch.tensor([row], device=self.device), use_cache=True, **kwargs)
+            with self._reading([plan.read]):
+                out = self.model(input_ids=torch.tensor([row], device=self.device), use_cache=True, **kwargs)
             first = torch.log_softmax(out.logits[0, -(plan.common + 1) :].float(), dim=-1).cpu()
             scores = plan.scores(first)
             longer = [j for j, c in enumerate(plan.cands) if len(c) - plan.common > 1]
@@ -921,6 +930,13 @@ class HFBackend(BatchedBackend):
                 target = torch.tensor(target_ids, device=lp.device)
                 scores[j] += float(lp.gather(1, target[:, None]).sum())
         return scores
+
+    def _reading(self, positions: Sequence[Sequence[int]]) -> contextlib.AbstractContextManager[None]:
+        """A forward in this block computes the last layer's attention for ``positions`` only (each
+        row's positions whose logits are read), where :mod:`cvalues.models.read_rows` was kept."""
+        if self._read_layer is None:
+            return contextlib.nullcontext()
+        return read_rows.reading(self._read_layer, read_rows.rows_tensor(positions, self.device))
 
     def _continue(self, cache: Any, rows: list[list[int]], ctx_len: int) -> Any:
         """Logits for ``rows`` (right-padded) fed after a cached context of ``ctx_len`` tokens."""
