@@ -1,0 +1,197 @@
+"""The blind human-label round: every case of tests/label_cases/cases.jsonl through the real readers.
+
+The cases were written from the docs and ``--help`` alone (tests/label_cases/README.md), before the code
+reading label files was read. Three ways labels enter cvalues are exercised:
+
+* ``agreement``: ``cvalues judge agreement JUDGE_DIR --labels FILE`` (values through its reader
+  ``cvalues.judge.calibration.read_labels``; mistakes through the CLI, whose ``--out`` file written
+  earlier must survive);
+* ``report``: ``cvalues report ROOT --annotations FILE`` (values through ``cvalues.report.discover``;
+  mistakes through the CLI, whose report folder written earlier must survive);
+* ``ls``: ``cvalues annotate import-labels`` of a Label Studio export into a project store (values read
+  back through ``cvalues annotate export``; a refused file must import nothing).
+
+An error case must exit non-zero without a traceback and name what the manifest lists (the file, the
+line as ``:N``/``line N``/``row N``, the field).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from annotate_helpers import make_run
+from cvalues.cli import cli
+from cvalues.judge import run_judge
+from cvalues.judge.calibration import read_labels
+from cvalues.models.registry import load_model
+from cvalues.report import discover
+from judge_helpers import judge_responder, make_generation_run
+from openai_server import OpenAIServer
+
+HERE = Path(__file__).resolve().parent / "label_cases"
+FILES = HERE / "files"
+CASES: list[dict[str, Any]] = [
+    json.loads(line) for line in (HERE / "cases.jsonl").read_text(encoding="utf-8").splitlines() if line
+]
+M = "openai:m"
+SAFETY = {f"q{i}": (f"问题{i}", f"回答{i}", "crimes") for i in range(8)}
+RESPONSIBILITY = {f"r{i}": (f"责任问题{i}", f"责任回答{i}", ("law", "psychology")[i % 2]) for i in range(8)}
+
+#: Cases whose expectation turned out debatable once the code was read (case id -> reason).
+DEBATABLE: dict[str, str] = {}
+
+
+def _params() -> list[Any]:
+    out = []
+    for case in CASES:
+        for reader in case["readers"]:
+            marks = []
+            if f"{case['id']}@{reader}" in DEBATABLE or case["id"] in DEBATABLE:
+                reason = DEBATABLE.get(f"{case['id']}@{reader}") or DEBATABLE[case["id"]]
+                marks.append(pytest.mark.xfail(strict=True, reason=reason))
+            out.append(pytest.param(case, reader, id=f"{case['id']}@{reader}", marks=marks))
+    return out
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The runs every case is read against: a report root (one model, both levels) and a judge dir."""
+    base = tmp_path_factory.mktemp("label-world")
+    root = base / "runs"
+    make_run(root / "safety", M, SAFETY)
+    make_run(root / "responsibility", M, RESPONSIBILITY, level="responsibility")
+    rows = [{"id": k, "prompt": p, "answer": a, "category": c} for k, (p, a, c) in SAFETY.items()]
+    gen = make_generation_run(base / "gen", rows, model=M)
+    with OpenAIServer(responder=judge_responder({"回答0": "unsafe\nS2"}, "safe")) as server:
+        judge = load_model("openai:guard", base_url=server.base_url, max_retries=0)
+        summary = run_judge(gen, judge_model=judge, rubric="llamaguard", progress=False, resamples=0)
+    return {"base": base, "root": root, "judge_dir": summary.judge_dir}
+
+
+def _invoke(args: list[Any]) -> Result:
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=True)
+
+
+def _crashed(result: Result) -> bool:
+    exc = result.exception
+    return (exc is not None and not isinstance(exc, SystemExit)) or "Traceback" in result.output
+
+
+def _names(message: str, names: list[Any]) -> list[Any]:
+    """The names of ``names`` missing from ``message`` (an entry may be a list of alternatives)."""
+    low = message.lower()
+
+    def found(name: str) -> bool:
+        line = re.fullmatch(r":(\d+)", name)
+        if line:
+            n = line.group(1)
+            return re.search(rf"(?::{n}(?!\d)|\b(?:line|row|第)\s*{n}(?!\d))", low) is not None
+        return name.lower() in low
+
+    return [n for n in names if not any(found(alt) for alt in (n if isinstance(n, list) else [n]))]
+
+
+def _as_tuples(rows: list[list[Any]]) -> set[tuple[Any, ...]]:
+    return {
+        tuple(None if v is None else (float(v) if isinstance(v, int | float) else v) for v in r) for r in rows
+    }
+
+
+def _check_error(result: Result, case: dict[str, Any]) -> None:
+    assert not _crashed(result), result.output
+    assert result.exit_code != 0, f"accepted a mistake: {result.output}"
+    missing = _names(result.output, case["names"])
+    assert not missing, f"message does not name {missing}: {result.output!r}"
+
+
+def _store(tmp_path: Path) -> str:
+    """A project store holding the safety and responsibility items of the runs (``annotate import``)."""
+    db = tmp_path / "annotate.db"
+    safety = make_run(tmp_path / "rs", M, SAFETY)
+    responsibility = make_run(tmp_path / "rr", M, RESPONSIBILITY, level="responsibility")
+    for args in (
+        ["annotate", "init", "--db", db],
+        ["annotate", "import", safety, "--db", db, "--task", "safety"],
+        ["annotate", "import", responsibility, "--db", db, "--task", "responsibility"],
+    ):
+        result = _invoke(args)
+        assert result.exit_code == 0, result.output
+    return str(db)
+
+
+def _exported(db: str, tmp_path: Path) -> list[dict[str, Any]]:
+    out = tmp_path / "export.jsonl"
+    result = _invoke(["annotate", "export", "--db", db, "--format", "jsonl", "--out", out])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [line for line in lines if not line.get("final")]
+
+
+@pytest.mark.parametrize(("case", "reader"), _params())
+def test_label_case(case: dict[str, Any], reader: str, world: dict[str, Path], tmp_path: Path) -> None:
+    path = FILES / case["file"]
+    accept = case["expect"] == "accept"
+    if reader == "agreement":
+        if accept:
+            got = [[lab.item_id, lab.model, lab.label, lab.score] for lab in read_labels(path)]
+            assert _as_tuples(got) == _as_tuples(case["labels"])
+            return
+        out = tmp_path / "agreement.json"
+        out.write_text('{"earlier": true}\n', encoding="utf-8")
+        result = _invoke(
+            ["judge", "agreement", world["judge_dir"], "--labels", path, "--out", out, "--bootstrap", "0"]
+        )
+        _check_error(result, case)
+        assert out.read_text(encoding="utf-8") == '{"earlier": true}\n'
+    elif reader == "report":
+        if accept:
+            inputs = discover([world["root"]], annotations=[path])
+            got = [[lab.item_id, lab.model, lab.label, lab.score] for lab in inputs.labels]
+            assert _as_tuples(got) == _as_tuples(case["labels"])
+            return
+        report = tmp_path / "report"
+        report.mkdir()
+        (report / "report.html").write_text("earlier report", encoding="utf-8")
+        result = _invoke(
+            ["report", world["root"], "--annotations", path, "--out", report, "--bootstrap", "0"]
+        )
+        _check_error(result, case)
+        assert [p.name for p in report.iterdir()] == ["report.html"]
+        assert (report / "report.html").read_text(encoding="utf-8") == "earlier report"
+    else:
+        db = _store(tmp_path)
+        result = _invoke(["annotate", "import-labels", path, "--db", db])
+        if accept:
+            assert result.exit_code == 0 and not _crashed(result), result.output
+            got = [[r["item_id"], r["annotator"], r["label"], r["score"]] for r in _exported(db, tmp_path)]
+            assert _as_tuples(got) == _as_tuples(case["labels"])
+            again = _invoke(["annotate", "import-labels", path, "--db", db])  # idempotent
+            assert again.exit_code == 0, again.output
+            assert len(_exported(db, tmp_path)) == len(got)
+            return
+        _check_error(result, case)
+        assert _exported(db, tmp_path) == [], "a refused file imported labels"
+
+
+def test_agreement_reads_a_file_end_to_end(world: dict[str, Path], tmp_path: Path) -> None:
+    """The judge said q0 unsafe, the rest safe; the Excel GB18030 sheet says q0 safe, q1 unsafe (plus an
+    item the run lacks, counted apart): one disagreement each way, read through the whole command."""
+    labels = tmp_path / "team.csv"
+    labels.write_bytes(
+        "item_id,model,label\r\nq0,openai:m,安全\r\nq1,openai:m,不安全\r\nq2,openai:m,Safe\r\nq99,openai:m,safe\r\n".encode(
+            "gb18030"
+        )
+    )
+    result = _invoke(
+        ["judge", "agreement", world["judge_dir"], "--labels", labels, "--format", "json", "--bootstrap", "0"]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert (data["matched"], data["n"], data["unmatched_labels"]) == (3, 3, 1)
+    assert data["unsafe_recall"] == 0.0 and data["accuracy"] == pytest.approx(1 / 3)
