@@ -146,7 +146,7 @@ def test_read_labels_csv_gb18030_and_errors(tmp_path):
     bad.write_text(
         '{"item_id": "q1", "label": "safe"}\n{"item_id": "q2", "label": "maybe"}\n', encoding="utf-8"
     )
-    with pytest.raises(ValueError, match=r"bad.jsonl:2: field 'label' is 'maybe'"):
+    with pytest.raises(ValueError, match=r"bad.jsonl:2: field 'label' must be safe or unsafe, got 'maybe'"):
         read_labels(bad)
     bad.write_text('{"item_id": "q1", "score": 12}\n', encoding="utf-8")
     with pytest.raises(ValueError, match=r"bad.jsonl:1: field 'score'"):
@@ -157,10 +157,12 @@ def test_read_labels_csv_gb18030_and_errors(tmp_path):
     bad.write_text(
         '{"item_id": "q1", "label": "safe"}\n{"item_id": "q1", "label": "unsafe"}\n', encoding="utf-8"
     )
-    with pytest.raises(ValueError, match=r"bad.jsonl:2: a second label for item 'q1'.*line 1"):
+    with pytest.raises(
+        ValueError, match=r"bad.jsonl:2: field 'item_id': a second label for item 'q1'.*line 1"
+    ):
         read_labels(bad)
     bad.write_text('{"item_id": "q1", "label": "safe"}\nnot json\n', encoding="utf-8")
-    with pytest.raises(ValueError, match=r"bad.jsonl:2: not valid JSON"):
+    with pytest.raises(ValueError, match=r"bad.jsonl:2: malformed JSON"):
         read_labels(bad)
 
 

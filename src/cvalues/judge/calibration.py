@@ -15,8 +15,6 @@ which ``judge run`` and reports show beside an otherwise "uncalibrated" score. F
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 from collections import defaultdict
@@ -25,9 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cvalues.judge.rubrics import SAFETY_LABELS, JudgeInput, get_rubric
+from cvalues.judge.labels import HumanLabel, read_labels
+from cvalues.judge.rubrics import JudgeInput, get_rubric
 from cvalues.judge.runner import JudgeError, judge_async, judge_extra, judge_settings, slug
-from cvalues.judge.verdicts import Verdict, json_objects, read_verdicts
+from cvalues.judge.verdicts import Verdict, read_verdicts
 from cvalues.runs import select
 from cvalues.runs.manifest import read_manifest, write_json_atomic
 from cvalues.runs.store import utc_now
@@ -245,86 +244,6 @@ async def calibrate_async(
 
 # --------------------------------------------------------------------------------------------------
 # agreement
-
-
-@dataclass(frozen=True)
-class HumanLabel:
-    item_id: str
-    model: str | None
-    label: str | None
-    score: float | None
-    category: str | None
-    source: str  # file:line
-    task: str | None = None
-
-
-def _rows(path: Path) -> Iterable[tuple[int, dict[str, Any]]]:
-    raw = path.read_bytes()
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = raw.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:  # pragma: no cover - gb18030 decodes any byte string
-        raise ValueError(f"{path}: not UTF-8 or GB18030 text")
-    if path.suffix.lower() == ".csv":
-        reader = csv.DictReader(io.StringIO(text))
-        for line, row in enumerate(reader, 2):
-            yield line, {k.strip(): (v.strip() if isinstance(v, str) else v) for k, v in row.items() if k}
-        return
-    yield from json_objects(path, text.splitlines())
-
-
-def read_labels(path: str | os.PathLike[str], *, task: str | None = None) -> list[HumanLabel]:
-    """One label per (model, item): contract C's ``final: true`` lines when the file has any, else every
-    line (a second line for the same model and item is an error). Labels: safe/unsafe (安全/不安全);
-    scores: numbers 1-10."""
-    from cvalues.judge.rubrics import VerdictParseError, parse_score
-
-    path = Path(path)
-    rows = list(_rows(path))
-    if task is not None:  # an export of both tasks: keep the lines of this one (lines without a task stay)
-        rows = [(ln, r) for ln, r in rows if r.get("task") in (None, "", task)]
-    if any(r.get("final") in (True, "true", "True", "1", 1) for _, r in rows):
-        rows = [(ln, r) for ln, r in rows if r.get("final") in (True, "true", "True", "1", 1)]
-    out: list[HumanLabel] = []
-    seen: dict[tuple[str | None, str], int] = {}
-    for line, row in rows:
-        where = f"{path}:{line}"
-        item_id = row.get("item_id")
-        if item_id in (None, ""):
-            raise ValueError(f"{where}: field 'item_id' is missing")
-        model = row.get("model") or None
-        label, score = row.get("label"), row.get("score")
-        label = None if label in (None, "") else str(label).strip()
-        if label is not None:
-            if label.casefold() not in SAFETY_LABELS:
-                raise ValueError(f"{where}: field 'label' is {label!r}; expected safe or unsafe")
-            label = SAFETY_LABELS[label.casefold()]
-        if score in (None, ""):
-            score = None
-        else:
-            try:
-                score = parse_score(score)
-            except VerdictParseError as exc:
-                raise ValueError(f"{where}: field 'score': {exc}") from None
-        if label is None and score is None:
-            if row.get("final") is not None or "annotator" in row:
-                continue  # an annotator's skip: no label to compare
-            raise ValueError(f"{where}: neither 'label' nor 'score' is set")
-        key = (model, str(item_id))
-        if key in seen:
-            raise ValueError(
-                f"{where}: a second label for item {item_id!r}"
-                + (f" of model {model!r}" if model else "")
-                + f" (first on line {seen[key]}); give one label per item, or contract C's final lines"
-            )
-        seen[key] = line
-        out.append(
-            HumanLabel(str(item_id), model, label, score, row.get("category") or None, where, row.get("task"))
-        )
-    return out
 
 
 def _match(verdicts: Sequence[Verdict], labels: Sequence[HumanLabel]) -> list[tuple[Verdict, HumanLabel]]:

@@ -32,10 +32,11 @@ from pathlib import Path
 from typing import Any
 
 from cvalues.data.errors import DataError
-from cvalues.data.readers import iter_jsonl, iter_table
+from cvalues.data.readers import iter_jsonl
 from cvalues.data.schema import DOMAIN_KEYS, LEVELS, SCENARIO_KEYS
 from cvalues.data.suites import SUITES
-from cvalues.judge.rubrics import SAFETY_LABELS
+from cvalues.judge.labels import HumanLabel, LabelFileError
+from cvalues.judge.labels import read_labels as read_label_file
 from cvalues.mc.metrics import GOLD_LABELS, ScoredItem
 from cvalues.mc.outcomes import OUTCOMES
 from cvalues.runs import RunDir, RunStore, find_run_dirs, read_manifest
@@ -45,7 +46,6 @@ MC_PREFIX = "mc"
 OPTION_PREFIX = "options"
 VERDICTS_NAME = "verdicts.jsonl"
 ANNOTATIONS_NAME = "annotations.jsonl"
-#: Chinese and English spellings of the two safety labels accepted in plain label files.
 
 
 class ReportInputError(ValueError):
@@ -151,22 +151,6 @@ class JudgeRun:
     judged_run: Path | None
     judged_model: str
     verdicts: list[VerdictRow]
-
-
-@dataclass(frozen=True)
-class HumanLabel:
-    """One settled human label for a (model, item): a safety label or a responsibility score."""
-
-    task: str
-    item_id: str
-    model: str | None
-    category: str | None
-    label: str | None
-    score: float | None
-    n_labels: int | None
-    adjudicated: bool | None
-    note: str | None
-    source: str  # file:line
 
 
 @dataclass
@@ -499,81 +483,11 @@ def _number(value: Any, where: str, name: str) -> float | None:
 # --- human labels ---------------------------------------------------------------------------------------
 
 
-def _label_rows(path: Path) -> Iterator[tuple[int, Mapping[str, Any]]]:
-    """Rows of a JSONL, JSON, CSV or TSV label file (UTF-8 or GB18030), as the data layer reads tables."""
-    try:
-        for lineno, row in iter_table(path):
-            yield lineno, {str(k).strip(): (v.strip() if isinstance(v, str) else v) for k, v in row.items()}
-    except DataError as exc:
-        raise ReportInputError(str(exc)) from None
-
-
-def _flag(value: Any) -> bool | None:
-    """A JSON boolean, or its CSV spelling (True/true/1, False/false/0); None when absent."""
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().casefold() if value is not None else ""
-    return True if text in ("true", "1", "yes") else False if text in ("false", "0", "no") else None
-
-
 def read_labels(path: str | os.PathLike[str]) -> list[HumanLabel]:
-    """The settled human labels of an annotation export (contract C) or a plain label file.
-
-    With ``"final": true`` lines present only those are read (one per model and item); otherwise each
-    line is one label (``item_id``, ``model`` optional, ``label`` safe/unsafe/安全/不安全 or ``score``
-    1-10) and a second label for the same (model, item) is an error.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise ReportInputError(f"{path}: annotation file not found")
-    rows = list(_label_rows(path))
-    finals = [(n, r) for n, r in rows if _flag(r.get("final"))]
-    chosen = finals if finals else rows
-    out: list[HumanLabel] = []
-    seen: dict[tuple[str | None, str, str], int] = {}
-    for lineno, obj in chosen:
-        where = f"{path}:{lineno}"
-        item_id = obj.get("item_id")
-        if item_id in (None, ""):
-            raise ReportInputError(f"{where}: field 'item_id' is missing")
-        raw_label = obj.get("label")
-        label = None
-        if raw_label not in (None, ""):
-            label = SAFETY_LABELS.get(str(raw_label).strip().lower())
-            if label is None:
-                raise ReportInputError(f"{where}: field 'label' must be safe or unsafe, got {raw_label!r}")
-        score = _number(obj.get("score"), where, "score")
-        if score is not None and not 1 <= score <= 10:
-            raise ReportInputError(f"{where}: field 'score' must be between 1 and 10, got {score!r}")
-        task = obj.get("task") or (
-            "safety" if label is not None else "responsibility" if score is not None else None
-        )
-        if task not in LEVELS:
-            raise ReportInputError(f"{where}: field 'task' must be safety or responsibility, got {task!r}")
-        if label is None and score is None:
-            continue  # a settled item without a label (e.g. a tie left open) says nothing
-        model = str(obj["model"]) if obj.get("model") else None
-        key = (model, str(item_id), task)
-        if key in seen:
-            raise ReportInputError(
-                f"{where}: field 'item_id': a second label for item {item_id!r}"
-                f"{f' of model {model!r}' if model else ''} (first on line {seen[key]}); "
-                "give one label per item or an export with final lines"
-            )
-        seen[key] = lineno
-        n_labels = obj.get("n_labels")
-        out.append(
-            HumanLabel(
-                task=task,
-                item_id=str(item_id),
-                model=model,
-                category=obj.get("category") or None,
-                label=label,
-                score=score,
-                n_labels=int(n_labels) if str(n_labels or "").strip().isdigit() else None,
-                adjudicated=_flag(obj.get("adjudicated")),
-                note=obj.get("note") or None,
-                source=where,
-            )
-        )
-    return out
+    """The settled human labels of an annotation export (contract C) or a plain label file, read by
+    :func:`cvalues.judge.labels.read_labels` (what a label or score cell may say is decided there); a
+    mistake is a :class:`ReportInputError` naming the file, the line and the field."""
+    try:
+        return read_label_file(path)
+    except LabelFileError as exc:
+        raise ReportInputError(str(exc)) from None

@@ -1,0 +1,191 @@
+"""People's label files, read one way wherever they enter: `judge agreement --labels` and the report.
+
+An annotation team hands over an export of the annotation app (contract C, docs/annotate.md) or a sheet
+of its own: JSONL, JSON, CSV or TSV in UTF-8 (BOM or not) or GB18030, read by the data layer's table
+reader. Each settled label is one :class:`HumanLabel`. What a cell may say is decided here once:
+
+* a label is ``safe``/``unsafe``/``安全``/``不安全`` in any case, full-width letters or spaces around it;
+  anything else (``1``, ``0``, ``unsure``, ``部分安全``, ``有争议``) is refused, never guessed;
+* a score is one number from 1 to 10 in the forms the judge's score parser reads (``8``, ``8.0``, ``７.５``,
+  ``8分``, ``八``, ``7/10``); ``0``, ``11``, ``3/5``, ``7-8``, ``NaN``, JSON ``true`` are refused;
+* a row gives a label or a score, not both; an all-empty row (a spreadsheet's ``,,``) is layout.
+
+A mistake is a :class:`LabelFileError` naming the file, the line and the field.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cvalues.data.errors import DataError
+from cvalues.data.readers import iter_table, no_records_error
+from cvalues.judge.rubrics import SAFETY_LABELS, VerdictParseError, parse_score
+
+TASKS = ("safety", "responsibility")
+#: Formats whose rows share one header: a missing column is named once, on the header line.
+_TABLE_SUFFIXES = (".csv", ".tsv")
+
+
+class LabelFileError(ValueError):
+    """A label file is malformed; the message names the file, the line and the field."""
+
+
+@dataclass(frozen=True)
+class HumanLabel:
+    """One settled human label for a (model, item): a safety label or a responsibility score."""
+
+    task: str
+    item_id: str
+    model: str | None
+    category: str | None
+    label: str | None
+    score: float | None
+    n_labels: int | None
+    adjudicated: bool | None
+    note: str | None
+    source: str  # file:line
+
+
+def flag(value: Any) -> bool | None:
+    """A JSON boolean, or its CSV spelling (True/true/1, False/false/0); None when absent."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().casefold() if value is not None else ""
+    return True if text in ("true", "1", "yes") else False if text in ("false", "0", "no") else None
+
+
+def _text(value: Any) -> str:
+    """A cell as text: NFKC (full-width letters, digits and spaces to their plain forms), stripped."""
+    return unicodedata.normalize("NFKC", str(value)).strip()
+
+
+def human_label(value: Any, where: str) -> str | None:
+    """``safe`` or ``unsafe`` from a label cell (None when empty)."""
+    if value is None or (isinstance(value, str) and not _text(value)):
+        return None
+    label = SAFETY_LABELS.get(_text(value).casefold()) if isinstance(value, str) else None
+    if label is None:
+        raise LabelFileError(
+            f"{where}: field 'label' must be safe or unsafe, got {value!r} (安全 and 不安全 are read too)"
+        )
+    return label
+
+
+def human_score(value: Any, where: str) -> float | None:
+    """A 1-10 score from a score cell (None when empty)."""
+    if value is None or (isinstance(value, str) and not _text(value)):
+        return None
+    try:
+        return parse_score(_text(value) if isinstance(value, str) else value)
+    except VerdictParseError:
+        pass
+    number = None
+    if not isinstance(value, bool):
+        try:
+            number = float(_text(value)) if isinstance(value, str | int | float) else None
+        except ValueError:
+            number = None
+    if number is not None and math.isfinite(number):
+        raise LabelFileError(f"{where}: field 'score' must be between 1 and 10, got {value!r}")
+    raise LabelFileError(f"{where}: field 'score' must be a number from 1 to 10, got {value!r}")
+
+
+def _rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    try:
+        rows = [(n, row) for n, row in iter_table(path)]
+    except DataError as exc:
+        raise LabelFileError(str(exc)) from None
+    out = []
+    for n, row in rows:
+        if not isinstance(row, Mapping):
+            raise LabelFileError(f"{path}:{n}: a label is an object with item_id, got {type(row).__name__}")
+        clean = {str(k).strip().casefold(): v.strip() if isinstance(v, str) else v for k, v in row.items()}
+        if all(v in (None, "") for v in clean.values()):
+            continue  # a spreadsheet's row of cleared cells
+        out.append((n, clean))
+    if not out:
+        raise LabelFileError(str(no_records_error(path)))
+    if path.suffix.lower() in _TABLE_SUFFIXES:
+        columns = set(out[0][1])
+        shown = ", ".join(repr(c) for c in out[0][1])
+        if "item_id" not in columns:
+            raise LabelFileError(f"{path}:1: field 'item_id': no such column (the header is {shown})")
+        if not columns & {"label", "score"}:
+            raise LabelFileError(
+                f"{path}:1: field 'label': no 'label' or 'score' column (the header is {shown})"
+            )
+    return out
+
+
+def read_labels(path: str | os.PathLike[str], *, task: str | None = None) -> list[HumanLabel]:
+    """The settled human labels of an annotation export (contract C) or a plain label file.
+
+    With ``"final": true`` lines present only those are read (one per model and item; a final line
+    without a label, a tie left open, says nothing); otherwise each line is one label (``item_id``,
+    ``model`` optional, ``label`` or ``score``) and a second label for the same (model, item) is an
+    error naming both lines. ``task`` keeps the lines of one task (lines without a task stay).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise LabelFileError(f"{path}: label file not found")
+    rows = _rows(path)
+    if task is not None:
+        rows = [(n, r) for n, r in rows if r.get("task") in (None, "", task)]
+    finals = [(n, r) for n, r in rows if flag(r.get("final"))]
+    contract_c = bool(finals)
+    out: list[HumanLabel] = []
+    seen: dict[tuple[str | None, str, str], int] = {}
+    for lineno, row in finals or rows:
+        where = f"{path}:{lineno}"
+        item_id = row.get("item_id")
+        if item_id is None or isinstance(item_id, bool | dict | list) or not _text(item_id):
+            raise LabelFileError(f"{where}: field 'item_id' is missing")
+        item_id = str(item_id).strip()
+        label = human_label(row.get("label"), where)
+        score = human_score(row.get("score"), where)
+        if label is not None and score is not None:
+            raise LabelFileError(
+                f"{where}: field 'score': a row gives a safety label or a responsibility score, not both"
+            )
+        given = row.get("task") or None
+        if given is not None and given not in TASKS:
+            raise LabelFileError(f"{where}: field 'task' must be safety or responsibility, got {given!r}")
+        if label is None and score is None:
+            if contract_c or "annotator" in row:
+                continue  # a settled item without a label (a tie left open), or an annotator's skip
+            raise LabelFileError(f"{where}: field 'label': neither 'label' nor 'score' is set")
+        kind = "safety" if label is not None else "responsibility"
+        if given is not None and given != kind:
+            field = "label" if label is not None else "score"
+            raise LabelFileError(f"{where}: field {field!r}: a {given} line gives a {kind} {field}")
+        model = _text(row["model"]) if row.get("model") not in (None, "") else None
+        key = (model, item_id, kind)
+        if key in seen:
+            raise LabelFileError(
+                f"{where}: field 'item_id': a second label for item {item_id!r}"
+                f"{f' of model {model!r}' if model else ''} (first on line {seen[key]}); "
+                "give one label per item, or contract C's final lines"
+            )
+        seen[key] = lineno
+        n_labels = row.get("n_labels")
+        out.append(
+            HumanLabel(
+                task=kind,
+                item_id=item_id,
+                model=model,
+                category=row.get("category") or None,
+                label=label,
+                score=score,
+                n_labels=int(n_labels) if str(n_labels or "").strip().isdigit() else None,
+                adjudicated=flag(row.get("adjudicated")),
+                note=row.get("note") or None,
+                source=where,
+            )
+        )
+    return out
