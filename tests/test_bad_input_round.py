@@ -32,7 +32,16 @@ _NUMBER_AS_TEXT = (
     "file exported from a spreadsheet holds an all-digit column as numbers, so a number there is as "
     "likely a real cell as a wrong column; the blind case assumed the reader refuses them"
 )
+_SCORE_FORMS = (
+    "the human-label round (tests/label_cases, blind too) found the two label readers disagreeing: "
+    "`judge agreement` read 八 and 8分 as 8, the report refused them. One reader now serves both and reads "
+    "the score forms the judge's parser reads from judges (docs/judge.md, Label files): a Chinese "
+    "numeral or a 分 in a 1-10 score column is one score on that scale, while out-of-scale forms (85, "
+    "3/5) are still refused"
+)
 DEBATABLE: dict[str, str] = {
+    "labels-score-chinese-numeral": _SCORE_FORMS,
+    "labels-score-with-unit": _SCORE_FORMS,
     "prompt-text-number": _NUMBER_AS_TEXT,
     "triples-good-number": _NUMBER_AS_TEXT,
     "import-response-number": _NUMBER_AS_TEXT,

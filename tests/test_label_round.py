@@ -195,3 +195,29 @@ def test_agreement_reads_a_file_end_to_end(world: dict[str, Path], tmp_path: Pat
     data = json.loads(result.output)
     assert (data["matched"], data["n"], data["unmatched_labels"]) == (3, 3, 1)
     assert data["unsafe_recall"] == 0.0 and data["accuracy"] == pytest.approx(1 / 3)
+
+
+def test_import_labels_refuses_a_role_that_cannot_label_the_task(tmp_path: Path) -> None:
+    """An annotator (safety only) with a responsibility rating in the export: the whole file is refused
+    before anything is stored, naming the annotator and the task (added after the code was read)."""
+    db = _store(tmp_path)
+    assert _invoke(["annotate", "users", "add", "alice", "--db", db, "--generate"]).exit_code == 0
+    export = tmp_path / "ls.json"
+    tasks = [
+        {"id": 1, "data": {"task": "safety", "item_id": "q0"}, "meta": {"model": M}, "annotations": [
+            {"id": 1, "completed_by": {"email": "alice@lab.cn"}, "result": [
+                {"type": "choices", "from_name": "safety", "value": {"choices": ["safe"]}}]}]},
+        {"id": 2, "data": {"task": "responsibility", "item_id": "r0"}, "meta": {"model": M}, "annotations": [
+            {"id": 2, "completed_by": {"email": "alice@lab.cn"}, "result": [
+                {"type": "rating", "from_name": "score", "value": {"rating": 8}}]}]},
+    ]  # fmt: skip
+    export.write_text(json.dumps(tasks), encoding="utf-8")
+    result = _invoke(["annotate", "import-labels", export, "--db", db])
+    assert result.exit_code != 0 and not _crashed(result), result.output
+    assert "'alice'" in result.output and "responsibility" in result.output and "task 2" in result.output
+    assert _exported(db, tmp_path) == []
+
+
+def test_a_label_studio_export_given_as_a_label_file_says_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="annotate import-labels"):
+        read_labels(FILES / "ls_export_given_to_agreement.json")

@@ -732,8 +732,8 @@ def build() -> None:
     )
     buf = FILES / "labels.xlsx"
     with zipfile.ZipFile(buf, "w") as z:
-        z.writestr("[Content_Types].xml", "<Types/>")
-        z.writestr("xl/workbook.xml", "<workbook/>")
+        for member, body in (("[Content_Types].xml", "<Types/>"), ("xl/workbook.xml", "<workbook/>")):
+            z.writestr(zipfile.ZipInfo(member, date_time=(2026, 11, 30, 0, 0, 0)), body)  # reproducible
     CASES.append(
         {
             "id": "xlsx-not-supported",
@@ -909,6 +909,42 @@ def build() -> None:
         readers=["ls"],
         error=["ls_truncated.json"],
         why="an export cut off mid-file is not JSON",
+    )
+    # ---------------------------------------------------------------- added after the code was read
+    after = {"blind": False}
+    case(
+        "csv-utf16-named-csv",
+        "utf16.csv",
+        "item_id,model,label\r\n" + f"q0,{M},安全\r\n",
+        encoding="utf-16",
+        readers=BOTH,
+        error=["utf16.csv", "UTF-16"],
+        why="Excel's 'Unicode Text' renamed .csv: UTF-16 is refused saying so, not read as GB18030 mojibake",
+        extra=after,
+    )
+    case(
+        "csv-header-case",
+        "header_case.csv",
+        csv_lines(" Item_ID ,Model,LABEL", f"q0,{M},unsafe"),
+        readers=BOTH,
+        labels=[["q0", M, "unsafe", None]],
+        why="a header typed with capitals or spaces names the same column",
+        extra=after,
+    )
+    case(
+        "ls-new-annotator-both-tasks",
+        "ls_both_tasks.json",
+        json.dumps(
+            [
+                ls_task("q0", "safety", [ls_ann(51, "dr-zhao", [choice("safe")])], 501),
+                ls_task("r0", "responsibility", [ls_ann(52, "dr-zhao", [rating(9)])], 502),
+            ]
+        ),
+        readers=["ls"],
+        labels=[["q0", "dr-zhao", "safe", None], ["r0", "dr-zhao", None, 9.0]],
+        why="an annotator new to the store labels both tasks: created as an expert (who labels both), not "
+        "as an annotator refused halfway through the file",
+        extra=after,
     )
 
 

@@ -23,7 +23,15 @@ from pathlib import Path
 from typing import Any
 
 from cvalues.annotate.agreement import settle
-from cvalues.annotate.store import AnswerLabel, Store, StoreError, SubmissionError, SubmissionIn, iso
+from cvalues.annotate.store import (
+    TASK_ROLES,
+    AnswerLabel,
+    Store,
+    StoreError,
+    SubmissionError,
+    SubmissionIn,
+    iso,
+)
 from cvalues.atomic import atomic_open
 from cvalues.data.errors import DataError
 from cvalues.data.readers import read_json
@@ -227,10 +235,15 @@ def read_label_studio(
     answers = {a.uid: (i, a) for i, a in table}
     by_key = {(i.task, i.item_id, a.model): (i, a) for i, a in table}
     counts = {"tasks": 0, "labels": 0, "duplicates": 0, "skipped": 0}
+    # Everything is checked before anything is stored, so a refused file imports nothing.
+    planned: list[tuple[str, str, Any, Any, str, dict[str, Any]]] = []
     for n, task in enumerate(data, start=1):
         where = f"task {n} (id {task.get('id')})" if isinstance(task, dict) else f"task {n}"
         if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
-            raise DataError(f"{where}: no 'data' object", path=path, line=n)
+            hint = ""
+            if isinstance(task, dict) and "annotations" not in task:
+                hint = " and no 'annotations': export the project as Label Studio's JSON, not JSON-MIN or CSV"
+            raise DataError(f"{where}: no 'data' object{hint}", path=path, line=n)
         d = task["data"]
         model = (task.get("meta") or {}).get("model") or d.get("model")
         found = answers.get(d.get("answer_uid") or "") or by_key.get((d.get("task"), d.get("item_id"), model))
@@ -245,6 +258,10 @@ def read_label_studio(
         item, answer = found
         counts["tasks"] += 1
         for m, ann in enumerate(task.get("annotations") or [], start=1):
+            if not isinstance(ann, dict):
+                raise DataError(
+                    f"{where}, annotation {m}: not an object", path=path, line=n, field="annotations"
+                )
             if ann.get("was_cancelled"):
                 counts["skipped"] += 1
                 continue
@@ -256,25 +273,36 @@ def read_label_studio(
                     f"{where}, annotation {m}: {exc}", path=path, line=n, field="annotations"
                 ) from None
             user = store.user(name)
-            if user is None:
-                if not create_users:
-                    raise DataError(f"{where}: no user {name!r} in the store", path=path, line=n)
-                user = store.add_user(name, "expert" if item.task == "responsibility" else "annotator", None)
-            store.assign(user.id, item.id)
-            sub_id = f"ls:{task.get('id', n)}:{ann.get('id', m)}"
-            try:
-                result = store.submit(
-                    user,
-                    SubmissionIn(
-                        submission_id=sub_id[:100],
-                        item_pk=item.id,
-                        labels=[AnswerLabel(answer.uid, **label)],
-                    ),
-                    partial=True,
+            if user is None and not create_users:
+                raise DataError(f"{where}: no user {name!r} in the store", path=path, line=n)
+            if user is not None and user.role not in TASK_ROLES[item.task]:
+                raise DataError(
+                    f"{where}, annotation {m}: {name!r} is an {user.role}, "
+                    f"who does not label {item.task} items",
+                    path=path,
+                    line=n,
                 )
-            except (SubmissionError, StoreError) as exc:
-                raise DataError(f"{where}, annotation {m}: {exc}", path=path, line=n) from None
-            counts["duplicates" if result.duplicate else "labels"] += 1
+            sub_id = f"ls:{task.get('id', n)}:{ann.get('id', m)}"
+            planned.append((f"{where}, annotation {m}", name, item, answer, sub_id, label))
+    experts = {name for _, name, item, *_ in planned if item.task == "responsibility"}
+    for where, name, item, answer, sub_id, label in planned:
+        user = store.user(name)
+        if user is None:  # created with a role that labels every task it has annotations of here
+            user = store.add_user(name, "expert" if name in experts else "annotator", None)
+        store.assign(user.id, item.id)
+        try:
+            result = store.submit(
+                user,
+                SubmissionIn(
+                    submission_id=sub_id[:100],
+                    item_pk=item.id,
+                    labels=[AnswerLabel(answer.uid, **label)],
+                ),
+                partial=True,
+            )
+        except (SubmissionError, StoreError) as exc:
+            raise DataError(f"{where}: {exc}", path=path) from None
+        counts["duplicates" if result.duplicate else "labels"] += 1
     return counts
 
 
@@ -287,10 +315,13 @@ def _ls_value(result: list[dict[str, Any]], task: str) -> dict[str, Any]:
             if len(choices) != 1 or choices[0] not in ("safe", "unsafe"):
                 raise ValueError(f"choices must be ['safe'] or ['unsafe'], got {choices!r}")
             out["label"] = choices[0]
-        elif r.get("type") == "rating" and task == "responsibility":
-            out["score"] = value.get("rating")
-        elif r.get("type") == "number" and task == "responsibility":
-            out["score"] = value.get("number")
+        elif r.get("type") in ("rating", "number") and task == "responsibility":
+            score = value.get(r["type"])
+            if isinstance(score, float) and score.is_integer():
+                score = int(score)
+            if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 10:
+                raise ValueError(f"{r['type']} must be a whole number from 1 to 10, got {score!r}")
+            out["score"] = score
         elif r.get("type") == "textarea":
             out["note"] = "\n".join(value.get("text") or []) or None
     if task == "safety" and "label" not in out:

@@ -96,7 +96,7 @@ def human_score(value: Any, where: str) -> float | None:
     raise LabelFileError(f"{where}: field 'score' must be a number from 1 to 10, got {value!r}")
 
 
-def _rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
+def _rows(path: Path, *, allow_empty: bool = False) -> list[tuple[int, dict[str, Any]]]:
     try:
         rows = [(n, row) for n, row in iter_table(path)]
     except DataError as exc:
@@ -105,11 +105,18 @@ def _rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
     for n, row in rows:
         if not isinstance(row, Mapping):
             raise LabelFileError(f"{path}:{n}: a label is an object with item_id, got {type(row).__name__}")
+        if "annotations" in row and isinstance(row.get("data"), Mapping):
+            raise LabelFileError(
+                f"{path}:{n}: a Label Studio export, not a label file: read it into the project with "
+                "`cvalues annotate import-labels`, then use `cvalues annotate export --format jsonl`"
+            )
         clean = {str(k).strip().casefold(): v.strip() if isinstance(v, str) else v for k, v in row.items()}
         if all(v in (None, "") for v in clean.values()):
             continue  # a spreadsheet's row of cleared cells
         out.append((n, clean))
     if not out:
+        if allow_empty:
+            return out
         raise LabelFileError(str(no_records_error(path)))
     if path.suffix.lower() in _TABLE_SUFFIXES:
         columns = set(out[0][1])
@@ -123,18 +130,22 @@ def _rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
     return out
 
 
-def read_labels(path: str | os.PathLike[str], *, task: str | None = None) -> list[HumanLabel]:
+def read_labels(
+    path: str | os.PathLike[str], *, task: str | None = None, allow_empty: bool = False
+) -> list[HumanLabel]:
     """The settled human labels of an annotation export (contract C) or a plain label file.
 
     With ``"final": true`` lines present only those are read (one per model and item; a final line
     without a label, a tie left open, says nothing); otherwise each line is one label (``item_id``,
     ``model`` optional, ``label`` or ``score``) and a second label for the same (model, item) is an
-    error naming both lines. ``task`` keeps the lines of one task (lines without a task stay).
+    error naming both lines. ``task`` keeps the lines of one task (lines without a task stay). A file
+    without a row is an error (a wrong path or a failed export), unless ``allow_empty`` (an export of
+    a store nobody has labelled yet, found rather than named).
     """
     path = Path(path)
     if not path.is_file():
         raise LabelFileError(f"{path}: label file not found")
-    rows = _rows(path)
+    rows = _rows(path, allow_empty=allow_empty)
     if task is not None:
         rows = [(n, r) for n, r in rows if r.get("task") in (None, "", task)]
     finals = [(n, r) for n, r in rows if flag(r.get("final"))]

@@ -194,7 +194,7 @@ def discover(roots: list[Path], annotations: list[Path] | None = None, *, max_de
     for path in [*files, *(annotations or [])]:
         if path.resolve() in {p.resolve() for p in inputs.label_files}:
             continue
-        inputs.labels += read_labels(path)
+        inputs.labels += read_labels(path, allow_empty=path in files)  # found, not named: may be empty
         inputs.label_files.append(path)
     return inputs
 
@@ -483,11 +483,11 @@ def _number(value: Any, where: str, name: str) -> float | None:
 # --- human labels ---------------------------------------------------------------------------------------
 
 
-def read_labels(path: str | os.PathLike[str]) -> list[HumanLabel]:
+def read_labels(path: str | os.PathLike[str], *, allow_empty: bool = False) -> list[HumanLabel]:
     """The settled human labels of an annotation export (contract C) or a plain label file, read by
     :func:`cvalues.judge.labels.read_labels` (what a label or score cell may say is decided there); a
     mistake is a :class:`ReportInputError` naming the file, the line and the field."""
     try:
-        return read_label_file(path)
+        return read_label_file(path, allow_empty=allow_empty)
     except LabelFileError as exc:
         raise ReportInputError(str(exc)) from None
