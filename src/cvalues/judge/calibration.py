@@ -5,7 +5,8 @@
   annotator (unsafe and safe). The judge judges each reply as it would a model's answer (a judge run
   of its own, durable and resumable); the figures compare its labels with the true ones.
 * :func:`agreement`: a judge directory's verdicts against people's labels (contract C exports, or any
-  JSONL/CSV of ``item_id`` [+ ``model``] + ``label`` or ``score``).
+  JSONL/JSON/CSV/TSV of ``item_id`` [+ ``model``] + ``label`` or ``score``, read by
+  :mod:`cvalues.judge.labels`).
 
 Both record their figures as JSON under ``<CVALUES_CACHE_DIR or ~/.cache/cvalues>/calibration/`` (and in
 ``--out`` when given); :func:`find_calibration` returns the latest record for a judge model + rubric,
