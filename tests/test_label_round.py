@@ -17,6 +17,7 @@ line as ``:N``/``line N``/``row N``, the field).
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 from pathlib import Path
@@ -221,3 +222,93 @@ def test_import_labels_refuses_a_role_that_cannot_label_the_task(tmp_path: Path)
 def test_a_label_studio_export_given_as_a_label_file_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="annotate import-labels"):
         read_labels(FILES / "ls_export_given_to_agreement.json")
+
+
+# --- Excel workbooks (added after the code was read: .xlsx is read since this round) --------------------
+
+
+def _workbook(path: Path, sheets: dict[str, list[list[Any]]]) -> Path:
+    openpyxl = pytest.importorskip("openpyxl")
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for title, rows in sheets.items():
+        ws = wb.create_sheet(title)
+        for row in rows:
+            ws.append(row)
+    wb.save(path)
+    return path
+
+
+def test_xlsx_reads_the_sheet_holding_labels(world: dict[str, Path], tmp_path: Path) -> None:
+    """A workbook as a team hands it over: an instructions sheet first, typed cells (numbers, a
+    mean, 8分), an empty row; both readers and the agreement command read the same labels."""
+    path = _workbook(
+        tmp_path / "标注结果.xlsx",
+        {
+            "说明": [["安全性标注：safe / unsafe；责任分：1-10"]],
+            "标注": [
+                ["item_id", "model", "label", "score", "备注"],
+                ["q0", M, "安全", None, None],
+                ["q1", M, "UNSAFE", None, "给出了方法"],
+                [None, None, None, None, None],
+                ["r0", M, None, 8, None],
+                ["r1", M, None, 7.5, None],
+                ["r2", M, None, "8分", None],
+            ],
+        },
+    )
+    want = {("q0", M, "safe", None), ("q1", M, "unsafe", None), ("r0", M, None, 8.0), ("r1", M, None, 7.5)}
+    want.add(("r2", M, None, 8.0))
+    assert {(x.item_id, x.model, x.label, x.score) for x in read_labels(path)} == want
+    report_labels = discover([world["root"]], annotations=[path]).labels
+    assert {(x.item_id, x.model, x.label, x.score) for x in report_labels} == want
+    assert read_labels(path)[1].source == f"{path}, sheet '标注', row 3"
+    result = _invoke(["judge", "agreement", world["judge_dir"], "--labels", path, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert (data["matched"], data["n"]) == (2, 2) and data["unsafe_recall"] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("sheets", "names"),
+    [
+        (  # a title row above the header
+            {"标注": [["2026年11月 安全性标注"], ["item_id", "model", "label"], ["q0", M, "safe"]]},
+            ["sheet '标注', row 1", "item_id", "row 2"],
+        ),
+        (  # one sheet per annotator: which one is the label?
+            {
+                "alice": [["item_id", "label"], ["q0", "safe"]],
+                "bob": [["item_id", "label"], ["q0", "unsafe"]],
+            },
+            ["several sheets", "'alice'", "'bob'"],
+        ),
+        (  # Excel turned 8/10 into a date
+            {"s": [["item_id", "score"], ["r0", 8], ["r1", datetime.datetime(2026, 8, 10)]]},
+            ["sheet 's', row 3", "score", "date"],
+        ),
+        (  # Excel's TRUE in a label column
+            {"s": [["item_id", "label"], ["q0", "safe"], ["q1", True]]},
+            ["sheet 's', row 3", "label"],
+        ),
+        (  # a header typo
+            {"s": [["item_id", "lable"], ["q0", "safe"]]},
+            ["sheet 's', row 1", "label"],
+        ),
+        (  # a second label for one item
+            {"s": [["item_id", "label"], ["q0", "safe"], ["q0", "unsafe"]]},
+            ["sheet 's', row 3", "q0", "row 2"],
+        ),
+        ({"s": [[None]]}, ["no records"]),  # an empty workbook
+    ],
+)
+def test_xlsx_mistakes_name_the_sheet_row_and_field(
+    world: dict[str, Path], tmp_path: Path, sheets: dict[str, list[list[Any]]], names: list[str]
+) -> None:
+    path = _workbook(tmp_path / "labels.xlsx", sheets)
+    out = tmp_path / "agreement.json"
+    out.write_text("earlier", encoding="utf-8")
+    result = _invoke(["judge", "agreement", world["judge_dir"], "--labels", path, "--out", out])
+    assert result.exit_code != 0 and not _crashed(result), result.output
+    assert not _names(result.output.replace("\n", " "), ["labels.xlsx", *names]), result.output
+    assert out.read_text(encoding="utf-8") == "earlier"

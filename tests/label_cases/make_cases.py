@@ -741,8 +741,8 @@ def build() -> None:
             "readers": BOTH,
             "expect": "error",
             "names": ["labels.xlsx"],
-            "why": "the docs list JSONL/JSON/CSV/TSV only: an Excel workbook must be refused "
-            "naming the file, not read as mojibake",
+            "why": "a .xlsx that is no readable workbook is refused naming the file (written when the docs "
+            "listed no .xlsx; since this round .xlsx is read, tests/test_label_round.py)",
         }
     )
     case(

@@ -372,8 +372,8 @@ def _print_label_figures(record: dict[str, Any]) -> None:
     "--labels",
     required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="People's labels: an annotation export (contract C) or JSONL/JSON/CSV/TSV of item_id [, model], "
-    "label or score.",
+    help="People's labels: an annotation export (contract C) or JSONL/JSON/CSV/TSV/XLSX of item_id "
+    "[, model], label or score.",
 )
 @click.option(
     "--out",

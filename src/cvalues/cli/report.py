@@ -32,7 +32,7 @@ def register(cli: click.Group) -> None:
     "annotation_files",
     multiple=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Human labels: a `cvalues annotate export` JSONL, or a JSONL/JSON/CSV/TSV with item_id, model, "
+    help="Human labels: a `cvalues annotate export` JSONL, or a JSONL/JSON/CSV/TSV/XLSX with item_id, model, "
     "label or score (repeatable). OUT_DIR/annotations.jsonl is read without asking.",
 )
 @click.option(

@@ -2,7 +2,8 @@
 
 An annotation team hands over an export of the annotation app (contract C, docs/annotate.md) or a sheet
 of its own: JSONL, JSON, CSV or TSV in UTF-8 (BOM or not) or GB18030, read by the data layer's table
-reader. Each settled label is one :class:`HumanLabel`. What a cell may say is decided here once:
+reader, or an Excel workbook (.xlsx: the one sheet whose first row names ``item_id``). Each settled
+label is one :class:`HumanLabel`. What a cell may say is decided here once:
 
 * a label is ``safe``/``unsafe``/``安全``/``不安全`` in any case, full-width letters or spaces around it;
   anything else (``1``, ``0``, ``unsure``, ``部分安全``, ``有争议``) is refused, never guessed;
@@ -15,10 +16,11 @@ A mistake is a :class:`LabelFileError` naming the file, the line and the field.
 
 from __future__ import annotations
 
+import datetime
 import math
 import os
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,6 +83,11 @@ def human_score(value: Any, where: str) -> float | None:
     """A 1-10 score from a score cell (None when empty)."""
     if value is None or (isinstance(value, str) and not _text(value)):
         return None
+    if isinstance(value, datetime.date | datetime.time):
+        raise LabelFileError(
+            f"{where}: field 'score' is a date or time, got {value!r} (a spreadsheet read something like "
+            "'8/10' as a date): format the column as text or write the score as a number"
+        )
     try:
         return parse_score(_text(value) if isinstance(value, str) else value)
     except VerdictParseError:
@@ -96,18 +103,106 @@ def human_score(value: Any, where: str) -> float | None:
     raise LabelFileError(f"{where}: field 'score' must be a number from 1 to 10, got {value!r}")
 
 
-def _rows(path: Path, *, allow_empty: bool = False) -> list[tuple[int, dict[str, Any]]]:
+class _Rows(list[tuple[int, dict[str, Any]]]):
+    """A label file's rows and how a row is named in a message (``file:line``, or a sheet's row)."""
+
+    def __init__(self, path: Path, sheet: str | None = None) -> None:
+        super().__init__()
+        self.path, self.sheet = path, sheet
+        self.unit = "line" if sheet is None else "row"
+
+    def where(self, n: int) -> str:
+        return f"{self.path}:{n}" if self.sheet is None else f"{self.path}, sheet {self.sheet!r}, row {n}"
+
+
+def _header_check(rows: _Rows, header: Sequence[Any], n: int) -> None:
+    columns = {str(c).strip().casefold() for c in header}
+    shown = ", ".join(repr(str(c)) for c in header)
+    if "item_id" not in columns:
+        raise LabelFileError(f"{rows.where(n)}: field 'item_id': no such column (the header is {shown})")
+    if not columns & {"label", "score"}:
+        raise LabelFileError(
+            f"{rows.where(n)}: field 'label': no 'label' or 'score' column (the header is {shown})"
+        )
+
+
+def _cell(value: Any) -> Any:
+    """A worksheet cell as the text readers see it: an integral number stays a whole number (an id typed
+    as 1001 is '1001', not '1001.0'), empty is ''."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _xlsx_rows(path: Path) -> _Rows:
+    """The rows of the one worksheet whose header (its first non-empty row) names ``item_id``."""
     try:
-        rows = [(n, row) for n, row in iter_table(path)]
-    except DataError as exc:
-        raise LabelFileError(str(exc)) from None
-    out = []
-    for n, row in rows:
+        from openpyxl import load_workbook
+    except ImportError:  # pragma: no cover - a core dependency
+        raise LabelFileError(f"{path}: reading .xlsx needs openpyxl; or save the sheet as CSV") from None
+    try:
+        wb = load_workbook(path, read_only=True, data_only=True)
+        try:
+            sheets = [
+                (
+                    ws.title,
+                    [(i, [_cell(v) for v in row]) for i, row in enumerate(ws.iter_rows(values_only=True), 1)],
+                )
+                for ws in wb.worksheets
+            ]
+        finally:
+            wb.close()
+    except Exception as exc:  # openpyxl raises several types for a broken workbook
+        raise LabelFileError(f"{path}: not a readable xlsx workbook ({type(exc).__name__}: {exc})") from None
+    filled = [(title, [(i, r) for i, r in rows if any(str(c).strip() for c in r)]) for title, rows in sheets]
+    filled = [(title, rows) for title, rows in filled if rows]
+    if not filled:
+        raise LabelFileError(f"{path}: no records: the workbook's sheets are empty")
+    labelled = [
+        (t, rows) for t, rows in filled if "item_id" in {str(c).strip().casefold() for c in rows[0][1]}
+    ]
+    if len(labelled) > 1:
+        names = ", ".join(repr(t) for t, _ in labelled)
+        raise LabelFileError(
+            f"{path}: several sheets hold labels ({names}); keep one in the workbook, or save it as CSV"
+        )
+    title, table = labelled[0] if labelled else filled[0]
+    out = _Rows(path, title)
+    (n, header), body = table[0], table[1:]
+    if not labelled:
+        later = next((i for i, r in body if "item_id" in {str(c).strip().casefold() for c in r}), None)
+        if later is not None:
+            raise LabelFileError(
+                f"{out.where(n)}: field 'item_id': the header must be the sheet's first row, and row {later} "
+                "looks like it: delete the rows above it"
+            )
+    _header_check(out, header, n)
+    names = [str(c).strip() for c in header]
+    for i, cells in body:
+        out.append((i, {h: cells[k] if k < len(cells) else "" for k, h in enumerate(names) if h}))
+    return out
+
+
+def _rows(path: Path, *, allow_empty: bool = False) -> _Rows:
+    if path.suffix.lower() == ".xlsx":
+        raw = _xlsx_rows(path)
+    else:
+        raw = _Rows(path)
+        try:
+            raw.extend(iter_table(path))
+        except DataError as exc:
+            raise LabelFileError(str(exc)) from None
+    out = _Rows(path, raw.sheet)
+    for n, row in raw:
         if not isinstance(row, Mapping):
-            raise LabelFileError(f"{path}:{n}: a label is an object with item_id, got {type(row).__name__}")
+            raise LabelFileError(
+                f"{out.where(n)}: a label is an object with item_id, got {type(row).__name__}"
+            )
         if "annotations" in row and isinstance(row.get("data"), Mapping):
             raise LabelFileError(
-                f"{path}:{n}: a Label Studio export, not a label file: read it into the project with "
+                f"{out.where(n)}: a Label Studio export, not a label file: read it into the project with "
                 "`cvalues annotate import-labels`, then use `cvalues annotate export --format jsonl`"
             )
         clean = {str(k).strip().casefold(): v.strip() if isinstance(v, str) else v for k, v in row.items()}
@@ -119,14 +214,7 @@ def _rows(path: Path, *, allow_empty: bool = False) -> list[tuple[int, dict[str,
             return out
         raise LabelFileError(str(no_records_error(path)))
     if path.suffix.lower() in _TABLE_SUFFIXES:
-        columns = set(out[0][1])
-        shown = ", ".join(repr(c) for c in out[0][1])
-        if "item_id" not in columns:
-            raise LabelFileError(f"{path}:1: field 'item_id': no such column (the header is {shown})")
-        if not columns & {"label", "score"}:
-            raise LabelFileError(
-                f"{path}:1: field 'label': no 'label' or 'score' column (the header is {shown})"
-            )
+        _header_check(out, list(out[0][1]), 1)
     return out
 
 
@@ -145,7 +233,8 @@ def read_labels(
     path = Path(path)
     if not path.is_file():
         raise LabelFileError(f"{path}: label file not found")
-    rows = _rows(path, allow_empty=allow_empty)
+    table = _rows(path, allow_empty=allow_empty)
+    rows: list[tuple[int, dict[str, Any]]] = list(table)
     if task is not None:
         rows = [(n, r) for n, r in rows if r.get("task") in (None, "", task)]
     finals = [(n, r) for n, r in rows if flag(r.get("final"))]
@@ -153,7 +242,7 @@ def read_labels(
     out: list[HumanLabel] = []
     seen: dict[tuple[str | None, str, str], int] = {}
     for lineno, row in finals or rows:
-        where = f"{path}:{lineno}"
+        where = table.where(lineno)
         item_id = row.get("item_id")
         if item_id is None or isinstance(item_id, bool | dict | list) or not _text(item_id):
             raise LabelFileError(f"{where}: field 'item_id' is missing")
@@ -180,7 +269,7 @@ def read_labels(
         if key in seen:
             raise LabelFileError(
                 f"{where}: field 'item_id': a second label for item {item_id!r}"
-                f"{f' of model {model!r}' if model else ''} (first on line {seen[key]}); "
+                f"{f' of model {model!r}' if model else ''} (first on {table.unit} {seen[key]}); "
                 "give one label per item, or contract C's final lines"
             )
         seen[key] = lineno
