@@ -174,3 +174,122 @@ def check(case: dict[str, Any], outcome: dict[str, Any]) -> None:
 def test_wire_case(case: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(KEY_ENV, KEY)
     check(case, run_case(case))
+
+
+# -- the rules the round fixed, one by one ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "text"),
+    [
+        ("好".encode(), "application/json; charset=iso-8859-1", "好"),  # UTF-8 beats a wrong label
+        ("\ufeff好".encode(), None, "好"),  # a BOM dropped
+        ("您好".encode("gbk"), "application/json; charset=GBK", "您好"),
+        ("𠮷野".encode("gb18030"), None, "𠮷野"),  # not UTF-8, undeclared: GB18030
+        ("é".encode("latin-1"), "text/plain; charset=latin-1", "é"),  # a declared charset Python knows
+        ("é".encode("latin-1"), "text/plain; charset=no-such-codec", None),  # unknown label, not GB18030
+        ("你好世界".encode() + b"\xff", None, None),  # damaged UTF-8, never GB18030 nonsense
+    ],
+)
+def test_answer_text(body: bytes, content_type: str | None, text: str | None) -> None:
+    from cvalues.models.answers import answer_text
+
+    assert answer_text(body, content_type) == text
+
+
+def test_lone_surrogates_become_replacement_characters() -> None:
+    import json
+
+    from cvalues.models.answers import without_lone_surrogates
+
+    raw = '{"a": "好\\ud83d", "b": ["\\ud83d\\ude00", "\\udc00x"], "n": 1}'
+    assert without_lone_surrogates(json.loads(raw), raw) == {"a": "好\ufffd", "b": ["😀", "\ufffdx"], "n": 1}
+    plain = {"a": "好"}
+    assert without_lone_surrogates(plain, '{"a": "好"}') is plain  # no escape: nothing walked
+
+
+@pytest.mark.parametrize(
+    ("base_url", "chat", "models"),
+    [
+        ("http://h:8000/v1", "http://h:8000/v1/chat/completions", "http://h:8000/v1/models"),
+        ("http://h:8000/v1/", "http://h:8000/v1/chat/completions", "http://h:8000/v1/models"),
+        ("http://h/v1/chat/completions", "http://h/v1/chat/completions", "http://h/v1/models"),
+        ("http://h/v1/Chat/Completions/", "http://h/v1/chat/completions", "http://h/v1/models"),
+        (
+            "https://r.openai.azure.com/openai/deployments/d?api-version=2024-10-21",
+            "https://r.openai.azure.com/openai/deployments/d/chat/completions?api-version=2024-10-21",
+            "https://r.openai.azure.com/openai/deployments/d/models?api-version=2024-10-21",
+        ),
+    ],
+)
+def test_endpoints_from_base_url(base_url: str, chat: str, models: str) -> None:
+    from cvalues.models.openai import OpenAIBackend, endpoint
+
+    backend = OpenAIBackend("m", base_url=base_url)
+    assert backend._url == chat
+    assert endpoint(backend.base_url, "/models") == models
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "<center>The plain HTTP request was sent to HTTPS port</center>",  # nginx
+        "Client sent an HTTP request to an HTTPS server.\n",  # Go net/http
+        "Reason: You're speaking plain HTTP to an SSL-enabled server port.",  # Apache
+    ],
+)
+def test_plain_http_to_a_tls_port_is_fatal(body: str) -> None:
+    from cvalues.models.answers import error_meaning
+
+    meaning = error_meaning(400, body)
+    assert meaning is not None and meaning[0] == "fatal" and "https://" in meaning[1]
+
+
+def test_every_pooled_connection_stale_then_a_fresh_one() -> None:
+    """Two pooled connections die at once (a server restart the client did not see): the request is
+    sent again on each in turn and answered on a fresh connection, with no retry counted."""
+    steps = [
+        {"completion": "一", "delay": 0.2},
+        {"completion": "二", "delay": 0.2},
+        {"when": "reused", "fault": "close_on_request"},
+        {"when": "reused", "fault": "close_on_request"},
+        {"completion": "三"},
+    ]
+    with WireServer(steps) as server:
+        model = load_model("openai:m", base_url=server.origin + "/v1", **{**FAST, "max_retries": 0})
+
+        async def main() -> str:
+            try:
+                settings = GenerationSettings(max_tokens=4)
+                msgs = [ChatMessage("user", "q")]
+                await asyncio.gather(model.generate(msgs, settings), model.generate(msgs, settings))
+                return (await model.generate(msgs, settings)).text
+            finally:
+                await model.aclose()
+
+        assert asyncio.run(main()) == "三"
+        assert [r.reused for r in server.seen] == [False, False, True, True, False]
+
+
+def test_error_body_in_gbk_keeps_its_meaning() -> None:
+    """A Chinese relay's GBK error body is read in its charset: its billing message makes it fatal."""
+    step = {
+        "status": 429,
+        "json": {"error": {"message": "账户余额不足，请充值"}},
+        "charset": "gbk",
+        "content_type": "application/json; charset=gbk",
+    }
+    with WireServer([step]) as server:
+        model = load_model("openai:m", base_url=server.origin + "/v1", **FAST)
+
+        async def main() -> ModelError:
+            try:
+                await model.generate([ChatMessage("user", "q")], GenerationSettings(max_tokens=4))
+            except ModelError as exc:
+                return exc
+            finally:
+                await model.aclose()
+            raise AssertionError("no error")
+
+        error = asyncio.run(main())
+    assert error.fatal and not error.retryable and "余额不足" in str(error)

@@ -9,6 +9,9 @@ the number in flight). aiohttp rather than httpx because the client's CPU is the
 run: httpx costs 1.3-1.8 ms of CPU per request and its pool rescans every connection per queued
 request, so at 64 connections a run saturated a core at 15% of the server's throughput; aiohttp
 (C-accelerated HTTP parsing, an O(1) pool) costs 0.3-0.6 ms and reaches about 90% (``docs/runs.md``).
+A request lost on a pooled keep-alive connection that the server had closed is sent again at once on
+another one (:meth:`OpenAIBackend._send`), not counted as a retry. A body is read as UTF-8 whatever its
+label, else in its declared charset, else GB18030 (:func:`cvalues.models.answers.answer_text`).
 The API key is read once from the environment variable named by ``api_key_env`` and sent as
 ``Authorization: Bearer ...``; it is never logged, a key holding a newline or another control
 character is refused before any request, and the key (and a password in ``base_url``) is masked in
@@ -31,13 +34,14 @@ that wait, capped at ``max_retry_after``. Other statuses (400, 401, 403, 404, 42
 out, the last error is raised with ``retryable=True`` so the run engine may try the item again later.
 
 Failing fast. What no request can get past is ``fatal`` (the run engine stops at the first one): 401
-and 403 (the key), 404 (the model name or address), a server that returns or accepts no
-log-probabilities, and whatever an error's body says no request can get past (an empty balance, a
-model that does not exist, a refused request field; :mod:`cvalues.models.answers` reads the spellings
-servers use, also for finish reasons, error objects inside a 200, rate-limit waits and logprob
-shapes). A connection that cannot be opened raises :class:`ModelUnreachable`; before a run,
-:meth:`OpenAIBackend.preflight` opens one connection to the server so that a wrong address or a server
-that is down is one line at once, not a retry loop per item.
+and 403 (the key), 404 and 405 (the model name or address), 407 (a proxy's credentials), a server
+that returns or accepts no log-probabilities, and whatever an error's body says no request can get
+past (an empty balance, a model that does not exist, a refused request field, plain HTTP sent to a
+TLS port; :mod:`cvalues.models.answers` reads the spellings servers use, also for finish reasons,
+error objects inside a 200, rate-limit waits and logprob shapes). A connection that cannot be
+opened raises :class:`ModelUnreachable`; before a run, :meth:`OpenAIBackend.preflight` opens one
+connection to the server so that a wrong address or a server that is down is one line at once, not a
+retry loop per item.
 
 Candidate log-probabilities: see :meth:`OpenAIBackend.candidate_logprobs` and ``docs/models.md``.
 """
