@@ -189,6 +189,8 @@ def test_wire_case(case: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Non
         ("é".encode("latin-1"), "text/plain; charset=latin-1", "é"),  # a declared charset Python knows
         ("é".encode("latin-1"), "text/plain; charset=no-such-codec", None),  # unknown label, not GB18030
         ("你好世界".encode() + b"\xff", None, None),  # damaged UTF-8, never GB18030 nonsense
+        ('{"a": "好"}'.encode("utf-16-le"), None, '{"a": "好"}'),  # JSON's first bytes say UTF-16
+        ('{"a": "好"}'.encode("utf-16"), "application/json", '{"a": "好"}'),  # with its BOM
     ],
 )
 def test_answer_text(body: bytes, content_type: str | None, text: str | None) -> None:

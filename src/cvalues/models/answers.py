@@ -67,7 +67,14 @@ def answer_text(body: bytes, content_type: str | None = None) -> str | None:
     (RFC 8259), and a proxy stamping ``iso-8859-1`` on UTF-8 must not turn an answer into mojibake.
     A body that is not UTF-8 is read in its declared charset (a Chinese relay's ``gbk``), else as
     GB18030, as cvalues reads files; but UTF-8 that turns bad after two Chinese characters is damaged
-    UTF-8 (GB18030 Chinese fails as UTF-8 at once), None rather than GB18030 nonsense."""
+    UTF-8 (GB18030 Chinese fails as UTF-8 at once), None rather than GB18030 nonsense. UTF-16 and
+    UTF-32, which JSON's first bytes give away (``json.detect_encoding``), are read as such."""
+    wide = json.detect_encoding(body[:4])
+    if wide.startswith(("utf-16", "utf-32")):
+        try:
+            return body.decode(wide).lstrip("\ufeff")
+        except UnicodeDecodeError:
+            return None
     try:
         return body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
