@@ -11,6 +11,7 @@ measured on held-out answers of real servers written blind (``tests/server_answe
 
 from __future__ import annotations
 
+import codecs
 import json
 import math
 import re
@@ -37,6 +38,85 @@ SERVER_CUT_FINISH: Mapping[str, str] = {
     "insufficient_system_resource": "the provider ran out of inference resources (DeepSeek)",
     "network_error": "the model's inference failed midway (Zhipu)",
 }
+
+
+# -- the body as text -----------------------------------------------------------------------------
+
+_CHARSET = re.compile(r"""charset\s*=\s*["']?([\w.:-]+)""", re.IGNORECASE)
+
+
+def _declared_charset(content_type: str | None) -> str | None:
+    """The codec a ``Content-Type``'s charset names, when Python knows it; else None."""
+    match = _CHARSET.search(content_type or "")
+    if match is None:
+        return None
+    try:
+        return codecs.lookup(match.group(1)).name
+    except LookupError:
+        return None
+
+
+def _is_cjk(ch: str) -> bool:
+    return "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf"
+
+
+def answer_text(body: bytes, content_type: str | None = None) -> str | None:
+    """The text of an answer's body, or None when it is not text in any encoding that fits.
+
+    UTF-8 first (a BOM dropped), whatever the ``charset`` label says: JSON between systems is UTF-8
+    (RFC 8259), and a proxy stamping ``iso-8859-1`` on UTF-8 must not turn an answer into mojibake.
+    A body that is not UTF-8 is read in its declared charset (a Chinese relay's ``gbk``), else as
+    GB18030, as cvalues reads files; but UTF-8 that turns bad after two Chinese characters is damaged
+    UTF-8 (GB18030 Chinese fails as UTF-8 at once), None rather than GB18030 nonsense. UTF-16 and
+    UTF-32, which JSON's first bytes give away (``json.detect_encoding``), are read as such."""
+    wide = json.detect_encoding(body[:4])
+    if wide.startswith(("utf-16", "utf-32")):
+        try:
+            return body.decode(wide).lstrip("\ufeff")
+        except UnicodeDecodeError:
+            return None
+    try:
+        return body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        start = 3 if body.startswith(codecs.BOM_UTF8) else 0
+        good = body[start : exc.start].decode("utf-8", "ignore")
+        if start or sum(1 for ch in good if _is_cjk(ch)) >= 2:
+            return None
+    for codec in dict.fromkeys(c for c in (_declared_charset(content_type), "gb18030") if c):
+        if codec == "utf-8":
+            continue
+        try:
+            return body.decode(codec)
+        except UnicodeDecodeError:
+            continue
+    return None
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def without_lone_surrogates(data: Any, text: str) -> Any:
+    """``data`` (parsed from ``text``) with every unpaired surrogate escape (``"\\ud83d"`` alone: an
+    emoji cut in half by a Python server) read as U+FFFD, so that an answer can be stored as UTF-8.
+    A paired escape is one character already; ``text`` is searched first so that most answers cost
+    one regex scan."""
+    if not _SURROGATE_ESCAPE.search(text):
+        return data
+
+    def fix(node: Any) -> Any:
+        if isinstance(node, str):
+            return _LONE_SURROGATE.sub("\ufffd", node)
+        if isinstance(node, dict):
+            return {fix(k): fix(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [fix(v) for v in node]
+        return node
+
+    return fix(data)
+
+
+# -- finish reasons and choices ------------------------------------------------------------------
 
 
 def normalize_finish_reason(value: Any) -> str | None:
@@ -111,6 +191,13 @@ _REFUSED_FIELD = re.compile(
     r"|supports at most \d+ completion tokens|range of max_tokens should be",
     re.IGNORECASE,
 )
+#: What a TLS port answers a plain-HTTP request with (nginx, Go's net/http, Apache): every request
+#: fails the same way until the base URL says https://.
+_PLAIN_HTTP_TO_TLS = re.compile(
+    r"plain HTTP request was sent to HTTPS port|client sent an HTTP request to an HTTPS server"
+    r"|speaking plain HTTP to an SSL-enabled server",
+    re.IGNORECASE,
+)
 _TOO_LARGE_FOR_LIMIT = re.compile(r"request too large for\b|must be reduced in order to run", re.IGNORECASE)
 
 
@@ -165,6 +252,8 @@ def error_meaning(status: int, body: bytes | str) -> tuple[str, str] | None:
             "the server refuses a field or value every request carries (e.g. seed, max_tokens, or one "
             "set by --extra-body); change the option or leave it out"
         )
+    if _PLAIN_HTTP_TO_TLS.search(text):
+        return "fatal", "the server's port speaks HTTPS: use https:// in --base-url"
     if status == 429 and _TOO_LARGE_FOR_LIMIT.search(text):
         return "non-retryable", "this request alone is over the per-minute limit; waiting cannot fix it"
     if status == 424:

@@ -9,6 +9,9 @@ the number in flight). aiohttp rather than httpx because the client's CPU is the
 run: httpx costs 1.3-1.8 ms of CPU per request and its pool rescans every connection per queued
 request, so at 64 connections a run saturated a core at 15% of the server's throughput; aiohttp
 (C-accelerated HTTP parsing, an O(1) pool) costs 0.3-0.6 ms and reaches about 90% (``docs/runs.md``).
+A request lost on a pooled keep-alive connection that the server had closed is sent again at once on
+another one (:meth:`OpenAIBackend._send`), not counted as a retry. A body is read as UTF-8 whatever its
+label, else in its declared charset, else GB18030 (:func:`cvalues.models.answers.answer_text`).
 The API key is read once from the environment variable named by ``api_key_env`` and sent as
 ``Authorization: Bearer ...``; it is never logged, a key holding a newline or another control
 character is refused before any request, and the key (and a password in ``base_url``) is masked in
@@ -31,13 +34,14 @@ that wait, capped at ``max_retry_after``. Other statuses (400, 401, 403, 404, 42
 out, the last error is raised with ``retryable=True`` so the run engine may try the item again later.
 
 Failing fast. What no request can get past is ``fatal`` (the run engine stops at the first one): 401
-and 403 (the key), 404 (the model name or address), a server that returns or accepts no
-log-probabilities, and whatever an error's body says no request can get past (an empty balance, a
-model that does not exist, a refused request field; :mod:`cvalues.models.answers` reads the spellings
-servers use, also for finish reasons, error objects inside a 200, rate-limit waits and logprob
-shapes). A connection that cannot be opened raises :class:`ModelUnreachable`; before a run,
-:meth:`OpenAIBackend.preflight` opens one connection to the server so that a wrong address or a server
-that is down is one line at once, not a retry loop per item.
+and 403 (the key), 404 and 405 (the model name or address), 407 (a proxy's credentials), a server
+that returns or accepts no log-probabilities, and whatever an error's body says no request can get
+past (an empty balance, a model that does not exist, a refused request field, plain HTTP sent to a
+TLS port; :mod:`cvalues.models.answers` reads the spellings servers use, also for finish reasons,
+error objects inside a 200, rate-limit waits and logprob shapes). A connection that cannot be
+opened raises :class:`ModelUnreachable`; before a run, :meth:`OpenAIBackend.preflight` opens one
+connection to the server so that a wrong address or a server that is down is one line at once, not a
+retry loop per item.
 
 Candidate log-probabilities: see :meth:`OpenAIBackend.candidate_logprobs` and ``docs/models.md``.
 """
@@ -45,7 +49,9 @@ Candidate log-probabilities: see :meth:`OpenAIBackend.candidate_logprobs` and ``
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import email.utils
+import functools
 import importlib.util
 import json
 import logging
@@ -64,6 +70,7 @@ from cvalues.models.answers import (
     SERVER_CUT_FINISH,
     answer_choice,
     answer_start,
+    answer_text,
     body_wait,
     embedded_status,
     error_meaning,
@@ -72,6 +79,7 @@ from cvalues.models.answers import (
     normalize_finish_reason,
     ratelimit_reset,
     unwrap_envelope,
+    without_lone_surrogates,
 )
 from cvalues.models.base import (
     BLOCKED_FINISH_REASON,
@@ -118,8 +126,13 @@ log = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 #: HTTP statuses worth asking again: request timeout, conflict, rate limit, server errors.
 RETRYABLE_STATUSES = frozenset({408, 409, 429}) | frozenset(range(500, 600))
-#: HTTP statuses that no other request can get past either: the key, the permission, the model or route.
-FATAL_STATUSES = frozenset({401, 403, 404})
+#: HTTP statuses that no other request can get past either: the key, the permission, the model or
+#: route, a route that takes no POST, a proxy's credentials.
+FATAL_STATUSES = frozenset({401, 403, 404, 405, 407})
+#: Times a request lost on a stale pooled keep-alive connection is sent again at once (``_send``).
+STALE_RESENDS = 2
+#: The path under the base URL that cvalues asks.
+CHAT_PATH = "/chat/completions"
 #: Seconds the preflight probe waits for a connection (and then for an answer, which is not required).
 PREFLIGHT_CONNECT_TIMEOUT = 10.0
 _EXCERPT = 300
@@ -150,6 +163,50 @@ def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> f
     if when is None:
         return None
     return max(when.timestamp() - (time.time() if now is None else now), 0.0)
+
+
+def endpoint(base_url: str, path: str) -> str:
+    """``base_url`` + ``path`` (``/chat/completions``, ``/models``), a query of the base URL (Azure's
+    ``?api-version=...``) kept after the path."""
+    parts = urllib.parse.urlsplit(base_url)
+    return urllib.parse.urlunsplit(parts._replace(path=parts.path.rstrip("/") + path))
+
+
+def _without_chat_path(base_url: str) -> str:
+    """``base_url`` without a trailing ``/chat/completions`` (the endpoint given for its base)."""
+    parts = urllib.parse.urlsplit(base_url)
+    path = parts.path.rstrip("/")
+    if not path.lower().endswith(CHAT_PATH):
+        return base_url
+    return urllib.parse.urlunsplit(parts._replace(path=path[: -len(CHAT_PATH)]))
+
+
+#: Set by :meth:`OpenAIBackend._send` around one POST: the list its connector appends ``True`` to when
+#: that POST goes out on a pooled connection that already carried a request.
+_POOLED: contextvars.ContextVar[list[bool] | None] = contextvars.ContextVar("cvalues_pooled", default=None)
+
+
+@functools.cache
+def _connector_class() -> type[aiohttp.TCPConnector]:
+    """aiohttp's connector, telling each POST (through :data:`_POOLED`) whether its connection is a
+    pooled one. A trace config (``on_connection_reuseconn``) says the same, but sends every other
+    trace event of every request too: about a tenth more client CPU per request, measured; this costs
+    one attribute lookup. Built on first use, as aiohttp is imported lazily."""
+
+    class PoolConnector(aiohttp.TCPConnector):
+        async def connect(self, req: Any, traces: Any, timeout: Any) -> Any:
+            conn = await super().connect(req, traces, timeout)
+            protocol = conn.protocol
+            if protocol is not None:
+                if getattr(protocol, "_cvalues_used", False):
+                    pooled = _POOLED.get()
+                    if pooled is not None:
+                        pooled.append(True)
+                else:
+                    protocol._cvalues_used = True
+            return conn
+
+    return PoolConnector
 
 
 def _has_message(data: Mapping[str, Any]) -> bool:
@@ -257,7 +314,8 @@ class OpenAIBackend(ModelBackend):
         self.model = model
         self.spec = spec or f"openai:{model}"
         env_url = os.environ.get("OPENAI_BASE_URL")
-        self.base_url = (base_url or env_url or DEFAULT_BASE_URL).rstrip("/")
+        # the endpoint itself given as the base (``.../v1/chat/completions``) is its base
+        self.base_url = _without_chat_path((base_url or env_url or DEFAULT_BASE_URL).rstrip("/")).rstrip("/")
         #: Where the address came from, for error messages.
         self.base_url_origin = (
             "--base-url"
@@ -293,7 +351,7 @@ class OpenAIBackend(ModelBackend):
         self.top_logprobs = top_logprobs
         self.continue_final_message = continue_final_message
         self.missing_candidate = missing_candidate
-        self._url = f"{self.base_url}/chat/completions"
+        self._url = endpoint(self.base_url, CHAT_PATH)
         self._session: aiohttp.ClientSession | None = None
         self._lifetime: AsyncGenerator[aiohttp.ClientSession, None] | None = None
         self._session_loop: asyncio.AbstractEventLoop | None = None
@@ -321,7 +379,8 @@ class OpenAIBackend(ModelBackend):
             headers["Authorization"] = f"Bearer {self._api_key}"
         session = aiohttp.ClientSession(
             headers=headers,
-            connector=aiohttp.TCPConnector(limit=self.concurrency, limit_per_host=0),
+            # tells a stale pooled connection from a server failing (_send)
+            connector=_connector_class()(limit=self.concurrency, limit_per_host=0),
             cookie_jar=aiohttp.DummyCookieJar(),  # an API needs none; saves filtering them per request
             # the session's total and connect (which includes the wait for a pooled connection) are
             # unbounded: the run engine bounds the requests in flight, and each request has its own
@@ -364,9 +423,12 @@ class OpenAIBackend(ModelBackend):
             raise ModelError(
                 f"{url}: connection failed ({type(exc).__name__}: {self._mask(str(exc))})", retryable=True
             ) from exc
-        if status != 200:
-            raise self._error(url, status, headers, content, logprobs)
-        data = self._read_answer(url, content, headers)
+        text = answer_text(content, headers.get("Content-Type"))
+        said: bytes | str = content if text is None else text
+        if not 200 <= status < 300:
+            raise self._error(url, status, headers, said, logprobs)
+        # any 2xx is read as an answer: a 204 or an empty 200 is not JSON, retried as a flaky proxy
+        data = self._read_answer(url, content, text, headers)
         block = block_in_reply(data)
         if block is not None and (logprobs or not _has_message(data)):
             # A generation whose reply was cut keeps its text (see _parse_generation); no choice to
@@ -375,7 +437,7 @@ class OpenAIBackend(ModelBackend):
         data = unwrap_envelope(data)
         inner = embedded_status(data) if block is None else None
         if inner is not None:  # an error object in a 200 (vLLM/FastChat style): its own code counts
-            raise self._error(url, inner, headers, content, logprobs, sent=status)
+            raise self._error(url, inner, headers, said, logprobs, sent=status)
         if block is None and data.get("error"):  # e.g. a stream that ended with the server's error
             error = self._excerpt(json.dumps(data["error"], ensure_ascii=False))
             raise ModelError(f"{url}: HTTP 200 whose answer ends with an error: {error}", retryable=True)
@@ -395,7 +457,7 @@ class OpenAIBackend(ModelBackend):
         url: str,
         status: int,
         headers: Mapping[str, str],
-        content: bytes,
+        content: bytes | str,
         logprobs: bool,
         *,
         sent: int | None = None,
@@ -427,6 +489,8 @@ class OpenAIBackend(ModelBackend):
                 wait = ratelimit_reset(headers) if status == 429 else None
             if wait is None:
                 wait = body_wait(content)
+            if wait is not None:
+                wait = min(wait, self.max_retry_after)
             return ModelError(f"{url}: {shown}: {excerpt}", retryable=True, retry_after=wait)
         hint = ""
         if status in (401, 403):
@@ -435,6 +499,13 @@ class OpenAIBackend(ModelBackend):
                 f" (check the API key: ${self.api_key_env} {where}; --api-key-env names the variable "
                 "that holds it)"
             )
+        elif status == 405:
+            hint = (
+                f" (this address takes no POST: check --base-url {self.base_url}, which should end where "
+                "/chat/completions follows, often /v1)"
+            )
+        elif status == 407:
+            hint = " (a proxy between here and the server wants its own credentials)"
         elif status == 404:
             hint = (
                 f" (check the model name {self.model!r} in --model openai:NAME, and --base-url "
@@ -442,14 +513,23 @@ class OpenAIBackend(ModelBackend):
             )
         return ModelError(f"{url}: {shown}{hint}: {excerpt}", retryable=False, fatal=status in FATAL_STATUSES)
 
-    def _read_answer(self, url: str, content: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
-        """The JSON object of a 200 answer; a streamed one (server-sent events that a gateway sent
-        although no stream was asked for) put back together first (:mod:`cvalues.models.streamed`)."""
+    def _read_answer(
+        self, url: str, content: bytes, text: str | None, headers: Mapping[str, str]
+    ) -> dict[str, Any]:
+        """The JSON object of a 200 answer (``text``: its body decoded by :func:`answer_text`); a
+        streamed one (server-sent events that a gateway sent although no stream was asked for) put
+        back together first (:mod:`cvalues.models.streamed`)."""
+        if text is None:
+            raise ModelError(
+                f"{url}: HTTP 200 with a body that is not text (UTF-8, its declared charset or GB18030): "
+                f"{self._excerpt(content)}",
+                retryable=True,
+            )
         try:
             if looks_streamed(content, headers.get("Content-Type")):
-                data = assemble_stream(content)
+                data = assemble_stream(text)
             else:
-                data = json.loads(content)
+                data = json.loads(text)
         except RecursionError as exc:
             raise ModelError(
                 f"{url}: HTTP 200 with JSON nested too deeply to read ({len(content):,} bytes)",
@@ -465,7 +545,7 @@ class OpenAIBackend(ModelBackend):
             ) from exc
         if not isinstance(data, dict):
             raise ModelError(f"{url}: HTTP 200 with JSON that is not an object", retryable=True)
-        return data
+        return without_lone_surrogates(data, text)
 
     def _blocked(self, where: str, block: ProviderBlock) -> ProviderBlocked:
         """The error for a provider's block (its message masked: a proxy may echo the request)."""
@@ -479,12 +559,33 @@ class OpenAIBackend(ModelBackend):
         url = self._url
         session = await self._get_session()
         for _ in range(6):
-            async with session.post(url, data=body, allow_redirects=False) as resp:
+            async with await self._send(session, url, body) as resp:
                 if resp.status in (301, 302, 303, 307, 308):
                     url = self._redirect_target(url, resp.status, resp.headers.get("Location"))
                     continue
                 return resp.status, resp.headers, await self._read_capped(resp)
         raise ModelError(f"{redact_url(self._url)}: more than 5 redirects", retryable=False)
+
+    async def _send(self, session: aiohttp.ClientSession, url: str, body: bytes) -> aiohttp.ClientResponse:
+        """POST ``body`` to ``url``; the response once its head has arrived.
+
+        A request that fails before any answer on a pooled keep-alive connection (the server closed
+        it while idle, or as the request reached it, with a FIN or a reset) is sent again on another
+        connection, at once and not counted as a retry: it never reached a server that was answering,
+        and a chat completion changes nothing on the server, so sending it again is safe (RFC 9112
+        §9.3.1). At most :data:`STALE_RESENDS` times; a fresh connection's failure is raised."""
+        for _ in range(STALE_RESENDS):
+            reused: list[bool] = []
+            token = _POOLED.set(reused)
+            try:
+                return await session.post(url, data=body, allow_redirects=False)
+            except (aiohttp.ClientConnectionError, OSError) as exc:
+                if not reused or isinstance(exc, TimeoutError | aiohttp.ClientConnectorError):
+                    raise
+                log.debug("%s: a pooled connection was closed (%s); sending again", redact_url(url), exc)
+            finally:
+                _POOLED.reset(token)
+        return await session.post(url, data=body, allow_redirects=False)
 
     def _redirect_target(self, url: str, status: int, location: str | None) -> str:
         """The URL a 307/308 leads to, when it is on the same origin; anything else is a ModelError."""
@@ -804,7 +905,7 @@ class OpenAIBackend(ModelBackend):
         opened (a name no DNS resolves, a refused port, no answer within 10 s, a TLS failure) raises a
         fatal :class:`ModelError` naming the address, where it came from and the cause.
         """
-        url = f"{self.base_url}/models"
+        url = endpoint(self.base_url, "/models")
         wait = min(self.timeout, PREFLIGHT_CONNECT_TIMEOUT)
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=wait, sock_read=wait)
         try:

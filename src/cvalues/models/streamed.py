@@ -54,12 +54,12 @@ def _events(text: str) -> list[str]:
     return events
 
 
-def assemble_stream(body: bytes) -> dict[str, Any]:
+def assemble_stream(body: bytes | str) -> dict[str, Any]:
     """The ``chat.completion`` the events of ``body`` add up to (see the module docstring).
 
     Raises ``ValueError`` for an event that is not JSON and :class:`IncompleteStream` for a stream
     that stops before its answer ends."""
-    text = body.decode("utf-8").lstrip("\ufeff")
+    text = (body if isinstance(body, str) else body.decode("utf-8")).lstrip("\ufeff")
     out: dict[str, Any] = {"object": "chat.completion"}
     content: list[str] = []
     reasoning: list[str] = []
