@@ -49,6 +49,7 @@ Candidate log-probabilities: see :meth:`OpenAIBackend.candidate_logprobs` and ``
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import email.utils
 import functools
@@ -203,7 +204,8 @@ def _connector_class() -> type[aiohttp.TCPConnector]:
                     if pooled is not None:
                         pooled.append(True)
                 else:
-                    protocol._cvalues_used = True
+                    with contextlib.suppress(AttributeError):  # a protocol with slots: no resends
+                        protocol._cvalues_used = True
             return conn
 
     return PoolConnector
