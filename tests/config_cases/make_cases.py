@@ -491,7 +491,7 @@ write(
     "      extra_body: {enable_thinking: false}\n"
     "  - name: 中文名\n"
     "    spec: openai:test-model\n"
-    "    settings: {max_tokens: 16, stop: ['\\n\\n', '。'], seed: 3}\n" + SMALL + "out: out\nconcurrency: 3\n",
+    '    settings: {max_tokens: 16, stop: ["\\n\\n", 。], seed: 3}\n' + SMALL + "out: out\nconcurrency: 3\n",
 )
 case(
     "several-models-options",
