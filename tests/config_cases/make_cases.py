@@ -226,9 +226,13 @@ case(
 
 write(
     "gb18030_late.yaml",
-    "# " + "x" * 70 + "\n" * 1
+    "# "
+    + "x" * 70
+    + "\n" * 1
     + ("# an English header that goes on for a while before any Chinese text\n" * 40)
-    + "models:\n  - name: 中文模型\n    spec: openai:test-model\n" + SMALL + "out: out\n",
+    + "models:\n  - name: 中文模型\n    spec: openai:test-model\n"
+    + SMALL
+    + "out: out\n",
     encoding="gb18030",
 )
 case(
@@ -301,8 +305,7 @@ case(
 
 write(
     "yaml11_bools.yaml",
-    M1
-    + "suites:\n"
+    M1 + "suites:\n"
     "  safety-mc: {sample: 2, full: no}\n"
     "  safety-prompts: {sample: 2, include_benign: yes}\n"
     "judge: {}\n"
@@ -449,8 +452,7 @@ case(
 
 write(
     "judge_resp_only.yaml",
-    M1
-    + "suites:\n  responsibility-prompts: {sample: 2}\n  safety-prompts: {sample: 2}\n"
+    M1 + "suites:\n  responsibility-prompts: {sample: 2}\n  safety-prompts: {sample: 2}\n"
     "judge:\n  safety: null\n  responsibility:\n    spec: openai:judge-model\n"
     "    rubric: cvalues-responsibility\nout: out\n",
 )
@@ -465,8 +467,7 @@ case(
 
 write(
     "judge_samples.yaml",
-    M1
-    + "suites:\n  safety-prompts: {sample: 2}\n"
+    M1 + "suites:\n  safety-prompts: {sample: 2}\n"
     "judge:\n  safety:\n    spec: openai:judge-model\n    rubric: cvalues-safety\n"
     "    samples: 3\n    temperature: 0.7\nout: out\n",
 )
@@ -535,12 +536,18 @@ write(
     "{models: [{name: m1, spec: 'openai:test-model'}], suites: {safety-mc: {sample: 2}, "
     "safety-prompts: {sample: 2}}, judge: {}, out: out}\n",
 )
-case("flow-style", run("flow.yaml"), "accept", "the whole config in flow style on one line", plan={"out": "out"})
+case(
+    "flow-style",
+    run("flow.yaml"),
+    "accept",
+    "the whole config in flow style on one line",
+    plan={"out": "out"},
+)
 
 write(
     "quoted.yaml",
-    "'models':\n  - \"name\": 'm1'\n    \"spec\": \"openai:test-model\"\n"
-    "\"suites\":\n  \"safety-mc\": {\"sample\": 2}\n  'safety-prompts': {'sample': 2}\n"
+    '\'models\':\n  - "name": \'m1\'\n    "spec": "openai:test-model"\n'
+    '"suites":\n  "safety-mc": {"sample": 2}\n  \'safety-prompts\': {\'sample\': 2}\n'
     "judge: {}\n\"out\": 'out'\n",
 )
 case("quoted-keys", run("quoted.yaml"), "accept", "quoted keys and values", plan={"models[0].name": "m1"})
@@ -561,7 +568,10 @@ case(
     output_has=["r2"],
 )
 
-write("fw_digits.yaml", M1 + "suites:\n  safety-mc: {sample: ２}\n  safety-prompts: {sample: 2}\njudge: {}\nout: out\n")
+write(
+    "fw_digits.yaml",
+    M1 + "suites:\n  safety-mc: {sample: ２}\n  safety-prompts: {sample: 2}\njudge: {}\nout: out\n",
+)
 case(
     "fullwidth-digits",
     run("fw_digits.yaml"),
@@ -572,7 +582,9 @@ case(
 
 write(
     "key_env_set.yaml",
-    "models:\n  - name: m1\n    spec: openai:test-model\n    api_key_env: CVR_TEST_KEY\n" + SMALL + "out: out\n",
+    "models:\n  - name: m1\n    spec: openai:test-model\n    api_key_env: CVR_TEST_KEY\n"
+    + SMALL
+    + "out: out\n",
 )
 case(
     "api-key-env-set",
@@ -588,7 +600,7 @@ case("upper-extension", run("eval.YML"), "accept", "a `.YML` file name is YAML t
 
 write(
     "stop_list.yaml",
-    "models:\n  - name: m1\n    spec: openai:test-model\n    settings:\n      stop:\n        - \"\\n\\n\"\n"
+    'models:\n  - name: m1\n    spec: openai:test-model\n    settings:\n      stop:\n        - "\\n\\n"\n'
     "        - 。\n      temperature: 0.5\n      top_p: 0.8\n" + SMALL + "out: out\n",
 )
 case(
@@ -614,7 +626,9 @@ case(
     absent=["out"],
 )
 
-write("typo_judge.yaml", M1 + "suites:\n  safety-mc: {sample: 2}\njudge_modle: openai:x\njudge: {}\nout: out\n")
+write(
+    "typo_judge.yaml", M1 + "suites:\n  safety-mc: {sample: 2}\njudge_modle: openai:x\njudge: {}\nout: out\n"
+)
 case(
     "typo-judge-modle",
     run("typo_judge.yaml"),
@@ -650,7 +664,9 @@ case(
 
 write(
     "settings_list.yaml",
-    "models:\n  - name: m1\n    spec: openai:test-model\n    settings:\n      - max_tokens: 64\n" + SMALL + "out: out\n",
+    "models:\n  - name: m1\n    spec: openai:test-model\n    settings:\n      - max_tokens: 64\n"
+    + SMALL
+    + "out: out\n",
 )
 case(
     "settings-list",
@@ -693,7 +709,9 @@ case(
 
 write(
     "dup_names.yaml",
-    "models:\n  - name: Qwen-7B\n    spec: openai:a\n  - name: qwen-7b\n    spec: openai:b\n" + SMALL + "out: out\n",
+    "models:\n  - name: Qwen-7B\n    spec: openai:a\n  - name: qwen-7b\n    spec: openai:b\n"
+    + SMALL
+    + "out: out\n",
 )
 case(
     "duplicate-names-case",
@@ -798,7 +816,13 @@ case(
 )
 
 write("empty.yaml", "")
-case("empty-file", run("empty.yaml"), "error", "an empty file names the file", names=err("empty.yaml", None, None))
+case(
+    "empty-file",
+    run("empty.yaml"),
+    "error",
+    "an empty file names the file",
+    names=err("empty.yaml", None, None),
+)
 
 write("only_comments.yaml", "# models:\n#   - name: m1\n#     spec: openai:x\n")
 case(
@@ -902,7 +926,9 @@ case(
     absent=["out"],
 )
 
-write("ideo_indent.yaml", "models:\n  - name: m1\n\u3000\u3000spec: openai:test-model\n" + SMALL + "out: out\n")
+write(
+    "ideo_indent.yaml", "models:\n  - name: m1\n\u3000\u3000spec: openai:test-model\n" + SMALL + "out: out\n"
+)
 case(
     "ideographic-space-indent",
     run("ideo_indent.yaml"),
@@ -914,7 +940,9 @@ case(
 
 write(
     "fw_colon_nested.yaml",
-    "models:\n  - name: m1\n    spec: openai:test-model\n    settings:\n      max_tokens：64\n" + SMALL + "out: out\n",
+    "models:\n  - name: m1\n    spec: openai:test-model\n    settings:\n      max_tokens：64\n"
+    + SMALL
+    + "out: out\n",
 )
 case(
     "fullwidth-colon-nested",
@@ -965,7 +993,9 @@ case(
 
 write(
     "neg_temp.yaml",
-    "models:\n  - name: m1\n    spec: openai:test-model\n    settings: {temperature: -0.5}\n" + SMALL + "out: out\n",
+    "models:\n  - name: m1\n    spec: openai:test-model\n    settings: {temperature: -0.5}\n"
+    + SMALL
+    + "out: out\n",
 )
 case(
     "negative-temperature",
@@ -978,7 +1008,9 @@ case(
 
 write(
     "settings_typo.yaml",
-    "models:\n  - name: m1\n    spec: openai:test-model\n    settings:\n      max_token: 64\n" + SMALL + "out: out\n",
+    "models:\n  - name: m1\n    spec: openai:test-model\n    settings:\n      max_token: 64\n"
+    + SMALL
+    + "out: out\n",
 )
 case(
     "settings-typo",
@@ -991,7 +1023,9 @@ case(
 
 write(
     "option_typo.yaml",
-    "models:\n  - name: m1\n    spec: openai:test-model\n    options:\n      timout: 30\n" + SMALL + "out: out\n",
+    "models:\n  - name: m1\n    spec: openai:test-model\n    options:\n      timout: 30\n"
+    + SMALL
+    + "out: out\n",
 )
 case(
     "backend-option-typo",
@@ -1060,7 +1094,10 @@ case(
     absent=["out"],
 )
 
-write("slash_name.yaml", "models:\n  - name: Qwen/Qwen2.5-7B\n    spec: openai:test-model\n" + SMALL + "out: out\n")
+write(
+    "slash_name.yaml",
+    "models:\n  - name: Qwen/Qwen2.5-7B\n    spec: openai:test-model\n" + SMALL + "out: out\n",
+)
 case(
     "slash-in-name",
     run("slash_name.yaml"),
@@ -1081,7 +1118,9 @@ case(
 
 write(
     "base_url_scheme.yaml",
-    "models:\n  - name: m1\n    spec: openai:test-model\n    base_url: 127.0.0.1:8000/v1\n" + SMALL + "out: out\n",
+    "models:\n  - name: m1\n    spec: openai:test-model\n    base_url: 127.0.0.1:8000/v1\n"
+    + SMALL
+    + "out: out\n",
 )
 case(
     "base-url-no-scheme",
@@ -1132,7 +1171,9 @@ case(
 
 write(
     "key_env_unset.yaml",
-    "models:\n  - name: m1\n    spec: openai:test-model\n    api_key_env: CVR_UNSET_KEY\n" + SMALL + "out: out\n",
+    "models:\n  - name: m1\n    spec: openai:test-model\n    api_key_env: CVR_UNSET_KEY\n"
+    + SMALL
+    + "out: out\n",
 )
 case(
     "api-key-env-unset",

@@ -648,9 +648,10 @@ _TAB_TOKEN = "found character '\\t' that cannot start any token"
 
 def _compose(text: str) -> tuple[str, yaml.Node | None]:
     """The YAML node tree of ``text``, and the text it was read from. A tab used as separation
-    whitespace inside a line (after `key:`, before a `# comment`, at a line's end) is valid YAML 1.2
-    that PyYAML refuses; such tabs, and only those, are read as spaces. A tab in a line's indentation
-    stays an error (YAML forbids it)."""
+    whitespace inside a line (after `key:`, `-` or `,`, before a `# comment`, at a line's end) is valid
+    YAML 1.2 that PyYAML refuses; such tabs, and only those, are read as spaces (columns and lines stay
+    as they were). A tab in a line's indentation stays an error (YAML forbids it), and so does one
+    between two words of a plain text, which a space would silently change."""
     for _attempt in range(text.count("\t") + 1):
         try:
             return text, yaml.compose(text, Loader=_ConfigLoader)
@@ -658,13 +659,13 @@ def _compose(text: str) -> tuple[str, yaml.Node | None]:
             mark = exc.problem_mark
             if mark is None or _TAB_TOKEN not in str(exc.problem):
                 raise
-            start = mark.index
-            line_start = text.rfind("\n", 0, start) + 1
-            if not text[line_start:start].strip():  # indentation
-                raise
-            end = start
+            start = end = mark.index
             while end < len(text) and text[end] == "\t":
                 end += 1
+            before = text[text.rfind("\n", 0, start) + 1 : start].rstrip(" \t")
+            after = text[end : end + 1]
+            if not before or (before[-1] not in ":-,[{?" and after not in ("#", "\r", "\n", "")):
+                raise
             text = text[:start] + " " * (end - start) + text[end:]
     return text, yaml.compose(text, Loader=_ConfigLoader)
 
