@@ -294,3 +294,31 @@ def test_suite_names_and_source_ids(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert problems[2].startswith(
         ":8: data.source_files.jailbnech: unknown source id; did you mean jailbench"
     )
+
+
+def test_a_key_with_nothing_after_it_is_asked_not_guessed(tmp_path: Path) -> None:
+    problems = _problems(
+        tmp_path, "models:\n  - name: a\n    spec: openai:x\nsuites:\n  # safety-mc: {}\nout: o\n"
+    )
+    assert problems == [
+        ":4: suites: nothing is given here (every entry commented out?); expected a mapping; leave `suites` "
+        "out for the built-in suites"
+    ]
+    problems = _problems(tmp_path, "models:\n#  - name: a\nout: o\n")
+    assert problems == [":1: models: nothing is given here (every entry commented out?); expected a list"]
+
+
+def test_a_file_that_cannot_be_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The unreadable-file case is skipped as root; the error path itself is checked here."""
+    import cvalues.data.readers
+    from cvalues.pipeline.config import ConfigError, load_config
+
+    path = tmp_path / "c.yaml"
+    path.write_text("out: o\n", encoding="utf-8")
+
+    def refuse(_path: Path) -> str:
+        raise PermissionError(13, "Permission denied", str(_path))
+
+    monkeypatch.setattr(cvalues.data.readers, "detect_encoding", refuse)
+    with pytest.raises(ConfigError, match=r"c\.yaml: cannot be read \(Permission denied\)"):
+        load_config(path)

@@ -468,8 +468,22 @@ def _problems(source: str, root: yaml.Node | None, errors: Sequence[Any]) -> lis
             message = "unknown key (a typo?" + _full_width_hint(str(err["loc"][-1])) + ")"
         elif isinstance(err.get("input"), str) and err["type"] != "value_error":
             message += _full_width_hint(err["input"])
+        elif err.get("input", "") is None and err["type"] in ("dict_type", "list_type", "model_type"):
+            message = _nothing_given(_clean_loc(err["loc"]), err["type"])
         problems.append(_problem(source, root, _clean_loc(err["loc"]), message))
     return problems
+
+
+def _nothing_given(loc: Sequence[str | int], kind: str) -> str:
+    """A key with nothing after it, e.g. `judge:` whose entries are all commented out: YAML reads null,
+    which is neither `{}` nor leaving the key out, so what was meant is asked rather than guessed."""
+    expected = "a list" if kind == "list_type" else "a mapping"
+    message = f"nothing is given here (every entry commented out?); expected {expected}"
+    if list(loc) == ["judge"]:
+        message += "; `judge: {}` is no judge, and leaving `judge` out the default safety judge"
+    elif list(loc) == ["suites"]:
+        message += "; leave `suites` out for the built-in suites"
+    return message
 
 
 def _problem(source: str, root: yaml.Node | None, loc: Sequence[str | int], message: str) -> str:
@@ -560,6 +574,8 @@ def load_config(path: str | Path) -> RunConfig:
         text = path.read_text(encoding=detect_encoding(path))
     except (DataError, UnicodeDecodeError) as exc:
         raise ConfigError([f"{path}: not UTF-8 or GB18030 text ({exc})"]) from None
+    except OSError as exc:  # no read permission, a file that vanished, an I/O error
+        raise ConfigError([f"{path}: cannot be read ({exc.strerror or exc})"]) from None
     try:
         text, root = _compose(text)
         data = yaml.load(text, Loader=_ConfigLoader)  # a SafeLoader
@@ -687,12 +703,16 @@ def _yaml_syntax_problem(path: Path, text: str, exc: yaml.YAMLError) -> str:
     full-width colon, comma, bracket or space on that line is pointed out."""
     problem_mark = getattr(exc, "problem_mark", None)
     context_mark = getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
     mark = context_mark or problem_mark
+    if "another document" in problem:  # a second `---` document: where it starts is the mistake
+        mark = problem_mark or context_mark
     if mark is None:
         return f"{path}: not valid YAML ({exc})"
-    problem = getattr(exc, "problem", None) or str(exc)
     context = getattr(exc, "context", None)
     detail = problem
+    if _TAB_TOKEN in problem:
+        detail += "; a tab: YAML indents with spaces only"
     if context and problem_mark is not None and context_mark is not None:
         detail = f"{context} on line {context_mark.line + 1}: {problem} on line {problem_mark.line + 1}"
     lines = text.split("\n")
