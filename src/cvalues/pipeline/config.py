@@ -410,20 +410,17 @@ def _user_suite_path(name: str) -> bool:
 
 
 def _unknown_suite(name: str) -> str:
+    """What a suite name that is neither built in nor a file is, with the closest built-in name."""
+    from cvalues.data.suites import USER_FILE_SUFFIXES
+
     close = difflib.get_close_matches(
         unicodedata.normalize("NFKC", name).strip().replace("_", "-"), SUITES, n=1
     )
     hint = f"did you mean {close[0]!r}? " if close else ""
     return (
         f"unknown suite {name!r}; {hint}known: {', '.join(SUITES)}, or a "
-        f"{'/'.join(s.lstrip('.') for s in _suffixes())} file" + _full_width_hint(name)
+        f"{'/'.join(s.lstrip('.') for s in USER_FILE_SUFFIXES)} file" + _full_width_hint(name)
     )
-
-
-def _suffixes() -> tuple[str, ...]:
-    from cvalues.data.suites import USER_FILE_SUFFIXES
-
-    return USER_FILE_SUFFIXES
 
 
 def _backend_problems(
