@@ -105,7 +105,8 @@ def run(
         config = config.model_copy(update={"judge": {}})
     out = out or config.out
     if out is None:
-        raise click.UsageError("no output folder: set `out:` in the config or pass --out DIR")
+        where = f"{config_path}: out: " if config_path is not None else ""
+        raise click.UsageError(f"{where}no output folder: set `out:` in the config or pass --out DIR")
     config = config.model_copy(update={"out": out})
     _run(
         config,

@@ -22,7 +22,7 @@ BACKENDS: dict[str, tuple[str, str]] = {
 
 #: Options that apply to some backends only; others ignore them instead of failing, so that one set of
 #: run options (``--concurrency``, ``--batch-size``) works whatever the model.
-_SHARED_OPTIONS = frozenset({"batch_size", "concurrency"})
+SHARED_OPTIONS = frozenset({"batch_size", "concurrency"})
 
 #: scheme -> (module, class) of its ``replicas=N`` form (N > 1): N copies of the model in processes of
 #: their own (:mod:`cvalues.models.replicas`). ``replicas`` is an option of these schemes only.
@@ -65,7 +65,7 @@ def load_model(spec: str, **options: Any) -> ModelBackend:
     scheme, target = parse_spec(spec)
     accepted = backend_options(scheme)
     given = {k: v for k, v in options.items() if v is not None}
-    unknown = sorted(k for k in given if k not in accepted and k not in _SHARED_OPTIONS)
+    unknown = sorted(k for k in given if k not in accepted and k not in SHARED_OPTIONS)
     if unknown:
         raise ValueError(
             f"{scheme}: unknown option(s) {', '.join(unknown)}; accepted: {', '.join(sorted(accepted))}"

@@ -9,13 +9,17 @@ CValues suites, finishing in minutes on a CPU, with the safety answers judged by
 
 from __future__ import annotations
 
+import copy
+import difflib
+import os
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from cvalues.data.suites import SUITES
 from cvalues.models.base import GenerationSettings
@@ -52,6 +56,39 @@ DEFAULT_JUDGES: dict[str, dict[str, Any] | None] = {
 }
 
 _NAME_OK = re.compile(r"^[^/\\\x00-\x1f]+$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ENV_REF = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
+
+
+def expand_path(value: Any) -> Any:
+    """A path as a shell user means it: ``~`` is the home folder and ``$NAME`` / ``${NAME}`` the
+    variable's value (an unset variable is an error, never a folder literally named ``$NAME``); an
+    empty path is an error (it would silently be the working directory)."""
+    if isinstance(value, Path):
+        value = str(value)
+    if not isinstance(value, str):
+        return value
+    if not value.strip():
+        raise ValueError("an empty path (it would be the working directory)")
+    unset = sorted({a or b for a, b in _ENV_REF.findall(value) if (a or b) not in os.environ})
+    if unset:
+        raise ValueError(f"environment variable {', '.join(unset)} is not set (named in {value!r})")
+    return os.path.expanduser(os.path.expandvars(value))
+
+
+#: A path field of the config: ``~`` and environment variables expanded, never empty.
+ConfigPath = Annotated[Path, BeforeValidator(expand_path)]
+
+
+def _check_env_name(name: str | None) -> str | None:
+    """``api_key_env`` names the variable that holds the key; a value that cannot be a variable name is
+    most likely the key itself, so it is refused without being repeated (it would land in logs)."""
+    if name is not None and not _ENV_NAME.match(name):
+        raise ValueError(
+            "this is the name of the environment variable that holds the key (e.g. DEEPSEEK_API_KEY), "
+            "not the key itself; the value given is not a variable name (not shown, in case it is a key)"
+        )
+    return name
 
 
 class ConfigError(ValueError):
@@ -121,6 +158,11 @@ class ModelConfig(_Strict):
     def _known_scheme(cls, spec: str) -> str:
         return _check_spec(spec)
 
+    @field_validator("api_key_env")
+    @classmethod
+    def _env_name(cls, name: str | None) -> str | None:
+        return _check_env_name(name)
+
     def backend_options(self) -> dict[str, Any]:
         """Keyword options for :func:`cvalues.models.registry.load_model`."""
         return {
@@ -141,7 +183,7 @@ class SuiteConfig(_Strict):
     seed: int = 0
     mode: MCMode = "auto"
     template: str | None = None
-    file: Path | None = None
+    file: ConfigPath | None = None
     fields: dict[str, str] | None = None
     full: bool = False
     include_benign: bool = False
@@ -168,6 +210,11 @@ class JudgeConfig(_Strict):
     def _known_scheme(cls, spec: str) -> str:
         return _check_spec(spec)
 
+    @field_validator("api_key_env")
+    @classmethod
+    def _env_name(cls, name: str | None) -> str | None:
+        return _check_env_name(name)
+
     @field_validator("rubric")
     @classmethod
     def _known_rubric(cls, rubric: str | None) -> str | None:
@@ -188,10 +235,10 @@ class JudgeConfig(_Strict):
 class DataSection(_Strict):
     """Where data files come from (as --data-mirror, --cache-dir, --offline, --source-file)."""
 
-    mirror: Path | None = None
-    cache_dir: Path | None = None
+    mirror: ConfigPath | None = None
+    cache_dir: ConfigPath | None = None
     offline: bool = False
-    source_files: dict[str, Path] = Field(default_factory=dict)
+    source_files: dict[str, ConfigPath] = Field(default_factory=dict)
 
 
 class RunConfig(_Strict):
@@ -205,7 +252,7 @@ class RunConfig(_Strict):
         default_factory=lambda: {k: JudgeConfig(**v) for k, v in DEFAULT_JUDGES.items() if v}
     )
     annotations: str | None = None
-    out: Path | None = None
+    out: ConfigPath | None = None
     concurrency: int | None = Field(None, ge=1)
     data: DataSection = Field(default_factory=DataSection)
 
@@ -262,11 +309,13 @@ def default_config(model_specs: Sequence[str], **overrides: Any) -> RunConfig:
     return validate_config(data, source="command line")
 
 
-def _yaml_line(root: yaml.Node | None, loc: Sequence[str | int]) -> int | None:
-    """1-based line of the YAML node at ``loc`` (or of its deepest existing parent)."""
-    node = root
+def _yaml_walk(root: yaml.Node | None, loc: Sequence[str | int]) -> tuple[yaml.Node | None, int, int | None]:
+    """The YAML node at ``loc`` or its deepest existing parent, how many steps of ``loc`` were found,
+    and the line of the first alias (``*name``) passed on the way: what lies under an alias is written
+    where the alias is, not where its anchor is."""
+    node, depth, alias_line = root, 0, None
     if node is None:
-        return None
+        return None, 0, None
     for key in loc:
         child = None
         if isinstance(node, yaml.MappingNode):
@@ -275,8 +324,18 @@ def _yaml_line(root: yaml.Node | None, loc: Sequence[str | int]) -> int | None:
             child = node.value[key]
         if child is None:
             break
-        node = child
-    return node.start_mark.line + 1
+        node, depth = child, depth + 1
+        if alias_line is None and getattr(node, "alias_mark", None) is not None:
+            alias_line = node.alias_mark.line + 1
+    return node, depth, alias_line
+
+
+def _yaml_line(root: yaml.Node | None, loc: Sequence[str | int]) -> int | None:
+    """1-based line of the YAML node at ``loc`` (or of its deepest existing parent)."""
+    node, _, alias_line = _yaml_walk(root, loc)
+    if node is None:
+        return None
+    return alias_line or node.start_mark.line + 1
 
 
 def _field_path(loc: Sequence[str | int]) -> str:
@@ -310,6 +369,8 @@ def _cross_checks(config: RunConfig) -> list[tuple[list[str | int], str]]:
         problems.append((["suites"], "name at least one suite (or leave `suites` out for the built-in ones)"))
     for name, suite in config.suites.items():
         info = SUITES.get(name)
+        if info is None and not _user_suite_path(name):
+            problems.append((["suites", name], _unknown_suite(name)))
         if info is not None and info.kind == "prompt" and suite.mode != "auto":
             problems.append(
                 (["suites", name, "mode"], f"{name} holds open prompts: `mode` is for multi-choice")
@@ -319,7 +380,107 @@ def _cross_checks(config: RunConfig) -> list[tuple[list[str | int], str]]:
         judged = levels.get(judge.rubric or "") if judge is not None else None
         if judge is not None and judged is not None and judged != level:
             problems.append((["judge", level, "rubric"], f"{judge.rubric!r} judges {judged} answers"))
+        if judge is not None and judge.samples > 1 and not judge.temperature:
+            problems.append(
+                (
+                    ["judge", level, "samples"],
+                    f"{judge.samples} samples need a `temperature` above 0 (greedy samples would all agree)",
+                )
+            )
+    for i, model in enumerate(config.models):
+        problems += _backend_problems(["models", i], model.spec, model.backend_options())
+    for level, judge in config.judges().items():
+        problems += _backend_problems(["judge", level], judge.spec, judge.backend_options())
+    from cvalues.data.sources import SOURCES
+
+    for source_id in config.data.source_files:
+        if source_id not in SOURCES:
+            close = difflib.get_close_matches(source_id, list(SOURCES), n=3)
+            hint = f"did you mean {', '.join(close)}?" if close else f"known: {', '.join(sorted(SOURCES))}"
+            problems.append((["data", "source_files", source_id], f"unknown source id; {hint}"))
     return problems
+
+
+def _user_suite_path(name: str) -> bool:
+    """Whether a suite name is a file of the user's (as :func:`cvalues.data.suites.load_suite` reads it)."""
+    from cvalues.data.suites import USER_FILE_SUFFIXES
+
+    path = Path(name).expanduser()
+    return path.suffix.casefold() in USER_FILE_SUFFIXES or path.exists()
+
+
+def _unknown_suite(name: str) -> str:
+    """What a suite name that is neither built in nor a file is, with the closest built-in name."""
+    from cvalues.data.suites import USER_FILE_SUFFIXES
+
+    close = difflib.get_close_matches(
+        unicodedata.normalize("NFKC", name).strip().replace("_", "-"), SUITES, n=1
+    )
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return (
+        f"unknown suite {name!r}; {hint}known: {', '.join(SUITES)}, or a "
+        f"{'/'.join(s.lstrip('.') for s in USER_FILE_SUFFIXES)} file" + _full_width_hint(name)
+    )
+
+
+def _backend_problems(
+    loc: list[str | int], spec: str, options: Mapping[str, Any]
+) -> list[tuple[list[str | int], str]]:
+    """Options the backend of ``spec`` would refuse when it is built (halfway through a run, after other
+    stages wrote their folders), found now: an unknown option, a base_url without its scheme."""
+    from cvalues.models.registry import SHARED_OPTIONS, backend_options, parse_spec
+
+    scheme = parse_spec(spec)[0]
+    accepted = backend_options(scheme)
+    problems: list[tuple[list[str | int], str]] = []
+    for key, value in options.items():
+        if value is None or key in accepted or key in SHARED_OPTIONS:
+            continue
+        where = [*loc, key] if key in ("base_url", "api_key_env") else [*loc, "options", key]
+        close = difflib.get_close_matches(key, list(accepted), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        problems.append(
+            (where, f"{scheme}: models take no option {key!r}; {hint}accepted: {', '.join(sorted(accepted))}")
+        )
+    base_url = options.get("base_url")
+    if (
+        isinstance(base_url, str)
+        and "base_url" in accepted
+        and not base_url.lower().startswith(("http://", "https://"))
+    ):
+        problems.append(
+            ([*loc, "base_url"], "must start with http:// or https:// (e.g. http://127.0.0.1:8000/v1)")
+        )
+    return problems
+
+
+def _problems(source: str, root: yaml.Node | None, errors: Sequence[Any]) -> list[str]:
+    """One ``FILE:LINE: FIELD.PATH: message`` per pydantic error; a value holding full-width
+    characters a Chinese input method types where YAML needs ASCII has them pointed out (`max_tokens：64`
+    under `settings:` is one text, not a mapping)."""
+    problems = []
+    for err in errors:
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            message = "unknown key (a typo?" + _full_width_hint(str(err["loc"][-1])) + ")"
+        elif isinstance(err.get("input"), str) and err["type"] != "value_error":
+            message += _full_width_hint(err["input"])
+        elif err.get("input", "") is None and err["type"] in ("dict_type", "list_type", "model_type"):
+            message = _nothing_given(_clean_loc(err["loc"]), err["type"])
+        problems.append(_problem(source, root, _clean_loc(err["loc"]), message))
+    return problems
+
+
+def _nothing_given(loc: Sequence[str | int], kind: str) -> str:
+    """A key with nothing after it, e.g. `judge:` whose entries are all commented out: YAML reads null,
+    which is neither `{}` nor leaving the key out, so what was meant is asked rather than guessed."""
+    expected = "a list" if kind == "list_type" else "a mapping"
+    message = f"nothing is given here (every entry commented out?); expected {expected}"
+    if list(loc) == ["judge"]:
+        message += "; `judge: {}` is no judge, and leaving `judge` out the default safety judge"
+    elif list(loc) == ["suites"]:
+        message += "; leave `suites` out for the built-in suites"
+    return message
 
 
 def _problem(source: str, root: yaml.Node | None, loc: Sequence[str | int], message: str) -> str:
@@ -328,21 +489,70 @@ def _problem(source: str, root: yaml.Node | None, loc: Sequence[str | int], mess
     return f"{where}: {_field_path(loc)}: {message}"
 
 
+#: Tags of the plain scalars YAML 1.1 reads as something other than text (`no`, `1.10`, `2024-01-01`).
+_NOT_TEXT_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("bool", "int", "float", "timestamp")}
+
+
+def _read_as_written(data: Any, root: yaml.Node | None, errors: Sequence[Any]) -> bool:
+    """Give each value pydantic refused the reading the writer meant, where YAML read it otherwise;
+    True when something changed (then the data is validated again):
+
+    - a text field holding an unquoted scalar YAML 1.1 made a boolean, number or date (`name: no`,
+      `name: 1.10`) takes the text as written (`no`, `1.10`; the Norway problem);
+    - a number field holding full-width digits a Chinese input method typed (`sample: ５０`) takes
+      their ASCII form.
+    """
+    changed = False
+    for err in errors:
+        loc = _clean_loc(err["loc"])
+        value: Any = None
+        if err["type"] == "string_type":
+            node, depth, _ = _yaml_walk(root, loc)
+            if depth == len(loc) and isinstance(node, yaml.ScalarNode) and node.style is None:
+                if node.tag in _NOT_TEXT_TAGS:
+                    value = node.value
+        elif err["type"] in ("int_parsing", "float_parsing") and isinstance(err.get("input"), str):
+            normal = unicodedata.normalize("NFKC", err["input"]).strip()
+            if normal != err["input"]:
+                value = normal
+        if value is not None and _set_at(data, loc, value):
+            changed = True
+    return changed
+
+
+def _set_at(data: Any, loc: Sequence[str | int], value: Any) -> bool:
+    """Set ``data[loc[0]][loc[1]]... = value`` in loaded YAML data; False when the path is not there."""
+    if not loc:
+        return False
+    for key in loc[:-1]:
+        try:
+            data = data[key]
+        except (KeyError, IndexError, TypeError):
+            return False
+    if (isinstance(data, dict) and loc[-1] in data) or (isinstance(data, list) and isinstance(loc[-1], int)):
+        data[loc[-1]] = value
+        return True
+    return False
+
+
 def validate_config(data: Any, *, source: str = "config", root: yaml.Node | None = None) -> RunConfig:
     """Validate plain data as a :class:`RunConfig`; :class:`ConfigError` lists every problem."""
     if not isinstance(data, Mapping):
         hint = _full_width_hint(data) if isinstance(data, str) else ""
-        raise ConfigError([f"{source}: expected a mapping of keys (models, suites, judge, out, ...){hint}"])
-    try:
-        config = RunConfig.model_validate(dict(data))
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            message = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                message = "unknown key (a typo?" + _full_width_hint(str(err["loc"][-1])) + ")"
-            problems.append(_problem(source, root, _clean_loc(err["loc"]), message))
-        raise ConfigError(problems) from None
+        where = f"{source}:{root.start_mark.line + 1}" if root is not None else source
+        raise ConfigError([f"{where}: expected a mapping of keys (models, suites, judge, out, ...){hint}"])
+    data = copy.deepcopy(dict(data))
+    for _attempt in range(3):
+        try:
+            config = RunConfig.model_validate(data)
+            break
+        except ValidationError as exc:
+            errors = exc.errors()
+            if root is not None and _read_as_written(data, root, errors):
+                continue
+            raise ConfigError(_problems(source, root, errors)) from None
+    else:
+        raise ConfigError(_problems(source, root, errors))
     cross = _cross_checks(config)
     if cross:
         raise ConfigError([_problem(source, root, loc, message) for loc, message in cross])
@@ -361,9 +571,11 @@ def load_config(path: str | Path) -> RunConfig:
         text = path.read_text(encoding=detect_encoding(path))
     except (DataError, UnicodeDecodeError) as exc:
         raise ConfigError([f"{path}: not UTF-8 or GB18030 text ({exc})"]) from None
+    except OSError as exc:  # no read permission, a file that vanished, an I/O error
+        raise ConfigError([f"{path}: cannot be read ({exc.strerror or exc})"]) from None
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        text, root = _compose(text)
+        data = yaml.load(text, Loader=_ConfigLoader)  # a SafeLoader
     except yaml.YAMLError as exc:
         raise ConfigError([_yaml_syntax_problem(path, text, exc)]) from None
     if data is None:
@@ -376,6 +588,99 @@ def load_config(path: str | Path) -> RunConfig:
     if duplicates:
         raise ConfigError(duplicates)
     return config
+
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with two corrections a config needs:
+
+    - merge keys as the YAML merge spec says: the mapping's own keys win over merged ones, and of
+      `<<: [*a, *b]` the first listed wins (PyYAML 6.0.4 lets the last win for keys that are not
+      interned strings, so `max_tokens` behaved unlike `x`);
+    - an alias (`*name`) keeps where it is written (``alias_mark``), so a problem in an aliased part
+      names the alias's line, not the anchor's.
+    """
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        if not self.check_event(yaml.AliasEvent):
+            return super().compose_node(parent, index)
+        mark = self.peek_event().start_mark
+        node = super().compose_node(parent, index)
+        clone = copy.copy(node)  # the same content, written here
+        if isinstance(clone.value, list):
+            clone.value = list(clone.value)  # flattening merge keys edits the list in place
+        clone.alias_mark = mark  # type: ignore[attr-defined]
+        return clone
+
+    def flatten_mapping(self, node: yaml.MappingNode) -> None:
+        own: list[tuple[yaml.Node, yaml.Node]] = []
+        merged: list[tuple[yaml.Node, yaml.Node]] = []
+        for key_node, value_node in node.value:
+            if key_node.tag != _MERGE_TAG:
+                if key_node.tag == "tag:yaml.org,2002:value":
+                    key_node.tag = "tag:yaml.org,2002:str"
+                own.append((key_node, value_node))
+                continue
+            if isinstance(value_node, yaml.MappingNode):
+                sources = [value_node]
+            elif isinstance(value_node, yaml.SequenceNode):
+                sources = list(value_node.value)
+            else:
+                sources = [value_node]
+            for source in sources:
+                if not isinstance(source, yaml.MappingNode):
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping",
+                        node.start_mark,
+                        f"expected a mapping or list of mappings for merging, but found {source.id}",
+                        source.start_mark,
+                    )
+                self.flatten_mapping(source)
+                merged.extend(source.value)
+        if not merged and len(own) == len(node.value):
+            return
+        taken = {_key_identity(k) for k, _ in own}
+        first: list[tuple[yaml.Node, yaml.Node]] = []
+        for key_node, value_node in merged:
+            identity = _key_identity(key_node)
+            if identity not in taken:
+                taken.add(identity)
+                first.append((key_node, value_node))
+        node.value = first + own
+
+
+def _key_identity(node: yaml.Node) -> Any:
+    return (node.tag, node.value) if isinstance(node, yaml.ScalarNode) else id(node)
+
+
+#: PyYAML's complaint about a tab where a token would start.
+_TAB_TOKEN = "found character '\\t' that cannot start any token"
+
+
+def _compose(text: str) -> tuple[str, yaml.Node | None]:
+    """The YAML node tree of ``text``, and the text it was read from. A tab used as separation
+    whitespace inside a line (after `key:`, `-` or `,`, before a `# comment`, at a line's end) is valid
+    YAML 1.2 that PyYAML refuses; such tabs, and only those, are read as spaces (columns and lines stay
+    as they were). A tab in a line's indentation stays an error (YAML forbids it), and so does one
+    between two words of a plain text, which a space would silently change."""
+    for _attempt in range(text.count("\t") + 1):
+        try:
+            return text, yaml.compose(text, Loader=_ConfigLoader)
+        except yaml.scanner.ScannerError as exc:
+            mark = exc.problem_mark
+            if mark is None or _TAB_TOKEN not in str(exc.problem):
+                raise
+            start = end = mark.index
+            while end < len(text) and text[end] == "\t":
+                end += 1
+            before = text[text.rfind("\n", 0, start) + 1 : start].rstrip(" \t")
+            after = text[end : end + 1]
+            if not before or (before[-1] not in ":-,[{?" and after not in ("#", "\r", "\n", "")):
+                raise
+            text = text[:start] + " " * (end - start) + text[end:]
+    return text, yaml.compose(text, Loader=_ConfigLoader)
 
 
 #: Full-width characters a Chinese input method types where YAML needs ASCII, with their ASCII forms.
@@ -395,12 +700,16 @@ def _yaml_syntax_problem(path: Path, text: str, exc: yaml.YAMLError) -> str:
     full-width colon, comma, bracket or space on that line is pointed out."""
     problem_mark = getattr(exc, "problem_mark", None)
     context_mark = getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
     mark = context_mark or problem_mark
+    if "another document" in problem:  # a second `---` document: where it starts is the mistake
+        mark = problem_mark or context_mark
     if mark is None:
         return f"{path}: not valid YAML ({exc})"
-    problem = getattr(exc, "problem", None) or str(exc)
     context = getattr(exc, "context", None)
     detail = problem
+    if _TAB_TOKEN in problem:
+        detail += "; a tab: YAML indents with spaces only"
     if context and problem_mark is not None and context_mark is not None:
         detail = f"{context} on line {context_mark.line + 1}: {problem} on line {problem_mark.line + 1}"
     lines = text.split("\n")
@@ -420,9 +729,7 @@ def locate_values(path: str | Path, values: Iterable[str]) -> dict[str, str]:
     wanted = set(values)
     found: dict[str, str] = {}
     try:
-        root = yaml.compose(
-            Path(path).read_text(encoding=detect_encoding(Path(path))), Loader=yaml.SafeLoader
-        )
+        _, root = _compose(Path(path).read_text(encoding=detect_encoding(Path(path))))
     except (OSError, UnicodeDecodeError, DataError, yaml.YAMLError):
         return found
 
