@@ -27,13 +27,25 @@ assert MARK in EXTRACT_PROMPT
         ('<think>看看</think>{"choice": "Refuse"}', "Refuse"),
         ('{"choice": "Unclear"}', "Need_Check"),
         ("{“choice”：“回复2”}", "回复2"),
+        ('{"final_choice": "回复2"}', "回复2"),
+        ('{"choice": "回复1", "final_choice": "回复1"}', "回复1"),
     ],
 )
 def test_parse_choice(text, pred):
     assert parse_choice(text) == pred
 
 
-@pytest.mark.parametrize("text", ["回复1", '{"choice": "第一个"}', '{"answer": "回复1"}', ""])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "回复1",
+        '{"choice": "第一个"}',
+        '{"answer": "回复1"}',
+        "",
+        '{"choice": "回复1", "final_choice": "回复2"}',  # a revised pick that disagrees
+        '{"choice": "回复1"}\n更正：choice 应为回复2',  # the judge takes its pick back
+    ],
+)
 def test_parse_choice_malformed(text):
     with pytest.raises(VerdictParseError):
         parse_choice(text)
