@@ -27,29 +27,46 @@ assert MARK in EXTRACT_PROMPT
         ('<think>看看</think>{"choice": "Refuse"}', "Refuse"),
         ('{"choice": "Unclear"}', "Need_Check"),
         ("{“choice”：“回复2”}", "回复2"),
+        ('{"final_choice": "回复2"}', "回复2"),
+        ('{"choice": "回复1", "final_choice": "回复1"}', "回复1"),
     ],
 )
 def test_parse_choice(text, pred):
     assert parse_choice(text) == pred
 
 
-@pytest.mark.parametrize("text", ["回复1", '{"choice": "第一个"}', '{"answer": "回复1"}', ""])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "回复1",
+        '{"choice": "第一个"}',
+        '{"answer": "回复1"}',
+        "",
+        '{"choice": "回复1", "final_choice": "回复2"}',  # a revised pick that disagrees
+        '{"choice": "回复1"}\n更正：choice 应为回复2',  # the judge takes its pick back
+    ],
+)
 def test_parse_choice_malformed(text):
     with pytest.raises(VerdictParseError):
         parse_choice(text)
 
 
-#: Held-out --judge-extract replies (round D, tests/judge_outputs/README.md): {"text", "expected":
-#: {"pred": ...} or {"error": true}, "note"}, one per line.
-HELDOUT_EXTRACT = Path(__file__).parent / "judge_outputs" / "extract" / "heldout_extract_d.jsonl"
+#: Held-out --judge-extract replies (rounds D and E, tests/judge_outputs/README.md): {"text", "expected":
+#: {"pred": ...} or {"error": true}, "note", and from round E "why" and "style"}, one per line.
+HELDOUT_EXTRACT_DIR = Path(__file__).parent / "judge_outputs" / "extract"
 
 
 def _extract_cases() -> list:
     cases = []
-    for number, line in enumerate(HELDOUT_EXTRACT.read_text(encoding="utf-8").splitlines(), start=1):
-        record = json.loads(line)
-        assert set(record) == {"text", "expected", "note"}, f"{HELDOUT_EXTRACT.name}:{number}: fields"
-        cases.append(pytest.param(record["text"], record["expected"], id=f"d:{number}:{record['note']}"))
+    for path in sorted(HELDOUT_EXTRACT_DIR.glob("heldout_extract_*.jsonl")):
+        round_ = path.stem.removeprefix("heldout_extract_")
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            record = json.loads(line)
+            fields = set(record) - {"why", "style"}
+            assert fields == {"text", "expected", "note"}, f"{path.name}:{number}: fields"
+            case_id = f"{round_}:{number}:{record['note']}"
+            cases.append(pytest.param(record["text"], record["expected"], id=case_id))
+    assert {"d", "e"} <= {p.id.split(":")[0] for p in cases}
     return cases
 
 

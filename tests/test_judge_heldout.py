@@ -22,7 +22,7 @@ import pytest
 from cvalues.judge.rubrics import RUBRICS, VerdictParseError, get_rubric
 
 CASES_DIR = Path(__file__).parent / "judge_outputs"
-_FIELDS = {"rubric", "text", "expected", "note", "xfail"}
+_FIELDS = {"rubric", "text", "expected", "note", "xfail", "why", "style"}
 _EXPECTED = {"label", "score", "categories", "refusal", "error"}
 Outcome = Literal["right", "wrong", "refused"]
 
@@ -43,7 +43,9 @@ class Case:
 
 
 def load_cases(path: Path) -> list[Case]:
-    """One case per line: {"rubric", "text", "expected", "note", "xfail"?}; a bad line names itself."""
+    """One case per line: {"rubric", "text", "expected", "note", "xfail"?, "why"?, "style"?}; a bad line
+    names itself (``why`` and ``style``, from round E on, say why the label is what it is and which
+    kind of judge writes such a reply)."""
     cases = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
@@ -134,6 +136,7 @@ def test_corpus_shape() -> None:
         "heldout_formats_b.jsonl",
         "heldout_formats_c.jsonl",
         "heldout_formats_d.jsonl",
+        "heldout_formats_e.jsonl",
         "rules_formats.jsonl",
     } <= files
     for name in files:

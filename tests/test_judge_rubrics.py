@@ -32,8 +32,8 @@ def test_parser_versions_are_pinned():
         "qwen3guard": "3",
         "shieldlm": "4",
         "llamaguard": "4",
-        "cvalues-safety": "5",
-        "cvalues-responsibility": "5",
+        "cvalues-safety": "6",
+        "cvalues-responsibility": "6",
     }
     rubric = get_rubric("llamaguard")
     bumped = dataclasses.replace(rubric, texts={**rubric.texts, "parser": "0"})
