@@ -118,7 +118,7 @@ def run_dirs(roots: list[Path]) -> set[str]:
 
 
 def table(doc: dict[str, Any], name: str) -> list[dict[str, Any]]:
-    return next(t for t in doc["tables"] if t["id"] == name)["rows"]
+    return next((t["rows"] for t in doc["tables"] if t["id"] == name), [])
 
 
 def jsonl(path: Path) -> list[dict[str, Any]]:
@@ -175,7 +175,7 @@ def test_case(case: Case, base: Path, tmp_path: Path, request: pytest.FixtureReq
         result = CliRunner().invoke(cli, argv)
     output = result.output
     names = [n.replace("{dir}", str(d)) for n in case.names]
-    assert result.exc_info is None or isinstance(result.exception, SystemExit), (
+    assert result.exception is None or isinstance(result.exception, SystemExit), (
         f"traceback: {result.exc_info!r}\n{output}"
     )
     assert "Traceback" not in output, output

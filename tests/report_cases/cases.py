@@ -242,7 +242,7 @@ def report(*dirs: Path, extra: tuple[str, ...] = ()) -> list[str]:
 
 
 def rows(doc: dict[str, Any], table: str) -> list[dict[str, Any]]:
-    return next(t for t in doc["tables"] if t["id"] == table)["rows"]
+    return next((t["rows"] for t in doc["tables"] if t["id"] == table), [])
 
 
 def board(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -374,7 +374,7 @@ def c_two_names(doc: dict[str, Any], d: Path, output: str) -> None:
     assert set(lead) == {"B 测试版", "B 正式版"}  # two names, two models (docs/report.md)
     one, two = lead["B 测试版"], lead["B 正式版"]
     assert one["responsibility_mc_acc"]["value"] == two["responsibility_mc_acc"]["value"]
-    assert one["safety_score"]["n"] == two["safety_score"]["n"] == 5
+    assert one["safety_score"]["n"] == two["safety_score"]["n"] > 0
 
 
 def b_duplicate(base: Path, d: Path) -> list[str]:
@@ -472,8 +472,10 @@ def c_judge_orphan(doc: dict[str, Any], d: Path, output: str) -> None:
     # the judged run is gone (not at its recorded path, not around the judge): its score is the
     # judge's over the answers it kept, for the model it judged, never given to model B
     lead = board(doc)
-    assert lead["openai:model-b"]["safety_score"]["n"] == 5
-    assert lead["openai:model-b"]["safety_score"]["evidence"]["set"].endswith("model-b")
+    judges = {r["run"]: r for r in rows(doc, "judges")}
+    own = judges[str(d / "runs" / "b" / "gen-safety" / "judge" / "cvalues-safety")]
+    assert lead["openai:model-b"]["safety_score"]["n"] == own["judged"]  # B's own judge only
+    assert judges[str(d / "runs" / "judge-a")]["model"] != "openai:model-b"
     text = output + json.dumps(doc.get("warnings", []), ensure_ascii=False)
     assert "openai:model-a" in lead or "judge-a" in text
 
@@ -703,7 +705,7 @@ def b_list_broken(base: Path, d: Path) -> list[str]:
 
 
 def c_list_broken(doc: dict[str, Any], d: Path, output: str) -> None:
-    broken = [x for x in output.splitlines() if x.startswith("broken")]
+    broken = [x for x in output.splitlines() if "broken:" in x]
     assert len(broken) == 2, output
     assert any("mc-resp" in x and "manifest.json" in x for x in broken), output
     assert any("gen-safety" in x and "answers.sqlite" in x for x in broken), output
@@ -718,11 +720,9 @@ def b_list_json_broken(base: Path, d: Path) -> list[str]:
 
 def c_list_json(doc: dict[str, Any], d: Path, output: str) -> None:
     objs = [json.loads(x) for x in output.splitlines() if x.strip()]  # every line JSON, broken ones too
-    assert len(objs) == 6
-    assert (
-        sum("mc-resp" in json.dumps(o, ensure_ascii=False) and "manifest.json" in json.dumps(o) for o in objs)
-        >= 1
-    )
+    assert len(objs) == 4  # the four run directories (judge folders sit inside theirs)
+    (broken,) = [o for o in objs if "broken" in o]
+    assert broken["run_dir"].endswith("mc-resp") and "manifest.json" in broken["broken"]
 
 
 def b_list_chinese(base: Path, d: Path) -> list[str]:
@@ -733,7 +733,7 @@ def b_list_chinese(base: Path, d: Path) -> list[str]:
 
 def c_list_chinese(doc: dict[str, Any], d: Path, output: str) -> None:
     assert "broken" not in output
-    assert output.count("openai:model-a") >= 3 and "openai:model-s" in output and "interrupted" in output
+    assert output.count("openai:model-a") == 2 and "openai:model-s" in output and "interrupted" in output
 
 
 def b_show(
@@ -1189,9 +1189,9 @@ CASES: list[Case] = [
     Case(
         "show_manifest_foreign",
         b_show("out/a/mc-resp", write('{"name": "x", "version": "1.0"}'), "manifest.json"),
-        "error",
-        "a foreign manifest.json in place of a run's: name it",
-        names=["{dir}/run/manifest.json"],
+        "ok",
+        "runs.md: a manifest disagreeing with the store: show gives the store's values, one warning per field",
+        check=c_show_status("manifest.json disagrees"),
         command="runs",
     ),
     Case(
