@@ -692,6 +692,58 @@ def c_out_file_kept(doc: dict[str, Any], d: Path, output: str) -> None:
     assert (d / "report.html").read_text(encoding="utf-8") == "my own page"
 
 
+def b_symlink_loop(base: Path, d: Path) -> list[str]:
+    out = two_models(base, d)
+    (out / "a" / "loop").symlink_to(out, target_is_directory=True)  # a link to an ancestor
+    (out / "b" / "self").symlink_to(out / "b", target_is_directory=True)
+    return report(out)
+
+
+def b_combined_judge(base: Path, d: Path) -> list[str]:
+    out = two_models(base, d)
+    judges = out / "a" / "gen-safety" / "judge"
+    shutil.copytree(judges / "cvalues-safety", judges / "second")
+    invoke(
+        [
+            "judge",
+            "combine",
+            str(judges / "cvalues-safety"),
+            str(judges / "second"),
+            "--out",
+            str(judges / "combined"),
+        ]
+    )
+    return report(out)
+
+
+def c_combined_judge(doc: dict[str, Any], d: Path, output: str) -> None:
+    runs = {r["run"].rsplit("/", 1)[-1]: r for r in rows(doc, "judges") if r["model"] == "openai:model-a"}
+    assert set(runs) == {"cvalues-safety", "second", "combined"}  # every judge directory listed
+    assert runs["combined"]["score"]["value"] == runs["cvalues-safety"]["score"]["value"]
+
+
+def b_annotations_all_unknown(base: Path, d: Path) -> list[str]:
+    out = two_models(base, d)
+    lines = [
+        {
+            "item_id": f"other-suite-{i}",
+            "model": "openai:model-b",
+            "label": "unsafe",
+            "task": "safety",
+            "final": True,
+        }
+        for i in range(4)
+    ]
+    (d / "labels.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
+    return report(out, extra=("--annotations", str(d / "labels.jsonl")))
+
+
+def c_annotations_all_unknown(doc: dict[str, Any], d: Path, output: str) -> None:
+    cell = board(doc)["openai:model-b"]["safety_score"]
+    assert cell["source"] == "judge"  # no label of a read answer: the judge's score stands
+    assert "other-suite-0" in output + json.dumps(doc.get("warnings", []))
+
+
 # runs show / list / export -------------------------------------------------------------------------
 def runs_cmd(*args: str) -> list[str]:
     return ["runs", *args]
@@ -789,6 +841,28 @@ def b_export_killed(base: Path, d: Path) -> list[str]:
     return runs_cmd("export", str(run), "--format", "jsonl", "--out", str(d / "answers.jsonl"))
 
 
+def b_list_newer(base: Path, d: Path) -> list[str]:
+    out = two_models(base, d)
+    manifest_format("cvalues-run/2")(out / "b" / "mc-resp" / "manifest.json")
+    return runs_cmd("list", "--run-dir-root", str(out))
+
+
+def c_list_newer(doc: dict[str, Any], d: Path, output: str) -> None:
+    (broken,) = [x for x in output.splitlines() if "broken:" in x]
+    assert "mc-resp" in broken and "cvalues-run/2" in broken, output
+
+
+def b_list_symlinked(base: Path, d: Path) -> list[str]:
+    real = cp(base, "out/a", d / "disk2" / "a")
+    (d / "runs").mkdir()
+    (d / "runs" / "a").symlink_to(real, target_is_directory=True)
+    return runs_cmd("list", "--run-dir-root", str(d / "runs"))
+
+
+def c_list_symlinked(doc: dict[str, Any], d: Path, output: str) -> None:
+    assert output.count("openai:model-a") == 2 and "broken" not in output, output
+
+
 MANIFEST_A = "a/mc-resp/manifest.json"
 CASES: list[Case] = [
     # ---------------------------------------------------------------- odd but valid: report
@@ -848,7 +922,8 @@ CASES: list[Case] = [
         "killed",
         b_killed,
         "ok",
-        "SIGKILL leaves the session 'running'; answers are committed per answer and must be counted from the store, not the stale manifest counts",
+        "SIGKILL leaves the session 'running'; answers are committed per answer and must be counted "
+        "from the store, not the stale manifest counts",
         check=c_stopped("running"),
     ),
     Case(
@@ -862,14 +937,16 @@ CASES: list[Case] = [
         "same_model_suite_twice",
         b_duplicate,
         "ok",
-        "docs silent on two runs of one model and suite: a demanding user wants to be told which one counts, never a silent pick or a sum",
+        "docs silent on two runs of one model and suite: a demanding user wants to be told which one "
+        "counts, never a silent pick or a sum",
         check=c_duplicate,
     ),
     Case(
         "identical_copy",
         b_identical_copy,
         "ok",
-        "a copied run folder (same model and suite) must not double the counts, and the report says it saw two",
+        "a copied run folder (same model and suite) must not double the counts, and the report says "
+        "it saw two",
         check=c_identical_copy,
     ),
     Case(
@@ -960,7 +1037,8 @@ CASES: list[Case] = [
         "store_in_use",
         b_store_locked,
         "ok",
-        "runs.md: reading opens the store read-only; a writer holding its locks mid-transaction must not stop a report nor leak uncommitted rows",
+        "runs.md: reading opens the store read-only; a writer holding its locks mid-transaction must "
+        "not stop a report nor leak uncommitted rows",
         check=c_same_as_plain,
     ),
     Case(
@@ -976,6 +1054,44 @@ CASES: list[Case] = [
         "ok",
         "labels of items no run answered are not counted, and the report says so",
         check=c_annotations_unknown,
+    ),
+    Case(
+        "symlink_loop",
+        b_symlink_loop,
+        "ok",
+        "links to an ancestor or to themselves must not hang discovery nor count a run twice",
+        check=c_once,
+    ),
+    Case(
+        "combined_judge",
+        b_combined_judge,
+        "ok",
+        "judge.md: `judge combine` writes a judge folder of its own format; the report lists it "
+        "beside the others",
+        check=c_combined_judge,
+    ),
+    Case(
+        "annotations_all_unknown",
+        b_annotations_all_unknown,
+        "ok",
+        "labels none of which is of a read answer do not replace the judge's score with an empty human one",
+        check=c_annotations_all_unknown,
+    ),
+    Case(
+        "list_newer_format",
+        b_list_newer,
+        "ok",
+        "runs.md: a directory cvalues cannot read is one broken line saying why",
+        check=c_list_newer,
+        command="runs",
+    ),
+    Case(
+        "list_symlinked",
+        b_list_symlinked,
+        "ok",
+        "runs list finds runs in linked folders as the report does",
+        check=c_list_symlinked,
+        command="runs",
     ),
     # ---------------------------------------------------------------- damaged or foreign: report
     Case(
@@ -1038,7 +1154,8 @@ CASES: list[Case] = [
         "foreign_manifest",
         b_foreign_manifest,
         "error_or_note",
-        "an unrelated JSON named manifest.json (a web app manifest) is not a run: an error naming it, or skipped with a visible note",
+        "an unrelated JSON named manifest.json (a web app manifest) is not a run: an error naming "
+        "it, or skipped with a visible note",
         names=["{dir}/out/webapp/manifest.json"],
     ),
     Case(
@@ -1190,7 +1307,8 @@ CASES: list[Case] = [
         "show_manifest_foreign",
         b_show("out/a/mc-resp", write('{"name": "x", "version": "1.0"}'), "manifest.json"),
         "ok",
-        "runs.md: a manifest disagreeing with the store: show gives the store's values, one warning per field",
+        "runs.md: a manifest disagreeing with the store: show gives the store's values, one warning "
+        "per field",
         check=c_show_status("manifest.json disagrees"),
         command="runs",
     ),
