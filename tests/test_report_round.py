@@ -164,7 +164,7 @@ def test_case(case: Case, base: Path, tmp_path: Path, request: pytest.FixtureReq
     d.mkdir()
     argv = case.build(base, d)
     out = d / "report"
-    if case.command == "report" and case.expect != "ok":
+    if case.command == "report" and case.expect != "ok" and not out.exists():
         shutil.copytree(base / "earlier-report", out)  # an earlier report that a failure must not touch
     argv = [a.replace("{out}", str(out)) for a in argv]
     earlier = snapshot(out)
@@ -199,3 +199,32 @@ def test_case(case: Case, base: Path, tmp_path: Path, request: pytest.FixtureReq
         check_report(doc, roots, output)
     if case.check:
         case.check(doc, d, output)
+
+
+def test_a_disk_full_half_way_leaves_the_earlier_report(
+    base: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The disk fills up while the new report's files are written (the 5th fsync fails with ENOSPC):
+    the earlier report is left whole, no temporary file is left, and the message names the file."""
+    import errno
+
+    import cvalues.atomic
+
+    out = tmp_path / "report"
+    shutil.copytree(base / "earlier-report", out)
+    earlier = snapshot(out)
+    calls = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        calls.append(fd)
+        if len(calls) == 5:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(cvalues.atomic.os, "fsync", fsync)
+    result = CliRunner().invoke(cli, ["report", str(base / "out"), "--out", str(out), "--bootstrap", "0"])
+    assert result.exit_code == 1, result.output
+    assert "No space left on device" in result.output and str(out) in result.output
+    assert snapshot(out) == earlier
+    assert not [p for p in out.rglob("*.tmp")]

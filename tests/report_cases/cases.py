@@ -744,6 +744,24 @@ def c_annotations_all_unknown(doc: dict[str, Any], d: Path, output: str) -> None
     assert "other-suite-0" in output + json.dumps(doc.get("warnings", []))
 
 
+def b_folder_in_the_way(where: str) -> Callable[[Path, Path], list[str]]:
+    """An earlier report in ``--out`` where a file the new one writes is a folder (``where``: its path
+    in the report, or ``answers`` for the first answers CSV)."""
+
+    def build(base: Path, d: Path) -> list[str]:
+        out = two_models(base, d)
+        shutil.copytree(base / "earlier-report", d / "report")
+        rel = where
+        if where == "answers":
+            rel = str(sorted((d / "report" / "answers").iterdir())[0].relative_to(d / "report"))
+        (d / "report" / rel).unlink()
+        (d / "report" / rel).mkdir()
+        (d / "report" / rel / "mine.txt").write_text("kept", encoding="utf-8")
+        return report(out)
+
+    return build
+
+
 # runs show / list / export -------------------------------------------------------------------------
 def runs_cmd(*args: str) -> list[str]:
     return ["runs", *args]
@@ -1247,6 +1265,21 @@ CASES: list[Case] = [
         "--out naming an existing file: refused, the file kept",
         names=["report.html"],
         check=c_out_file_kept,
+    ),
+    Case(
+        "out_answers_csv_is_folder",
+        b_folder_in_the_way("answers"),
+        "error",
+        "a folder where the report writes a file stops it before anything is replaced: no earlier file "
+        "is half replaced by the new report's (added after reading the code)",
+        names=["{dir}/report/answers/"],
+    ),
+    Case(
+        "out_report_html_is_folder",
+        b_folder_in_the_way("report.html"),
+        "error",
+        "the same for report.html, the last file written (added after reading the code)",
+        names=["{dir}/report/report.html"],
     ),
     # ---------------------------------------------------------------- runs list / show / export
     Case(

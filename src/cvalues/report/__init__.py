@@ -43,18 +43,18 @@ class ReportResult:
 
 def render_report(document: dict[str, Any], out_dir: str | os.PathLike[str]) -> list[Path]:
     """Render ``document`` into ``out_dir``: report.html, report.md, report.json (listed first), then
-    tables/*.csv, answers/*.csv and plots/*.svg. Each file is written atomically (a failure leaves the
-    old one); the three reports are written last, so every file they link to exists when they do."""
-    from cvalues.atomic import atomic_write_bytes
+    tables/*.csv, answers/*.csv and plots/*.svg. Every file is made and written to disk before any is
+    put in place (:func:`cvalues.atomic.atomic_write_many`): a failure half-way (a full disk, a folder
+    where a file goes) leaves an earlier report in ``out_dir`` as it was, never half of each."""
+    from cvalues.atomic import atomic_write_many
     from cvalues.report import plots as plotting
     from cvalues.report import views
 
     out = Path(out_dir)
-    written: list[Path] = []
+    files: dict[Path, bytes] = {}
 
     def put(rel: str, data: bytes) -> None:
-        atomic_write_bytes(out / rel, data)
-        written.append(out / rel)
+        files[out / rel] = data
 
     drawn = plotting.report_plots(document)
     plot_files = {}
@@ -69,6 +69,14 @@ def render_report(document: dict[str, Any], out_dir: str | os.PathLike[str]) -> 
     put("report.json", (json.dumps(document, ensure_ascii=False) + "\n").encode("utf-8"))
     put("report.md", views.to_markdown(document, plot_files).encode("utf-8"))
     put("report.html", views.to_html(document, drawn).encode("utf-8"))
+    try:
+        atomic_write_many(files)
+    except OSError as exc:
+        raise ReportInputError(
+            f"{exc.filename or out}: cannot write the report ({exc.strerror or exc}); "
+            f"nothing in {out} was changed"
+        ) from None
+    written = list(files)
     return written[-1:-4:-1] + written[:-3]
 
 
