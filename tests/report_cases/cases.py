@@ -762,6 +762,21 @@ def b_folder_in_the_way(where: str) -> Callable[[Path, Path], list[str]]:
     return build
 
 
+def b_narrower_over_earlier(base: Path, d: Path) -> list[str]:
+    """A report over model B alone written where the report over A and B was."""
+    cp(base, "out/b", d / "b")
+    shutil.copytree(base / "earlier-report", d / "report")
+    return report(d / "b")
+
+
+def c_no_stale_files(doc: dict[str, Any], d: Path, output: str) -> None:
+    sets = set(doc["evidence"])
+    tables = {t["id"] for t in doc["tables"]}
+    left = sorted(p.stem for p in (d / "report" / "answers").glob("*.csv") if p.stem not in sets)
+    left += sorted(p.stem for p in (d / "report" / "tables").glob("*.csv") if p.stem not in tables)
+    assert not left, f"files of the earlier report left beside the new one: {left}"
+
+
 # runs show / list / export -------------------------------------------------------------------------
 def runs_cmd(*args: str) -> list[str]:
     return ["runs", *args]
@@ -1280,6 +1295,14 @@ CASES: list[Case] = [
         "error",
         "the same for report.html, the last file written (added after reading the code)",
         names=["{dir}/report/report.html"],
+    ),
+    Case(
+        "narrower_report_over_earlier",
+        b_narrower_over_earlier,
+        "ok",
+        "a new report in the folder of an earlier one: the answers CSVs of a model no longer reported "
+        "must not stay beside it as if they were part of it (added after reading the code)",
+        check=c_no_stale_files,
     ),
     # ---------------------------------------------------------------- runs list / show / export
     Case(
