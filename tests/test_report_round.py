@@ -228,3 +228,19 @@ def test_a_disk_full_half_way_leaves_the_earlier_report(
     assert "No space left on device" in result.output and str(out) in result.output
     assert snapshot(out) == earlier
     assert not [p for p in out.rglob("*.tmp")]
+
+
+def test_an_earlier_report_json_cannot_make_the_report_remove_other_files(base: Path, tmp_path: Path) -> None:
+    """The earlier report's files are removed by the ids its report.json gives: an id that climbs out of
+    the report's folders (a foreign or edited report.json) names nothing to remove."""
+    out = tmp_path / "report"
+    shutil.copytree(base / "earlier-report", out)
+    doc = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    doc["evidence"]["../../victim"] = doc["evidence"][next(iter(doc["evidence"]))]
+    (out / "report.json").write_text(json.dumps(doc), encoding="utf-8")
+    (tmp_path / "victim.csv").write_text("mine", encoding="utf-8")
+    (out / "answers" / "notes.csv").write_text("mine too", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["report", str(base / "out"), "--out", str(out), "--bootstrap", "0"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "victim.csv").read_text(encoding="utf-8") == "mine"
+    assert (out / "answers" / "notes.csv").read_text(encoding="utf-8") == "mine too"  # not the report's

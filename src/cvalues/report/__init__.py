@@ -98,9 +98,12 @@ def _earlier_files(out: Path) -> set[Path]:
     """The files of the report already in ``out`` (by its report.json), so that a new report leaves
     none of them beside its own; nothing when there is none or it cannot be read."""
     try:
-        return _report_files(json.loads((out / "report.json").read_text(encoding="utf-8")), out)
+        files = _report_files(json.loads((out / "report.json").read_text(encoding="utf-8")), out)
     except (OSError, ValueError, KeyError, TypeError):
         return set()
+    # only plain names inside the report's own folders: an id such as "../x" names nothing to remove
+    folders = {out, out / "tables", out / "answers", out / "plots"}
+    return {f for f in files if f.parent in folders and "/" not in f.name and not f.name.startswith(".")}
 
 
 def build_report(
