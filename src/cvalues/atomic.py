@@ -9,9 +9,10 @@ and renamed over the target only when the ``with`` block ends without an error. 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -65,3 +66,35 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, overwrite: 
     """Replace ``path`` with ``data`` atomically (see :func:`atomic_open`)."""
     with atomic_open(path, "wb", overwrite=overwrite) as fh:
         fh.write(data)
+
+
+def atomic_write_many(files: Mapping[str | os.PathLike[str], bytes]) -> None:
+    """Replace several files together: every one is written to a temporary file beside its target and
+    flushed to disk before any is renamed, so a failure while writing (a full disk, a folder where a
+    file goes) leaves every target as it was, and no temporary or new empty folder behind."""
+    staged: list[tuple[str, Path]] = []
+    created: list[Path] = []
+    try:
+        for path, data in files.items():
+            target = Path(path)
+            if target.is_dir():
+                raise IsADirectoryError(errno.EISDIR, "a folder is where this file goes", str(target))
+            missing = [p for p in (target.parent, *target.parent.parents) if not p.exists()]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            created += reversed(missing)
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+            staged.append((tmp, target))
+            os.fchmod(fd, _default_mode())
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+    except BaseException:
+        for tmp, _ in staged:
+            Path(tmp).unlink(missing_ok=True)
+        for folder in reversed(created):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+    for tmp, target in staged:
+        os.replace(tmp, target)

@@ -15,7 +15,7 @@ from typing import Any
 
 from cvalues.judge.runner import SCORES_NAME, JudgeError, judge_scores
 from cvalues.judge.verdicts import VERDICTS_NAME, Verdict, combine, read_verdicts, write_verdicts
-from cvalues.runs.manifest import environment_info, read_manifest, write_json_atomic
+from cvalues.runs.manifest import COMBINED_FORMAT, environment_info, read_manifest, write_json_atomic
 from cvalues.runs.store import utc_now
 
 
@@ -99,7 +99,7 @@ def combine_judges(
     scores["judges"] = infos
     write_json_atomic(out / SCORES_NAME, scores)
     manifest = {
-        "format": "cvalues-judge-combined/1",
+        "format": COMBINED_FORMAT,
         "created_at": utc_now(),
         "model": {"spec": "combined:" + "+".join(str(i["judge_model"]) for i in infos)},
         "extra": {

@@ -405,9 +405,11 @@ def _score_section(b: _Builder) -> tuple[dict[str, dict[str, ScoreFigures]], lis
     gens = {g.info.path.resolve(): g for g in b.inputs.generations}
     answers: dict[tuple[str, str, str], Any] = {}  # (level, model, item) -> GenAnswer
     specs: dict[tuple[str, str], set[str]] = defaultdict(set)  # (level, spec) -> model keys
+    same: dict[tuple[str, str, str], list[Path]] = defaultdict(list)  # (level, model, suite) -> runs
     for g in b.inputs.generations:
         model = b.model(g.info.model_key, g.info.spec, g.info.model_name)
         specs[(g.info.level or "?", g.info.spec)].add(model)
+        same[(g.info.level or "?", model, g.info.suite or "?")].append(g.info.path)
         for a in g.answers.values():
             answers[(g.info.level or "?", model, a.item_id)] = a
     # judge verdicts per (level, model): the judge directory that judged the most answers wins
@@ -461,13 +463,31 @@ def _score_section(b: _Builder) -> tuple[dict[str, dict[str, ScoreFigures]], lis
         b.warnings.append(f"{source}: {n} labels{f' of model {model}' if model else ''} not used: {why}")
     out: dict[str, dict[str, ScoreFigures]] = defaultdict(dict)
     for level, model in sorted({*judged, *human}):
+        fig = None
         if (level, model) in human:
             fig = _human_score(
                 b, level, model, human[(level, model)], answers, verdicts_of.get((level, model), {})
             )
-        else:
+        if (fig is None or not fig.values) and (level, model) in judged:  # no label of a read answer
             fig = next(r["figure"] for r in judge_rows if r["judge"] is judged[(level, model)])
-        out[level][model] = fig
+        if fig is not None:
+            out[level][model] = fig
+    # two runs of one model and suite (a rerun in a new folder, a copy): say which decides the score
+    for (level, model, suite), paths in sorted(same.items(), key=str):
+        if len(paths) < 2:
+            continue
+        fig = out.get(level, {}).get(model)
+        source = (
+            "no score"
+            if fig is None
+            else "a score from human labels"
+            if fig.source == "human"
+            else f"the score of the judge directory {judged[(level, model)].info.path}"
+        )
+        b.warnings.append(
+            f"{model}: {len(paths)} {suite} generation runs ({', '.join(map(str, sorted(paths)))}); "
+            f"its {level} figure is {source}; each run is listed under Open answers"
+        )
     return out, judge_rows
 
 
@@ -508,12 +528,19 @@ def _human_score(
     values: dict[str, float] = {}
     cats: dict[str, str | None] = {}
     rows = []
+    # where the model's answers of this level were read, a label of an item none of them holds is a
+    # label of some other answer (another suite, a mistyped id): not counted, and said
+    checkable = bool(verdicts) or any(k[0] == level and k[1] == model for k in answers)
+    unknown: dict[str, list[str]] = defaultdict(list)  # label file -> item ids
     for lab in labels:
         value = _score_value(level, lab.label, lab.score)
         if value is None:
             continue
         ans = answers.get((level, model, lab.item_id))
         verdict = verdicts.get(lab.item_id)
+        if checkable and ans is None and verdict is None:
+            unknown[lab.source.rsplit(":", 1)[0]].append(lab.item_id)
+            continue
         values[lab.item_id] = value
         cats[lab.item_id] = (
             lab.category or (ans.category if ans else None) or (verdict.category if verdict else None)
@@ -535,6 +562,12 @@ def _human_score(
                 judge_view,
                 verdict.reason if verdict else None,
             ]
+        )
+    for source, items in sorted(unknown.items()):
+        shown = ", ".join(items[:5]) + (f" and {len(items) - 5} more" if len(items) > 5 else "")
+        b.warnings.append(
+            f"{source}: {len(items)} {level} labels of model {model} not used: no answer of that model "
+            f"read has their item ids ({shown})"
         )
     columns = ["item_id", "category", "prompt", "answer", "human", "n_labels", "note", "judge", "reason"]
     ev = b.add_evidence(f"human-{level}-{model}", f"{model}: human {level} labels", model, columns, rows)

@@ -253,6 +253,9 @@ def _load_run(rundir: RunDir, inputs: Inputs) -> None:
         info = RunInfo(
             rundir.path, manifest, "judge", spec, manifest_model_name(manifest), suite, judge.get("level")
         )
+        if not (rundir.path / VERDICTS_NAME).is_file():  # a judge still at work, or its file lost
+            inputs.skipped.append(f"{rundir.path / VERDICTS_NAME}: missing; this judge directory is left out")
+            return
         inputs.judges.append(_read_judge(info, judge))
     elif "mc_template" in extra:
         info = RunInfo(rundir.path, manifest, "mc", spec, manifest_model_name(manifest), suite, level)
@@ -263,7 +266,12 @@ def _load_run(rundir: RunDir, inputs: Inputs) -> None:
         if run.info.level is None:
             inputs.skipped.append(f"{rundir.path}: multi-choice run of unknown level (suite {suite!r})")
         elif not run.modes:
-            inputs.skipped.append(f"{rundir.path}: multi-choice run with no predictions file yet")
+            expected = " or ".join(
+                str(rundir.path / f"{MC_PREFIX}-{mode}-predictions.jsonl") for mode in _mc_modes(manifest)
+            )
+            inputs.skipped.append(
+                f"{rundir.path}: multi-choice run with no predictions file yet ({expected})"
+            )
         else:
             inputs.mc.append(run)
     elif "option_template" in extra:
@@ -271,6 +279,9 @@ def _load_run(rundir: RunDir, inputs: Inputs) -> None:
         inputs.options.append(_read_options(info))
     else:
         info = RunInfo(rundir.path, manifest, "generation", spec, manifest_model_name(manifest), suite, level)
+        if not rundir.store_path.is_file():  # the answers are in the store only: nothing to count or show
+            inputs.skipped.append(f"{rundir.store_path}: missing; this generation run is left out")
+            return
         run_gen = _read_generation(info)
         if run_gen.info.level is None:
             run_gen.info = _with_level(
@@ -335,11 +346,14 @@ def _last_user(messages: Any) -> str:
     return messages[-1].content if messages else ""
 
 
+def _mc_modes(manifest: Mapping[str, Any]) -> list[str]:
+    return (manifest.get("mc") or {}).get("modes") or ["generate", "logprob"]
+
+
 def _read_mc(info: RunInfo) -> MCRun:
     modes: dict[str, list[MCRow]] = {}
     failed: dict[str, int] = {}
-    declared = (info.manifest.get("mc") or {}).get("modes") or ["generate", "logprob"]
-    for mode in declared:
+    for mode in _mc_modes(info.manifest):
         path = info.path / f"{MC_PREFIX}-{mode}-predictions.jsonl"
         if not path.is_file():
             continue

@@ -40,6 +40,10 @@ from cvalues.runs.rundir import MANIFEST_NAME
 from cvalues.runs.store import IdentityMismatch, identity_diff, utc_now
 
 FORMAT = "cvalues-run/1"
+#: the manifest of `cvalues judge combine`'s folder (a judge directory with no store of its own)
+COMBINED_FORMAT = "cvalues-judge-combined/1"
+#: what :func:`read_manifest` reads; another ``format`` (a newer cvalues's) is refused, naming it
+READ_FORMATS = (FORMAT, COMBINED_FORMAT)
 #: Libraries whose versions are recorded (those importable are listed).
 KEY_LIBRARIES: tuple[str, ...] = (
     "aiohttp",
@@ -152,14 +156,27 @@ def read_manifest(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """The manifest of ``run_dir`` as a dict (raises FileNotFoundError when there is none, ValueError
     naming the file when it is not a JSON object)."""
     path = Path(run_dir) / MANIFEST_NAME
+    if path.is_symlink() and not path.exists():
+        raise ManifestError(f"{path}: a link to {os.readlink(path)}, which does not exist")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        # utf-8-sig: a manifest saved by an editor that puts a byte-order mark first is the same JSON
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except FileNotFoundError:
+        raise
     except json.JSONDecodeError as exc:
         raise ManifestError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg}); {_REBUILD}") from None
     except (UnicodeDecodeError, RecursionError) as exc:
         raise ManifestError(f"{path}: not a readable JSON file ({type(exc).__name__}); {_REBUILD}") from None
+    except OSError as exc:  # a folder of that name, no permission, an I/O error
+        raise ManifestError(f"{path}: cannot be read ({exc.strerror or type(exc).__name__})") from None
     if not isinstance(data, dict):
         raise ManifestError(f"{path}: not a manifest (JSON {type(data).__name__}, not an object); {_REBUILD}")
+    fmt = data.get("format", FORMAT)  # hand-made manifests may leave it out
+    if fmt not in READ_FORMATS:
+        raise ManifestError(
+            f"{path}: field 'format' is {fmt!r}; this cvalues reads {' and '.join(map(repr, READ_FORMATS))} "
+            "manifests (written by a newer cvalues? read it with that version)"
+        )
     return data
 
 

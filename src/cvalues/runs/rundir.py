@@ -71,19 +71,29 @@ class RunDir:
 
 
 def find_run_dirs(root: str | os.PathLike[str], *, max_depth: int = 4) -> list[RunDir]:
-    """Run directories under ``root`` (``root`` itself included), sorted by path."""
+    """Run directories under ``root`` (``root`` itself included), sorted by path.
+
+    Symbolic links to folders are followed (runs kept on another disk and linked in are runs like any
+    other); a folder reached twice, by a link or a link loop, is visited once, under its first path.
+    Depth counts the folders below ``root`` as written, not where links lead.
+    """
     root = Path(root)
     found: list[RunDir] = []
     if not root.is_dir():
         return found
-    base_depth = len(root.resolve().parts)
-    for dirpath, dirnames, _ in os.walk(root):
+    visited: set[str] = set()
+    for dirpath, dirnames, _ in os.walk(root, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in visited:
+            dirnames[:] = []
+            continue
+        visited.add(real)
         run = RunDir(Path(dirpath))
         if run.exists():
             found.append(run)
             dirnames[:] = []
             continue
-        if len(Path(dirpath).resolve().parts) - base_depth >= max_depth:
+        if len(Path(dirpath).relative_to(root).parts) >= max_depth:
             dirnames[:] = []
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
     return sorted(found, key=lambda r: str(r.path))
