@@ -10,7 +10,7 @@ import json
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 
 @dataclass
@@ -26,17 +26,19 @@ class Seen:
 Handler = Callable[[Seen, asyncio.StreamWriter], Awaitable[None]]
 
 
-@dataclass
-class HostileServer:
-    """``with HostileServer(handler) as server: server.base_url`` (ends in ``/v1``)."""
+class LoopServer:
+    """An asyncio server on 127.0.0.1 in a thread of its own, for a ``with`` block; a subclass gives
+    ``_on_connection(reader, writer)`` (and may reset its state in ``_reset``)."""
 
-    handler: Handler
-    seen: list[Seen] = field(default_factory=list)
-    port: int = 0
+    port: int
 
-    def __enter__(self) -> HostileServer:
+    def _reset(self) -> None:
+        """Called on entering, before the server starts."""
+
+    def __enter__(self) -> Self:
         ready = threading.Event()
         self._loop = asyncio.new_event_loop()
+        self._reset()
 
         def run() -> None:
             asyncio.set_event_loop(self._loop)
@@ -65,6 +67,15 @@ class HostileServer:
     @property
     def origin(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+
+@dataclass
+class HostileServer(LoopServer):
+    """``with HostileServer(handler) as server: server.base_url`` (ends in ``/v1``)."""
+
+    handler: Handler
+    seen: list[Seen] = field(default_factory=list)
+    port: int = 0
 
     @property
     def base_url(self) -> str:

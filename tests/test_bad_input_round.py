@@ -77,6 +77,16 @@ def line_named(message: str, line: int) -> bool:
     return re.search(pattern, message, re.IGNORECASE) is not None
 
 
+def assert_names(output: str, names: dict[str, Any]) -> None:
+    """The error in ``output`` names what the case says: its ``file``, ``line`` and ``field``."""
+    if names.get("file"):
+        assert names["file"] in output, f"error does not name the file {names['file']}:\n{output[-2000:]}"
+    if names.get("line") is not None:
+        assert line_named(output, names["line"]), f"error names no line {names['line']}:\n{output[-2000:]}"
+    if names.get("field"):
+        assert names["field"] in output, f"error does not name the field {names['field']}:\n{output[-2000:]}"
+
+
 def _params() -> list[Any]:
     params = []
     for case in CASES:
@@ -111,15 +121,7 @@ def test_case(case: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPa
         assert result.exit_code == 0, f"should be accepted ({case['why']}), got:\n{output[-3000:]}"
         return
     assert result.exit_code != 0, f"should fail ({case['why']}) but exited 0:\n{output[-2000:]}"
-    names = case["names"]
-    if names.get("file"):
-        assert names["file"] in output, f"error does not name the file {names['file']}:\n{output[-2000:]}"
-    if names.get("line") is not None:
-        assert line_named(output, names["line"]), (
-            f"error does not name line {names['line']}:\n{output[-2000:]}"
-        )
-    if names.get("field"):
-        assert names["field"] in output, f"error does not name the field {names['field']}:\n{output[-2000:]}"
+    assert_names(output, case["names"])
     for rel in case.get("absent", []):
         assert not (d / rel).exists(), f"{rel} was left behind by a failed command"
     leftovers = [p.name for p in d.rglob("*") if p.name.endswith((".tmp", ".part")) or ".tmp-" in p.name]

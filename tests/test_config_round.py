@@ -23,7 +23,7 @@ from click.testing import CliRunner, Result
 
 from cvalues.cli import cli
 from openai_server import OpenAIServer
-from test_bad_input_round import line_named
+from test_bad_input_round import assert_names
 
 HERE = Path(__file__).resolve().parent / "config_cases"
 CASES: list[dict[str, Any]] = [
@@ -116,17 +116,7 @@ def test_case(
             assert {p.relative_to(d) for p in d.rglob("*")} == before, "a dry run wrote files"
     else:
         assert result.exit_code != 0, f"should fail ({case['why']}) but exited 0:\n{output[-2000:]}"
-        names = case["names"]
-        if names.get("file"):
-            assert names["file"] in output, f"error does not name the file {names['file']}:\n{output[-2000:]}"
-        if names.get("line") is not None:
-            assert line_named(output, names["line"]), (
-                f"error does not name line {names['line']}:\n{output[-2000:]}"
-            )
-        if names.get("field"):
-            assert names["field"] in output, (
-                f"error does not name the field {names['field']}:\n{output[-2000:]}"
-            )
+        assert_names(output, case["names"])
         left = sorted(str(p) for p in {p.relative_to(d) for p in d.rglob("*")} - before)
         assert not left, f"a refused config left files behind: {left[:10]}"
     for rel in case.get("absent", []):

@@ -16,12 +16,13 @@ import gzip
 import json
 import socket
 import struct
-import threading
 import time
 import zlib
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
+
+from hostile_server import LoopServer
 
 
 @dataclass
@@ -149,7 +150,7 @@ def _pieces(data: bytes, size: int) -> list[bytes]:
 
 
 @dataclass
-class WireServer:
+class WireServer(LoopServer):
     """``with WireServer(steps) as server: server.origin``: answers the i-th request with ``steps[i]``
     (the last step repeats); a request for another path than ``route`` gets ``not_found``."""
 
@@ -161,38 +162,8 @@ class WireServer:
     seen: list[WireRequest] = field(default_factory=list)
     port: int = 0
 
-    def __enter__(self) -> WireServer:
-        ready = threading.Event()
-        self._loop = asyncio.new_event_loop()
+    def _reset(self) -> None:
         self._used = 0
-
-        def run() -> None:
-            asyncio.set_event_loop(self._loop)
-            server = self._loop.run_until_complete(asyncio.start_server(self._on_connection, "127.0.0.1", 0))
-            self._server = server
-            self.port = server.sockets[0].getsockname()[1]
-            ready.set()
-            self._loop.run_forever()
-
-        self._thread = threading.Thread(target=run, daemon=True)
-        self._thread.start()
-        ready.wait(10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        async def close() -> None:
-            self._server.close()
-            for task in [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]:
-                task.cancel()
-
-        asyncio.run_coroutine_threadsafe(close(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
-
-    @property
-    def origin(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def _next_step(self, request: WireRequest) -> dict[str, Any]:
         while True:
