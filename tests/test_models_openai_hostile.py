@@ -193,3 +193,39 @@ def test_deeply_nested_json_is_an_error_not_a_crash():
 
     with HostileServer(nested) as server, pytest.raises(ModelError, match="nested too deeply"):
         ask(backend(server.base_url))
+
+
+def test_a_proxy_named_by_the_environment_carries_requests_to_remote_servers(monkeypatch):
+    from cvalues.models.openai import uses_env_proxy
+
+    async def proxy(seen: Seen, writer) -> None:  # an HTTP proxy that answers for the server itself
+        await respond(writer, 200, completion(f"via proxy {seen.path}"))
+
+    with HostileServer(proxy) as server:
+        monkeypatch.setenv("HTTP_PROXY", server.origin)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        remote = "http://api.example.invalid/v1"  # never resolved: the proxy is asked for it
+        answer = ask(OpenAIBackend("m", base_url=remote, max_retries=0))
+        assert answer.text == "via proxy http://api.example.invalid/v1/chat/completions"
+        assert [s.path for s in server.seen] == ["http://api.example.invalid/v1/chat/completions"]
+
+        monkeypatch.setenv("NO_PROXY", "api.example.invalid")  # past the proxy: the name does not resolve
+        with pytest.raises(ModelError):
+            ask(OpenAIBackend("m", base_url=remote, max_retries=0))
+        assert len(server.seen) == 1
+    assert uses_env_proxy("https://dashscope.aliyuncs.com/compatible-mode/v1")
+    for local in (
+        "http://127.0.0.1:8000/v1",
+        "http://localhost:8000/v1",
+        "http://[::1]:8000/v1",
+        "http://127.1.2.3/v1",
+    ):
+        assert not uses_env_proxy(local)
+
+
+def test_a_server_on_this_machine_is_asked_directly_whatever_the_proxy(monkeypatch):
+    with OpenAIServer() as server:
+        monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens: a proxy would fail
+        monkeypatch.setenv("ALL_PROXY", "http://127.0.0.1:9")
+        assert ask(OpenAIBackend("m", base_url=server.base_url, max_retries=0)).text

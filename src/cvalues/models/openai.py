@@ -12,6 +12,8 @@ request, so at 64 connections a run saturated a core at 15% of the server's thro
 A request lost on a pooled keep-alive connection that the server had closed is sent again at once on
 another one (:meth:`OpenAIBackend._send`), not counted as a retry. A body is read as UTF-8 whatever its
 label, else in its declared charset, else GB18030 (:func:`cvalues.models.answers.answer_text`).
+A proxy named by the environment (``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY``, with ``NO_PROXY``) is
+used as the OpenAI SDK uses it, except for a server on a loopback address (:func:`uses_env_proxy`).
 The API key is read once from the environment variable named by ``api_key_env`` and sent as
 ``Authorization: Bearer ...``; it is never logged, a key holding a newline or another control
 character is refused before any request, and the key (and a password in ``base_url``) is masked in
@@ -54,6 +56,7 @@ import contextvars
 import email.utils
 import functools
 import importlib.util
+import ipaddress
 import json
 import logging
 import math
@@ -171,6 +174,19 @@ def endpoint(base_url: str, path: str) -> str:
     ``?api-version=...``) kept after the path."""
     parts = urllib.parse.urlsplit(base_url)
     return urllib.parse.urlunsplit(parts._replace(path=parts.path.rstrip("/") + path))
+
+
+def uses_env_proxy(base_url: str) -> bool:
+    """Whether requests to ``base_url`` may go through the proxy the environment names
+    (``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY``, minus ``NO_PROXY``), as the OpenAI SDK's do. A
+    loopback address (a server on this machine) never does, whatever the environment says."""
+    host = (urllib.parse.urlsplit(base_url).hostname or "").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name, not an address
+        return True
 
 
 def _without_chat_path(base_url: str) -> str:
@@ -384,6 +400,7 @@ class OpenAIBackend(ModelBackend):
             # tells a stale pooled connection from a server failing (_send)
             connector=_connector_class()(limit=self.concurrency, limit_per_host=0),
             cookie_jar=aiohttp.DummyCookieJar(),  # an API needs none; saves filtering them per request
+            trust_env=uses_env_proxy(self.base_url),  # HTTP(S)_PROXY and NO_PROXY, as other clients
             # the session's total and connect (which includes the wait for a pooled connection) are
             # unbounded: the run engine bounds the requests in flight, and each request has its own
             # total deadline (_post_once); connecting gets ``connect_timeout``
