@@ -21,7 +21,7 @@ lm-eval is never a dependency of cvalues: install it in a virtual environment of
 
     .venv/bin/python benchmarks/bench_logprob.py --peer-python /work/bench-venv/bin/python \\
         [--reps 3] [--batch-size 8] [--shape tiny|qwen2.5-0.5b] [--dtype float32|bfloat16] [--pairs 650] \\
-        [--replicas 2]
+        [--replicas 2] [--score-workers 2]
 """
 
 from __future__ import annotations
@@ -208,6 +208,12 @@ def main() -> None:
         default=None,
         help="cvalues only: model copies in separate processes (--replicas; the cores are split)",
     )
+    parser.add_argument(
+        "--score-workers",
+        type=int,
+        default=None,
+        help="cvalues only: CPU scoring threads in one process (--score-workers; the cores are split)",
+    )
     args = parser.parse_args()
 
     # timed as a user runs it: compiled modules cached in __pycache__ (the sandbox sets
@@ -226,7 +232,7 @@ def main() -> None:
         print(
             f"{items} items, {2 * items} candidates, shape {args.shape}, dtype {args.dtype}, "
             f"batch {args.batch_size}, threads {args.threads or 'default'}, "
-            f"cvalues replicas {args.replicas or 1}, "
+            f"cvalues replicas {args.replicas or 1}, score workers {args.score_workers or 1}, "
             f"python {sys.version.split()[0]}, {os.cpu_count()} cpus"
         )
         ours: dict[str, list[float]] = {"loop": [], "whole": [], "rss": []}
@@ -258,6 +264,7 @@ def main() -> None:
                 str(run_dir),
                 "--no-progress",
                 *(["--replicas", str(args.replicas)] if args.replicas else []),
+                *(["--score-workers", str(args.score_workers)] if args.score_workers else []),
             ]
             # a fresh cache: the model is loaded before the session, as on a first run (a remembered
             # description would defer the load into the session's time, see cvalues.runs.deferred)

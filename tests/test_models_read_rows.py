@@ -3,7 +3,9 @@ logits are read attend, and their logits are the model's own; every other forwar
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import time
 
 import pytest
 
@@ -140,3 +142,43 @@ def test_the_backend_scores_the_same_with_and_without_reading_rows(arch, tmp_pat
     theirs = run(backend.candidate_logprobs_batch(BATCH_ITEMS))
     for a, b in zip(ours, theirs, strict=True):
         assert a == pytest.approx(b, abs=1e-5)
+
+
+def test_score_workers_score_batches_side_by_side_with_the_same_values(tmp_path_factory, monkeypatch):
+    from test_models_hf import BATCH_ITEMS, run
+
+    directory = build_tiny_model(tmp_path_factory.mktemp("rows-workers"), seed=11)
+    one = load_model(f"hf:{directory}", device="cpu", threads=2)
+    two = load_model(f"hf:{directory}", device="cpu", threads=2, score_workers=2)
+    assert two.default_concurrency == 3 and two.describe()["score_workers"] == 2
+    assert "score_workers" not in one.describe()
+    active, peak, threads = [0], [0], set()
+    guard = threading.Lock()
+    real = two._score_plans
+
+    def tracked(plans, results):
+        with guard:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+            threads.add((threading.current_thread().name, torch.get_num_threads()))
+        try:
+            time.sleep(0.05)  # long enough for the other worker to start its batch
+            return real(plans, results)
+        finally:
+            with guard:
+                active[0] -= 1
+
+    monkeypatch.setattr(two, "_score_plans", tracked)
+
+    async def both(backend):
+        return await asyncio.gather(*(backend.candidate_logprobs_batch(BATCH_ITEMS) for _ in range(2)))
+
+    ours = run(both(two))
+    theirs = run(one.candidate_logprobs_batch(BATCH_ITEMS))
+    assert peak[0] == 2  # two batches computed at once
+    assert all(name.startswith("cvalues-hf-score") and n == 1 for name, n in threads)
+    for batch in ours:
+        for a, b in zip(batch, theirs, strict=True):
+            assert a == pytest.approx(b, abs=1e-5)
+    with pytest.raises(ValueError, match="score_workers"):
+        load_model(f"hf:{directory}", device="cpu", score_workers=0)

@@ -29,6 +29,7 @@ MODEL_OPTION_NAMES = (
     "device",
     "dtype",
     "replicas",
+    "score_workers",
     "continue_final_message",
 )
 SETTINGS_OPTION_NAMES = ("temperature", "max_tokens", "system_prompt", "stop")
@@ -81,6 +82,13 @@ def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
             type=click.IntRange(min=1),
             default=None,
             help="hf: model copies in separate processes (one per GPU; on CPU the cores are split).",
+        ),
+        click.option(
+            "--score-workers",
+            type=click.IntRange(min=1),
+            default=None,
+            help="hf on CPU: log-prob batches scored side by side on this many threads of one process "
+            "(the cores split between them; one copy of the weights).",
         ),
         click.option(
             "--continue-final-message",

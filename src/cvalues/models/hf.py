@@ -441,7 +441,8 @@ class HFBackend(BatchedBackend):
     Options: ``device`` (``auto``/``cpu``/``cuda``/``cuda:1``...), ``dtype`` (``auto``/``float32``/
     ``float16``/``bfloat16``), ``batch_size`` (prompts per ``generate`` call, default 8),
     ``revision`` (hub revision), ``trust_remote_code`` (default False), ``threads`` (torch intra-op
-    threads on CPU; default: torch's choice, the physical cores).
+    threads on CPU; default: torch's choice, the physical cores), ``score_workers`` (CPU log-prob
+    scoring on this many worker threads, side by side, the ``threads`` split between them; default 1).
     """
 
     #: Batches in flight: one on the model, the next one being rendered and tokenized.
@@ -457,6 +458,7 @@ class HFBackend(BatchedBackend):
         revision: str | None = None,
         trust_remote_code: bool = False,
         threads: int | None = None,
+        score_workers: int = 1,
         spec: str | None = None,
     ) -> None:
         from cvalues.models.hub import download_hint, looks_like_path, offline_requested
@@ -469,6 +471,8 @@ class HFBackend(BatchedBackend):
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if threads is not None and threads < 1:
             raise ValueError(f"threads must be >= 1, got {threads}")
+        if type(score_workers) is not int or score_workers < 1:
+            raise ValueError(f"score_workers must be a whole number >= 1, got {score_workers!r}")
         self.threads = int(threads or torch.get_num_threads())
         #: What this backend was built with, so that another process can build the same (Ray actors).
         self.load_options: dict[str, Any] = {
@@ -478,6 +482,7 @@ class HFBackend(BatchedBackend):
             "revision": revision,
             "trust_remote_code": trust_remote_code,
             "threads": threads,
+            "score_workers": score_workers,
         }
         self.spec = spec or f"hf:{path}"
         self.path = path
@@ -491,6 +496,22 @@ class HFBackend(BatchedBackend):
             initargs=(self.threads,),
         )
         self._prep_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cvalues-hf-prep")
+        #: Log-prob scoring on CPU with ``score_workers`` > 1: that many workers, each with its share of
+        #: the threads. A forward spends its time inside torch operators, which release the GIL, so
+        #: batches of a small model score side by side (two single-thread workers: 1.9x one, measured;
+        #: benchmarks/RESULTS.md), with one copy of the weights. Generation, bound by Python, stays
+        #: on the one worker above; on a GPU every batch runs there too.
+        self.score_workers = score_workers if self.device == "cpu" else 1
+        self._score_executor: ThreadPoolExecutor | None = None
+        if self.score_workers > 1:
+            self._score_executor = ThreadPoolExecutor(
+                max_workers=self.score_workers,
+                thread_name_prefix="cvalues-hf-score",
+                initializer=torch.set_num_threads,
+                initargs=(max(1, self.threads // self.score_workers),),
+            )
+            #: one batch on each scoring worker and the next one being tokenized
+            self.default_concurrency = self.score_workers + 1
         #: The tokenizer is used from both threads (encode on one, pad/decode on the other); the Rust
         #: tokenizer refuses overlapping calls when one of them changes its padding/truncation state.
         self._tokenizer_lock = threading.Lock()
@@ -830,7 +851,13 @@ class HFBackend(BatchedBackend):
             return []
         results, plans = await self._on_prep(self._plan_scoring, items)
         if plans:
-            await self._on_worker(self._score_plans, plans, results)
+            if self._score_executor is None:
+                await self._on_worker(self._score_plans, plans, results)
+            else:
+                loop = asyncio.get_running_loop()
+                await loop.run_in_executor(
+                    self._score_executor, functools.partial(self._score_plans, plans, results)
+                )
         return _filled(results)
 
     def _plan_scoring(
@@ -996,6 +1023,7 @@ class HFBackend(BatchedBackend):
             "chat_template_sha256": template_sha,
             "batch_size": self.preferred_batch_size,
             "threads": self.threads,
+            **({"score_workers": self.score_workers} if self.score_workers > 1 else {}),
             "num_parameters": sum(p.numel() for p in self.model.parameters()),
         }
 
@@ -1003,6 +1031,8 @@ class HFBackend(BatchedBackend):
         import torch
 
         self._executor.shutdown(wait=False, cancel_futures=True)
+        if self._score_executor is not None:
+            self._score_executor.shutdown(wait=False, cancel_futures=True)
         self._prep_executor.shutdown(wait=False, cancel_futures=True)
         self.model = None  # type: ignore[assignment]
         if torch.cuda.is_available():
