@@ -54,7 +54,8 @@ def binary_error(head: bytes) -> NotText | None:
 BOM = b"\xef\xbb\xbf"
 
 
-def _is_cjk(ch: str) -> bool:
+def is_cjk(ch: str) -> bool:
+    """Whether ``ch`` is a CJK ideograph (the basic block or extension A)."""
     return "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf"
 
 
@@ -82,7 +83,7 @@ def detect_encoding(lines: Iterable[bytes]) -> str:
                 ) from None
             return "gb18030"
         if cjk_seen < 2:
-            cjk_seen += sum(1 for ch in text if _is_cjk(ch))
+            cjk_seen += sum(1 for ch in text if is_cjk(ch))
     return encoding
 
 

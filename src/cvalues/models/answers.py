@@ -19,6 +19,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from cvalues.encoding import BOM, is_cjk
+
 #: Finish reasons other servers spell differently, mapped to OpenAI's (``Generation.finish_reason``
 #: promises ``stop``/``length``): TGI before 2.2 (``eos_token``, ``stop_sequence``), llama.cpp wrappers
 #: (``eos``), relays passing an Anthropic-style upstream through (``end_turn``, ``max_tokens``).
@@ -56,10 +58,6 @@ def _declared_charset(content_type: str | None) -> str | None:
         return None
 
 
-def _is_cjk(ch: str) -> bool:
-    return "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf"
-
-
 def answer_text(body: bytes, content_type: str | None = None) -> str | None:
     """The text of an answer's body, or None when it is not text in any encoding that fits.
 
@@ -78,9 +76,9 @@ def answer_text(body: bytes, content_type: str | None = None) -> str | None:
     try:
         return body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        start = 3 if body.startswith(codecs.BOM_UTF8) else 0
+        start = len(BOM) if body.startswith(BOM) else 0
         good = body[start : exc.start].decode("utf-8", "ignore")
-        if start or sum(1 for ch in good if _is_cjk(ch)) >= 2:
+        if start or sum(1 for ch in good if is_cjk(ch)) >= 2:
             return None
     for codec in dict.fromkeys(c for c in (_declared_charset(content_type), "gb18030") if c):
         if codec == "utf-8":

@@ -31,13 +31,9 @@ _FOREIGN_KWARGS = ("softcap", "s_aux", "sinks", "position_bias", "sliding_window
 #: The rows to compute, per thread: the model runs on one worker thread per backend.
 _reading = threading.local()
 
-_registered = False
-
-
-def _sdpa() -> Any:
-    from transformers.integrations.sdpa_attention import sdpa_attention_forward
-
-    return sdpa_attention_forward
+#: transformers' sdpa attention, which every call this attention does not serve goes to (set by
+#: :func:`_register`, so that no call imports it).
+_sdpa: Any = None
 
 
 def _serves(
@@ -70,7 +66,7 @@ def _attention(
     """sdpa, except in :func:`reading`'s layer: there only the read rows' queries attend."""
     rows = getattr(_reading, "rows", None)
     if rows is None or not _serves(module, query, key, attention_mask, dropout, kwargs):
-        return _sdpa()(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs)
+        return _sdpa(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs)
     import torch
 
     batch, heads, length, dim = query.shape
@@ -96,19 +92,18 @@ def _attention(
 
 def _register() -> bool:
     """Register the attention and its mask function once (False: this transformers has no interface)."""
-    global _registered
-    if _registered:
+    global _sdpa
+    if _sdpa is not None:
         return True
     try:
         from transformers import AttentionInterface
+        from transformers.integrations.sdpa_attention import sdpa_attention_forward
         from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
-
-        _sdpa()
     except ImportError:
         return False
     AttentionInterface.register(NAME, _attention)
     AttentionMaskInterface.register(NAME, sdpa_mask)
-    _registered = True
+    _sdpa = sdpa_attention_forward
     return True
 
 
