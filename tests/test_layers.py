@@ -9,8 +9,8 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "cvalues"
 #: Leaf utilities any layer may use (they import nothing of cvalues): atomic writes, message shortening,
-#: text decoding, masking secrets, spreadsheet-safe cells.
-LEAVES = {"atomic", "textcut", "encoding", "hanzi", "redact", "spreadsheet", "statistics"}
+#: text decoding, masking secrets, spreadsheet-safe cells, the garbage collector around model loads.
+LEAVES = {"atomic", "textcut", "encoding", "hanzi", "heap", "redact", "spreadsheet", "statistics"}
 #: What each layer may import from cvalues (itself included), besides the leaves.
 ALLOWED = {
     "data": {"data", *LEAVES},

@@ -15,6 +15,9 @@ import sys
 
 def main() -> None:
     """``cvalues``: the stamped output of an unchanged rerun, else the command line."""
+    from cvalues import heap
+
+    heap.own_process()
     args = sys.argv[1:]
     if _is_rerun_candidate(args):
         from cvalues.runs import rerun

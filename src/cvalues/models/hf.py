@@ -53,6 +53,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cvalues import heap
 from cvalues.models import read_rows
 from cvalues.models.base import (
     BatchedBackend,
@@ -1035,5 +1036,6 @@ class HFBackend(BatchedBackend):
             self._score_executor.shutdown(wait=False, cancel_futures=True)
         self._prep_executor.shutdown(wait=False, cancel_futures=True)
         self.model = None  # type: ignore[assignment]
+        heap.released()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()

@@ -11,6 +11,7 @@ import importlib
 import inspect
 from typing import Any
 
+from cvalues import heap
 from cvalues.models.base import ModelBackend
 
 #: scheme -> (module, class). The part after ``scheme:`` is the backend's first argument.
@@ -76,5 +77,6 @@ def load_model(spec: str, **options: Any) -> ModelBackend:
         kwargs.pop("replicas", None)  # one copy: the backend itself, in this process
     else:  # the replicated form checks the number
         module, name = REPLICATED[scheme]
-    cls = getattr(importlib.import_module(module), name)
-    return cls(target, spec=f"{scheme}:{target}", **kwargs)
+    with heap.loading():
+        cls = getattr(importlib.import_module(module), name)
+        return cls(target, spec=f"{scheme}:{target}", **kwargs)
