@@ -14,7 +14,7 @@ LEAVES = {"atomic", "textcut", "encoding", "hanzi", "heap", "redact", "spreadshe
 #: What each layer may import from cvalues (itself included), besides the leaves.
 ALLOWED = {
     "data": {"data", *LEAVES},
-    "models": {"models", *LEAVES},
+    "models": {"models", "data", *LEAVES},  # a replay file is read as data files are
     "runs": {"runs", "models", "data", *LEAVES},
     "mc": {"mc", "runs", "models", "data", *LEAVES},
     "judge": {"judge", "mc", "runs", "models", "data", *LEAVES},

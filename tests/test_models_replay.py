@@ -134,3 +134,94 @@ def test_logprobs_unsupported_and_describe(tmp_path):
 
 def test_normalise_whitespace():
     assert normalise_whitespace(" a\t\n b\u3000c ") == "a b c"
+
+
+# -- files other tools write: JSON arrays, CSV/TSV sheets, other field names ----------------------
+
+
+def test_a_json_array_is_read_and_its_errors_name_the_line_of_the_element(tmp_path):
+    rows = [{"id": "a", "response": "回复1更好"}, {"id": "b", "response": "回复2"}]
+    path = tmp_path / "answers.json"
+    path.write_text(json.dumps(rows, ensure_ascii=False, indent=2), encoding="utf-8")
+    model = load_model(f"replay:{path}")
+    assert model.lookup("a").text == "回复1更好" and model.lookup("b").raw["replay_line"] == 6
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps([rows[0], {"id": "c"}], indent=2), encoding="utf-8")
+    with pytest.raises(ReplayFileError, match=r"bad\.json:6: field 'response' \(the answer\) is missing"):
+        load_model(f"replay:{bad}")
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030"])
+def test_a_csv_sheet_is_read_in_any_of_the_data_encodings(tmp_path, encoding):
+    path = tmp_path / "answers.csv"
+    text = 'id,prompt,response\n7,问题一,"回复1更好，\n因为……"\n8,问题二,\'=1+1\n'
+    path.write_bytes(text.encode(encoding))
+    model = load_model(f"replay:{path}")
+    assert model.lookup(7).text == "回复1更好，\n因为……"
+    assert model.lookup("8").text == "=1+1"  # the quote cvalues puts before a formula-like cell
+    assert model.lookup("8").raw["replay_line"] == 4  # the line where the row starts
+    assert asyncio.run(model.generate([ChatMessage("user", "问题一")], SETTINGS)).text.startswith("回复1")
+
+
+def test_a_tsv_sheet_with_empty_ids_finds_those_answers_by_prompt(tmp_path):
+    path = tmp_path / "answers.tsv"
+    path.write_text("id\tquestion\tresponse\n\t问题一\t甲\n9\t问题二\t乙\n", encoding="utf-8")
+    model = load_model(f"replay:{path}")
+    assert ask(model, "问题一").text == "甲" and model.lookup(9).text == "乙"
+    assert "" not in model.answers
+
+
+def test_a_csv_row_of_the_wrong_width_names_the_file_and_line(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("id,response\n1,好\n2\n", encoding="utf-8")
+    with pytest.raises(ReplayFileError, match=r"bad\.csv:3: field 'response': expected 2 fields"):
+        load_model(f"replay:{path}")
+
+
+@pytest.mark.parametrize(
+    ("row", "field"),
+    [
+        ({"id": 1, "prediction": "甲", "gold": "乙"}, "prediction"),  # OpenCompass
+        ({"id": 1, "output": "甲"}, "output"),
+        ({"id": 1, "completion": "甲"}, "completion"),
+        ({"id": 1, "generated_text": "甲"}, "generated_text"),
+        ({"id": 1, "text": "乙", "response": "甲"}, "response"),  # the first of the list wins
+    ],
+)
+def test_the_answer_field_is_found_under_the_names_other_tools_use(tmp_path, row, field):
+    model = load_model(f"replay:{write_jsonl(tmp_path / 'a.jsonl', [row])}")
+    assert model.lookup(1).text == "甲" and model.describe()["response_field"] == field
+
+
+def test_an_answer_field_no_line_names_lists_where_it_looked(tmp_path):
+    path = write_jsonl(tmp_path / "a.jsonl", [{"id": 1, "output": "甲"}, {"id": 2, "answer": "乙"}])
+    with pytest.raises(ReplayFileError, match=r"a\.jsonl:1: field 'response' .*looked for response, pred"):
+        load_model(f"replay:{path}")
+    with pytest.raises(ReplayFileError, match=r"a\.jsonl:2: field 'output' \(the answer\) is missing$"):
+        load_model(f"replay:{path}", response_field="output")  # named: no list
+
+
+def test_a_cvalues_export_replays_by_item_id(tmp_path):
+    rows = [{"item_id": "jade-1", "kind": "generate", "text": "我不能帮助你。"}]
+    model = load_model(f"replay:{write_jsonl(tmp_path / 'export.jsonl', rows)}")
+    assert model.id_field == "item_id" and model.lookup("jade-1").text == "我不能帮助你。"
+
+
+def test_chats_and_list_indices(tmp_path):
+    rows = [
+        {
+            "id": 1,
+            "messages": [{"role": "system", "content": "助手"}, {"role": "user", "content": "问题一"}],
+            "choices": [{"message": {"role": "assistant", "content": "甲"}}],
+        }
+    ]
+    model = load_model(
+        f"replay:{write_jsonl(tmp_path / 'chat.jsonl', rows)}", response_field="choices.0.message.content"
+    )
+    assert model.prompt_field == "messages" and ask(model, "问题一").text == "甲"
+    lm_eval = [{"doc_id": 3, "filtered_resps": ["回复2"], "resps": [["回复2"]]}]
+    path = write_jsonl(tmp_path / "samples.jsonl", lm_eval)
+    model = load_model(f"replay:{path}", id_field="doc_id", response_field="filtered_resps.0")
+    assert model.lookup(3).text == "回复2"
+    with pytest.raises(ReplayFileError, match=r"field 'resps\.1' \(the answer\) is missing"):
+        load_model(f"replay:{path}", id_field="doc_id", response_field="resps.1")

@@ -1,8 +1,10 @@
 """``replay:FILE``: answers collected elsewhere, served as if a model gave them.
 
 Why: users score outputs from any tool (a vendor console, another harness, a colleague's script)
-without calling a model. The file is JSONL, one answer per line, with an id and a response
-(field names configurable; dotted names reach into nested objects, e.g. ``meta_info.id``).
+without calling a model. The file is JSONL, one answer per line, with an id and a response; a JSON
+array, Parquet, CSV or TSV is read as data files are (:mod:`cvalues.data.readers`). Field names are
+configurable, with the names other tools use tried when not given (:data:`RESPONSE_FIELDS`); dotted
+names reach into nested objects and lists (``meta_info.id``, ``choices.0.message.content``).
 
 How the run engine finds an answer (two mechanisms, the first preferred):
 
@@ -47,10 +49,21 @@ from cvalues.models.base import (
     ModelError,
 )
 from cvalues.models.moderation import ProviderBlock, is_block_finish_reason
+from cvalues.spreadsheet import csv_uncell
 from cvalues.textcut import shorten
 
 _WHITESPACE = re.compile(r"\s+")
 _MISSING = object()
+
+#: Where an answer's item id is looked for when ``id_field`` is not given: cvalues' own exports say
+#: ``item_id``.
+ID_FIELDS = ("id", "item_id")
+#: Where the answer is looked for when ``response_field`` is not given, in this order: the first that
+#: every line has (other tools name it ``prediction``, ``output``, ``completion`` ...).
+RESPONSE_FIELDS = ("response", "prediction", "output", "completion", "generated_text", "model_output", "text")
+#: Where the prompt is looked for when ``prompt_field`` is not given: the first that every line has
+#: (``messages``: a chat, whose last user turn is the prompt).
+PROMPT_FIELDS = ("prompt", "question", "messages")
 
 
 class ReplayFileError(ValueError):
@@ -63,11 +76,24 @@ def normalise_whitespace(text: str) -> str:
 
 
 def _get(record: dict[str, Any], dotted: str) -> Any:
+    """``record``'s value at a dotted name; a whole number indexes a list (``choices.0.message.content``,
+    lm-evaluation-harness's ``filtered_resps.0``)."""
     value: Any = record
     for part in dotted.split("."):
-        if not isinstance(value, dict) or part not in value:
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.isdecimal() and part.isascii() and int(part) < len(value):
+            value = value[int(part)]
+        else:
             return _MISSING
-        value = value[part]
+    return value
+
+
+def _chat_prompt(value: Any) -> Any:
+    """The last user turn's text when ``value`` is a chat (a list of ``{"role", "content"}``)."""
+    if isinstance(value, list) and value and all(isinstance(m, dict) for m in value):
+        users = [m.get("content") for m in value if m.get("role") == "user"]
+        return users[-1] if users else _MISSING
     return value
 
 
@@ -102,16 +128,18 @@ class ReplayBackend(ModelBackend):
         self,
         path: str | Path,
         *,
-        id_field: str = "id",
-        response_field: str = "response",
+        id_field: str | None = None,
+        response_field: str | None = None,
         prompt_field: str | None = None,
         encoding: str | None = None,
         spec: str | None = None,
     ) -> None:
         self.path = Path(path)
         self.spec = spec or f"replay:{path}"
-        self.id_field = id_field
-        self.response_field = response_field
+        self._explicit_id_field = id_field
+        self._explicit_response_field = response_field
+        self.id_field = id_field or "id"
+        self.response_field = response_field or "response"
         self.encoding = encoding
         self._explicit_prompt_field = prompt_field
         self.prompt_field: str | None = None
@@ -136,6 +164,25 @@ class ReplayBackend(ModelBackend):
         except OSError as exc:
             raise ReplayFileError(f"cannot read replay file {self.path}: {exc.strerror or exc}") from exc
         self._sha256 = hashlib.sha256(data).hexdigest()
+        records = self._records(data)
+        if not records:
+            raise ReplayFileError(f"{self.path}: the replay file holds no answers")
+        self.id_field = self._explicit_id_field or next(
+            (name for name in ID_FIELDS if any(_get(r, name) is not _MISSING for _, r in records)), "id"
+        )
+        if self._explicit_response_field is None:
+            self.response_field = self._choose(records, RESPONSE_FIELDS) or "response"
+        self.prompt_field = self._choose_prompt_field(records)
+        for number, record in records:
+            self._add(number, record)
+
+    def _records(self, data: bytes) -> list[tuple[int, dict[str, Any]]]:
+        """The file's objects with their lines: JSON Lines, or (by content or suffix) a JSON array,
+        Parquet, CSV or TSV, read as data files are."""
+        head = data.removeprefix(b"\xef\xbb\xbf").lstrip()
+        suffix = self.path.suffix.casefold()
+        if self.encoding is None and (suffix in (".csv", ".tsv") or head.startswith((b"[", b"PAR1"))):
+            return self._table_records(suffix, parquet=head.startswith(b"PAR1"))
         records: list[tuple[int, dict[str, Any]]] = []
         for number, text in enumerate(self._lines(data), start=1):
             if not text.strip():
@@ -148,11 +195,31 @@ class ReplayBackend(ModelBackend):
             if not isinstance(record, dict):
                 raise ReplayFileError(f"{where}: expected a JSON object, got {type(record).__name__}")
             records.append((number, record))
-        if not records:
-            raise ReplayFileError(f"{self.path}: the replay file holds no answers")
-        self.prompt_field = self._choose_prompt_field(records)
-        for number, record in records:
-            self._add(number, record)
+        return records
+
+    def _table_records(self, suffix: str, *, parquet: bool) -> list[tuple[int, dict[str, Any]]]:
+        from cvalues.data.errors import DataError
+        from cvalues.data.readers import detect_encoding, iter_csv_dicts, iter_records
+
+        try:
+            if suffix in (".csv", ".tsv"):
+                self.encoding = detect_encoding(self.path)
+                rows = iter_csv_dicts(self.path, self.encoding, delimiter="\t" if suffix == ".tsv" else ",")
+                # a sheet cvalues wrote quotes formula-like cells (spreadsheet.csv_cell): read them back
+                return [(line, {k: csv_uncell(v) for k, v in row.items()}) for line, row in rows]
+            if not parquet:
+                self.encoding = detect_encoding(self.path)
+            return list(iter_records(self.path))
+        except DataError as exc:
+            raise ReplayFileError(str(exc)) from None
+
+    @staticmethod
+    def _choose(records: list[tuple[int, dict[str, Any]]], names: Sequence[str]) -> str | None:
+        """The first of ``names`` that every line has."""
+        for name in names:
+            if all(_get(record, name) is not _MISSING for _, record in records):
+                return name
+        return None
 
     def _lines(self, data: bytes) -> list[str]:
         """The file's lines: UTF-8 or GB18030 as the data readers detect them, or ``encoding`` if given."""
@@ -177,16 +244,13 @@ class ReplayBackend(ModelBackend):
     def _choose_prompt_field(self, records: list[tuple[int, dict[str, Any]]]) -> str | None:
         if self._explicit_prompt_field is not None:
             return self._explicit_prompt_field or None  # "" turns prompt matching off
-        for name in ("prompt", "question"):
-            if all(_get(record, name) is not _MISSING for _, record in records):
-                return name
-        return None
+        return self._choose(records, PROMPT_FIELDS)
 
     def _add(self, number: int, record: dict[str, Any]) -> None:
         where = self._where(number)
         raw_id = _get(record, self.id_field)
         item_id: str | None = None
-        if raw_id is _MISSING or raw_id is None:
+        if raw_id is _MISSING or raw_id is None or raw_id == "":  # an empty CSV cell says nothing
             if self.prompt_field is None:  # nothing to find the answer by
                 raise ReplayFileError(
                     f"{where}: field {self.id_field!r} (the item id) is missing; a file without ids "
@@ -198,14 +262,20 @@ class ReplayBackend(ModelBackend):
             item_id = str(raw_id)
         response = _get(record, self.response_field)
         if response is _MISSING:
-            raise ReplayFileError(f"{where}: field {self.response_field!r} (the answer) is missing")
+            hint = ""
+            if self._explicit_response_field is None:
+                hint = (
+                    f"; looked for {', '.join(RESPONSE_FIELDS)} on every line; name the answer's field "
+                    "with response_field=NAME (dotted for nested objects)"
+                )
+            raise ReplayFileError(f"{where}: field {self.response_field!r} (the answer) is missing{hint}")
         if not isinstance(response, str):
             raise ReplayFileError(
                 f"{where}: field {self.response_field!r} must be a string, got {type(response).__name__}"
             )
         prompt = None
         if self.prompt_field is not None:
-            prompt = _get(record, self.prompt_field)
+            prompt = _chat_prompt(_get(record, self.prompt_field))
             if not isinstance(prompt, str):
                 got = "nothing" if prompt is _MISSING else type(prompt).__name__
                 raise ReplayFileError(f"{where}: field {self.prompt_field!r} must be a string, got {got}")
