@@ -35,7 +35,7 @@ from cvalues.models.registry import load_model
 HERE = Path(__file__).resolve().parent / "replay_cases"
 CASES: list[dict[str, Any]] = [
     json.loads(line)
-    for line in (HERE / "cases.jsonl").read_text(encoding="utf-8").splitlines()
+    for line in (HERE / "cases.jsonl").read_text(encoding="utf-8").split("\n")
     if line.strip()
 ]
 WRONG, REFUSED = "CONFIDENTLY WRONG", "REFUSED"
