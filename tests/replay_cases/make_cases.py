@@ -262,7 +262,7 @@ odd = "第一段\u2028第二段\u0085第三段\x0b第四段"
 add(
     "jsonl-unicode-line-separators-in-answer",
     "u2028.jsonl",
-    '{"id": "a", "response": "' + odd + '"}\n' + jl({"id": "b", "response": A2}),
+    jl({"id": "a", "response": odd}, {"id": "b", "response": A2}),
     {"answers": {"a": odd, "b": A2}},
     "synthetic: json.dumps(ensure_ascii=False) writes U+2028/U+0085 raw",
     "JSON allows U+2028, U+0085 raw in strings; str.splitlines() would break the line there",
@@ -1279,6 +1279,22 @@ try:
     )
 except ImportError:  # pragma: no cover
     pass
+
+#: Added after the code was read (step 2): cases whose blind expectation went further than the
+#: documented behaviour, where the docs were judged right. Each stays a strict xfail.
+XFAIL = {
+    "prompt-duplicate-after-normalising-no-ids": (
+        "docs: 'two lines with the SAME prompt and different answers' are an error; prompts equal only "
+        "after whitespace normalisation are different prompts, each found by an exact ask (the run "
+        "engine asks the suite's text as is), and an ask matching both only after normalisation is a "
+        "ModelError (ambiguous), never a guess; refusing the file at load would refuse answers that can "
+        "be found"
+    ),
+}
+for _case in CASES:
+    if _case["id"] in XFAIL:
+        _case["xfail"] = XFAIL[_case["id"]]
+assert set(XFAIL) <= {c["id"] for c in CASES}
 
 if __name__ == "__main__":
     with (HERE / "cases.jsonl").open("w", encoding="utf-8", newline="\n") as fh:
