@@ -2,7 +2,8 @@
 
 Why: users score outputs from any tool (a vendor console, another harness, a colleague's script)
 without calling a model. The file is JSONL, one answer per line, with an id and a response; a JSON
-array, Parquet, CSV or TSV is read as data files are (:mod:`cvalues.data.readers`). Field names are
+array, an object of answer objects (OpenCompass's predictions), Parquet, CSV or TSV is read as data
+files are (:mod:`cvalues.data.readers`); a given ``encoding`` changes only the decoding. Field names are
 configurable, with the names other tools use tried when not given (:data:`RESPONSE_FIELDS`); dotted
 names reach into nested objects and lists (``meta_info.id``, ``choices.0.message.content``).
 
@@ -12,24 +13,27 @@ How the run engine finds an answer (two mechanisms, the first preferred):
    :meth:`ReplayBackend.lookup` with the item's id (``str(item.id)``). Ids in the file are compared as
    strings, so ``7`` and ``"7"`` are the same id. A file with prompts may leave ids out (the official
    eval file has none): such lines are found by their prompt only.
-2. **By prompt text**, when the file also has a prompt field (``prompt_field``; by default ``prompt``
-   or ``question`` if present): :meth:`ReplayBackend.generate` takes the content of the last ``user``
-   message and looks it up exactly, then with whitespace normalised (every run of whitespace,
-   full-width spaces included, becomes one space; ends stripped). A file without prompts cannot
-   answer ``generate``: it raises a ModelError saying that answers must be looked up by id.
+2. **By prompt text**, when the file also has a prompt field (``prompt_field``; by default the first
+   of :data:`PROMPT_FIELDS` every line has): :meth:`ReplayBackend.generate` takes the content of
+   the last ``user`` message and looks it up exactly, then with whitespace normalised (every run of
+   whitespace, full-width spaces included, becomes one space; ends stripped). A file without prompts
+   cannot answer ``generate``: it raises a ModelError saying that answers must be looked up by id.
 
 A line recorded as the provider's content moderation's answer (``finish_reason`` ``content_filter``
-or another filter's reason, or a ``blocked`` object as ``cvalues runs export`` writes it) is served
-as such a block (``docs/models.md``), so that a run collected elsewhere scores its blocked prompts
-as cvalues' own runs do.
+next to the answer or at the top of the line, or a ``blocked`` object as ``cvalues runs export``
+writes it) is served as such a block (``docs/models.md``), so that a run collected elsewhere scores
+its blocked prompts as cvalues' own runs do. A line recording a failed request (``status: error``, or
+an ``error`` beside no answer) holds no answer: its id raises the "no answer" ModelError.
 
 Every problem with the file is reported when it is loaded, naming ``file:line`` and the field:
-bad encoding, bad JSON, a missing or non-string field, duplicate ids. An id or prompt with no
-answer raises ``ModelError(retryable=False, "no answer for ...")``.
+bad encoding, bad JSON, a missing or non-string field, duplicate ids, a prompt repeated with
+different answers on lines without ids. An id or prompt with no answer raises
+``ModelError(retryable=False, "no answer for ...")``.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import re
@@ -38,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cvalues.encoding import NotText, decode_text
+from cvalues.encoding import BOM, NotText, decode_text
 from cvalues.models.base import (
     BLOCKED_FINISH_REASON,
     ChatMessage,
@@ -53,6 +57,7 @@ from cvalues.spreadsheet import csv_uncell
 from cvalues.textcut import shorten
 
 _WHITESPACE = re.compile(r"\s+")
+PARQUET_MAGIC = b"PAR1"
 _MISSING = object()
 
 #: Where an answer's item id is looked for when ``id_field`` is not given: cvalues' own exports say
@@ -62,8 +67,13 @@ ID_FIELDS = ("id", "item_id")
 #: every line has (other tools name it ``prediction``, ``output``, ``completion`` ...).
 RESPONSE_FIELDS = ("response", "prediction", "output", "completion", "generated_text", "model_output", "text")
 #: Where the prompt is looked for when ``prompt_field`` is not given: the first that every line has
-#: (``messages``: a chat, whose last user turn is the prompt).
-PROMPT_FIELDS = ("prompt", "question", "messages")
+#: (``messages``: a chat, whose last user turn is the prompt; ``origin_prompt``: OpenCompass's
+#: predictions, a text or a chat of ``{"role": "HUMAN", "prompt": ...}`` turns).
+PROMPT_FIELDS = ("prompt", "question", "messages", "origin_prompt")
+#: Where a line records why its reply ended, looked for next to the answer first, then further up
+#: (a saved chat completion keeps it in ``choices.0``, cvalues' export at the top).
+FINISH_FIELDS = ("finish_reason", "finishReason")
+_USER_ROLES = frozenset({"user", "human"})
 
 
 class ReplayFileError(ValueError):
@@ -77,7 +87,10 @@ def normalise_whitespace(text: str) -> str:
 
 def _get(record: dict[str, Any], dotted: str) -> Any:
     """``record``'s value at a dotted name; a whole number indexes a list (``choices.0.message.content``,
-    lm-evaluation-harness's ``filtered_resps.0``)."""
+    lm-evaluation-harness's ``filtered_resps.0``). A key that is the whole dotted name wins (a sheet's
+    ``meta.id`` column, ``pandas.json_normalize`` output)."""
+    if dotted in record:
+        return record[dotted]
     value: Any = record
     for part in dotted.split("."):
         if isinstance(value, dict) and part in value:
@@ -89,11 +102,40 @@ def _get(record: dict[str, Any], dotted: str) -> Any:
     return value
 
 
+def _json_cell(value: Any, opener: str) -> Any:
+    """A sheet's cell holding JSON (cvalues' CSV export writes chats and blocks so) read back; any
+    other value as it is."""
+    if isinstance(value, str) and value.lstrip().startswith(opener):
+        try:
+            return json.loads(value)
+        except (json.JSONDecodeError, RecursionError):
+            return value
+    return value
+
+
+def _turn_text(content: Any) -> Any:
+    """A turn's text: a string, or the text parts of OpenAI's list of content parts."""
+    if isinstance(content, list) and content:
+        texts = [p if isinstance(p, str) else p.get("text") for p in content if isinstance(p, str | dict)]
+        texts = [t for t in texts if isinstance(t, str)]
+        return "\n".join(texts) if texts else _MISSING
+    return content
+
+
+def _is_chat(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(m, dict) for m in value)
+
+
 def _chat_prompt(value: Any) -> Any:
-    """The last user turn's text when ``value`` is a chat (a list of ``{"role", "content"}``)."""
-    if isinstance(value, list) and value and all(isinstance(m, dict) for m in value):
-        users = [m.get("content") for m in value if m.get("role") == "user"]
-        return users[-1] if users else _MISSING
+    """The last user turn's text when ``value`` is a chat: a list of ``{"role", "content"}`` (OpenAI),
+    ``{"role": "HUMAN", "prompt"}`` (OpenCompass) or ``{"from": "human", "value"}`` (ShareGPT)."""
+    if _is_chat(value):
+        users = [m for m in value if str(m.get("role", m.get("from", ""))).casefold() in _USER_ROLES]
+        if not users:
+            return _MISSING
+        turn = users[-1]
+        content = next((turn[k] for k in ("content", "prompt", "value") if k in turn), _MISSING)
+        return _turn_text(content)
     return value
 
 
@@ -106,16 +148,38 @@ class ReplayAnswer:
     prompt: str | None
     line: int
     blocked: dict[str, str] | None = None
+    failed: str | None = None  # the line records a failed request (no answer): why
 
 
-def _recorded_block(record: dict[str, Any]) -> dict[str, str] | None:
-    """The provider block a line records (its ``blocked`` object, or a filter's ``finish_reason``)."""
-    blocked = record.get("blocked")
+def _recorded_block(record: dict[str, Any], response_field: str) -> dict[str, str] | None:
+    """The provider block a line records: its ``blocked`` object, or a filter's finish reason next to
+    the answer (``choices.0.finish_reason`` of a saved completion) or at the top of the line."""
+    blocked = _json_cell(record.get("blocked"), "{")
     if isinstance(blocked, dict):
         return ProviderBlock.from_dict(blocked).to_dict()
-    finish = record.get("finish_reason")
-    if is_block_finish_reason(finish):
-        return ProviderBlock("unknown", str(finish), "").to_dict()
+    parts = response_field.split(".") if response_field not in record else [response_field]
+    for depth in range(len(parts) - 1, -1, -1):
+        holder = _get(record, ".".join(parts[:depth])) if depth else record
+        if not isinstance(holder, dict):
+            continue
+        finish = next((holder[k] for k in FINISH_FIELDS if k in holder), _MISSING)
+        if finish is not _MISSING:
+            if is_block_finish_reason(finish):
+                return ProviderBlock("unknown", str(finish), "").to_dict()
+            return None  # the nearest finish reason says how the reply ended
+    return None
+
+
+def _recorded_failure(record: dict[str, Any], response: Any) -> str | None:
+    """Why a line records a failed request rather than an answer: ``status: error`` (cvalues' export
+    of a run with failures), or an ``error`` beside no answer (a batch API's failed request)."""
+    status, error = record.get("status"), record.get("error")
+    if isinstance(status, str) and status.strip().casefold() == "error":
+        return shorten(str(error or "status error"), 200)
+    if response is _MISSING or response is None or response == "":
+        if error:  # an error object, message or code; not null, false, "" or {}
+            text = error if isinstance(error, str) else json.dumps(error, ensure_ascii=False, default=str)
+            return shorten(text, 200)
     return None
 
 
@@ -145,9 +209,13 @@ class ReplayBackend(ModelBackend):
         self.prompt_field: str | None = None
         self.answers: dict[str, ReplayAnswer] = {}
         self._count = 0
+        self._failed = 0
         self._by_prompt: dict[str, list[ReplayAnswer]] = {}
         self._by_normalised: dict[str, list[ReplayAnswer]] = {}
         self._sha256 = ""
+        self._sheet = False  # a CSV/TSV sheet: every cell is text, JSON cells are read back
+        self._header: list[str] = []
+        self._header_line = 1
         self._load()
 
     @property
@@ -173,45 +241,194 @@ class ReplayBackend(ModelBackend):
         if self._explicit_response_field is None:
             self.response_field = self._choose(records, RESPONSE_FIELDS) or "response"
         self.prompt_field = self._choose_prompt_field(records)
+        self._check_columns()
         for number, record in records:
             self._add(number, record)
+        self._check_prompts()
+
+    # -- reading the file ----------------------------------------------------------------------------
 
     def _records(self, data: bytes) -> list[tuple[int, dict[str, Any]]]:
-        """The file's objects with their lines: JSON Lines, or (by content or suffix) a JSON array,
-        Parquet, CSV or TSV, read as data files are."""
-        head = data.removeprefix(b"\xef\xbb\xbf").lstrip()
+        """The file's objects with their lines: JSON Lines, or (by content or suffix) a JSON array, an
+        object of objects (OpenCompass's predictions), Parquet, CSV or TSV, read as data files are. A
+        given ``encoding`` changes how the text is decoded, not how it is read."""
+        if data.removeprefix(BOM).lstrip().startswith(PARQUET_MAGIC):
+            return self._parquet_records()
+        text = self._decode(data)
         suffix = self.path.suffix.casefold()
-        if self.encoding is None and (suffix in (".csv", ".tsv") or head.startswith((b"[", b"PAR1"))):
-            return self._table_records(suffix, parquet=head.startswith(b"PAR1"))
-        records: list[tuple[int, dict[str, Any]]] = []
-        for number, text in enumerate(self._lines(data), start=1):
-            if not text.strip():
-                continue
-            where = self._where(number)
-            try:
-                record = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise ReplayFileError(f"{where}: not valid JSON ({exc.msg}, column {exc.colno})") from exc
-            if not isinstance(record, dict):
-                raise ReplayFileError(f"{where}: expected a JSON object, got {type(record).__name__}")
-            records.append((number, record))
-        return records
+        if suffix in (".csv", ".tsv"):
+            return self._sheet_records(text, "\t" if suffix == ".tsv" else ",")
+        if text.lstrip().startswith("["):
+            return self._array_records(text)
+        return self._jsonl_records(text)
 
-    def _table_records(self, suffix: str, *, parquet: bool) -> list[tuple[int, dict[str, Any]]]:
+    def _decode(self, data: bytes) -> str:
+        """The file's text: UTF-8 or GB18030 as the data readers detect them, or ``encoding`` if given."""
+        if self.encoding is None:
+            try:
+                text, self.encoding = decode_text(data)
+            except NotText as exc:
+                raise ReplayFileError(exc.at(self.path)) from None
+            return text
+        try:
+            text = data.decode(self.encoding)
+        except LookupError:
+            raise ReplayFileError(f"{self.path}: unknown encoding {self.encoding!r}") from None
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].decode(self.encoding, errors="replace").count("\n") + 1
+            raise ReplayFileError(
+                f"{self._where(line)}: not valid {self.encoding} text (byte offset {exc.start})"
+            ) from None
+        return text.removeprefix("\ufeff")
+
+    def _parquet_records(self) -> list[tuple[int, dict[str, Any]]]:
         from cvalues.data.errors import DataError
-        from cvalues.data.readers import detect_encoding, iter_csv_dicts, iter_records
+        from cvalues.data.readers import iter_records
 
         try:
-            if suffix in (".csv", ".tsv"):
-                self.encoding = detect_encoding(self.path)
-                rows = iter_csv_dicts(self.path, self.encoding, delimiter="\t" if suffix == ".tsv" else ",")
-                # a sheet cvalues wrote quotes formula-like cells (spreadsheet.csv_cell): read them back
-                return [(line, {k: csv_uncell(v) for k, v in row.items()}) for line, row in rows]
-            if not parquet:
-                self.encoding = detect_encoding(self.path)
             return list(iter_records(self.path))
         except DataError as exc:
             raise ReplayFileError(str(exc)) from None
+
+    def _object(self, value: Any, line: int) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise ReplayFileError(f"{self._where(line)}: expected a JSON object, got {type(value).__name__}")
+        return value
+
+    def _bad_json(self, exc: json.JSONDecodeError, line: int | None = None) -> ReplayFileError:
+        return ReplayFileError(
+            f"{self._where(line or exc.lineno)}: not valid JSON ({exc.msg}, column {exc.colno})"
+        )
+
+    def _jsonl_records(self, text: str) -> list[tuple[int, dict[str, Any]]]:
+        records: list[tuple[int, dict[str, Any]]] = []
+        for number, line in enumerate(text.split("\n"), start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                if not records:  # maybe one document over many lines rather than JSON Lines
+                    spread = self._object_records(text)
+                    if spread is not None:
+                        return spread
+                raise self._bad_json(exc, number) from None
+            except RecursionError:
+                raise ReplayFileError(f"{self._where(number)}: JSON nested too deeply to read") from None
+            records.append((number, self._object(record, number)))
+        return records
+
+    def _members(self, text: str, open_: str, close: str) -> list[tuple[int, Any]]:
+        """``(line where it starts, value)`` of each element of the JSON array or object that ``text``
+        holds (for an object, its values), so that errors name the line of the element."""
+        decoder = json.JSONDecoder()
+        n, i = len(text), 0
+
+        def skip(i: int) -> int:
+            while i < n and text[i] in " \t\r\n":
+                i += 1
+            return i
+
+        def bad(message: str, at: int) -> ReplayFileError:
+            return ReplayFileError(
+                f"{self._where(text.count(chr(10), 0, at) + 1)}: not valid JSON ({message})"
+            )
+
+        i = skip(0)
+        if i >= n or text[i] != open_:
+            raise bad(f"expected {open_!r}", i)
+        i = skip(i + 1)
+        out: list[tuple[int, Any]] = []
+        if i < n and text[i] == close:
+            i = skip(i + 1)
+        else:
+            while True:
+                try:
+                    if open_ == "{":
+                        key, i = decoder.raw_decode(text, i)
+                        if not isinstance(key, str):
+                            raise bad("expected a property name", i)
+                        i = skip(i)
+                        if i >= n or text[i] != ":":
+                            raise bad("expected ':'", i)
+                        i = skip(i + 1)
+                    line = text.count("\n", 0, i) + 1
+                    value, i = decoder.raw_decode(text, i)
+                except json.JSONDecodeError as exc:
+                    raise self._bad_json(exc) from None
+                except RecursionError:
+                    raise bad("nested too deeply to read", i) from None
+                out.append((line, value))
+                i = skip(i)
+                if i < n and text[i] == ",":
+                    i = skip(i + 1)
+                    continue
+                if i < n and text[i] == close:
+                    i = skip(i + 1)
+                    break
+                raise bad(f"expected ',' or {close!r}", i)
+        if i != n:
+            raise bad(f"unexpected text after the closing {close!r}", i)
+        return out
+
+    def _array_records(self, text: str) -> list[tuple[int, dict[str, Any]]]:
+        return [(line, self._object(value, line)) for line, value in self._members(text, "[", "]")]
+
+    def _object_records(self, text: str) -> list[tuple[int, dict[str, Any]]] | None:
+        """One JSON object over many lines: an object of answer objects (OpenCompass's predictions
+        file, keyed by index; the keys are not item ids) is read as its values; any other object is
+        refused. None when ``text`` is not one JSON object."""
+        try:
+            whole = json.loads(text)
+        except (json.JSONDecodeError, RecursionError):
+            return None
+        if not isinstance(whole, dict):
+            return None
+        if not whole or not all(isinstance(v, dict) for v in whole.values()):
+            raise ReplayFileError(
+                f"{self._where(1)}: one JSON object spread over lines, not answers: expected JSON Lines "
+                "(one object a line), a JSON array of objects, or an object whose every value is an "
+                "answer object (OpenCompass's predictions)"
+            )
+        return self._members(text, "{", "}")
+
+    def _sheet_records(self, text: str, delimiter: str) -> list[tuple[int, dict[str, Any]]]:
+        """A CSV or TSV sheet's rows as ``(line where the row starts, {column: cell})``; a sheet cvalues
+        wrote quotes formula-like cells (:func:`cvalues.spreadsheet.csv_cell`): they are read back."""
+        self._sheet = True
+        parts = text.split("\n")
+        lines = [p + "\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
+        reader = csv.reader(iter(lines), strict=True, delimiter=delimiter)
+        records: list[tuple[int, dict[str, Any]]] = []
+        start = 1
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return records
+            except csv.Error as exc:
+                raise ReplayFileError(f"{self._where(start)}: not a valid sheet row ({exc})") from None
+            if row and not self._header:
+                self._header, self._header_line = [h.strip() for h in row], start
+            elif row:
+                if len(row) != len(self._header):
+                    at = f"field {self._header[len(row)]!r}: " if len(row) < len(self._header) else ""
+                    raise ReplayFileError(
+                        f"{self._where(start)}: {at}expected {len(self._header)} fields "
+                        f"({', '.join(self._header)}), found {len(row)}"
+                    )
+                cells = {k: csv_uncell(v) for k, v in zip(self._header, row, strict=True)}
+                records.append((start, cells))
+            start = reader.line_num + 1
+
+    def _check_columns(self) -> None:
+        """A sheet naming a column it is read by twice is ambiguous: which of the two holds it?"""
+        for name in (self.id_field, self.response_field, self.prompt_field):
+            if name and self._header.count(name) > 1:
+                raise ReplayFileError(
+                    f"{self._where(self._header_line)}: field {name!r}: the header names this column "
+                    f"{self._header.count(name)} times; rename all but one"
+                )
 
     @staticmethod
     def _choose(records: list[tuple[int, dict[str, Any]]], names: Sequence[str]) -> str | None:
@@ -221,81 +438,105 @@ class ReplayBackend(ModelBackend):
                 return name
         return None
 
-    def _lines(self, data: bytes) -> list[str]:
-        """The file's lines: UTF-8 or GB18030 as the data readers detect them, or ``encoding`` if given."""
-        if self.encoding is None:
-            try:
-                text, self.encoding = decode_text(data)
-            except NotText as exc:
-                raise ReplayFileError(exc.at(self.path)) from None
-            return text.split("\n")
-        if data.startswith(b"\xef\xbb\xbf") and self.encoding.replace("-", "").lower() == "utf8":
-            data = data[3:]
-        lines = []
-        for number, raw in enumerate(data.split(b"\n"), start=1):
-            try:
-                lines.append(raw.decode(self.encoding))
-            except UnicodeDecodeError as exc:
-                raise ReplayFileError(
-                    f"{self._where(number)}: not valid {self.encoding} text (byte {exc.start})"
-                ) from exc
-        return lines
-
     def _choose_prompt_field(self, records: list[tuple[int, dict[str, Any]]]) -> str | None:
         if self._explicit_prompt_field is not None:
             return self._explicit_prompt_field or None  # "" turns prompt matching off
         return self._choose(records, PROMPT_FIELDS)
 
+    # -- one line ------------------------------------------------------------------------------------
+
+    def _missing_answer_hint(self) -> str:
+        if self._explicit_response_field is not None:
+            return ""
+        hint = (
+            f"; looked for {', '.join(RESPONSE_FIELDS)} on every line; name the answer's field "
+            "with response_field=NAME (dotted for nested objects)"
+        )
+        if len(self._header) == 1 and any(sep in self._header[0] for sep in ",;\t|"):
+            hint += f" (the header is one column, {self._header[0]!r}: is the sheet separated otherwise?)"
+        return hint
+
     def _add(self, number: int, record: dict[str, Any]) -> None:
         where = self._where(number)
+        response = _get(record, self.response_field)
+        blocked = _recorded_block(record, self.response_field)
+        failed = _recorded_failure(record, response)
+        if failed is not None or (blocked is not None and (response is _MISSING or response is None)):
+            response = ""  # a failed request has no answer; a withheld one is served empty
+        elif response is _MISSING:
+            raise ReplayFileError(
+                f"{where}: field {self.response_field!r} (the answer) is missing{self._missing_answer_hint()}"
+            )
+        elif not isinstance(response, str):
+            raise ReplayFileError(
+                f"{where}: field {self.response_field!r} must be a string, got {type(response).__name__}"
+            )
+        prompt = None
+        if self.prompt_field is not None:
+            value = _get(record, self.prompt_field)
+            if self._sheet and _is_chat(chat := _json_cell(value, "[")):
+                value = chat  # a chat cvalues' CSV export wrote as JSON
+            prompt = _chat_prompt(value)
+            if not isinstance(prompt, str):
+                got = "nothing" if prompt is _MISSING else type(prompt).__name__
+                if _is_chat(value) and prompt is _MISSING:
+                    got = "a chat without a user turn's text"
+                raise ReplayFileError(f"{where}: field {self.prompt_field!r} must be a string, got {got}")
         raw_id = _get(record, self.id_field)
         item_id: str | None = None
         if raw_id is _MISSING or raw_id is None or raw_id == "":  # an empty CSV cell says nothing
             if self.prompt_field is None:  # nothing to find the answer by
                 raise ReplayFileError(
                     f"{where}: field {self.id_field!r} (the item id) is missing; a file without ids "
-                    "needs prompts on every line (field prompt or question, or prompt_field=...)"
+                    "needs prompts on every line (" + ", ".join(PROMPT_FIELDS) + ", or prompt_field=...)"
                 )
         elif isinstance(raw_id, bool) or not isinstance(raw_id, str | int):
             raise ReplayFileError(f"{where}: field {self.id_field!r} must be a string or an integer")
         else:
             item_id = str(raw_id)
-        response = _get(record, self.response_field)
-        if response is _MISSING:
-            hint = ""
-            if self._explicit_response_field is None:
-                hint = (
-                    f"; looked for {', '.join(RESPONSE_FIELDS)} on every line; name the answer's field "
-                    "with response_field=NAME (dotted for nested objects)"
-                )
-            raise ReplayFileError(f"{where}: field {self.response_field!r} (the answer) is missing{hint}")
-        if not isinstance(response, str):
-            raise ReplayFileError(
-                f"{where}: field {self.response_field!r} must be a string, got {type(response).__name__}"
-            )
-        prompt = None
-        if self.prompt_field is not None:
-            prompt = _chat_prompt(_get(record, self.prompt_field))
-            if not isinstance(prompt, str):
-                got = "nothing" if prompt is _MISSING else type(prompt).__name__
-                raise ReplayFileError(f"{where}: field {self.prompt_field!r} must be a string, got {got}")
         if item_id in self.answers:
             first = self.answers[item_id].line
             raise ReplayFileError(
                 f"{where}: field {self.id_field!r}: duplicate id {item_id!r} (first on line {first})"
             )
         answer = ReplayAnswer(
-            item_id=item_id, response=response, prompt=prompt, line=number, blocked=_recorded_block(record)
+            item_id=item_id, response=response, prompt=prompt, line=number, blocked=blocked, failed=failed
         )
-        self._count += 1
+        if failed is None:
+            self._count += 1
+        else:
+            self._failed += 1
         if item_id is not None:  # a line without an id is found by its prompt only
             self.answers[item_id] = answer
         if prompt is not None:
             self._by_prompt.setdefault(prompt, []).append(answer)
             self._by_normalised.setdefault(normalise_whitespace(prompt), []).append(answer)
 
+    def _check_prompts(self) -> None:
+        """Lines with the same prompt and different answers can only be told apart by id: a line of
+        them without an id could never be found, so the file is refused naming it."""
+        for matches in self._by_prompt.values():
+            answered = [m for m in matches if m.failed is None]
+            if len({m.response for m in answered}) < 2 or all(m.item_id is not None for m in answered):
+                continue
+            first = answered[0]
+            other = next(m for m in answered[1:] if m.response != first.response or m.item_id is None)
+            lines = ", ".join(str(m.line) for m in answered)
+            raise ReplayFileError(
+                f"{self._where(other.line)}: field {self.prompt_field!r}: lines {lines} have this same "
+                "prompt with different answers and not every one has an id; give every line an id "
+                "(id_field=...) so that the answers can be told apart"
+            )
+
     def _generation(self, answer: ReplayAnswer) -> Generation:
         raw: dict[str, Any] = {"replay_id": answer.item_id, "replay_line": answer.line}
+        if answer.failed is not None:
+            what = f"item id {answer.item_id!r}" if answer.item_id is not None else "this prompt"
+            raise ModelError(
+                f"no answer for {what} in {self.path}: line {answer.line} records a failed request "
+                f"({answer.failed})",
+                retryable=False,
+            )
         if answer.blocked is not None:
             return Generation(
                 text=answer.response,
@@ -321,6 +562,7 @@ class ReplayBackend(ModelBackend):
                 retryable=False,
             )
         matches = self._by_prompt.get(prompt) or self._by_normalised.get(normalise_whitespace(prompt), [])
+        matches = [m for m in matches if m.failed is None] or matches  # an answer over a failed ask
         if not matches:
             excerpt = shorten(prompt, 40)
             raise ModelError(f"no answer for prompt {excerpt!r} in {self.path}", retryable=False)
@@ -356,6 +598,7 @@ class ReplayBackend(ModelBackend):
             "path": str(self.path),
             "sha256": self._sha256,
             "answers": self._count,
+            "failed": self._failed,
             "id_field": self.id_field,
             "response_field": self.response_field,
             "prompt_field": self.prompt_field,
