@@ -105,7 +105,14 @@ def read_json(path: Path) -> Any:
 
 def iter_json_array(path: Path) -> Iterator[tuple[int, Any]]:
     """Yield ``(line where the item starts, item)`` for each element of a top-level JSON array."""
-    text = _text(path)
+    yield from json_members(_text(path), path)
+
+
+def json_members(text: str, path: Path | str, container: str = "[") -> Iterator[tuple[int, Any]]:
+    """``(line where it starts, value)`` of each element of the top-level JSON array (``container``
+    ``[``) or each value of the top-level object (``{``) that ``text`` holds, so that a reader can
+    name the line of the element it refuses; a syntax error is a DataError naming its line."""
+    close = "]" if container == "[" else "}"
     decoder = json.JSONDecoder()
     n = len(text)
 
@@ -114,20 +121,34 @@ def iter_json_array(path: Path) -> Iterator[tuple[int, Any]]:
             i += 1
         return i
 
+    def line_of(pos: int) -> int:
+        return text.count("\n", 0, pos) + 1
+
     def bad(msg: str, pos: int) -> DataError:
-        return DataError(msg, path=path, line=text.count("\n", 0, pos) + 1)
+        return DataError(msg, path=path, line=line_of(pos))
+
+    line, counted_to = 1, 0  # lines counted as the walk goes: each element's line in one pass
 
     i = skip(0)
-    if i >= n or text[i] != "[":
-        raise bad("expected a JSON array ('[')", i)
+    if i >= n or text[i] != container:
+        raise bad(f"expected a JSON {'array' if container == '[' else 'object'} ({container!r})", i)
     i = skip(i + 1)
-    line, counted_to = 1, 0
-    if i < n and text[i] == "]":
+    if i < n and text[i] == close:
+        if skip(i + 1) != n:
+            raise bad(f"unexpected text after the closing {close!r}", skip(i + 1))
         return
     while True:
-        line += text.count("\n", counted_to, i)
-        counted_to = i
         try:
+            if container == "{":
+                key, i = decoder.raw_decode(text, i)
+                if not isinstance(key, str):
+                    raise bad("malformed JSON: expected a property name", i)
+                i = skip(i)
+                if i >= n or text[i] != ":":
+                    raise bad("malformed JSON: expected ':'", i)
+                i = skip(i + 1)
+            line += text.count("\n", counted_to, i)
+            counted_to = i
             item, end = decoder.raw_decode(text, i)
         except json.JSONDecodeError as exc:
             raise DataError(
@@ -140,11 +161,11 @@ def iter_json_array(path: Path) -> Iterator[tuple[int, Any]]:
         if i < n and text[i] == ",":
             i = skip(i + 1)
             continue
-        if i < n and text[i] == "]":
+        if i < n and text[i] == close:
             if skip(i + 1) != n:
-                raise bad("unexpected text after the JSON array", skip(i + 1))
+                raise bad(f"unexpected text after the closing {close!r}", skip(i + 1))
             return
-        raise bad("expected ',' or ']' in JSON array", i)
+        raise bad(f"expected ',' or {close!r} in JSON {'array' if container == '[' else 'object'}", i)
 
 
 def iter_csv_rows(

@@ -318,61 +318,19 @@ class ReplayBackend(ModelBackend):
             records.append((number, self._object(record, number)))
         return records
 
-    def _members(self, text: str, open_: str, close: str) -> list[tuple[int, Any]]:
+    def _members(self, text: str, container: str) -> list[tuple[int, Any]]:
         """``(line where it starts, value)`` of each element of the JSON array or object that ``text``
         holds (for an object, its values), so that errors name the line of the element."""
-        decoder = json.JSONDecoder()
-        n, i = len(text), 0
+        from cvalues.data.errors import DataError
+        from cvalues.data.readers import json_members
 
-        def skip(i: int) -> int:
-            while i < n and text[i] in " \t\r\n":
-                i += 1
-            return i
-
-        def bad(message: str, at: int) -> ReplayFileError:
-            return ReplayFileError(
-                f"{self._where(text.count(chr(10), 0, at) + 1)}: not valid JSON ({message})"
-            )
-
-        i = skip(0)
-        if i >= n or text[i] != open_:
-            raise bad(f"expected {open_!r}", i)
-        i = skip(i + 1)
-        out: list[tuple[int, Any]] = []
-        if i < n and text[i] == close:
-            i = skip(i + 1)
-        else:
-            while True:
-                try:
-                    if open_ == "{":
-                        key, i = decoder.raw_decode(text, i)
-                        if not isinstance(key, str):
-                            raise bad("expected a property name", i)
-                        i = skip(i)
-                        if i >= n or text[i] != ":":
-                            raise bad("expected ':'", i)
-                        i = skip(i + 1)
-                    line = text.count("\n", 0, i) + 1
-                    value, i = decoder.raw_decode(text, i)
-                except json.JSONDecodeError as exc:
-                    raise self._bad_json(exc) from None
-                except RecursionError:
-                    raise bad("nested too deeply to read", i) from None
-                out.append((line, value))
-                i = skip(i)
-                if i < n and text[i] == ",":
-                    i = skip(i + 1)
-                    continue
-                if i < n and text[i] == close:
-                    i = skip(i + 1)
-                    break
-                raise bad(f"expected ',' or {close!r}", i)
-        if i != n:
-            raise bad(f"unexpected text after the closing {close!r}", i)
-        return out
+        try:
+            return list(json_members(text, self.path, container))
+        except DataError as exc:
+            raise ReplayFileError(str(exc)) from None
 
     def _array_records(self, text: str) -> list[tuple[int, dict[str, Any]]]:
-        return [(line, self._object(value, line)) for line, value in self._members(text, "[", "]")]
+        return [(line, self._object(value, line)) for line, value in self._members(text, "[")]
 
     def _object_records(self, text: str) -> list[tuple[int, dict[str, Any]]] | None:
         """One JSON object over many lines: an object of answer objects (OpenCompass's predictions
@@ -390,7 +348,7 @@ class ReplayBackend(ModelBackend):
                 "(one object a line), a JSON array of objects, or an object whose every value is an "
                 "answer object (OpenCompass's predictions)"
             )
-        return self._members(text, "{", "}")
+        return self._members(text, "{")
 
     def _sheet_records(self, text: str, delimiter: str) -> list[tuple[int, dict[str, Any]]]:
         """A CSV or TSV sheet's rows as ``(line where the row starts, {column: cell})``; a sheet cvalues
