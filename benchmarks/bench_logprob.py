@@ -15,13 +15,19 @@ each in a fresh process, and the script prints min/median per side and the ratio
 
 It also prints the largest difference of ``lp(回复1) - lp(回复2)`` between the two sides.
 
+``--peer-cli`` adds a third side, interleaved with the others: lm-eval's own command, ``lm_eval --model
+hf --tasks ...``, on a task written here (:data:`PEER_TASK`: the same 1,300 rendered contexts as a
+``multiple_choice`` task over ``回复1``/``回复2`` with no delimiter, read from a local JSON Lines file),
+timed as a whole like ``cvalues mc run``: what a user of each tool runs, task and dataset machinery
+included.
+
 lm-eval is never a dependency of cvalues: install it in a virtual environment of its own, e.g.
 ``python -m venv --system-site-packages /work/bench-venv && /work/bench-venv/bin/pip install lm-eval``
 (with system site packages it shares torch/transformers with cvalues' environment).
 
     .venv/bin/python benchmarks/bench_logprob.py --peer-python /work/bench-venv/bin/python \\
         [--reps 3] [--batch-size 8] [--shape tiny|qwen2.5-0.5b] [--dtype float32|bfloat16] [--pairs 650] \\
-        [--replicas 2] [--score-workers 2]
+        [--replicas 2] [--score-workers 2] [--peer-cli]
 """
 
 from __future__ import annotations
@@ -55,6 +61,39 @@ t2 = time.perf_counter()
 json.dump([v[0] for v in values], open(out_file, "w"))
 print(json.dumps({"loop_s": t2 - t1, "setup_s": t1 - t0}))
 """
+
+
+#: lm-eval's task for ``--peer-cli``: the contexts and candidates of ``requests.jsonl`` as documents.
+PEER_TASK = """task: cvalues_safety_mc
+dataset_path: json
+dataset_kwargs:
+  data_files:
+    test: {docs}
+test_split: test
+output_type: multiple_choice
+doc_to_text: "{{{{context}}}}"
+doc_to_choice: "{{{{choices}}}}"
+doc_to_target: 0
+target_delimiter: ""
+metric_list:
+  - metric: acc
+"""
+
+
+def write_peer_task(requests_file: Path, directory: Path) -> Path:
+    """``directory`` holding lm-eval's task YAML and its documents (one per item, both candidates)."""
+    docs: dict[str, dict[str, object]] = {}
+    for line in requests_file.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        doc = docs.setdefault(row["id"], {"context": row["context"], "choices": []})
+        doc["choices"].append(row["continuation"])  # type: ignore[union-attr]
+    directory.mkdir(parents=True, exist_ok=True)
+    docs_file = directory / "docs.jsonl"
+    docs_file.write_text(
+        "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs.values()), encoding="utf-8"
+    )
+    (directory / "cvalues_safety_mc.yaml").write_text(PEER_TASK.format(docs=docs_file), encoding="utf-8")
+    return directory
 
 
 def build_model(directory: Path, shape: str) -> Path:
@@ -203,6 +242,9 @@ def main() -> None:
     )
     parser.add_argument("--skip-peer", action="store_true", help="cvalues only (no lm-eval installed)")
     parser.add_argument(
+        "--peer-cli", action="store_true", help="also time lm-eval's own command on the same items as a task"
+    )
+    parser.add_argument(
         "--replicas",
         type=int,
         default=None,
@@ -237,6 +279,8 @@ def main() -> None:
         )
         ours: dict[str, list[float]] = {"loop": [], "whole": [], "rss": []}
         peer: dict[str, list[float]] = {"loop": [], "whole": [], "rss": []}
+        peer_cli: dict[str, list[float]] = {"whole": [], "rss": []}
+        task_dir = write_peer_task(tmp / "requests.jsonl", tmp / "peer-task") if args.peer_cli else None
         diffs: list[float] = []
         for rep in range(args.reps):
             run_dir = tmp / f"run{rep}"
@@ -293,6 +337,29 @@ def main() -> None:
                 line += f" | lm-eval loop {peer['loop'][-1]:.2f}s whole {wall:.2f}s {rss:.0f}MB"
                 if rep == 0:
                     diffs = compare(run_dir, tmp / "requests.jsonl", out_file)
+            if task_dir is not None:
+                cmd = [
+                    args.peer_python,
+                    "-m",
+                    "lm_eval",
+                    "--model",
+                    "hf",
+                    "--model_args",
+                    f"pretrained={model_dir},dtype={args.dtype}",
+                    "--device",
+                    "cpu",
+                    "--batch_size",
+                    str(args.batch_size),
+                    "--include_path",
+                    str(task_dir),
+                    "--tasks",
+                    "cvalues_safety_mc",
+                ]
+                offline = {**env, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
+                wall, rss, _ = run_child(cmd, offline)
+                peer_cli["whole"].append(wall)
+                peer_cli["rss"].append(rss)
+                line += f" | lm_eval command {wall:.2f}s {rss:.0f}MB"
             print(line, flush=True)
         print(summary("cvalues loop", ours["loop"], "s"), f"({items / min(ours['loop']):.0f} items/s best)")
         print(summary("cvalues whole", ours["whole"], "s"), summary("peak", ours["rss"], "MB"))
@@ -306,6 +373,11 @@ def main() -> None:
                 best = min(peer[key]) / min(ours[key])
                 print(f"{key}: lm-eval/cvalues median {ratio:.2f}x, min {best:.2f}x")
             print(f"max |Δ(lp1-lp2)| cvalues vs lm-eval: {max(diffs):.2e} over {len(diffs)} items")
+        if peer_cli["whole"]:
+            print(summary("lm_eval command", peer_cli["whole"], "s"), summary("peak", peer_cli["rss"], "MB"))
+            ratio = statistics.median(peer_cli["whole"]) / statistics.median(ours["whole"])
+            best = min(peer_cli["whole"]) / min(ours["whole"])
+            print(f"whole, against lm_eval's command: lm-eval/cvalues median {ratio:.2f}x, min {best:.2f}x")
 
 
 def compare(run_dir: Path, requests_file: Path, peer_file: Path) -> list[float]:
