@@ -225,3 +225,44 @@ def test_chats_and_list_indices(tmp_path):
     assert model.lookup(3).text == "回复2"
     with pytest.raises(ReplayFileError, match=r"field 'resps\.1' \(the answer\) is missing"):
         load_model(f"replay:{path}", id_field="doc_id", response_field="resps.1")
+
+
+def _workbook(path: Path, sheets: dict[str, list[list]]) -> Path:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    for title, rows in sheets.items():
+        ws = wb.create_sheet(title)
+        for row in rows:
+            ws.append(row)
+    wb.save(path)
+    return path
+
+
+def test_an_excel_workbook_is_read_from_the_sheet_that_names_the_answers(tmp_path):
+    path = _workbook(
+        tmp_path / "导出.xlsx",
+        {
+            "说明": [["本表由控制台导出"], ["第二行说明"]],
+            "结果": [[], ["id", "prompt", "response"], [1001, "问题一", "回复1更好"], [1002, "问题二", 2]],
+        },
+    )
+    model = load_model(f"replay:{path}")
+    assert model.lookup("1001").text == "回复1更好"  # an id typed as a number is 1001, not 1001.0
+    assert model.lookup(1002).text == "2"  # a number typed as the answer is its text
+    assert model.lookup(1002).raw["replay_line"] == 4  # the sheet's own row number
+    assert ask(model, "问题一").text == "回复1更好"
+
+
+def test_a_workbook_with_two_answer_sheets_or_none_readable_is_refused(tmp_path):
+    two = _workbook(tmp_path / "two.xlsx", {"a": [["id", "response"], [1, "甲"]], "b": [["id", "response"]]})
+    with pytest.raises(ReplayFileError, match=r"two\.xlsx: several sheets hold answers \('a', 'b'\)"):
+        load_model(f"replay:{two}")
+    broken = tmp_path / "broken.xlsx"
+    broken.write_bytes(b"PK\x03\x04 not really a workbook")
+    with pytest.raises(ReplayFileError, match=r"broken\.xlsx: not a readable xlsx workbook"):
+        load_model(f"replay:{broken}")
+    missing = _workbook(tmp_path / "missing.xlsx", {"a": [["id", "answer"], [1, "甲"]]})
+    with pytest.raises(ReplayFileError, match=r"missing\.xlsx:2: field 'response' \(the answer\) is missing"):
+        load_model(f"replay:{missing}")

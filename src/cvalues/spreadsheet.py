@@ -9,7 +9,8 @@ turns them into their ASCII forms in some spreadsheet programs.
 
 xlsx cells are typed as strings instead (a string cell is never evaluated), but a worksheet cell
 holds at most :data:`XLSX_CELL_LIMIT` characters: :func:`xlsx_text` cuts longer text and says so in
-the cell, rather than cutting it silently.
+the cell, rather than cutting it silently. :func:`read_workbook` reads a workbook back, cells as the
+text readers see them, for every reader of a user's sheet (labels, review sheets, replay answers).
 """
 
 from __future__ import annotations
@@ -57,3 +58,42 @@ def xlsx_text(text: str, *, limit: int = XLSX_CELL_LIMIT) -> tuple[str, bool]:
         return text, False
     note = f" [... cut: {len(text):,} characters, a spreadsheet cell holds {limit:,}; see the JSONL file]"
     return text[: limit - len(note)] + note, True
+
+
+class UnreadableWorkbook(ValueError):
+    """Not an xlsx workbook openpyxl can read (the message says why; the caller names the file)."""
+
+
+def workbook_cell(value: Any) -> Any:
+    """A worksheet cell as the text readers see it: empty is ``""``, and an integral number stays a
+    whole number (an id typed as 1001 is 1001, not 1001.0); anything else as stored."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def read_workbook(path: Any) -> list[tuple[str, list[tuple[int, list[Any]]]]]:
+    """``(sheet title, [(row number, cells)])`` for every worksheet, its rows numbered as the sheet
+    shows them (from 1), blank rows left out, cells through :func:`workbook_cell`; formulas give their
+    cached values, never run."""
+    try:
+        from openpyxl import load_workbook
+    except ImportError:  # pragma: no cover - a core dependency
+        raise UnreadableWorkbook("reading .xlsx needs openpyxl; or save the sheet as CSV") from None
+    try:
+        wb = load_workbook(path, read_only=True, data_only=True)
+        try:
+            sheets = [
+                (ws.title, [[workbook_cell(v) for v in row] for row in ws.iter_rows(values_only=True)])
+                for ws in wb.worksheets
+            ]
+        finally:
+            wb.close()
+    except Exception as exc:  # openpyxl raises several types for a broken workbook
+        raise UnreadableWorkbook(f"not a readable xlsx workbook ({type(exc).__name__}: {exc})") from None
+    return [
+        (title, [(i, row) for i, row in enumerate(rows, 1) if any(str(c).strip() for c in row)])
+        for title, rows in sheets
+    ]

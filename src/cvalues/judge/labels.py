@@ -28,6 +28,7 @@ from typing import Any
 from cvalues.data.errors import DataError
 from cvalues.data.readers import iter_table, no_records_error
 from cvalues.judge.rubrics import SAFETY_LABELS, VerdictParseError, parse_score
+from cvalues.spreadsheet import UnreadableWorkbook, read_workbook
 
 TASKS = ("safety", "responsibility")
 #: Formats whose rows share one header: a missing column is named once, on the header line.
@@ -126,38 +127,13 @@ def _header_check(rows: _Rows, header: Sequence[Any], n: int) -> None:
         )
 
 
-def _cell(value: Any) -> Any:
-    """A worksheet cell as the text readers see it: an integral number stays a whole number (an id typed
-    as 1001 is '1001', not '1001.0'), empty is ''."""
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
 def _xlsx_rows(path: Path) -> _Rows:
     """The rows of the one worksheet whose header (its first non-empty row) names ``item_id``."""
     try:
-        from openpyxl import load_workbook
-    except ImportError:  # pragma: no cover - a core dependency
-        raise LabelFileError(f"{path}: reading .xlsx needs openpyxl; or save the sheet as CSV") from None
-    try:
-        wb = load_workbook(path, read_only=True, data_only=True)
-        try:
-            sheets = [
-                (
-                    ws.title,
-                    [(i, [_cell(v) for v in row]) for i, row in enumerate(ws.iter_rows(values_only=True), 1)],
-                )
-                for ws in wb.worksheets
-            ]
-        finally:
-            wb.close()
-    except Exception as exc:  # openpyxl raises several types for a broken workbook
-        raise LabelFileError(f"{path}: not a readable xlsx workbook ({type(exc).__name__}: {exc})") from None
-    filled = [(title, [(i, r) for i, r in rows if any(str(c).strip() for c in r)]) for title, rows in sheets]
-    filled = [(title, rows) for title, rows in filled if rows]
+        sheets = read_workbook(path)
+    except UnreadableWorkbook as exc:
+        raise LabelFileError(f"{path}: {exc}") from None
+    filled = [(title, rows) for title, rows in sheets if rows]
     if not filled:
         raise LabelFileError(f"{path}: no records: the workbook's sheets are empty")
     labelled = [

@@ -31,7 +31,7 @@ from cvalues.data.readers import decode_bytes
 from cvalues.encoding import BOM, NOT_TEXT, SNIFF_BYTES, NotText, binary_error, detect_encoding
 from cvalues.mc.metrics import GOLD_LABELS, MetricsAccumulator, MetricsReport, ScoredItem
 from cvalues.mc.outcomes import OUTCOMES
-from cvalues.spreadsheet import csv_cell, csv_uncell, xlsx_text
+from cvalues.spreadsheet import UnreadableWorkbook, csv_cell, csv_uncell, read_workbook, xlsx_text
 
 try:  # reads a scored line's JSON in a third of json.loads's time (a dependency; the exact path stays)
     import orjson as _orjson
@@ -695,18 +695,11 @@ def _review_table(path: Path) -> list[tuple[int, dict[str, str]]]:
     if suffix == ".csv":
         table = _csv_table(path)
     elif suffix == ".xlsx":
-        from openpyxl import load_workbook
-
         try:
-            wb = load_workbook(path, read_only=True, data_only=True)
-        except Exception as exc:  # openpyxl raises several types for a broken file
-            raise OfficialFormatError(f"{path}: file: not a readable xlsx workbook ({exc})") from None
-        ws = wb.worksheets[0]
-        table = [
-            (i, ["" if v is None else str(v) for v in row])
-            for i, row in enumerate(ws.iter_rows(values_only=True), start=1)
-        ]
-        wb.close()
+            sheets = read_workbook(path)
+        except UnreadableWorkbook as exc:
+            raise OfficialFormatError(f"{path}: file: {exc}") from None
+        table = [(i, [str(c) for c in row]) for i, row in (sheets[0][1] if sheets else [])]
     else:
         raise OfficialFormatError(f"{path}: review file must end in .csv or .xlsx")
     if not table:

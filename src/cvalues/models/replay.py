@@ -2,7 +2,7 @@
 
 Why: users score outputs from any tool (a vendor console, another harness, a colleague's script)
 without calling a model. The file is JSONL, one answer per line, with an id and a response; a JSON
-array, an object of answer objects (OpenCompass's predictions), Parquet, CSV or TSV is read as data
+array, an object of answer objects (OpenCompass's predictions), Parquet, CSV, TSV or xlsx is read as data
 files are (:mod:`cvalues.data.readers`); a given ``encoding`` changes only the decoding. Field names are
 configurable, with the names other tools use tried when not given (:data:`RESPONSE_FIELDS`); dotted
 names reach into nested objects and lists (``meta_info.id``, ``choices.0.message.content``).
@@ -53,11 +53,12 @@ from cvalues.models.base import (
     ModelError,
 )
 from cvalues.models.moderation import ProviderBlock, is_block_finish_reason
-from cvalues.spreadsheet import csv_uncell
+from cvalues.spreadsheet import UnreadableWorkbook, csv_uncell, read_workbook
 from cvalues.textcut import shorten
 
 _WHITESPACE = re.compile(r"\s+")
 PARQUET_MAGIC = b"PAR1"
+ZIP_MAGIC = b"PK\x03\x04"  # an xlsx workbook is a zip archive
 _MISSING = object()
 
 #: Where an answer's item id is looked for when ``id_field`` is not given: cvalues' own exports say
@@ -254,8 +255,10 @@ class ReplayBackend(ModelBackend):
         given ``encoding`` changes how the text is decoded, not how it is read."""
         if data.removeprefix(BOM).lstrip().startswith(PARQUET_MAGIC):
             return self._parquet_records()
-        text = self._decode(data)
         suffix = self.path.suffix.casefold()
+        if suffix == ".xlsx" or data.startswith(ZIP_MAGIC):
+            return self._workbook_records()
+        text = self._decode(data)
         if suffix in (".csv", ".tsv"):
             return self._sheet_records(text, "\t" if suffix == ".tsv" else ",")
         if text.lstrip().startswith("["):
@@ -378,6 +381,42 @@ class ReplayBackend(ModelBackend):
                 cells = {k: csv_uncell(v) for k, v in zip(self._header, row, strict=True)}
                 records.append((start, cells))
             start = reader.line_num + 1
+
+    def _workbook_records(self) -> list[tuple[int, dict[str, Any]]]:
+        """An Excel workbook's rows as ``(row number, {column: text})``, from the one sheet whose header
+        (its first non-empty row) names a field this file is read by, else from its only sheet."""
+        try:
+            sheets = [(title, rows) for title, rows in read_workbook(self.path) if rows]
+        except UnreadableWorkbook as exc:
+            raise ReplayFileError(f"{self.path}: {exc}") from None
+        if not sheets:
+            return []
+        known = {
+            name
+            for name in (self._explicit_id_field, self._explicit_response_field, self._explicit_prompt_field)
+            if name
+        } or {*ID_FIELDS, *RESPONSE_FIELDS, *PROMPT_FIELDS}
+        named = [(t, rows) for t, rows in sheets if known & {str(c).strip() for c in rows[0][1]}]
+        if len(named) > 1:
+            titles = ", ".join(repr(t) for t, _ in named)
+            raise ReplayFileError(
+                f"{self.path}: several sheets hold answers ({titles}); keep one in the workbook, or save "
+                "it as CSV"
+            )
+        if not named and len(sheets) > 1:
+            titles = ", ".join(repr(t) for t, _ in sheets)
+            raise ReplayFileError(
+                f"{self.path}: no sheet's first row names {', '.join(sorted(known))} (sheets {titles}); "
+                "name the columns with id_field=..., response_field=..."
+            )
+        (header_line, header), body = (named or sheets)[0][1][0], (named or sheets)[0][1][1:]
+        self._sheet = True
+        self._header, self._header_line = [str(c).strip() for c in header], header_line
+        records: list[tuple[int, dict[str, Any]]] = []
+        for number, cells in body:
+            row = {h: str(cells[k]) if k < len(cells) else "" for k, h in enumerate(self._header) if h}
+            records.append((number, row))
+        return records
 
     def _check_columns(self) -> None:
         """A sheet naming a column it is read by twice is ambiguous: which of the two holds it?"""
