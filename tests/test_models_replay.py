@@ -266,3 +266,17 @@ def test_a_workbook_with_two_answer_sheets_or_none_readable_is_refused(tmp_path)
     missing = _workbook(tmp_path / "missing.xlsx", {"a": [["id", "answer"], [1, "甲"]]})
     with pytest.raises(ReplayFileError, match=r"missing\.xlsx:2: field 'response' \(the answer\) is missing"):
         load_model(f"replay:{missing}")
+
+
+def test_a_sheet_with_chinese_column_names(tmp_path):
+    path = tmp_path / "控制台导出.csv"
+    path.write_bytes("id,问题,参考答案,模型回答\n1,问题一,参考,回复2更好\n".encode("gb18030"))
+    model = load_model(f"replay:{path}")
+    assert model.response_field == "模型回答" and model.prompt_field == "问题"
+    assert model.lookup(1).text == "回复2更好" and ask(model, "问题一").text == "回复2更好"
+    only_reference = tmp_path / "reference.csv"
+    only_reference.write_text("id,问题,答案\n1,问题一,参考\n", encoding="utf-8")
+    with pytest.raises(
+        ReplayFileError, match=r"reference\.csv:2: field 'response' \(the answer\) is missing"
+    ):
+        load_model(f"replay:{only_reference}")  # a reference answer is never taken for the model's

@@ -65,12 +65,26 @@ _MISSING = object()
 #: ``item_id``.
 ID_FIELDS = ("id", "item_id")
 #: Where the answer is looked for when ``response_field`` is not given, in this order: the first that
-#: every line has (other tools name it ``prediction``, ``output``, ``completion`` ...).
-RESPONSE_FIELDS = ("response", "prediction", "output", "completion", "generated_text", "model_output", "text")
+#: every line has (other tools name it ``prediction``, ``output``, ``completion`` ...; a sheet exported
+#: from a Chinese console ``模型回答`` or ``回答``). Never a reference answer's name (``answer``, ``答案``).
+RESPONSE_FIELDS = (
+    "response",
+    "prediction",
+    "output",
+    "completion",
+    "generated_text",
+    "model_output",
+    "text",
+    "模型回答",
+    "模型回复",
+    "回答",
+    "回复",
+    "输出",
+)
 #: Where the prompt is looked for when ``prompt_field`` is not given: the first that every line has
 #: (``messages``: a chat, whose last user turn is the prompt; ``origin_prompt``: OpenCompass's
 #: predictions, a text or a chat of ``{"role": "HUMAN", "prompt": ...}`` turns).
-PROMPT_FIELDS = ("prompt", "question", "messages", "origin_prompt")
+PROMPT_FIELDS = ("prompt", "question", "messages", "origin_prompt", "问题", "提问", "输入")
 #: Where a line records why its reply ended, looked for next to the answer first, then further up
 #: (a saved chat completion keeps it in ``choices.0``, cvalues' export at the top).
 FINISH_FIELDS = ("finish_reason", "finishReason")
