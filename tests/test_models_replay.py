@@ -280,3 +280,33 @@ def test_a_sheet_with_chinese_column_names(tmp_path):
         ReplayFileError, match=r"reference\.csv:2: field 'response' \(the answer\) is missing"
     ):
         load_model(f"replay:{only_reference}")  # a reference answer is never taken for the model's
+
+
+def test_a_batch_apis_output_file_is_read_by_custom_id(tmp_path):
+    def line(custom_id, body=None, error=None, status=200):
+        response = None if body is None else {"status_code": status, "request_id": "r", "body": body}
+        return {"id": f"batch_req_{custom_id}", "custom_id": custom_id, "response": response, "error": error}
+
+    def reply(content, finish="stop"):
+        return {
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish}
+            ]
+        }
+
+    rows = [
+        line("jade-1", reply("回复1更好")),
+        line("jade-2", reply(None, "content_filter")),  # the provider's filter withheld the reply
+        line(
+            "jade-3", {"error": {"message": "Invalid request", "type": "invalid_request_error"}}, status=400
+        ),
+        line("jade-4", error={"code": "batch_expired", "message": "not run in time"}),
+    ]
+    model = load_model(f"replay:{write_jsonl(tmp_path / 'batch_output.jsonl', rows)}")
+    assert model.id_field == "custom_id"
+    assert model.lookup("jade-1").text == "回复1更好"
+    blocked = model.lookup("jade-2")
+    assert blocked.finish_reason == "content_filter" and blocked.text == ""
+    for failed in ("jade-3", "jade-4"):
+        with pytest.raises(ModelError, match=f"no answer for item id '{failed}'.*failed request"):
+            model.lookup(failed)

@@ -63,7 +63,20 @@ _MISSING = object()
 
 #: Where an answer's item id is looked for when ``id_field`` is not given: cvalues' own exports say
 #: ``item_id``.
-ID_FIELDS = ("id", "item_id")
+ID_FIELDS = ("custom_id", "id", "item_id")
+#: Where the text is inside an answer field that holds a whole reply object rather than its text: a
+#: batch API's output line (OpenAI, Azure, DashScope, Zhipu: ``response.body``), a saved chat
+#: completion, a completion, DashScope's native ``output``.
+NESTED_ANSWER_PATHS = (
+    "body.choices.0.message.content",
+    "choices.0.message.content",
+    "choices.0.text",
+    "output.choices.0.message.content",
+    "output.text",
+    "message.content",
+    "content",
+    "text",
+)
 #: Where the answer is looked for when ``response_field`` is not given, in this order: the first that
 #: every line has (other tools name it ``prediction``, ``output``, ``completion`` ...; a sheet exported
 #: from a Chinese console ``模型回答`` or ``回答``). Never a reference answer's name (``answer``, ``答案``).
@@ -191,6 +204,13 @@ def _recorded_failure(record: dict[str, Any], response: Any) -> str | None:
     status, error = record.get("status"), record.get("error")
     if isinstance(status, str) and status.strip().casefold() == "error":
         return shorten(str(error or "status error"), 200)
+    if isinstance(response, dict):  # a reply object without text: a batch API's failed request
+        code, body = response.get("status_code"), response.get("body")
+        failure = body.get("error") if isinstance(body, dict) else None
+        if failure or (isinstance(code, int) and code >= 400):
+            detail = failure if failure else f"status {code}"
+            text = detail if isinstance(detail, str) else json.dumps(detail, ensure_ascii=False, default=str)
+            return shorten(text, 200)
     if response is _MISSING or response is None or response == "":
         if error:  # an error object, message or code; not null, false, "" or {}
             text = error if isinstance(error, str) else json.dumps(error, ensure_ascii=False, default=str)
@@ -469,8 +489,13 @@ class ReplayBackend(ModelBackend):
 
     def _add(self, number: int, record: dict[str, Any]) -> None:
         where = self._where(number)
-        response = _get(record, self.response_field)
-        blocked = _recorded_block(record, self.response_field)
+        response, field = _get(record, self.response_field), self.response_field
+        if isinstance(response, dict):  # a whole reply object: its text, where such objects keep it
+            for path in NESTED_ANSWER_PATHS:  # a null text too: a filtered reply keeps none
+                if isinstance(inner := _get(response, path), str) or inner is None:
+                    response, field = inner, f"{field}.{path}"
+                    break
+        blocked = _recorded_block(record, field)
         failed = _recorded_failure(record, response)
         if failed is not None or (blocked is not None and (response is _MISSING or response is None)):
             response = ""  # a failed request has no answer; a withheld one is served empty
