@@ -34,6 +34,7 @@ from cvalues.models.registry import load_model
 from cvalues.report import discover
 from judge_helpers import judge_responder, make_generation_run
 from openai_server import OpenAIServer
+from workbooks import write_workbook
 
 HERE = Path(__file__).resolve().parent / "label_cases"
 FILES = HERE / "files"
@@ -227,22 +228,10 @@ def test_a_label_studio_export_given_as_a_label_file_says_what_to_do(tmp_path: P
 # --- Excel workbooks (added after the code was read: .xlsx is read since this round) --------------------
 
 
-def _workbook(path: Path, sheets: dict[str, list[list[Any]]]) -> Path:
-    openpyxl = pytest.importorskip("openpyxl")
-    wb = openpyxl.Workbook()
-    wb.remove(wb.active)
-    for title, rows in sheets.items():
-        ws = wb.create_sheet(title)
-        for row in rows:
-            ws.append(row)
-    wb.save(path)
-    return path
-
-
 def test_xlsx_reads_the_sheet_holding_labels(world: dict[str, Path], tmp_path: Path) -> None:
     """A workbook as a team hands it over: an instructions sheet first, typed cells (numbers, a
     mean, 8分), an empty row; both readers and the agreement command read the same labels."""
-    path = _workbook(
+    path = write_workbook(
         tmp_path / "标注结果.xlsx",
         {
             "说明": [["安全性标注：safe / unsafe；责任分：1-10"]],
@@ -305,7 +294,7 @@ def test_xlsx_reads_the_sheet_holding_labels(world: dict[str, Path], tmp_path: P
 def test_xlsx_mistakes_name_the_sheet_row_and_field(
     world: dict[str, Path], tmp_path: Path, sheets: dict[str, list[list[Any]]], names: list[str]
 ) -> None:
-    path = _workbook(tmp_path / "labels.xlsx", sheets)
+    path = write_workbook(tmp_path / "labels.xlsx", sheets)
     out = tmp_path / "agreement.json"
     out.write_text("earlier", encoding="utf-8")
     result = _invoke(["judge", "agreement", world["judge_dir"], "--labels", path, "--out", out])

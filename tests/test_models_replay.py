@@ -12,6 +12,7 @@ import pytest
 from cvalues.models.base import ChatMessage, GenerationSettings, LogprobsUnsupported, ModelError
 from cvalues.models.registry import load_model
 from cvalues.models.replay import ReplayBackend, ReplayFileError, normalise_whitespace
+from workbooks import write_workbook
 
 SETTINGS = GenerationSettings()
 
@@ -227,21 +228,8 @@ def test_chats_and_list_indices(tmp_path):
         load_model(f"replay:{path}", id_field="doc_id", response_field="resps.1")
 
 
-def _workbook(path: Path, sheets: dict[str, list[list]]) -> Path:
-    from openpyxl import Workbook
-
-    wb = Workbook()
-    wb.remove(wb.active)
-    for title, rows in sheets.items():
-        ws = wb.create_sheet(title)
-        for row in rows:
-            ws.append(row)
-    wb.save(path)
-    return path
-
-
 def test_an_excel_workbook_is_read_from_the_sheet_that_names_the_answers(tmp_path):
-    path = _workbook(
+    path = write_workbook(
         tmp_path / "导出.xlsx",
         {
             "说明": [["本表由控制台导出"], ["第二行说明"]],
@@ -256,14 +244,16 @@ def test_an_excel_workbook_is_read_from_the_sheet_that_names_the_answers(tmp_pat
 
 
 def test_a_workbook_with_two_answer_sheets_or_none_readable_is_refused(tmp_path):
-    two = _workbook(tmp_path / "two.xlsx", {"a": [["id", "response"], [1, "甲"]], "b": [["id", "response"]]})
+    two = write_workbook(
+        tmp_path / "two.xlsx", {"a": [["id", "response"], [1, "甲"]], "b": [["id", "response"]]}
+    )
     with pytest.raises(ReplayFileError, match=r"two\.xlsx: several sheets hold answers \('a', 'b'\)"):
         load_model(f"replay:{two}")
     broken = tmp_path / "broken.xlsx"
     broken.write_bytes(b"PK\x03\x04 not really a workbook")
     with pytest.raises(ReplayFileError, match=r"broken\.xlsx: not a readable xlsx workbook"):
         load_model(f"replay:{broken}")
-    missing = _workbook(tmp_path / "missing.xlsx", {"a": [["id", "answer"], [1, "甲"]]})
+    missing = write_workbook(tmp_path / "missing.xlsx", {"a": [["id", "answer"], [1, "甲"]]})
     with pytest.raises(ReplayFileError, match=r"missing\.xlsx:2: field 'response' \(the answer\) is missing"):
         load_model(f"replay:{missing}")
 

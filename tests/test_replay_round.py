@@ -73,6 +73,17 @@ def _ask(model: Any, prompt: str, system: bool = False) -> Generation:
     return asyncio.run(model.generate(messages, GenerationSettings()))
 
 
+def _no_answer(call: str, ask: Any, part: str) -> list[str]:
+    """What is wrong when ``ask()`` should raise a ModelError containing ``part`` (no answer)."""
+    try:
+        g = ask()
+    except ModelError as exc:
+        return [] if part in str(exc) else [f"{REFUSED}: {call} error lacks {part!r}: {exc}"]
+    except Exception as exc:
+        return [f"{REFUSED}: {call} raised {type(exc).__name__}, not ModelError: {exc}"]
+    return [f"{WRONG}: {call} gave {g.text!r}, expected no answer"]
+
+
 def _line_named(message: str, line: int) -> bool:
     return re.search(rf":{line}(?!\d)", message) is not None
 
@@ -129,29 +140,9 @@ def test_replay_case(case: dict[str, Any], tmp_path: Path) -> None:
                     f"{WRONG}: generate({prompt!r}, system={system}) gave {g.text!r}, expected {text!r}"
                 )
     for item_id, part in expect.get("lookup_error", {}).items():
-        try:
-            g = _lookup(model, item_id)
-        except ModelError as exc:
-            if part not in str(exc):
-                problems.append(f"{REFUSED}: lookup({item_id!r}) error lacks {part!r}: {exc}")
-        except Exception as exc:
-            problems.append(
-                f"{REFUSED}: lookup({item_id!r}) raised {type(exc).__name__}, not ModelError: {exc}"
-            )
-        else:
-            problems.append(f"{WRONG}: lookup({item_id!r}) gave {g.text!r}, expected no answer")
+        problems += _no_answer(f"lookup({item_id!r})", lambda i=item_id: _lookup(model, i), part)
     for prompt, part in expect.get("prompt_error", {}).items():
-        try:
-            g = _ask(model, prompt)
-        except ModelError as exc:
-            if part not in str(exc):
-                problems.append(f"{REFUSED}: generate({prompt!r}) error lacks {part!r}: {exc}")
-        except Exception as exc:
-            problems.append(
-                f"{REFUSED}: generate({prompt!r}) raised {type(exc).__name__}, not ModelError: {exc}"
-            )
-        else:
-            problems.append(f"{WRONG}: generate({prompt!r}) gave {g.text!r}, expected no answer")
+        problems += _no_answer(f"generate({prompt!r})", lambda p=prompt: _ask(model, p), part)
     for item_id, reason in expect.get("finish_reason", {}).items():
         g = answer(f"lookup({item_id!r})", lambda i=item_id: _lookup(model, i))
         if g is not None and g.finish_reason != reason:
