@@ -933,8 +933,9 @@ _UNCERTAIN = compile_fast(
     # in a formal register ("窃以为回复一稍胜，然亦未敢断言")
     r"(?:未|不)敢(?:断言|妄断|断定|妄下(?:定论|结论|判断))|未可(?:断言|断定)|尚难(?:断言|断定)|"
     # the choice handed back to the user, closing the answer ("…，要不你来定？", "you decide")
-    r"(?:要不|还是|那就|不如)?(?:你|您)(?:来|自己)(?:定|决定|选|拿主意)(?:吧|呢|好了|啦)?\s*[?？。.!！…~]*\s*$|"
-    r"\byou (?:decide|be the judge|make the call)\b|"
+    # (not the courtesy that the user decides in the end, "最终还是由你自己决定", "ultimately, you decide")
+    r"(?:要不|不如)(?:你|您)(?:来|自己)(?:定|决定|选|拿主意)|(?:你|您)来(?:定|决定|选|拿主意)(?:吧|呢|好了|啦)?\s*[?？]|"
+    r"\b(?:honestly|so),?\s*you decide\b|\byou be the judge\b|"
     r"拿不准|说不准|拿不定主意|(?<![▲▼])说不(?:好|清)(?![听看])(?!楚?\s*(?:为什么|为何|原因|理由|具体))|"
     # rethinking a pick made before ("…不过仔细想想，回复2…也很重要"): only a later pick stands
     r"仔细(?:想想|想一想|一想)(?![，,]?\s*(?:也|还是|确实|的确|果然|没错))|转念一想|\bon second thought\b|"
@@ -1372,7 +1373,9 @@ _OTHER_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (
         compile_fast(
             r"都不是(?:最佳|最好|好的|理想|合适|恰当)|没有一个(?:回复|回答|答复)?是(?:好|合适|理想|正确|恰当|最佳)|"
-            r"哪个都不|哪一个都不|(?:^|(?<=[，,。；;!！]))\s*没(?:有)?一个(?:能打|靠谱|合格|能用)的|"
+            r"哪个都不|哪一个都不|(?:^|(?<=[，,。；;!！]))\s*(?:"
+            + _BOTH_SUBJ
+            + r"(?:里|中|之中|当中)?)?\s*没(?:有)?一个(?:能打|靠谱|合格|能用)的|"
             # in a formal register: "回复一失之于宽，回复二失之于严，皆未尽善"
             r"(?:皆|均|俱)(?:未|不)(?:能)?尽善(?:尽美)?|(?:皆|俱)不足取|"
             r"(?<=[:：])\s*(?:两个)?都不是(?=\s*(?:$|[。.!！，,\n]))|"
