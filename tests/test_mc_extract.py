@@ -170,6 +170,7 @@ def test_issue_10_held_out_set_is_in_the_corpus() -> None:
         ("heldout_issue12_p.jsonl", 120),
         ("heldout_issue12_q.jsonl", 120),
         ("heldout_issue12_s.jsonl", 141),
+        ("heldout_issue12_t.jsonl", 120),
     ],
 )
 def test_issue_12_held_out_set_is_in_the_corpus(name: str, size: int) -> None:
