@@ -61,8 +61,9 @@ PARQUET_MAGIC = b"PAR1"
 ZIP_MAGIC = b"PK\x03\x04"  # an xlsx workbook is a zip archive
 _MISSING = object()
 
-#: Where an answer's item id is looked for when ``id_field`` is not given: cvalues' own exports say
-#: ``item_id``.
+#: Where an answer's item id is looked for when ``id_field`` is not given, the first that any line has:
+#: a batch API's output names the caller's id ``custom_id`` (its ``id`` is the provider's), cvalues' own
+#: exports ``item_id``.
 ID_FIELDS = ("custom_id", "id", "item_id")
 #: Where the text is inside an answer field that holds a whole reply object rather than its text: a
 #: batch API's output line (OpenAI, Azure, DashScope, Zhipu: ``response.body``), a saved chat
@@ -373,19 +374,20 @@ class ReplayBackend(ModelBackend):
         """One JSON object over many lines: an object of answer objects (OpenCompass's predictions
         file, keyed by index; the keys are not item ids) is read as its values; any other object is
         refused. None when ``text`` is not one JSON object."""
-        try:
-            whole = json.loads(text)
-        except (json.JSONDecodeError, RecursionError):
+        from cvalues.data.errors import DataError
+        from cvalues.data.readers import json_members
+
+        try:  # one pass: the values with their lines, or not one JSON object at all
+            members = list(json_members(text, self.path, "{"))
+        except DataError:
             return None
-        if not isinstance(whole, dict):
-            return None
-        if not whole or not all(isinstance(v, dict) for v in whole.values()):
+        if not members or not all(isinstance(value, dict) for _, value in members):
             raise ReplayFileError(
                 f"{self._where(1)}: one JSON object spread over lines, not answers: expected JSON Lines "
                 "(one object a line), a JSON array of objects, or an object whose every value is an "
                 "answer object (OpenCompass's predictions)"
             )
-        return self._members(text, "{")
+        return members
 
     def _sheet_records(self, text: str, delimiter: str) -> list[tuple[int, dict[str, Any]]]:
         """A CSV or TSV sheet's rows as ``(line where the row starts, {column: cell})``; a sheet cvalues
